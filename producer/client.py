@@ -1,0 +1,165 @@
+"""Tracker: the entry point of the SDK."""
+
+from __future__ import annotations
+
+import atexit
+import getpass
+import logging
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from producer import validation as v
+from producer.ids import experiment_id_for, new_event_id, new_run_id
+from producer.publisher import Publisher
+from producer.run import ActiveRun, check_tags
+from producer.settings import TrackerSettings
+from schemas import ExperimentCreated, Payload, Producer, RunEvent, RunStarted, encode
+
+log = logging.getLogger("runstream.producer")
+
+
+def _sdk_version() -> str:
+    try:
+        return version("runstream")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
+
+
+class Tracker:
+    """Publishes run events to Kafka. One per process is enough; it is thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str | None = None,
+        topic: str | None = None,
+        settings: TrackerSettings | None = None,
+        producer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        overrides = {k: x for k, x in (("kafka_bootstrap_servers", bootstrap_servers), ("topic", topic)) if x}
+        base = settings or TrackerSettings()
+        self.settings = base.model_copy(update=overrides) if overrides else base
+        self._publisher = Publisher(self.settings, extra_config=dict(producer_config or {}))
+        self._identity = Producer(socket.gethostname(), os.getpid(), _user(), _sdk_version())
+        self._lock = threading.Lock()
+        self._announced: set[str] = set()
+        self._pending: set[ActiveRun] = set()
+        self._closed = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name="runstream-flusher", daemon=True)
+        self._flusher.start()
+        atexit.register(self.close)
+
+    # -- public API ---------------------------------------------------------------------------------
+    def create_experiment(self, name: str, *, artifact_location: str | None = None) -> str:
+        """Announce an experiment (idempotent: the id is derived from the name) and return its id."""
+        v.check_name("experiment", name)
+        experiment_id = experiment_id_for(name)
+        with self._lock:
+            if experiment_id in self._announced:
+                return experiment_id
+            self._announced.add(experiment_id)
+        self._send("", experiment_id, 1, ExperimentCreated(name, artifact_location=artifact_location))
+        return experiment_id
+
+    def start_run(
+        self,
+        experiment: str = "Default",
+        name: str | None = None,
+        *,
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, object] | None = None,
+        parent_run_id: str | None = None,
+        source: str | None = None,
+        description: str | None = None,
+    ) -> ActiveRun:
+        """Start a run in the named experiment; everything is checked before anything is published."""
+        v.check_name("experiment", experiment)
+        run_id = new_run_id()
+        name = v.check_name("run", name) if name is not None else f"run-{run_id[:8]}"
+        if parent_run_id is not None:
+            v.check_run_id("parent_run_id", parent_run_id)
+        run = ActiveRun(
+            self, run_id=run_id, experiment_id=experiment_id_for(experiment), name=name,
+            batch_points=self.settings.metrics_batch_points,
+        )
+        checked_params = run._check_params(params or {})
+        checked_tags = check_tags(tags or {})
+        self.create_experiment(experiment)
+        run._publish(RunStarted(name, self._identity.user, parent_run_id, source, description))
+        if checked_params:
+            run.log_params(checked_params)
+        if checked_tags:
+            run.set_tags(checked_tags)
+        return run
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Send every pending point and wait for the broker's acknowledgements.
+
+        Returns how many events are still undelivered when the timeout passes (0 when all arrived).
+        """
+        self._flush_pending()
+        remaining = self._publisher.flush(timeout)
+        if remaining:
+            log.warning("%d runstream events still undelivered after %.1fs", remaining, timeout)
+        return remaining
+
+    def close(self, timeout: float = 30.0) -> int:
+        """Flush and stop the background flusher; the tracker cannot be used afterwards."""
+        if self._closed.is_set():
+            return self._publisher.pending()
+        self._closed.set()
+        self._flusher.join(timeout=5)
+        atexit.unregister(self.close)
+        return self.flush(timeout)
+
+    @property
+    def acked_offsets(self) -> dict[int, int]:
+        """Highest offset the broker acknowledged per partition (for read-your-writes waits)."""
+        return dict(self._publisher.acked_offsets)
+
+    @property
+    def delivery_failures(self) -> list[str]:
+        return list(self._publisher.failed)
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- used by ActiveRun ----------------------------------------------------------------------------
+    def _clock(self) -> datetime:
+        return datetime.now(UTC)
+
+    def _send(self, run_id: str, experiment_id: str, seq: int, payload: Payload) -> None:
+        event = RunEvent(new_event_id(), run_id, experiment_id, seq, self._clock(), self._identity, payload)
+        self._publisher.send(run_id or experiment_id, encode(event))
+
+    def _mark_pending(self, run: ActiveRun) -> None:
+        with self._lock:
+            self._pending.add(run)
+
+    # -- background flusher ---------------------------------------------------------------------------
+    def _flush_pending(self) -> None:
+        with self._lock:
+            runs, self._pending = self._pending, set()
+        for run in runs:
+            run._flush_metrics()
+
+    def _flush_loop(self) -> None:
+        interval = self.settings.metrics_flush_interval_s
+        while not self._closed.wait(interval):
+            self._flush_pending()
+            self._publisher.poll(0)

@@ -1,0 +1,135 @@
+"""An active run: the user's handle for logging metrics, params and tags."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from producer import validation as v
+from producer.metric_buffer import MetricBuffer
+from schemas import Payload, ParamsLogged, RunStatus, RunStatusChanged, TagDeleted, TagsSet
+
+if TYPE_CHECKING:
+    from producer.client import Tracker
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ActiveRun:
+    """Logs to one run. Thread-safe; use as a context manager to end the run FINISHED or FAILED."""
+
+    def __init__(self, tracker: Tracker, *, run_id: str, experiment_id: str, name: str, batch_points: int) -> None:
+        self._tracker = tracker
+        self.run_id = run_id
+        self.experiment_id = experiment_id
+        self.name = name
+        self._batch_points = batch_points
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._params: dict[str, str] = {}
+        self._buffer = MetricBuffer()
+        self.status = RunStatus.RUNNING
+
+    # -- metrics ------------------------------------------------------------------------------------
+    def log_metric(self, key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+        """Log one point; step defaults to one past the key's last step, timestamp to now (ms)."""
+        self.log_metrics({key: value}, step=step, timestamp=timestamp)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None) -> None:
+        """Log several keys at one step; all are checked before any is recorded."""
+        if not isinstance(metrics, Mapping):
+            raise ValueError(f"metrics must be a mapping of key to number, got {type(metrics).__name__}")
+        points = [(v.check_key("metric", k), v.check_metric_value(k, x)) for k, x in metrics.items()]
+        ts = _now_ms() if timestamp is None else v.check_timestamp_ms(timestamp)
+        checked_step = None if step is None else v.check_int64("step", step)
+        with self._lock:
+            for key, value in points:
+                self._buffer.add(key, value, self._buffer.next_step(key) if checked_step is None else checked_step, ts)
+            if len(self._buffer) >= self._batch_points:
+                self._flush_metrics()
+        self._tracker._mark_pending(self)
+
+    # -- params and tags ------------------------------------------------------------------------------
+    def log_param(self, key: str, value: object) -> None:
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, object]) -> None:
+        """Params are immutable: re-logging the same value is a no-op, a different one a ValueError."""
+        checked = self._check_params(params)
+        with self._lock:
+            for key, text in checked.items():
+                old = self._params.get(key)
+                if old is not None and old != text:
+                    raise ValueError(f"param {key!r} is already {old!r}; changing it to {text!r} is not allowed")
+            new = {k: t for k, t in checked.items() if k not in self._params}
+            if new:
+                self._params.update(new)
+                self._publish(ParamsLogged(new))
+
+    def set_tag(self, key: str, value: object) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, object]) -> None:
+        checked = check_tags(tags)
+        if checked:
+            self._publish(TagsSet(checked))
+
+    def delete_tag(self, key: str) -> None:
+        self._publish(TagDeleted(v.check_key("tag", key)))
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
+        """Flush pending points and record the run's final status."""
+        status = RunStatus(status)
+        if status in (RunStatus.UNKNOWN, RunStatus.RUNNING, RunStatus.SCHEDULED):
+            raise ValueError(f"a run ends FINISHED, FAILED or KILLED, not {status}")
+        with self._lock:
+            self._publish(RunStatusChanged(status, end_time=self._tracker._clock()))
+            self.status = status
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.end(RunStatus.FINISHED)
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end(RunStatus.KILLED)
+        else:
+            self.end(RunStatus.FAILED)
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _check_params(self, params: Mapping[str, object]) -> dict[str, str]:
+        if not isinstance(params, Mapping):
+            raise ValueError(f"params must be a mapping, got {type(params).__name__}")
+        return {
+            v.check_key("param", k): v.check_text("param", k, x, v.MAX_PARAM_VALUE_LENGTH) for k, x in params.items()
+        }
+
+    def _publish(self, payload: Payload) -> None:
+        """Publish one event after any pending points, so the log keeps the order of the calls."""
+        with self._lock:
+            self._flush_metrics()
+            self._send(payload)
+
+    def _flush_metrics(self) -> bool:
+        with self._lock:
+            batch = self._buffer.drain()
+            if batch is not None:
+                self._send(batch)
+            return batch is not None
+
+    def _send(self, payload: Payload) -> None:
+        self._seq += 1
+        self._tracker._send(self.run_id, self.experiment_id, self._seq, payload)
+
+
+def check_tags(tags: Mapping[str, object]) -> dict[str, str]:
+    if not isinstance(tags, Mapping):
+        raise ValueError(f"tags must be a mapping, got {type(tags).__name__}")
+    return {v.check_key("tag", k): v.check_text("tag", k, x, v.MAX_TAG_VALUE_LENGTH) for k, x in tags.items()}

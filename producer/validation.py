@@ -1,0 +1,79 @@
+"""Checks on what a user logs, run at the call site before anything is published."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_NAME_LENGTH = 500
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The characters MLflow allows in keys: letters, digits, underscore, dash, period, space, slash, colon.
+_KEY = re.compile(r"^[\w\-. /:]+$")
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def check_key(kind: str, key: object) -> str:
+    """Return key if it is a usable metric/param/tag key, else raise ValueError saying why."""
+    if not isinstance(key, str):
+        raise ValueError(f"{kind} key must be a string, got {type(key).__name__}")
+    if not key:
+        raise ValueError(f"{kind} key must not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"{kind} key {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}")
+    if not _KEY.match(key):
+        raise ValueError(
+            f"{kind} key {key!r} may only contain letters, digits, underscores, dashes, periods, "
+            "spaces, slashes and colons"
+        )
+    return key
+
+
+def check_metric_value(key: str, value: object) -> float:
+    """A metric value as float; NaN and +-inf are legal, booleans and strings are not."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"metric {key!r} value must be a number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def check_int64(what: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{what} must be an integer, got {type(value).__name__} {value!r}")
+    if not INT64_MIN <= int(value) <= INT64_MAX:
+        raise ValueError(f"{what} {value} does not fit in 64 bits")
+    return int(value)
+
+
+def check_timestamp_ms(value: object) -> int:
+    ts = check_int64("timestamp", value)
+    if ts < 0:
+        raise ValueError(f"timestamp {ts} is before 1970; pass milliseconds since the epoch")
+    return ts
+
+
+def check_text(kind: str, key: str, value: object, limit: int) -> str:
+    """A param or tag value rendered as text, within MLflow's length limits."""
+    if isinstance(value, float) and not math.isfinite(value):
+        text = repr(value)
+    else:
+        text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        raise ValueError(f"{kind} {key!r} value is {len(text)} characters; the limit is {limit}")
+    return text
+
+
+def check_name(kind: str, name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{kind} name must be a non-empty string")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"{kind} name is {len(name)} characters; the limit is {MAX_NAME_LENGTH}")
+    return name
+
+
+def check_run_id(what: str, run_id: object) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise ValueError(f"{what} {run_id!r} is not a run id (32 lowercase hex characters)")
+    return run_id

@@ -1,0 +1,104 @@
+"""Avro single-object encoding of RunEvent: C3 01, 8-byte fingerprint, Avro body."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from functools import cache
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+
+from schemas.catalog import SchemaCatalog, default_catalog
+from schemas.errors import BadMagicError, DecodeError, TruncatedMessageError
+from schemas.events import PAYLOAD_TYPES, DatasetInput, Producer, RunEvent, RunStatus, RunStatusChanged
+
+MAGIC = b"\xc3\x01"
+HEADER_LEN = len(MAGIC) + 8
+NAMESPACE = "runstream.v1"
+_PAYLOAD_BY_NAME = {f"{NAMESPACE}.{cls.__name__}": cls for cls in PAYLOAD_TYPES}
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _payload_to_avro(payload: Any) -> dict[str, Any]:
+    record = {name: getattr(payload, name) for name in _field_names(type(payload))}
+    if isinstance(payload, RunStatusChanged):
+        record["status"] = str(payload.status)
+    elif "datasets" in record:
+        record["datasets"] = [{n: getattr(d, n) for n in _field_names(DatasetInput)} for d in record["datasets"]]
+    return record
+
+
+def to_avro(event: RunEvent) -> dict[str, Any]:
+    """The Avro datum (a dict) for an event, with the payload as a (record name, dict) union branch."""
+    return {
+        "event_id": event.event_id,
+        "run_id": event.run_id,
+        "experiment_id": event.experiment_id,
+        "seq": event.seq,
+        "event_time": event.event_time,
+        "producer": {n: getattr(event.producer, n) for n in _field_names(Producer)},
+        "payload": (f"{NAMESPACE}.{type(event.payload).__name__}", _payload_to_avro(event.payload)),
+    }
+
+
+def from_avro(datum: dict[str, Any]) -> RunEvent:
+    """The RunEvent for an Avro datum read with return_record_name=True."""
+    name, record = datum["payload"]
+    cls = _PAYLOAD_BY_NAME[name]
+    if cls is RunStatusChanged:
+        record["status"] = RunStatus(record["status"])
+    elif "datasets" in record:
+        record["datasets"] = [DatasetInput(**d) for d in record["datasets"]]
+    return RunEvent(
+        event_id=str(datum["event_id"]),
+        run_id=datum["run_id"],
+        experiment_id=datum["experiment_id"],
+        seq=datum["seq"],
+        event_time=datum["event_time"],
+        producer=Producer(**datum["producer"]),
+        payload=cls(**record),
+    )
+
+
+def encode(event: RunEvent, catalog: SchemaCatalog | None = None) -> bytes:
+    """Single-object-encode an event with the current schema."""
+    current = (catalog or default_catalog()).current
+    out = io.BytesIO()
+    out.write(MAGIC)
+    out.write(current.fingerprint)
+    schemaless_writer(out, current.parsed, to_avro(event))
+    return out.getvalue()
+
+
+def read_fingerprint(message: bytes) -> bytes:
+    """The 8-byte fingerprint of a single-object-encoded message; raises on a bad header."""
+    if len(message) < HEADER_LEN:
+        if message[: len(MAGIC)] != MAGIC[: len(message)]:
+            raise BadMagicError(f"message does not start with C3 01 (got {message[:2].hex() or 'nothing'})")
+        raise TruncatedMessageError(f"message of {len(message)} bytes is shorter than the 10-byte header")
+    if message[:2] != MAGIC:
+        raise BadMagicError(f"message does not start with C3 01 (got {message[:2].hex()})")
+    return bytes(message[2:HEADER_LEN])
+
+
+def decode(message: bytes, catalog: SchemaCatalog | None = None) -> RunEvent:
+    """Decode a single-object-encoded event written with any known schema version into the current shape."""
+    catalog = catalog or default_catalog()
+    writer = catalog.writer(read_fingerprint(message))
+    reader = None if writer is catalog.current else catalog.current.parsed
+    body = io.BytesIO(message[HEADER_LEN:])
+    try:
+        datum = schemaless_reader(body, writer.parsed, reader, return_record_name=True)
+    except (EOFError, StopIteration, IndexError) as exc:
+        raise TruncatedMessageError(f"Avro body ended early: {exc or type(exc).__name__}") from exc
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise DecodeError(f"Avro body is malformed: {exc}") from exc
+    if body.tell() != len(message) - HEADER_LEN:
+        raise TruncatedMessageError(f"{len(message) - HEADER_LEN - body.tell()} bytes left after the Avro body")
+    assert isinstance(datum, dict)
+    return from_avro(datum)

@@ -1,0 +1,32 @@
+"""Rules of meaning that a well-formed Avro event must also obey."""
+
+from __future__ import annotations
+
+import re
+
+from schemas.errors import InvalidEventError
+from schemas.events import ExperimentCreated, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def validate_event(event: RunEvent) -> RunEvent:
+    """Return the event unchanged, or raise InvalidEventError naming the broken rule."""
+    payload = event.payload
+    if not event.experiment_id:
+        raise InvalidEventError("experiment_id is empty")
+    if not isinstance(payload, ExperimentCreated) and not RUN_ID.match(event.run_id):
+        raise InvalidEventError(f"run_id {event.run_id!r} is not 32 lowercase hex characters")
+    if event.seq < 1:
+        raise InvalidEventError(f"seq {event.seq} is not positive")
+    if isinstance(payload, RunStatusChanged) and payload.status == RunStatus.UNKNOWN:
+        raise InvalidEventError("run status is UNKNOWN")
+    if isinstance(payload, MetricsLogged):
+        n = len(payload.values)
+        if not (len(payload.name_index) == len(payload.steps) == len(payload.timestamps) == n):
+            raise InvalidEventError("MetricsLogged arrays differ in length")
+        if any(i < 0 or i >= len(payload.names) for i in payload.name_index):
+            raise InvalidEventError("MetricsLogged name_index points outside names")
+        if any(not name for name in payload.names):
+            raise InvalidEventError("MetricsLogged has an empty metric key")
+    return event

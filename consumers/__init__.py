@@ -1,0 +1,1 @@
+"""The projector: Kafka run events into ClickHouse tables."""

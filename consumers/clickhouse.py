@@ -1,0 +1,22 @@
+"""Connecting to ClickHouse, embedded (chdb://path) or a server (http://host:8123), the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+
+def connect(dsn: str, database: str) -> Client:
+    """A client bound to `database`, which is created if missing (database is a checked identifier)."""
+    parsed = urlparse(dsn)
+    if parsed.scheme == "chdb" and dsn not in ("chdb://memory", "chdb://:memory:"):
+        path = Path(dsn.removeprefix("chdb://")).expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        dsn = f"chdb://{path}"
+    admin = clickhouse_connect.get_client(dsn=dsn)
+    admin.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    admin.close()
+    return clickhouse_connect.get_client(dsn=dsn, database=database)

@@ -1,0 +1,22 @@
+"""Pure projection functions: decoded events in, columnar blocks per ClickHouse table out.
+
+The events table comes last: it holds the projector's position, so it is written only after every
+other table has its rows for the batch.
+"""
+
+from consumers.projections import artifacts, events, experiments, metrics, params, runs
+from consumers.projections.base import Block, LoggedEvent, Projection
+
+PROJECTIONS: tuple[Projection, ...] = (
+    experiments.PROJECTION,
+    runs.PROJECTION,
+    params.PARAMS,
+    params.TAGS,
+    artifacts.ARTIFACTS,
+    artifacts.INPUTS,
+    metrics.PROJECTION,
+    events.PROJECTION,
+)
+POSITION_TABLE = events.PROJECTION.table
+
+__all__ = ["POSITION_TABLE", "PROJECTIONS", "Block", "LoggedEvent", "Projection"]

@@ -1,0 +1,31 @@
+"""Artifacts and dataset inputs of runs."""
+
+from consumers.projections.base import COORDINATES, Block, LoggedEvent, Projection, coordinates
+from schemas import ArtifactLogged, InputsLogged
+
+ARTIFACT_COLUMNS = (
+    "experiment_id", "run_id", "path", "uri", "size", "digest", "media_type", "event_time", "seq", *COORDINATES,
+)
+INPUT_COLUMNS = (
+    "experiment_id", "run_id", "name", "digest", "source_type", "source", "context", "event_time", "seq",
+    *COORDINATES,
+)
+
+
+def project_artifacts(logged: LoggedEvent, block: Block) -> None:
+    e, p = logged.event, logged.event.payload
+    if isinstance(p, ArtifactLogged):
+        block.append(e.experiment_id, e.run_id, p.path, p.uri, p.size, p.digest, p.media_type, e.event_time, e.seq,
+                     *coordinates(logged))
+
+
+def project_inputs(logged: LoggedEvent, block: Block) -> None:
+    e, p = logged.event, logged.event.payload
+    if isinstance(p, InputsLogged):
+        for d in p.datasets:
+            block.append(e.experiment_id, e.run_id, d.name, d.digest, d.source_type, d.source, d.context,
+                         e.event_time, e.seq, *coordinates(logged))
+
+
+ARTIFACTS = Projection("artifacts", ARTIFACT_COLUMNS, project_artifacts)
+INPUTS = Projection("inputs", INPUT_COLUMNS, project_inputs)

@@ -1,0 +1,55 @@
+"""The audit log: every message of the topic, decodable or not, with its coordinates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from consumers.projections.base import Block, LoggedEvent, Projection
+from schemas import MetricsLogged, Payload
+
+COLUMNS = (
+    "event_id", "run_id", "experiment_id", "seq", "event_type", "event_time", "producer_host", "producer_pid",
+    "producer_user", "sdk_version", "schema_fingerprint", "payload", "error", "kafka_partition", "kafka_offset",
+)
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot render {type(value).__name__} as JSON")
+
+
+def payload_json(payload: Payload) -> str:
+    """The payload as JSON. A metric batch is summarised: its points live in the metrics table."""
+    if isinstance(payload, MetricsLogged):
+        summary = {
+            "keys": payload.names,
+            "points": len(payload),
+            "min_step": min(payload.steps, default=None),
+            "max_step": max(payload.steps, default=None),
+        }
+        return json.dumps(summary)
+    return json.dumps(asdict(payload), default=_json_default, sort_keys=True)
+
+
+def project(logged: LoggedEvent, block: Block) -> None:
+    e = logged.event
+    p = e.producer
+    block.append(
+        e.event_id, e.run_id, e.experiment_id, e.seq, e.type, e.event_time, p.host, p.pid, p.user,
+        p.sdk_version, logged.fingerprint, payload_json(e.payload), "", logged.partition, logged.offset,
+    )
+
+
+def dead_letter_row(partition: int, offset: int, key: str, reason: str, message: str, fingerprint: str,
+                    at: datetime) -> tuple[Any, ...]:
+    """The events row that records a message sent to the dead-letter topic (so the position moves past it)."""
+    detail = json.dumps({"reason": reason, "message": message})
+    return (NIL_UUID, key, "", 0, "DeadLetter", at, "", 0, "", "", fingerprint, detail, reason, partition, offset)
+
+
+PROJECTION = Projection("events", COLUMNS, project)

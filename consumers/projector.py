@@ -1,0 +1,134 @@
+"""The consume loop: batch, decode, project, insert, then commit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from consumers.decoding import DeadLetter, classify
+from consumers.dlq import DeadLetterPublisher
+from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, LoggedEvent
+from consumers.projections.events import dead_letter_row
+from consumers.settings import ProjectorSettings
+from consumers.sink import ClickHouseSink
+
+log = logging.getLogger("runstream.projector")
+
+
+@dataclass
+class ProjectorStats:
+    events: int = 0
+    points: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    insert_seconds: float = 0.0
+    last_batch_at: float | None = None
+    assigned: list[int] = field(default_factory=list)
+
+
+class Projector:
+    """Projects runstream.events into ClickHouse, effectively once, resuming from ClickHouse's position."""
+
+    def __init__(self, settings: ProjectorSettings, client: Client) -> None:
+        self.settings = settings
+        self.sink = ClickHouseSink(client, retries=settings.insert_retries)
+        self.dlq = DeadLetterPublisher(settings.kafka_bootstrap_servers, settings.dlq_topic)
+        self.stats = ProjectorStats()
+        self._positions: dict[str, dict[int, int]] = defaultdict(dict)
+        self._consumer = Consumer({
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": settings.consumer_group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "client.id": "runstream-projector",
+        })
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set; raises (stopping loudly) on anything but a bad event."""
+        self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not stop.is_set():
+                messages = self._consumer.consume(self.settings.batch_max_messages, self.settings.poll_timeout_s)
+                if messages:
+                    self.process(messages)
+        finally:
+            self._consumer.close()
+
+    # -- assignment: the resume position comes from ClickHouse ------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        ids = [tp.partition for tp in partitions]
+        for projection in PROJECTIONS:
+            self._positions[projection.table] = {p: o for p, o in self.sink.positions(projection.table, ids).items()}
+        position = self._positions[POSITION_TABLE]
+        for tp in partitions:
+            tp.offset = position[tp.partition] + 1 if tp.partition in position else OFFSET_BEGINNING
+        self.stats.assigned = sorted(ids)
+        log.info("assigned partitions %s, resuming at %s", ids, {tp.partition: tp.offset for tp in partitions})
+        consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.stats.assigned = []
+        consumer.unassign()
+
+    # -- one batch ---------------------------------------------------------------------------------------
+    def process(self, messages: list[Message]) -> None:
+        """Project a consumed batch: per partition, every table's block, the events table last."""
+        by_partition: dict[int, list[Message]] = defaultdict(list)
+        for msg in messages:
+            err = msg.error()
+            if err is None:
+                by_partition[msg.partition()].append(msg)
+            elif err.code() != KafkaError._PARTITION_EOF:
+                if err.fatal():
+                    raise KafkaException(err)
+                log.warning("consumer error: %s", err)
+        commits = []
+        for partition, msgs in by_partition.items():
+            self._process_partition(partition, msgs)
+            commits.append(TopicPartition(self.settings.topic, partition, msgs[-1].offset() + 1))
+        if commits:
+            self._consumer.commit(offsets=commits, asynchronous=True)
+
+    def _process_partition(self, partition: int, msgs: list[Message]) -> None:
+        good: list[LoggedEvent] = []
+        dead: list[DeadLetter] = []
+        for msg in msgs:
+            item = classify(msg.value(), msg.key(), partition, msg.offset())
+            if isinstance(item, DeadLetter):
+                self.dlq.publish(msg, reason=item.reason, message=item.message, fingerprint=item.fingerprint)
+                dead.append(item)
+            else:
+                good.append(item)
+        if dead:
+            self.dlq.flush()
+            log.warning("%d message(s) of partition %d sent to %s", len(dead), partition, self.dlq.topic)
+        first, last = msgs[0].offset(), msgs[-1].offset()
+        token = f"{self.settings.topic}:{partition}:{first}-{last}"
+        started = time.perf_counter()
+        for projection in PROJECTIONS:
+            done = self._positions[projection.table].get(partition, -1)
+            block = projection.block(e for e in good if e.offset > done)
+            if projection.table == POSITION_TABLE:
+                self._add_dead_letters(block, [d for d in dead if d.offset > done])
+            if len(block):
+                self.sink.insert(block, token=token)
+            self._positions[projection.table][partition] = last
+        self.stats.insert_seconds += time.perf_counter() - started
+        self.stats.events += len(good)
+        self.stats.points += sum(len(e.event.payload) for e in good if e.event.type == "MetricsLogged")  # type: ignore[arg-type]
+        self.stats.dead_letters += len(dead)
+        self.stats.batches += 1
+        self.stats.last_batch_at = time.time()
+
+    @staticmethod
+    def _add_dead_letters(block: Block, dead: list[DeadLetter]) -> None:
+        now = datetime.now(UTC)
+        for d in dead:
+            block.append(*dead_letter_row(d.partition, d.offset, d.key, d.reason, d.message, d.fingerprint, now))

@@ -1,0 +1,40 @@
+"""Settings of the projector, read from RUNSTREAM_* environment variables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ProjectorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNSTREAM_", frozen=True, extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "runstream.events"
+    dlq_topic: str = "runstream.events.dlq"
+    topic_partitions: int = Field(6, ge=1, description="partitions of the topic when runstream creates it")
+    topic_replication_factor: int = Field(1, ge=1)
+    consumer_group: str = "runstream-projector"
+    data_dir: Path = Field(Path(".runstream"), description="local state: embedded ClickHouse, Kafka data")
+    clickhouse_dsn: str | None = Field(None, description="chdb:///path or http://host:8123; default under data_dir")
+    clickhouse_database: str = "runstream"
+    batch_max_messages: int = Field(5000, ge=1)
+    poll_timeout_s: float = Field(0.5, gt=0)
+    insert_retries: int = Field(5, ge=0)
+
+    @property
+    def clickhouse_url(self) -> str:
+        """The DSN to open: the configured one, else embedded ClickHouse under data_dir."""
+        return self.clickhouse_dsn or f"chdb://{(self.data_dir / 'clickhouse').expanduser().resolve()}"
+
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"{value!r} is not a plain ClickHouse identifier")
+        return value

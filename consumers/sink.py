@@ -1,0 +1,57 @@
+"""The only part of the projector that talks to ClickHouse."""
+
+from __future__ import annotations
+
+import logging
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from consumers.errors import SinkError
+from consumers.projections import Block
+
+log = logging.getLogger("runstream.projector")
+
+INSERT_SETTINGS = {
+    "async_insert": 0,
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+}
+
+
+class ClickHouseSink:
+    """Inserts one block per table and partition batch, idempotently, with bounded retries."""
+
+    def __init__(self, client: Client, *, retries: int = 5, max_backoff_s: float = 10.0) -> None:
+        self._client = client
+        self._retries = retries
+        self._max_backoff_s = max_backoff_s
+
+    def positions(self, table: str, partitions: list[int]) -> dict[int, int]:
+        """The highest Kafka offset each partition has in `table` (table is a projection name from code)."""
+        result = self._client.query(
+            f"SELECT kafka_partition, max(kafka_offset) FROM `{table}` "
+            "WHERE kafka_partition IN {partitions:Array(UInt32)} GROUP BY kafka_partition",
+            parameters={"partitions": partitions},
+        )
+        return {int(p): int(o) for p, o in result.result_rows}
+
+    def insert(self, block: Block, *, token: str) -> None:
+        """Insert the block; a retry with the same token is deduplicated by ClickHouse."""
+        settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception_type(ClickHouseError),
+                stop=stop_after_attempt(self._retries + 1),
+                wait=wait_exponential(multiplier=0.2, max=self._max_backoff_s),
+                reraise=False,
+            ):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        log.warning("retrying insert into %s (attempt %d)", block.table,
+                                    attempt.retry_state.attempt_number)
+                    self._client.insert(block.table, block.data, column_names=block.columns,
+                                        column_oriented=True, settings=settings)
+        except RetryError as exc:
+            cause = exc.last_attempt.exception()
+            raise SinkError(f"insert into {block.table} failed {self._retries + 1} times: {cause}") from cause

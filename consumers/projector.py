@@ -36,9 +36,9 @@ class ProjectorStats:
 class Projector:
     """Projects runstream.events into ClickHouse, effectively once, resuming from ClickHouse's position."""
 
-    def __init__(self, settings: ProjectorSettings, client: Client) -> None:
+    def __init__(self, settings: ProjectorSettings, client: Client, *, sink: ClickHouseSink | None = None) -> None:
         self.settings = settings
-        self.sink = ClickHouseSink(client, retries=settings.insert_retries)
+        self.sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
         self.dlq = DeadLetterPublisher(settings.kafka_bootstrap_servers, settings.dlq_topic)
         self.stats = ProjectorStats()
         self._positions: dict[str, dict[int, int]] = defaultdict(dict)

@@ -47,11 +47,12 @@ class Tracker:
         topic: str | None = None,
         settings: TrackerSettings | None = None,
         producer_config: Mapping[str, Any] | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
         overrides = {k: x for k, x in (("kafka_bootstrap_servers", bootstrap_servers), ("topic", topic)) if x}
         base = settings or TrackerSettings()
         self.settings = base.model_copy(update=overrides) if overrides else base
-        self._publisher = Publisher(self.settings, extra_config=dict(producer_config or {}))
+        self._publisher = publisher or Publisher(self.settings, extra_config=dict(producer_config or {}))
         self._identity = Producer(socket.gethostname(), os.getpid(), _user(), _sdk_version())
         self._lock = threading.Lock()
         self._announced: set[str] = set()

@@ -1,0 +1,42 @@
+"""Runs a projector on a background thread of a host process (the local server)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from clickhouse_connect.driver.client import Client
+
+from consumers.projector import Projector
+from consumers.settings import ProjectorSettings
+
+log = logging.getLogger("runstream.projector")
+
+
+class ProjectorThread:
+    """Starts and stops one projector; remembers why it died, if it did."""
+
+    def __init__(self, settings: ProjectorSettings, client: Client) -> None:
+        self.projector = Projector(settings, client)
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="runstream-projector", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self.projector.run(self._stop)
+        except BaseException as exc:  # the thread dies loudly; /healthz reports why
+            self.error = exc
+            log.exception("projector stopped")
+            raise

@@ -1,0 +1,51 @@
+"""The FastAPI application: built from settings, owning its clients and (locally) the projector."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from confluent_kafka.admin import AdminClient
+from fastapi import FastAPI
+
+from consumers.clickhouse import connect
+from consumers.migrate import migrate
+from consumers.runner import ProjectorThread
+from query_api.errors import install_error_handlers
+from query_api.jsonresponse import JSONResponse
+from query_api.routes import experiments, health, runs
+from query_api.settings import ServerSettings
+from query_api.state import AppState
+
+log = logging.getLogger("runstream.api")
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The app; its lifespan connects, migrates and starts the projector when settings ask for it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        clickhouse = connect(settings.clickhouse_url, settings.clickhouse_database)
+        applied = migrate(clickhouse)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+        projector = None
+        if settings.run_projector:
+            projector = ProjectorThread(settings, connect(settings.clickhouse_url, settings.clickhouse_database))
+            projector.start()
+        app.state.runstream = AppState(settings, clickhouse, admin, projector)
+        try:
+            yield
+        finally:
+            if projector is not None:
+                projector.stop()
+            clickhouse.close()
+
+    app = FastAPI(title="runstream", version="0.1.0", lifespan=lifespan, default_response_class=JSONResponse)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(experiments.router)
+    app.include_router(runs.router)
+    return app

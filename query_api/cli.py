@@ -1,0 +1,136 @@
+"""The `runstream` command: the local stack, the server, the projector on its own."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import typer
+import uvicorn
+from confluent_kafka.admin import AdminClient
+
+from consumers.clickhouse import connect
+from consumers.migrate import migrate
+from consumers.projector import Projector
+from consumers.settings import ProjectorSettings
+from consumers.topics import ensure_topics
+from query_api.app import create_app
+from query_api.local.kafka import BrokerConfig, LocalKafka, LocalKafkaError
+from query_api.settings import ServerSettings
+
+app = typer.Typer(help="runstream: event-sourced experiment tracking on Kafka and ClickHouse.", no_args_is_help=True)
+log = logging.getLogger("runstream")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM unwinds like Ctrl-C, so `finally` blocks stop the broker before uvicorn takes over signals."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _create_topics(settings: ProjectorSettings) -> None:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    created = ensure_topics(admin, [settings.topic, settings.dlq_topic], partitions=settings.topic_partitions,
+                            replication_factor=settings.topic_replication_factor)
+    if created:
+        log.info("created topics %s", ", ".join(created))
+
+
+def _serve(settings: ServerSettings) -> None:
+    if settings.api_host in ("127.0.0.1", "localhost", "::1"):
+        log.info("API open without authentication on loopback only: http://%s:%d", settings.api_host, settings.api_port)
+    else:
+        log.warning("API listening on %s:%d without authentication", settings.api_host, settings.api_port)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info",
+                timeout_graceful_shutdown=10)
+
+
+@app.command()
+def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo sweep and print a leaderboard")) -> None:
+    """Run the local stack: a Kafka broker (unless RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS is set) and the server."""
+    _logging()
+    _terminate_as_interrupt()
+    settings = ServerSettings()
+    broker: LocalKafka | None = None
+    started = time.monotonic()
+    try:
+        if settings.local_kafka:
+            broker = LocalKafka(BrokerConfig(
+                home=(settings.data_dir / "kafka").expanduser().resolve(), port=settings.kafka_port,
+                controller_port=settings.kafka_controller_port, version=settings.kafka_version,
+                heap=settings.kafka_heap,
+            ))
+            broker.start()
+            settings = settings.with_local_kafka()
+            log.info("Kafka %s ready on %s (%s) after %.1fs", settings.kafka_version, settings.kafka_bootstrap_servers,
+                     "reused" if broker.reused else "started", time.monotonic() - started)
+        _create_topics(settings)
+        if demo:
+            threading.Thread(target=_demo, args=(settings,), name="runstream-demo", daemon=True).start()
+        _serve(settings)
+    except LocalKafkaError as exc:
+        typer.echo(f"runstream: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if broker is not None:
+            log.info("stopping the Kafka broker")
+            broker.stop()
+
+
+def _demo(settings: ServerSettings) -> None:
+    from query_api import demo as demo_sweep
+
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    runs, steps = 50, 500
+    points = demo_sweep.publish_demo_sweep(settings.kafka_bootstrap_servers, settings.topic, runs=runs, steps=steps)
+    log.info("demo sweep published: %d runs, %d points", runs, points)
+    demo_sweep.wait_and_print_leaderboard(api, runs, steps)
+
+
+@app.command()
+def serve() -> None:
+    """Run the API (and the projector, unless RUNSTREAM_RUN_PROJECTOR=false) against existing Kafka/ClickHouse."""
+    _logging()
+    settings = ServerSettings()
+    _create_topics(settings)
+    _serve(settings)
+
+
+@app.command()
+def project() -> None:
+    """Run only the projector (for clusters: several of these share the consumer group)."""
+    _logging()
+    _terminate_as_interrupt()
+    settings = ProjectorSettings()
+    _create_topics(settings)
+    client = connect(settings.clickhouse_url, settings.clickhouse_database)
+    migrate(client)
+    stop = threading.Event()
+    try:
+        Projector(settings, client).run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
+def migrate_db() -> None:
+    """Apply pending ClickHouse migrations and exit."""
+    _logging()
+    settings = ProjectorSettings()
+    applied = migrate(connect(settings.clickhouse_url, settings.clickhouse_database))
+    typer.echo(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+
+
+def main() -> None:
+    app(prog_name=Path(sys.argv[0]).name or "runstream")

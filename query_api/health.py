@@ -1,0 +1,63 @@
+"""Readiness: can we reach Kafka and ClickHouse, and how far behind is the projector?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from query_api.state import AppState
+
+POSITIONS = "SELECT kafka_partition, max(kafka_offset) FROM event_offsets GROUP BY kafka_partition"
+
+
+def projector_lag(high_watermarks: dict[int, int], positions: dict[int, int]) -> int:
+    """Messages in the log not yet projected: per partition, the high watermark minus (position + 1)."""
+    return sum(max(0, high - (positions.get(p, -1) + 1)) for p, high in high_watermarks.items())
+
+
+def high_watermarks(admin: AdminClient, topic: str, timeout: float) -> dict[int, int]:
+    metadata = admin.list_topics(topic, timeout=timeout)
+    described = metadata.topics.get(topic)
+    if described is None or described.error is not None:
+        raise KafkaException(described.error if described else f"topic {topic} not found")
+    request = {TopicPartition(topic, p): OffsetSpec.latest() for p in described.partitions}
+    futures = admin.list_offsets(request, request_timeout=timeout)
+    return {tp.partition: f.result().offset for tp, f in futures.items()}
+
+
+def positions(client: Client) -> dict[int, int]:
+    return {int(p): int(o) for p, o in client.query(POSITIONS).result_rows}
+
+
+def check(state: AppState) -> tuple[bool, dict[str, Any]]:
+    """(ready, body) for /healthz; the body names what is wrong when not ready."""
+    s = state.settings
+    body: dict[str, Any] = {}
+    reasons = []
+    try:
+        state.clickhouse.query("SELECT 1")
+        body["clickhouse"] = "ok"
+    except Exception as exc:  # any failure to answer means not ready; the reason is reported
+        body["clickhouse"] = f"error: {exc}"
+        reasons.append("clickhouse unreachable")
+    try:
+        highs = high_watermarks(state.kafka_admin, s.topic, s.health_timeout_s)
+        body["kafka"] = "ok"
+    except Exception as exc:
+        highs = None
+        body["kafka"] = f"error: {exc}"
+        reasons.append("kafka unreachable")
+    if highs is not None and body["clickhouse"] == "ok":
+        body["projector_lag"] = projector_lag(highs, positions(state.clickhouse))
+    if state.projector is not None:
+        if state.projector.alive:
+            body["projector"] = "running"
+        else:
+            body["projector"] = f"stopped: {state.projector.error!r}"
+            reasons.append("projector stopped")
+    if reasons:
+        body["reason"] = "; ".join(reasons)
+    return not reasons, body

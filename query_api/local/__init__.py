@@ -1,0 +1,1 @@
+"""The local stack: a Kafka broker process provisioned from Maven Central, no Docker."""

@@ -1,0 +1,100 @@
+"""Request and response shapes of /api/v1 (separate from Avro records and ClickHouse rows)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class MetricSummary(BaseModel):
+    last: float
+    min: float
+    max: float
+    count: int
+    last_step: int
+
+
+class Run(BaseModel):
+    run_id: str
+    experiment_id: str
+    experiment_name: str | None
+    name: str | None
+    status: str | None
+    start_time: str | None
+    end_time: str | None
+    parent_run_id: str | None
+    user: str | None
+    source: str | None = None
+    description: str | None = None
+    deleted: bool = False
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: dict[str, MetricSummary]
+
+
+class Experiment(BaseModel):
+    experiment_id: str
+    name: str
+    created_time: str | None
+    run_count: int
+    last_activity: str | None
+
+
+class ExperimentList(BaseModel):
+    experiments: list[Experiment]
+
+
+class SearchRuns(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_ids: list[str] | None = None
+    experiment_names: list[str] | None = None
+    max_results: int = Field(1000, ge=1, le=50_000)
+    filter: str | None = Field(None, description="MLflow search syntax (arrives with the search issue)")
+    order_by: list[str] | None = None
+    page_token: str | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> SearchRuns:
+        if not self.experiment_ids and not self.experiment_names:
+            raise ValueError("give experiment_ids or experiment_names")
+        return self
+
+
+class RunList(BaseModel):
+    runs: list[Run]
+    next_page_token: str | None = None
+
+
+class MetricPoint(BaseModel):
+    step: int
+    value: float
+    timestamp: int
+
+
+class MetricHistory(BaseModel):
+    run_id: str
+    key: str
+    points: list[MetricPoint]
+
+
+class Producer(BaseModel):
+    user: str
+    host: str
+
+
+class HistoryEvent(BaseModel):
+    seq: int
+    event_id: str
+    type: str
+    event_time: str | None
+    partition: int
+    offset: int
+    payload: dict[str, object]
+    producer: Producer
+    projected_at: str | None
+    error: str | None = None
+
+
+class RunHistory(BaseModel):
+    run_id: str
+    events: list[HistoryEvent]

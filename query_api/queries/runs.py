@@ -1,0 +1,104 @@
+"""Runs: their folded attributes, params, tags and metric summaries, fetched for many runs at once."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from query_api.timefmt import iso_from_micros
+
+EXPERIMENT_NAMES = (
+    "SELECT experiment_id, argMin(name, created_time) AS name FROM experiments GROUP BY experiment_id"
+)
+
+RUNS_BY_ID = f"""
+SELECT r.run_id, r.experiment_id, e.name, r.name, r.status,
+       toUnixTimestamp64Micro(r.start_time), toUnixTimestamp64Micro(r.end_time),
+       r.parent_run_id, r.user, r.source, r.description, r.deleted
+FROM runs_current AS r
+LEFT JOIN ({EXPERIMENT_NAMES}) AS e ON e.experiment_id = r.experiment_id
+WHERE r.run_id IN {{run_ids:Array(String)}}
+"""
+
+PARAMS = """
+SELECT run_id, key, argMax(value, (event_time, seq))
+FROM params
+WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
+GROUP BY run_id, key
+"""
+
+TAGS = """
+SELECT run_id, key, argMax(value, (event_time, seq)) AS value, argMax(deleted, (event_time, seq)) AS gone
+FROM tags
+WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
+GROUP BY run_id, key
+HAVING gone = 0
+"""
+
+METRIC_SUMMARIES = """
+SELECT run_id, key, argMaxMerge(last_value), min(min_value), max(max_value), sum(point_count), max(last_step)
+FROM run_metric_summary
+WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
+GROUP BY run_id, key
+"""
+
+SEARCH = """
+SELECT run_id
+FROM runs_current
+WHERE experiment_id IN {experiment_ids:Array(String)} AND deleted = 0
+ORDER BY start_time DESC, run_id
+LIMIT {limit:UInt32}
+"""
+
+
+def _nan_if_null(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def fetch_runs(client: Client, run_ids: list[str]) -> list[dict[str, Any]]:
+    """The full shape of each run that exists, in the order of run_ids."""
+    if not run_ids:
+        return []
+    rows = client.query(RUNS_BY_ID, parameters={"run_ids": run_ids}).result_rows
+    runs: dict[str, dict[str, Any]] = {}
+    for (run_id, exp_id, exp_name, name, status, start, end, parent, user, source, description, deleted) in rows:
+        runs[run_id] = {
+            "run_id": run_id, "experiment_id": exp_id, "experiment_name": exp_name or None, "name": name,
+            "status": status, "start_time": iso_from_micros(start), "end_time": iso_from_micros(end),
+            "parent_run_id": parent, "user": user, "source": source, "description": description,
+            "deleted": bool(deleted), "params": {}, "tags": {}, "metrics": {},
+        }
+    if not runs:
+        return []
+    bind = {"experiment_ids": sorted({r["experiment_id"] for r in runs.values()}), "run_ids": list(runs)}
+    for run_id, key, value in client.query(PARAMS, parameters=bind).result_rows:
+        runs[run_id]["params"][key] = value
+    for run_id, key, value, _ in client.query(TAGS, parameters=bind).result_rows:
+        runs[run_id]["tags"][key] = value
+    for run_id, key, last, vmin, vmax, count, last_step in client.query(METRIC_SUMMARIES, parameters=bind).result_rows:
+        runs[run_id]["metrics"][key] = {
+            "last": last, "min": _nan_if_null(vmin), "max": _nan_if_null(vmax), "count": int(count),
+            "last_step": int(last_step),
+        }
+    for run in runs.values():
+        for part in ("params", "tags", "metrics"):
+            run[part] = dict(sorted(run[part].items()))
+    return [runs[r] for r in run_ids if r in runs]
+
+
+def search_run_ids(client: Client, experiment_ids: list[str], limit: int) -> list[str]:
+    """Ids of the live runs of these experiments, newest first."""
+    rows = client.query(SEARCH, parameters={"experiment_ids": experiment_ids, "limit": limit}).result_rows
+    return [r[0] for r in rows]
+
+
+def run_experiment(client: Client, run_id: str) -> str | None:
+    """The experiment a run belongs to, or None when no such run was projected."""
+    rows = client.query(
+        "SELECT any(experiment_id) FROM runs WHERE run_id = {run_id:String} HAVING count() > 0",
+        parameters={"run_id": run_id},
+    ).result_rows
+    return rows[0][0] if rows else None

@@ -1,0 +1,29 @@
+"""Settings of the runstream server (API, and the projector when hosted in the same process)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from consumers.settings import ProjectorSettings
+
+
+class ServerSettings(ProjectorSettings):
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=1, le=65535)
+    run_projector: bool = Field(True, description="host the projector in the API process")
+    kafka_version: str = Field("4.1.1", description="Apache Kafka version the local broker runs")
+    kafka_port: int = Field(9092, ge=1, le=65535, description="port of the local broker")
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_heap: str = Field("1g", description="-Xmx of the local broker")
+    health_timeout_s: float = Field(2.0, gt=0)
+
+    @property
+    def local_kafka(self) -> bool:
+        """True unless RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS names an existing cluster."""
+        return "kafka_bootstrap_servers" not in self.model_fields_set
+
+    def with_local_kafka(self) -> ServerSettings:
+        """These settings with the bootstrap address of the local broker filled in."""
+        if not self.local_kafka:
+            return self
+        return self.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{self.kafka_port}"})

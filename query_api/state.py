@@ -1,0 +1,19 @@
+"""What the app holds while it runs, built once in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka.admin import AdminClient
+
+from consumers.runner import ProjectorThread
+from query_api.settings import ServerSettings
+
+
+@dataclass
+class AppState:
+    settings: ServerSettings
+    clickhouse: Client
+    kafka_admin: AdminClient
+    projector: ProjectorThread | None = None

@@ -146,6 +146,7 @@ class LocalKafka:
         self.cfg = cfg
         self.pid: int | None = None
         self.reused = False
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> None:
         cfg = self.cfg
@@ -168,7 +169,7 @@ class LocalKafka:
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
             out.close()
-            self.pid = proc.pid
+            self._proc, self.pid = proc, proc.pid
             (cfg.home / "broker.pid").write_text(str(proc.pid))
         self.wait_ready(timeout)
 
@@ -176,7 +177,7 @@ class LocalKafka:
         admin = AdminClient({"bootstrap.servers": self.cfg.bootstrap, "log_level": 2})  # quiet while it boots
         deadline = time.monotonic() + timeout
         while True:
-            if self.pid is not None and not _alive(self.pid):
+            if self.pid is not None and not self._alive():
                 tail = (self.cfg.home / "broker.out").read_text(errors="replace")[-2000:]
                 raise LocalKafkaError(f"the Kafka broker exited during start-up:\n{tail}")
             try:
@@ -198,20 +199,22 @@ class LocalKafka:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while _alive(pid, self._proc) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if _alive(pid, self._proc):
             os.kill(pid, signal.SIGKILL)
+        if self._proc is not None:
+            self._proc.wait(10)
+            self._proc = None
         (self.cfg.home / "broker.pid").unlink(missing_ok=True)
 
+    def _alive(self) -> bool:
+        return self.pid is not None and _alive(self.pid, self._proc)
 
-def _alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child (a reused broker): fall back to signal 0
+
+def _alive(pid: int, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    if proc is not None:
+        return proc.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -36,7 +36,6 @@ class ProjectorThread:
     def _run(self) -> None:
         try:
             self.projector.run(self._stop)
-        except BaseException as exc:  # the thread dies loudly; /healthz reports why
+        except BaseException as exc:  # the thread ends here, loudly: logged, kept, and reported by /healthz
             self.error = exc
             log.exception("projector stopped")
-            raise

@@ -75,5 +75,7 @@ def get_metric(clickhouse: ClickHouseDep, key: str, run_id: str = RunId) -> dict
 @router.get("/runs/{run_id}/history", response_model=RunHistory)
 def get_history(clickhouse: ClickHouseDep, run_id: str = RunId) -> dict[str, Any]:
     """The run's events in log order: what, who, when, and where in the log."""
-    _experiment_of(clickhouse, run_id)
-    return {"run_id": run_id, "events": history.run_history(clickhouse, run_id)}
+    events = history.run_history(clickhouse, _check_run_id(run_id))
+    if not events:
+        raise NotFound(f"run {run_id} does not exist")
+    return {"run_id": run_id, "events": events}

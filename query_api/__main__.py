@@ -1,0 +1,3 @@
+from query_api.cli import main
+
+main()

@@ -1,0 +1,127 @@
+"""Stopping, crashing and retrying the projector mid-stream loses nothing and duplicates nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.exceptions import OperationalError
+from fastapi.testclient import TestClient
+
+from consumers.clickhouse import connect
+from consumers.projections import Block
+from consumers.runner import ProjectorThread
+from consumers.sink import ClickHouseSink
+from query_api.app import create_app
+from tests.integration.conftest import Stack, stack_settings, wait_for
+
+pytestmark = pytest.mark.integration
+
+RUNS, STEPS, KEYS = 12, 400, ("loss", "acc")
+
+
+@pytest.fixture
+def stack_without_projector(kafka_bootstrap: str, clickhouse_dsn: str) -> Iterator[Stack]:
+    settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "restart", run_projector=False, batch_max_messages=7)
+    with TestClient(create_app(settings)) as api:
+        yield Stack(settings, api)
+
+
+def _publish_sweep(stack: Stack, experiment: str) -> int:
+    """Log RUNS runs in small batches; return the number of events published."""
+    tracker = stack.tracker(metrics_batch_points=50)
+    for i in range(RUNS):
+        with tracker.start_run(experiment, f"r{i}", params={"i": i}) as run:
+            for step in range(STEPS):
+                run.log_metrics({key: step * 0.5 + i for key in KEYS}, step=step)
+    assert tracker.flush(30) == 0
+    published = tracker._publisher.delivered
+    tracker.close()
+    return published
+
+
+def _client(stack: Stack) -> Any:
+    return stack.api.app.state.runstream.clickhouse  # type: ignore[attr-defined]
+
+
+def _projector(stack: Stack, sink: ClickHouseSink | None = None) -> ProjectorThread:
+    thread = ProjectorThread(stack.settings, connect(stack.settings.clickhouse_url, stack.settings.clickhouse_database))
+    if sink is not None:
+        thread.projector.sink = sink
+    thread.start()
+    return thread
+
+
+def _assert_exact(stack: Stack, events: int) -> None:
+    stack.wait_projected()
+    client = _client(stack)
+    assert client.query("SELECT count() FROM events").result_rows[0][0] == events
+    assert client.query("SELECT count() FROM metrics").result_rows[0][0] == RUNS * STEPS * len(KEYS)
+    assert client.query("SELECT sum(point_count) FROM run_metric_summary").result_rows[0][0] == RUNS * STEPS * len(KEYS)
+    assert client.query("SELECT count() FROM params").result_rows[0][0] == RUNS
+    assert client.query("SELECT count() FROM runs").result_rows[0][0] == RUNS * 2
+    runs = stack.api.post("/api/v1/runs/search", json={"experiment_names": ["restart"], "max_results": 100}).json()
+    assert len(runs["runs"]) == RUNS
+    for run in runs["runs"]:
+        assert {k: m["count"] for k, m in run["metrics"].items()} == dict.fromkeys(KEYS, STEPS)
+        assert run["metrics"]["loss"]["last"] == (STEPS - 1) * 0.5 + int(run["params"]["i"])
+
+
+def test_stop_and_restart_mid_stream(stack_without_projector: Stack) -> None:
+    stack = stack_without_projector
+    events = _publish_sweep(stack, "restart")
+    first = _projector(stack)
+    wait_for(lambda: first.projector.stats.batches >= 5, 60, what="a few batches projected")
+    first.stop()
+    assert not first.alive and first.error is None
+    assert 0 < first.projector.stats.events < events, "the first projector should stop mid-stream"
+    second = _projector(stack)
+    try:
+        _assert_exact(stack, events)
+    finally:
+        second.stop()
+
+
+class _CrashOnEvents(ClickHouseSink):
+    """Inserts every table but dies before the events table, like a kill between two inserts."""
+
+    def insert(self, block: Block, *, token: str) -> None:
+        if block.table == "events":
+            raise RuntimeError("simulated crash before the position is written")
+        super().insert(block, token=token)
+
+
+class _AckLost:
+    """A client whose metrics insert succeeds in ClickHouse but reports a network error, once."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.failed = False
+
+    def insert(self, table: str, *args: Any, **kwargs: Any) -> Any:
+        result = self._client.insert(table, *args, **kwargs)
+        if table == "metrics" and not self.failed:
+            self.failed = True
+            raise OperationalError("connection reset after the insert was written")
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_crash_between_table_inserts_and_lost_acks(stack_without_projector: Stack) -> None:
+    stack = stack_without_projector
+    events = _publish_sweep(stack, "restart")
+    client = connect(stack.settings.clickhouse_url, stack.settings.clickhouse_database)
+    crashing = _projector(stack, _CrashOnEvents(client, retries=0))
+    wait_for(lambda: not crashing.alive, 60, what="the crashing projector to die")
+    assert isinstance(crashing.error, RuntimeError)
+    assert _client(stack).query("SELECT count() FROM metrics").result_rows[0][0] > 0, "metrics got ahead of events"
+    flaky = _AckLost(client)
+    retrying = _projector(stack, ClickHouseSink(flaky, retries=3, max_backoff_s=0.1))  # type: ignore[arg-type]
+    try:
+        _assert_exact(stack, events)
+        assert flaky.failed, "the lost acknowledgement was exercised"
+    finally:
+        retrying.stop()

@@ -1,0 +1,132 @@
+"""`runstream up` end to end: a real broker process, SIGKILL mid-ingest, restart, nothing lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from producer import Tracker, TrackerSettings
+from tests.integration.conftest import free_port, wait_for
+
+pytestmark = pytest.mark.integration
+
+RUNS, STEPS = 20, 1500
+
+
+class Up:
+    """A `runstream up` child process with its own data directory and ports."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.api_port, kafka_port, controller = free_port(), free_port(), free_port()
+        self.bootstrap = f"127.0.0.1:{kafka_port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTREAM_")}
+        self.env.update({
+            "RUNSTREAM_DATA_DIR": str(data_dir), "RUNSTREAM_API_PORT": str(self.api_port),
+            "RUNSTREAM_KAFKA_PORT": str(kafka_port), "RUNSTREAM_KAFKA_CONTROLLER_PORT": str(controller),
+            "RUNSTREAM_BATCH_MAX_MESSAGES": "20", "RUNSTREAM_KAFKA_HEAP": "512m",
+        })
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = open(self.data_dir / f"up-{self.starts}.log", "wb")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen([sys.executable, "-m", "query_api", "up"], env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        wait_for(lambda: self.health()[0] == 200, 180, 0.5, what=f"runstream up #{self.starts} healthy")
+
+    def log(self) -> str:
+        return (self.data_dir / f"up-{self.starts}.log").read_text(errors="replace")
+
+    def get(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://127.0.0.1:{self.api_port}{path}", data,
+                                         {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+        except OSError:
+            return 0, {}
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        return self.get("/healthz")
+
+    def broker_pid(self) -> int:
+        return int((self.data_dir / "kafka" / "broker.pid").read_text())
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(60)
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    stack = Up(tmp_path)
+    yield stack
+    if stack.proc is not None and stack.proc.poll() is None:
+        stack.stop()
+    pid_file = tmp_path / "kafka" / "broker.pid"
+    if pid_file.exists():  # never leave a broker behind, whatever happened
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _sweep(bootstrap: str, experiment: str) -> dict[str, str]:
+    tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=bootstrap, metrics_batch_points=100))
+    ids = {}
+    for i in range(RUNS):
+        with tracker.start_run(experiment, f"r{i}", params={"i": i}) as run:
+            for step in range(STEPS):
+                run.log_metrics({"loss": 1.0 / (step + 1), "acc": step / STEPS}, step=step)
+        ids[run.run_id] = f"r{i}"
+    assert tracker.flush(60) == 0
+    tracker.close()
+    return ids
+
+
+def test_sigkill_and_restart_loses_and_duplicates_nothing(up: Up) -> None:
+    up.start()
+    first_broker = up.broker_pid()
+    ids = _sweep(up.bootstrap, "crash-test")
+    wait_for(lambda: 0 < (up.health()[1].get("projector_lag") or 0), 30, 0.05, what="ingest under way")
+    assert up.stop(signal.SIGKILL) == -signal.SIGKILL
+    lag_at_kill = up.health()  # the API died with it
+    assert lag_at_kill[0] == 0
+
+    up.start()
+    assert up.broker_pid() == first_broker, "the broker left by the killed process is reused"
+    assert "reused" in up.log()
+    wait_for(lambda: up.health()[1].get("projector_lag") == 0, 120, 0.5, what="projection caught up")
+
+    status, found = up.get("/api/v1/runs/search", {"experiment_names": ["crash-test"], "max_results": 1000})
+    assert status == 200
+    runs = found["runs"]
+    assert {r["run_id"]: r["name"] for r in runs} == ids
+    for run in runs:
+        assert run["status"] == "FINISHED"
+        assert {k: m["count"] for k, m in run["metrics"].items()} == {"loss": STEPS, "acc": STEPS}
+        assert run["metrics"]["loss"]["last"] == 1.0 / STEPS
+        history = up.get(f"/api/v1/runs/{run['run_id']}/history")[1]["events"]
+        assert [e["seq"] for e in history] == list(range(1, len(history) + 1)), "each event exactly once"
+    status, experiments = up.get("/api/v1/experiments")
+    assert [(e["name"], e["run_count"]) for e in experiments["experiments"]] == [("crash-test", RUNS)]
+
+    assert up.stop(signal.SIGTERM) == 0
+    wait_for(lambda: not Path(f"/proc/{first_broker}").exists(), 30, what="the broker stopped with a clean shutdown")

@@ -21,7 +21,7 @@ class DeadLetterPublisher:
         self._errors: list[str] = []
 
     def publish(self, msg: Message, *, reason: str, message: str, fingerprint: str) -> None:
-        headers = [
+        headers: list[tuple[str, str | bytes | None]] = [
             ("runstream.error.reason", reason.encode()),
             ("runstream.error.message", message.encode()),
             ("runstream.source.topic", (msg.topic() or "").encode()),

@@ -18,6 +18,7 @@ from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, LoggedEven
 from consumers.projections.events import dead_letter_row
 from consumers.settings import ProjectorSettings
 from consumers.sink import ClickHouseSink
+from schemas import MetricsLogged
 
 log = logging.getLogger("runstream.projector")
 
@@ -84,7 +85,7 @@ class Projector:
         for msg in messages:
             err = msg.error()
             if err is None:
-                by_partition[msg.partition()].append(msg)
+                by_partition[_partition(msg)].append(msg)
             elif err.code() != KafkaError._PARTITION_EOF:
                 if err.fatal():
                     raise KafkaException(err)
@@ -92,7 +93,7 @@ class Projector:
         commits = []
         for partition, msgs in by_partition.items():
             self._process_partition(partition, msgs)
-            commits.append(TopicPartition(self.settings.topic, partition, msgs[-1].offset() + 1))
+            commits.append(TopicPartition(self.settings.topic, partition, _offset(msgs[-1]) + 1))
         if commits:
             self._consumer.commit(offsets=commits, asynchronous=True)
 
@@ -100,7 +101,7 @@ class Projector:
         good: list[LoggedEvent] = []
         dead: list[DeadLetter] = []
         for msg in msgs:
-            item = classify(msg.value(), msg.key(), partition, msg.offset())
+            item = classify(msg.value(), msg.key(), partition, _offset(msg))
             if isinstance(item, DeadLetter):
                 self.dlq.publish(msg, reason=item.reason, message=item.message, fingerprint=item.fingerprint)
                 dead.append(item)
@@ -109,7 +110,7 @@ class Projector:
         if dead:
             self.dlq.flush()
             log.warning("%d message(s) of partition %d sent to %s", len(dead), partition, self.dlq.topic)
-        first, last = msgs[0].offset(), msgs[-1].offset()
+        first, last = _offset(msgs[0]), _offset(msgs[-1])
         token = f"{self.settings.topic}:{partition}:{first}-{last}"
         started = time.perf_counter()
         for projection in PROJECTIONS:
@@ -122,7 +123,7 @@ class Projector:
             self._positions[projection.table][partition] = last
         self.stats.insert_seconds += time.perf_counter() - started
         self.stats.events += len(good)
-        self.stats.points += sum(len(e.event.payload) for e in good if e.event.type == "MetricsLogged")  # type: ignore[arg-type]
+        self.stats.points += sum(len(e.event.payload) for e in good if isinstance(e.event.payload, MetricsLogged))
         self.stats.dead_letters += len(dead)
         self.stats.batches += 1
         self.stats.last_batch_at = time.time()
@@ -132,3 +133,17 @@ class Projector:
         now = datetime.now(UTC)
         for d in dead:
             block.append(*dead_letter_row(d.partition, d.offset, d.key, d.reason, d.message, d.fingerprint, now))
+
+
+def _partition(msg: Message) -> int:
+    partition = msg.partition()
+    if partition is None:
+        raise ValueError("a consumed message without a partition")
+    return partition
+
+
+def _offset(msg: Message) -> int:
+    offset = msg.offset()
+    if offset is None:
+        raise ValueError("a consumed message without an offset")
+    return offset

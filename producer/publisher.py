@@ -68,7 +68,7 @@ class Publisher:
         with self._lock:
             self.delivered += 1
             partition, offset = msg.partition(), msg.offset()
-            if offset > self.acked_offsets.get(partition, -1):
+            if partition is not None and offset is not None and offset > self.acked_offsets.get(partition, -1):
                 self.acked_offsets[partition] = offset
 
     def _record_failure(self, message: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from producer import validation as v
 from producer.metric_buffer import MetricBuffer
-from schemas import Payload, ParamsLogged, RunStatus, RunStatusChanged, TagDeleted, TagsSet
+from schemas import ParamsLogged, Payload, RunStatus, RunStatusChanged, TagDeleted, TagsSet
 
 if TYPE_CHECKING:
     from producer.client import Tracker
@@ -95,7 +95,9 @@ class ActiveRun:
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.end(RunStatus.FINISHED)
         elif issubclass(exc_type, KeyboardInterrupt):

@@ -48,10 +48,12 @@ def wait_and_print_leaderboard(api: str, runs: int, steps: int, timeout: float =
     found: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         try:
-            found = _post(f"{api}/api/v1/runs/search", {"experiment_names": [DEMO_EXPERIMENT], "max_results": 1000})["runs"]
+            body = {"experiment_names": [DEMO_EXPERIMENT], "max_results": 1000}
+            found = _post(f"{api}/api/v1/runs/search", body)["runs"]
         except OSError:
             found = []
-        done = [r for r in found if r["status"] == "FINISHED" and r["metrics"].get("val_loss", {}).get("count") == steps]
+        done = [r for r in found
+                if r["status"] == "FINISHED" and r["metrics"].get("val_loss", {}).get("count") == steps]
         if len(done) >= runs:
             break
         time.sleep(1)

@@ -11,7 +11,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from query_api.jsonresponse import JSONResponse
 
-
 log = logging.getLogger("runstream.api")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from functools import cache
 from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
@@ -19,9 +18,13 @@ NAMESPACE = "runstream.v1"
 _PAYLOAD_BY_NAME = {f"{NAMESPACE}.{cls.__name__}": cls for cls in PAYLOAD_TYPES}
 
 
-@cache
+_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (*PAYLOAD_TYPES, Producer, DatasetInput)
+}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+    return _FIELDS[cls]
 
 
 def _payload_to_avro(payload: Any) -> dict[str, Any]:

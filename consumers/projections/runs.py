@@ -1,5 +1,7 @@
 """Run attributes: one row per event that changes them; runs_current folds the latest by (event_time, seq)."""
 
+from typing import Any
+
 from consumers.projections.base import COORDINATES, Block, LoggedEvent, Projection, coordinates
 from schemas import RunDeleted, RunRestored, RunStarted, RunStatus, RunStatusChanged
 
@@ -12,6 +14,7 @@ COLUMNS = (
 def project(logged: LoggedEvent, block: Block) -> None:
     e = logged.event
     p = e.payload
+    row: tuple[Any, ...]
     head = (e.experiment_id, e.run_id, e.type, e.event_time, e.seq)
     if isinstance(p, RunStarted):
         row = (p.name, p.user, p.parent_run_id, p.source, p.description, str(RunStatus.RUNNING), e.event_time,

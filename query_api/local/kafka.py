@@ -78,11 +78,14 @@ def provision(cfg: BrokerConfig) -> Path:
     if (libs / ".complete").exists():
         return libs
     if shutil.which("mvn") is None or shutil.which("java") is None:
-        raise LocalKafkaError("the local broker needs Java 17+ and Maven on PATH (or set RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS)")
+        raise LocalKafkaError(
+            "the local broker needs Java 17+ and Maven on PATH (or set RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS)"
+        )
     work = libs.parent
     work.mkdir(parents=True, exist_ok=True)
     pom = work / "pom.xml"
-    pom.write_text(files("query_api.local").joinpath("kafka-pom.xml").read_text().replace("@KAFKA_VERSION@", cfg.version))
+    template = files("query_api.local").joinpath("kafka-pom.xml").read_text()
+    pom.write_text(template.replace("@KAFKA_VERSION@", cfg.version))
     print(f"runstream: resolving Apache Kafka {cfg.version} from Maven Central (first run only)...", file=sys.stderr)
     staging = work / "libs.partial"
     shutil.rmtree(staging, ignore_errors=True)

@@ -49,9 +49,9 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep) -> dict[str, Any
         raise InvalidParameter("page_token is not supported yet")
     ids = list(request.experiment_ids or [])
     if request.experiment_ids:
-        missing = set(ids) - experiments.known_ids(clickhouse, ids)
-        if missing:
-            raise NotFound(f"no experiment with id {', '.join(sorted(missing))}")
+        unknown = set(ids) - experiments.known_ids(clickhouse, ids)
+        if unknown:
+            raise NotFound(f"no experiment with id {', '.join(sorted(unknown))}")
     if request.experiment_names:
         by_name = experiments.ids_by_name(clickhouse, request.experiment_names)
         missing = [n for n in request.experiment_names if n not in by_name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -82,10 +83,8 @@ def up(tmp_path: Path) -> Iterator[Up]:
         stack.stop()
     pid_file = tmp_path / "kafka" / "broker.pid"
     if pid_file.exists():  # never leave a broker behind, whatever happened
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _sweep(bootstrap: str, experiment: str) -> dict[str, str]:
@@ -105,7 +104,7 @@ def test_sigkill_and_restart_loses_and_duplicates_nothing(up: Up) -> None:
     up.start()
     first_broker = up.broker_pid()
     ids = _sweep(up.bootstrap, "crash-test")
-    wait_for(lambda: 0 < (up.health()[1].get("projector_lag") or 0), 30, 0.05, what="ingest under way")
+    wait_for(lambda: (up.health()[1].get("projector_lag") or 0) > 0, 30, 0.05, what="ingest under way")
     assert up.stop(signal.SIGKILL) == -signal.SIGKILL
     lag_at_kill = up.health()  # the API died with it
     assert lag_at_kill[0] == 0

@@ -1,0 +1,39 @@
+# The two commands: `make up` runs the local stack, `make test` runs every test. Each sets itself up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up demo test unit integration lint install clean
+
+$(STAMP): pyproject.toml
+	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is needed to fetch the Kafka jars"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: $(STAMP)  ## Kafka broker + API + projector on 127.0.0.1 (Ctrl-C stops everything)
+	$(BIN)/runstream up
+
+demo: $(STAMP)  ## the same, plus a demo sweep and a leaderboard
+	$(BIN)/runstream up --demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check schemas producer consumers query_api tests
+	$(BIN)/mypy schemas producer consumers query_api
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+# Integration tests run in their own process: embedded ClickHouse allows one data path per process.
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration -q --timeout=300
+
+test: lint unit integration
+
+clean:
+	rm -rf $(VENV) .runstream

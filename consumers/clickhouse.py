@@ -16,7 +16,9 @@ def connect(dsn: str, database: str) -> Client:
         path = Path(dsn.removeprefix("chdb://")).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         dsn = f"chdb://{path}"
-    admin = clickhouse_connect.get_client(dsn=dsn)
+    # Over HTTP, no session id: one client then serves the API's worker threads concurrently.
+    extra = {"autogenerate_session_id": False} if parsed.scheme in ("http", "https") else {}
+    admin = clickhouse_connect.get_client(dsn=dsn, **extra)
     admin.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
     admin.close()
-    return clickhouse_connect.get_client(dsn=dsn, database=database)
+    return clickhouse_connect.get_client(dsn=dsn, database=database, **extra)

@@ -120,7 +120,8 @@ class Projector:
                 self._add_dead_letters(block, [d for d in dead if d.offset > done])
             if len(block):
                 self.sink.insert(block, token=token)
-            self._positions[projection.table][partition] = last
+            # A table may already be ahead of this batch (killed between inserts): never move it back.
+            self._positions[projection.table][partition] = max(done, last)
         self.stats.insert_seconds += time.perf_counter() - started
         self.stats.events += len(good)
         self.stats.points += sum(len(e.event.payload) for e in good if isinstance(e.event.payload, MetricsLogged))

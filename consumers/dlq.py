@@ -39,6 +39,11 @@ class DeadLetterPublisher:
         if remaining or errors:
             raise ConsumerError(f"dead-letter topic {self.topic}: {remaining} undelivered, errors: {errors}")
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued and release the producer."""
+        self._producer.flush(timeout)
+        del self._producer
+
     def _on_delivery(self, err: object, msg: Message) -> None:
         if err is not None:
             self._errors.append(str(err))

@@ -61,6 +61,7 @@ class Projector:
                     self.process(messages)
         finally:
             self._consumer.close()
+            self.dlq.close()
 
     # -- assignment: the resume position comes from ClickHouse ------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

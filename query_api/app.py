@@ -42,6 +42,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             if projector is not None:
                 projector.stop()
             clickhouse.close()
+            del app.state.runstream  # drop the Kafka clients now, not whenever the app is collected
 
     app = FastAPI(title="runstream", version="0.1.0", lifespan=lifespan, default_response_class=JSONResponse)
     install_error_handlers(app)

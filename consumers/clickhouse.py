@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import clickhouse_connect
@@ -17,7 +18,7 @@ def connect(dsn: str, database: str) -> Client:
         path.mkdir(parents=True, exist_ok=True)
         dsn = f"chdb://{path}"
     # Over HTTP, no session id: one client then serves the API's worker threads concurrently.
-    extra = {"autogenerate_session_id": False} if parsed.scheme in ("http", "https") else {}
+    extra: dict[str, Any] = {"autogenerate_session_id": False} if parsed.scheme in ("http", "https") else {}
     admin = clickhouse_connect.get_client(dsn=dsn, **extra)
     admin.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
     admin.close()

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from query_api.jsonresponse import JSONResponse
+from query_api.search.paging import BadPageToken
+from query_api.search.parser import SearchSyntaxError
 
 log = logging.getLogger("runstream.api")
 
@@ -53,6 +55,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.error_code, exc.message), status_code=exc.status_code)
+
+    @app.exception_handler(SearchSyntaxError)
+    async def _bad_search(_: Request, exc: SearchSyntaxError) -> JSONResponse:
+        return JSONResponse(error_body("INVALID_PARAMETER_VALUE", str(exc)), status_code=400)
+
+    @app.exception_handler(BadPageToken)
+    async def _bad_token(_: Request, exc: BadPageToken) -> JSONResponse:
+        return JSONResponse(error_body("INVALID_PARAMETER_VALUE", str(exc)), status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -49,9 +51,10 @@ class SearchRuns(BaseModel):
     experiment_ids: list[str] | None = None
     experiment_names: list[str] | None = None
     max_results: int = Field(1000, ge=1, le=50_000)
-    filter: str | None = Field(None, description="MLflow search syntax (arrives with the search issue)")
-    order_by: list[str] | None = None
+    filter: str | None = Field(None, description="MLflow search syntax, plus OR, (), IS NULL, min/max/avg/count")
+    order_by: list[str] | None = Field(None, max_length=20)
     page_token: str | None = None
+    run_view: Literal["active", "deleted", "all"] = "active"
 
     @model_validator(mode="after")
     def _one_scope(self) -> SearchRuns:

@@ -44,15 +44,6 @@ WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Arr
 GROUP BY run_id, key
 """
 
-SEARCH = """
-SELECT run_id
-FROM runs_current
-WHERE experiment_id IN {experiment_ids:Array(String)} AND deleted = 0
-ORDER BY start_time DESC, run_id
-LIMIT {limit:UInt32}
-"""
-
-
 def _nan_if_null(value: float | None) -> float:
     return math.nan if value is None else value
 
@@ -86,12 +77,6 @@ def fetch_runs(client: Client, run_ids: list[str]) -> list[dict[str, Any]]:
         for part in ("params", "tags", "metrics"):
             run[part] = dict(sorted(run[part].items()))
     return [runs[r] for r in run_ids if r in runs]
-
-
-def search_run_ids(client: Client, experiment_ids: list[str], limit: int) -> list[str]:
-    """Ids of the live runs of these experiments, newest first."""
-    rows = client.query(SEARCH, parameters={"experiment_ids": experiment_ids, "limit": limit}).result_rows
-    return [r[0] for r in rows]
 
 
 def run_experiment(client: Client, run_id: str) -> str | None:

@@ -7,10 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Path
 
+from query_api import health
 from query_api.deps import ClickHouseDep
 from query_api.errors import InvalidParameter, NotFound
 from query_api.models import MetricHistory, Run, RunHistory, RunList, SearchRuns
-from query_api.queries import experiments, history, metrics, runs
+from query_api.queries import experiments, history, metrics, runs, search
+from query_api.search import parse_filter, parse_order_by
+from query_api.search.paging import PageToken, query_fingerprint
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 RunId = Path(description="32 lowercase hex characters")
@@ -40,13 +43,27 @@ def get_run(clickhouse: ClickHouseDep, run_id: str = RunId) -> dict[str, Any]:
 
 @router.post("/runs/search", response_model=RunList)
 def search_runs(request: SearchRuns, clickhouse: ClickHouseDep) -> dict[str, Any]:
-    """Live runs of the given experiments, newest first."""
-    if request.filter and request.filter.strip():
-        raise InvalidParameter("filter is not supported yet; search by experiment only")
-    if request.order_by:
-        raise InvalidParameter("order_by is not supported yet; runs come newest first")
+    """Runs of the given experiments matching the filter, in order_by order, one page at a time."""
+    node = parse_filter(request.filter)
+    order = parse_order_by(request.order_by)
+    experiment_ids = _resolve_experiments(clickhouse, request)
+    fingerprint = query_fingerprint({"experiments": experiment_ids, "filter": request.filter or "",
+                                     "order_by": request.order_by or [], "run_view": request.run_view})
     if request.page_token:
-        raise InvalidParameter("page_token is not supported yet")
+        token = PageToken.decode(request.page_token, fingerprint)
+        snapshot, offset = token.snapshot, token.offset
+    else:
+        snapshot, offset = health.positions(clickhouse), 0
+    built = search.build_search(experiment_ids, node, order, run_view=request.run_view, snapshot=snapshot,
+                                offset=offset, limit=request.max_results + 1)
+    run_ids = search.run_search(clickhouse, built)
+    more = len(run_ids) > request.max_results
+    run_ids = run_ids[: request.max_results]
+    next_token = PageToken(offset + len(run_ids), snapshot, fingerprint).encode() if more else None
+    return {"runs": runs.fetch_runs(clickhouse, run_ids), "next_page_token": next_token}
+
+
+def _resolve_experiments(clickhouse: ClickHouseDep, request: SearchRuns) -> list[str]:
     ids = list(request.experiment_ids or [])
     if request.experiment_ids:
         unknown = set(ids) - experiments.known_ids(clickhouse, ids)
@@ -58,8 +75,7 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep) -> dict[str, Any
         if missing:
             raise NotFound(f"no experiment named {', '.join(repr(n) for n in missing)}")
         ids.extend(by_name[n] for n in request.experiment_names)
-    run_ids = runs.search_run_ids(clickhouse, sorted(set(ids)), request.max_results)
-    return {"runs": runs.fetch_runs(clickhouse, run_ids), "next_page_token": None}
+    return sorted(set(ids))
 
 
 @router.get("/runs/{run_id}/metrics/{key:path}", response_model=MetricHistory)

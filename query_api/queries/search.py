@@ -1,0 +1,49 @@
+"""The run search query: scope, filter, order, snapshot and page, all bound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from clickhouse_connect.driver.client import Client
+
+from query_api.search.ast import Node, OrderKey
+from query_api.search.compile import Binder, compile_filter, compile_order
+
+RunView = Literal["active", "deleted", "all"]
+VIEWS = {"active": "r.deleted = 0", "deleted": "r.deleted = 1", "all": "1"}
+
+
+@dataclass(frozen=True)
+class BuiltQuery:
+    sql: str
+    parameters: dict[str, Any]
+
+
+def build_search(
+    experiment_ids: list[str], node: Node | None, order: list[OrderKey], *, run_view: RunView,
+    snapshot: dict[int, int], offset: int, limit: int,
+) -> BuiltQuery:
+    """SQL selecting one page of run ids; pure, so it is unit-tested without ClickHouse."""
+    b = Binder()
+    b.experiments = b.bind(experiment_ids, "Array(String)")
+    partitions = b.bind(list(snapshot), "Array(UInt32)")
+    offsets = b.bind(list(snapshot.values()), "Array(UInt64)")
+    where = compile_filter(node, b)
+    ordering = compile_order(order, b)
+    sql = (
+        "SELECT r.run_id FROM runs_current AS r "
+        + " ".join(ordering.joins)
+        + f" WHERE r.experiment_id IN {b.experiments} AND {VIEWS[run_view]}"
+        + f" AND has({partitions}, r.kafka_partition)"
+        + f" AND r.first_offset <= arrayElement({offsets}, indexOf({partitions}, r.kafka_partition))"
+        + f" AND {where}"
+        + f" ORDER BY {ordering.order_by}"
+        + f" LIMIT {b.bind(limit, 'UInt32')} OFFSET {b.bind(offset, 'UInt64')}"
+        + " SETTINGS join_use_nulls = 1"
+    )
+    return BuiltQuery(sql, b.parameters)
+
+
+def run_search(client: Client, query: BuiltQuery) -> list[str]:
+    return [row[0] for row in client.query(query.sql, parameters=query.parameters).result_rows]

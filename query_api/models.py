@@ -71,7 +71,7 @@ class RunList(BaseModel):
 class MetricPoint(BaseModel):
     step: int
     value: float
-    timestamp: int
+    timestamp: int | None
 
 
 class MetricHistory(BaseModel):
@@ -101,3 +101,65 @@ class HistoryEvent(BaseModel):
 class RunHistory(BaseModel):
     run_id: str
     events: list[HistoryEvent]
+
+
+class LeaderboardEntry(BaseModel):
+    rank: int
+    run_id: str
+    name: str | None
+    status: str | None
+    value: float
+    params: dict[str, str]
+
+
+class Leaderboard(BaseModel):
+    experiment_id: str
+    metric: str
+    agg: str
+    order: str
+    runs: list[LeaderboardEntry]
+
+
+class Dimension(BaseModel):
+    param: str
+    type: Literal["numeric", "categorical"]
+
+
+class ParallelRun(BaseModel):
+    run_id: str
+    name: str | None
+    params: dict[str, float | str | None]
+    metric: float | None
+
+
+class ParallelCoordinates(BaseModel):
+    experiment_id: str
+    metric: str
+    agg: str
+    dimensions: list[Dimension]
+    runs: list[ParallelRun]
+
+
+class CompareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_ids: list[str] = Field(min_length=1, max_length=100)
+    metric_keys: list[str] | None = Field(None, max_length=50)
+    max_points: int = Field(500, ge=2, le=10_000)
+
+
+class ComparedParam(BaseModel):
+    key: str
+    values: dict[str, str | None]
+    differs: bool
+
+
+class CurvePoint(BaseModel):
+    step: int
+    value: float
+
+
+class Comparison(BaseModel):
+    runs: list[Run]
+    params: list[ComparedParam]
+    curves: dict[str, dict[str, list[CurvePoint]]]

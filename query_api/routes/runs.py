@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from query_api import health
 from query_api.deps import ClickHouseDep
 from query_api.errors import InvalidParameter, NotFound
 from query_api.models import MetricHistory, Run, RunHistory, RunList, SearchRuns
-from query_api.queries import experiments, history, metrics, runs, search
+from query_api.queries import curves, experiments, history, runs, search
 from query_api.search import parse_filter, parse_order_by
 from query_api.search.paging import PageToken, query_fingerprint
 
@@ -79,11 +79,22 @@ def _resolve_experiments(clickhouse: ClickHouseDep, request: SearchRuns) -> list
 
 
 @router.get("/runs/{run_id}/metrics/{key:path}", response_model=MetricHistory)
-def get_metric(clickhouse: ClickHouseDep, key: str, run_id: str = RunId) -> dict[str, Any]:
-    """Every point of one metric, ordered by step."""
+def get_metric(
+    clickhouse: ClickHouseDep,
+    key: str,
+    run_id: str = RunId,
+    max_points: int | None = Query(None, ge=2, le=100_000, description="downsample to at most this many"),
+    method: Literal["lttb", "minmax"] = Query("lttb", description="lttb, or minmax buckets that keep spikes"),
+    step_min: int | None = Query(None, ge=-(2**63), le=2**63 - 1),
+    step_max: int | None = Query(None, ge=-(2**63), le=2**63 - 1),
+) -> dict[str, Any]:
+    """The points of one metric in step order; downsampled in ClickHouse when max_points is given."""
+    if step_min is not None and step_max is not None and step_min > step_max:
+        raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
     experiment_id = _experiment_of(clickhouse, run_id)
-    points = metrics.metric_points(clickhouse, experiment_id, run_id, key)
-    if not points:
+    points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
+                          step_min=step_min, step_max=step_max)
+    if not points and step_min is None and step_max is None:
         raise NotFound(f"run {run_id} has no metric {key!r}")
     return {"run_id": run_id, "key": key, "points": points}
 

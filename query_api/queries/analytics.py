@@ -1,0 +1,80 @@
+"""Per-experiment analytics over run_metric_summary: leaderboards and parallel coordinates."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from clickhouse_connect.driver.client import Client
+
+Agg = Literal["last", "min", "max"]
+AGGREGATES = {"last": "argMaxMerge(last_value)", "min": "min(min_value)", "max": "max(max_value)"}
+
+LIVE_RUNS = "SELECT run_id FROM runs_current WHERE experiment_id = {experiment_id:String} AND deleted = 0"
+
+
+def leaderboard_sql(agg: Agg, descending: bool) -> str:
+    """The k best live runs by one metric; NaN and missing values never rank."""
+    direction = "DESC" if descending else "ASC"
+    return f"""
+SELECT run_id, {AGGREGATES[agg]} AS v
+FROM run_metric_summary
+WHERE experiment_id = {{experiment_id:String}} AND key = {{metric:String}} AND run_id IN ({LIVE_RUNS})
+GROUP BY run_id
+HAVING v IS NOT NULL AND NOT isNaN(v)
+ORDER BY v {direction}, run_id ASC
+LIMIT {{k:UInt32}}
+"""
+
+
+def leaderboard(client: Client, experiment_id: str, metric: str, agg: Agg, descending: bool, k: int) -> list[tuple]:
+    params = {"experiment_id": experiment_id, "metric": metric, "k": k}
+    return [tuple(row) for row in client.query(leaderboard_sql(agg, descending), parameters=params).result_rows]
+
+
+PARALLEL = """
+SELECT r.run_id, r.name, p.kv, m.v
+FROM runs_current AS r
+LEFT JOIN (
+    SELECT run_id, groupArray((key, v)) AS kv FROM (
+        SELECT run_id, key, argMax(value, (event_time, seq)) AS v FROM params
+        WHERE experiment_id = {experiment_id:String} AND key IN {params:Array(String)}
+        GROUP BY run_id, key
+    ) GROUP BY run_id
+) AS p ON p.run_id = r.run_id
+LEFT JOIN (
+    SELECT run_id, {agg_placeholder} AS v FROM run_metric_summary
+    WHERE experiment_id = {experiment_id:String} AND key = {metric:String} GROUP BY run_id
+) AS m ON m.run_id = r.run_id
+WHERE r.experiment_id = {experiment_id:String} AND r.deleted = 0
+ORDER BY r.run_id
+SETTINGS join_use_nulls = 1
+"""
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def parallel_coordinates(
+    client: Client, experiment_id: str, params: list[str], metric: str, agg: Agg
+) -> dict[str, Any]:
+    """One row per live run: the chosen params (numbers where every value is one) and the metric."""
+    sql = PARALLEL.replace("{agg_placeholder}", AGGREGATES[agg])
+    rows = client.query(sql, parameters={"experiment_id": experiment_id, "params": params, "metric": metric})
+    runs = []
+    for run_id, name, kv, value in rows.result_rows:
+        runs.append({"run_id": run_id, "name": name, "params": dict(kv or []), "metric": value})
+    kinds = {}
+    for key in params:
+        values = [r["params"][key] for r in runs if key in r["params"]]
+        numeric = bool(values) and all(_number(v) is not None for v in values)
+        kinds[key] = "numeric" if numeric else "categorical"
+        if numeric:
+            for r in runs:
+                if key in r["params"]:
+                    r["params"][key] = _number(r["params"][key])
+    return {"experiment_id": experiment_id, "metric": metric, "agg": agg,
+            "dimensions": [{"param": k, "type": kinds[k]} for k in params], "runs": runs}

@@ -1,0 +1,116 @@
+"""Metric curves, downsampled inside ClickHouse: LTTB, or min/max buckets that keep spikes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from clickhouse_connect.driver.client import Client
+
+Method = Literal["lttb", "minmax"]
+
+SCOPE = (
+    "experiment_id = {experiment_id:String} AND run_id = {run_id:String} AND key = {key:String}"
+    " AND step >= {step_min:Int64} AND step <= {step_max:Int64}"
+)
+
+ALL_POINTS = f"""
+SELECT step, value, toUnixTimestamp64Milli(ts)
+FROM metrics FINAL WHERE {SCOPE}
+ORDER BY step, ts, kafka_offset, point_index
+"""
+
+COUNT = f"SELECT count(), min(step), max(step) FROM metrics WHERE {SCOPE}"
+
+LTTB = f"""
+SELECT toInt64(p.1) AS step, p.2 AS value, t.ts
+FROM (
+    SELECT arrayJoin(largestTriangleThreeBuckets({{max_points:UInt64}})(toFloat64(step), value)) AS p
+    FROM (SELECT step, value FROM metrics FINAL WHERE {SCOPE} ORDER BY step, ts, kafka_offset, point_index)
+) AS d
+LEFT JOIN (
+    SELECT step, toUnixTimestamp64Milli(max(ts)) AS ts FROM metrics WHERE {SCOPE} GROUP BY step
+) AS t ON t.step = toInt64(d.p.1)
+ORDER BY step
+"""
+
+# Two points per bucket (its lowest and highest value), plus the first and last points of the range.
+MINMAX = f"""
+SELECT b, argMin((step, value, toUnixTimestamp64Milli(ts)), if(isNaN(value), inf, value)),
+          argMax((step, value, toUnixTimestamp64Milli(ts)), if(isNaN(value), -inf, value)),
+          argMin((step, value, toUnixTimestamp64Milli(ts)), (step, ts, kafka_offset, point_index)),
+          argMax((step, value, toUnixTimestamp64Milli(ts)), (step, ts, kafka_offset, point_index))
+FROM (
+    SELECT *, intDiv(step - {{lo:Int64}}, {{width:Int64}}) AS b FROM metrics FINAL WHERE {SCOPE}
+)
+GROUP BY b ORDER BY b
+"""
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _point(step: int, value: float, ts: int | None) -> dict[str, Any]:
+    return {"step": int(step), "value": value, "timestamp": ts}
+
+
+def curve(
+    client: Client, experiment_id: str, run_id: str, key: str, *, max_points: int | None = None,
+    method: Method = "lttb", step_min: int | None = None, step_max: int | None = None,
+) -> list[dict[str, Any]]:
+    """The points of one metric of one run, in step order, at most max_points of them when given."""
+    bind: dict[str, Any] = {
+        "experiment_id": experiment_id, "run_id": run_id, "key": key,
+        "step_min": INT64_MIN if step_min is None else step_min,
+        "step_max": INT64_MAX if step_max is None else step_max,
+    }
+    if max_points is not None:
+        count, lo, hi = client.query(COUNT, parameters=bind).result_rows[0]
+        if count > max_points:
+            return _lttb(client, bind, max_points) if method == "lttb" else _minmax(client, bind, max_points, lo, hi)
+    return [_point(*row) for row in client.query(ALL_POINTS, parameters=bind).result_rows]
+
+
+def _lttb(client: Client, bind: dict[str, Any], max_points: int) -> list[dict[str, Any]]:
+    rows = client.query(LTTB, parameters={**bind, "max_points": max_points}).result_rows
+    return [_point(*row) for row in rows]
+
+
+def _minmax(client: Client, bind: dict[str, Any], max_points: int, lo: int, hi: int) -> list[dict[str, Any]]:
+    buckets = max(1, (max_points - 2) // 2)
+    width = max(1, -(-(hi - lo + 1) // buckets))
+    rows = client.query(MINMAX, parameters={**bind, "lo": lo, "width": width}).result_rows
+    points: dict[tuple[int, int | None], tuple[int, float, int | None]] = {}
+    first = rows[0][3]
+    last = rows[-1][4]
+    for _, low, high, _, _ in rows:
+        for p in (low, high):
+            points[(p[0], p[2])] = p
+    points[(first[0], first[2])] = first
+    points[(last[0], last[2])] = last
+    ordered = sorted(points.values(), key=lambda p: (p[0], p[2] or 0))
+    return [_point(*p) for p in ordered]
+
+
+BULK_LTTB = """
+SELECT run_id, key, largestTriangleThreeBuckets({max_points:UInt64})(toFloat64(step), value)
+FROM (
+    SELECT run_id, key, step, value FROM metrics FINAL
+    WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
+      AND key IN {keys:Array(String)}
+    ORDER BY run_id, key, step, ts, kafka_offset, point_index
+)
+GROUP BY run_id, key
+"""
+
+
+def curves_for_runs(
+    client: Client, experiment_ids: list[str], run_ids: list[str], keys: list[str], max_points: int
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """run_id -> key -> downsampled [{step, value}] for many runs in one query (LTTB)."""
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {r: {} for r in run_ids}
+    if not keys or not run_ids:
+        return out
+    rows = client.query(BULK_LTTB, parameters={"experiment_ids": experiment_ids, "run_ids": run_ids, "keys": keys,
+                                               "max_points": max_points}).result_rows
+    for run_id, key, points in rows:
+        out[run_id][key] = [{"step": int(x), "value": y} for x, y in points]
+    return out

@@ -1,0 +1,121 @@
+"""Leaderboards, downsampled curves, comparisons and parallel coordinates over a sweep logged through Kafka."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.integration
+STEPS = 2000
+SPIKE_STEP, SPIKE = 1234, 50.0
+
+
+def _loss(i: int, step: int) -> float:
+    return SPIKE if (i == 0 and step == SPIKE_STEP) else (1 + i) / (step + 1) + 0.01 * math.sin(step)
+
+
+@pytest.fixture(scope="module")
+def sweep(stack: Stack) -> dict[str, str]:
+    tracker = stack.tracker()
+    ids = {}
+    for i in range(4):
+        params = {"lr": [0.1, 0.01, 0.001, 0.0001][i], "optimizer": "adam" if i % 2 else "sgd", "seed": 7}
+        with tracker.start_run("analytics-it", f"t{i}", params=params) as run:
+            for step in range(STEPS):
+                run.log_metrics({"loss": _loss(i, step), "acc": step / STEPS * (1 - i / 10)}, step=step)
+        ids[f"t{i}"] = run.run_id
+    with tracker.start_run("analytics-it", "nan-only") as run:
+        run.log_metric("loss", math.nan, step=0)
+    ids["nan-only"] = run.run_id
+    tracker.close()
+    stack.wait_projected()
+    return ids
+
+
+def _experiment(stack: Stack) -> str:
+    return next(e["experiment_id"] for e in stack.api.get("/api/v1/experiments").json()["experiments"]
+                if e["name"] == "analytics-it")
+
+
+def test_curve_without_max_points_is_complete(stack: Stack, sweep: dict[str, str]) -> None:
+    points = stack.api.get(f"/api/v1/runs/{sweep['t1']}/metrics/loss").json()["points"]
+    assert len(points) == STEPS and points[0]["timestamp"] > 0
+
+
+@pytest.mark.parametrize("method", ["lttb", "minmax"])
+def test_downsampling_keeps_ends_and_bounds(stack: Stack, sweep: dict[str, str], method: str) -> None:
+    url = f"/api/v1/runs/{sweep['t0']}/metrics/loss?max_points=100&method={method}"
+    points = stack.api.get(url).json()["points"]
+    assert 2 < len(points) <= 100
+    steps = [p["step"] for p in points]
+    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == STEPS - 1
+    assert points[0]["value"] == _loss(0, 0) and points[-1]["value"] == _loss(0, STEPS - 1)
+    assert all(p["timestamp"] is not None for p in points)
+    if method == "minmax":
+        assert {"step": SPIKE_STEP, "value": SPIKE} in [{k: p[k] for k in ("step", "value")} for p in points]
+
+
+def test_minmax_keeps_spikes_in_every_bucket(stack: Stack, sweep: dict[str, str]) -> None:
+    full = stack.api.get(f"/api/v1/runs/{sweep['t2']}/metrics/loss").json()["points"]
+    small = stack.api.get(f"/api/v1/runs/{sweep['t2']}/metrics/loss?max_points=50&method=minmax").json()["points"]
+    assert max(p["value"] for p in small) == max(p["value"] for p in full)
+    assert min(p["value"] for p in small) == min(p["value"] for p in full)
+
+
+def test_step_range_and_bad_curve_requests(stack: Stack, sweep: dict[str, str]) -> None:
+    base = f"/api/v1/runs/{sweep['t1']}/metrics/loss"
+    points = stack.api.get(f"{base}?step_min=100&step_max=199").json()["points"]
+    assert [p["step"] for p in points] == list(range(100, 200))
+    zoomed = stack.api.get(f"{base}?step_min=100&step_max=1099&max_points=20&method=minmax").json()["points"]
+    assert len(zoomed) <= 20 and zoomed[0]["step"] == 100 and zoomed[-1]["step"] == 1099
+    for query in ("max_points=1", "max_points=x", "method=cubic", "step_min=5&step_max=1"):
+        response = stack.api.get(f"{base}?{query}")
+        assert response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE", query
+
+
+def test_leaderboard(stack: Stack, sweep: dict[str, str]) -> None:
+    experiment = _experiment(stack)
+    board = stack.api.get(f"/api/v1/experiments/{experiment}/leaderboard?metric=loss&order=asc&k=3").json()
+    assert [r["name"] for r in board["runs"]] == ["t0", "t1", "t2"]
+    assert board["runs"][0]["rank"] == 1 and board["runs"][0]["params"]["lr"] == "0.1"
+    assert board["runs"][0]["value"] == _loss(0, STEPS - 1)
+    top = stack.api.get(f"/api/v1/experiments/{experiment}/leaderboard?metric=loss&order=desc&agg=max&k=1").json()
+    assert top["runs"][0]["name"] == "t0" and top["runs"][0]["value"] == SPIKE
+    everyone = stack.api.get(f"/api/v1/experiments/{experiment}/leaderboard?metric=loss&k=100").json()["runs"]
+    assert "nan-only" not in [r["name"] for r in everyone], "NaN never ranks"
+    assert stack.api.get(f"/api/v1/experiments/{experiment}/leaderboard?metric=loss&agg=median").status_code == 400
+    assert stack.api.get("/api/v1/experiments/nope/leaderboard?metric=loss").status_code == 404
+
+
+def test_parallel_coordinates(stack: Stack, sweep: dict[str, str]) -> None:
+    experiment = _experiment(stack)
+    url = f"/api/v1/experiments/{experiment}/parallel-coordinates?params=lr,optimizer,missing&metric=loss"
+    body = stack.api.get(url).json()
+    assert body["dimensions"] == [{"param": "lr", "type": "numeric"}, {"param": "optimizer", "type": "categorical"},
+                                  {"param": "missing", "type": "categorical"}]
+    rows = {r["name"]: r for r in body["runs"]}
+    assert len(rows) == 5
+    assert rows["t3"]["params"] == {"lr": 0.0001, "optimizer": "adam"}
+    assert rows["t3"]["metric"] == _loss(3, STEPS - 1)
+    assert rows["nan-only"]["params"] == {} and rows["nan-only"]["metric"] == "NaN"
+
+
+def test_compare(stack: Stack, sweep: dict[str, str]) -> None:
+    ids = [sweep["t0"], sweep["t1"], sweep["t2"]]
+    body = stack.api.post("/api/v1/compare", json={"run_ids": ids, "metric_keys": ["loss", "acc"],
+                                                   "max_points": 200}).json()
+    assert [r["run_id"] for r in body["runs"]] == ids
+    params = {p["key"]: p for p in body["params"]}
+    assert params["lr"]["differs"] and params["optimizer"]["differs"] and not params["seed"]["differs"]
+    assert params["lr"]["values"][sweep["t1"]] == "0.01"
+    for run_id in ids:
+        for key in ("loss", "acc"):
+            curve = body["curves"][run_id][key]
+            assert len(curve) == 200 and curve[0]["step"] == 0 and curve[-1]["step"] == STEPS - 1
+    response = stack.api.post("/api/v1/compare", json={"run_ids": ["f" * 32]})
+    assert response.status_code == 404
+    response = stack.api.post("/api/v1/compare", json={"run_ids": ["a" * 32] * 101})
+    assert response.status_code == 400

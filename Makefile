@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test unit integration lint install clean
+.PHONY: up demo test unit integration lint install clean bench-queries
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker"; exit 1; }
@@ -37,3 +37,6 @@ test: lint unit integration
 
 clean:
 	rm -rf $(VENV) .runstream
+
+bench-queries: $(STAMP)  ## the query benchmark: 10,000 runs x 5 metrics x 1,000 steps, timed over HTTP
+	$(BIN)/python benchmarks/queries.py

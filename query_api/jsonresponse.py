@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from starlette.responses import JSONResponse as _StarletteJSON
 
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+# In json.dumps(allow_nan=True) output the bare tokens NaN/Infinity/-Infinity only occur outside strings;
+# strings are matched first so text inside them is never touched.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN')
 
 
 def finite_json(value: Any) -> Any:
@@ -22,6 +26,19 @@ def finite_json(value: Any) -> Any:
     return value
 
 
+def _quote(match: re.Match[str]) -> str:
+    token = match.group(0)
+    return token if token[0] == '"' else f'"{token}"'
+
+
+def dumps(content: Any) -> bytes:
+    """Compact JSON with non-finite floats rendered as strings, in one pass of the C encoder."""
+    text = json.dumps(content, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
+    if "NaN" in text or "Infinity" in text:
+        text = _TOKENS.sub(_quote, text)
+    return text.encode()
+
+
 class JSONResponse(_StarletteJSON):
     def render(self, content: Any) -> bytes:
-        return json.dumps(finite_json(content), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        return dumps(content)

@@ -9,7 +9,11 @@ from clickhouse_connect.driver.client import Client
 Agg = Literal["last", "min", "max"]
 AGGREGATES = {"last": "argMaxMerge(last_value)", "min": "min(min_value)", "max": "max(max_value)"}
 
-LIVE_RUNS = "SELECT run_id FROM runs_current WHERE experiment_id = {experiment_id:String} AND deleted = 0"
+# Deleted runs are few, and only runs with a deletion event can be deleted: cheaper than folding every run.
+DELETED_RUNS = (
+    "SELECT run_id FROM runs WHERE experiment_id = {experiment_id:String} AND deleted IS NOT NULL "
+    "GROUP BY run_id HAVING argMax(deleted, (event_time, seq)) = 1"
+)
 
 
 def leaderboard_sql(agg: Agg, descending: bool) -> str:
@@ -18,7 +22,7 @@ def leaderboard_sql(agg: Agg, descending: bool) -> str:
     return f"""
 SELECT run_id, {AGGREGATES[agg]} AS v
 FROM run_metric_summary
-WHERE experiment_id = {{experiment_id:String}} AND key = {{metric:String}} AND run_id IN ({LIVE_RUNS})
+WHERE experiment_id = {{experiment_id:String}} AND key = {{metric:String}} AND run_id NOT IN ({DELETED_RUNS})
 GROUP BY run_id
 HAVING v IS NOT NULL AND NOT isNaN(v)
 ORDER BY v {direction}, run_id ASC

@@ -30,15 +30,15 @@ def build_search(
     partitions = b.bind(list(snapshot), "Array(UInt32)")
     offsets = b.bind(list(snapshot.values()), "Array(UInt64)")
     where = compile_filter(node, b)
-    ordering = compile_order(order, b)
+    order_by = compile_order(order, b)
     sql = (
         "SELECT r.run_id FROM runs_current AS r "
-        + " ".join(ordering.joins)
+        + " ".join(b.join_sql)
         + f" WHERE r.experiment_id IN {b.experiments} AND {VIEWS[run_view]}"
         + f" AND has({partitions}, r.kafka_partition)"
         + f" AND r.first_offset <= arrayElement({offsets}, indexOf({partitions}, r.kafka_partition))"
         + f" AND {where}"
-        + f" ORDER BY {ordering.order_by}"
+        + f" ORDER BY {order_by}"
         + f" LIMIT {b.bind(limit, 'UInt32')} OFFSET {b.bind(offset, 'UInt64')}"
         + " SETTINGS join_use_nulls = 1"
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query
 
 from query_api.deps import ClickHouseDep
 from query_api.errors import InvalidParameter, NotFound
+from query_api.jsonresponse import JSONResponse
 from query_api.models import CompareRequest, Comparison, Leaderboard, ParallelCoordinates
 from query_api.queries import analytics, curves, experiments, runs
 
@@ -29,7 +30,7 @@ def leaderboard(
     order: Literal["asc", "desc"] = "asc",
     k: int = Query(10, ge=1, le=1000),
     agg: Agg = "last",
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The k best live runs by a metric (its last, min or max value), with their params."""
     _known_experiment(clickhouse, experiment_id)
     ranked = analytics.leaderboard(clickhouse, experiment_id, metric, agg, order == "desc", k)
@@ -39,7 +40,7 @@ def leaderboard(
          "value": value, "params": found[run_id]["params"]}
         for i, (run_id, value) in enumerate(ranked, 1) if run_id in found
     ]
-    return {"experiment_id": experiment_id, "metric": metric, "agg": agg, "order": order, "runs": entries}
+    return JSONResponse({"experiment_id": experiment_id, "metric": metric, "agg": agg, "order": order, "runs": entries})
 
 
 @router.get("/experiments/{experiment_id}/parallel-coordinates", response_model=ParallelCoordinates)
@@ -49,17 +50,17 @@ def parallel_coordinates(
     params: str = Query(min_length=1, description="comma-separated param keys"),
     metric: str = Query(min_length=1, max_length=250),
     agg: Agg = "last",
-) -> dict[str, Any]:
+) -> JSONResponse:
     """One row per live run with the chosen params and metric, ready to plot."""
     keys = [p.strip() for p in params.split(",") if p.strip()]
     if not keys or len(keys) > 50:
         raise InvalidParameter("params must name 1 to 50 comma-separated param keys")
     _known_experiment(clickhouse, experiment_id)
-    return analytics.parallel_coordinates(clickhouse, experiment_id, keys, metric, agg)
+    return JSONResponse(analytics.parallel_coordinates(clickhouse, experiment_id, keys, metric, agg))
 
 
 @router.post("/compare", response_model=Comparison)
-def compare(request: CompareRequest, clickhouse: ClickHouseDep) -> dict[str, Any]:
+def compare(request: CompareRequest, clickhouse: ClickHouseDep) -> JSONResponse:
     """Params side by side (differences flagged), metric summaries and downsampled curves of 1-100 runs."""
     run_ids = list(dict.fromkeys(request.run_ids))
     found = runs.fetch_runs(clickhouse, run_ids)
@@ -74,5 +75,5 @@ def compare(request: CompareRequest, clickhouse: ClickHouseDep) -> dict[str, Any
         values = {r["run_id"]: r["params"].get(key) for r in found}
         compared.append({"key": key, "values": values, "differs": len(set(values.values())) > 1})
     experiment_ids = sorted({r["experiment_id"] for r in found})
-    return {"runs": found, "params": compared,
-            "curves": curves.curves_for_runs(clickhouse, experiment_ids, run_ids, keys, request.max_points)}
+    return JSONResponse({"runs": found, "params": compared,
+            "curves": curves.curves_for_runs(clickhouse, experiment_ids, run_ids, keys, request.max_points)})

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from query_api.deps import ClickHouseDep
+from query_api.jsonresponse import JSONResponse
 from query_api.models import ExperimentList
 from query_api.queries import experiments
 
@@ -10,6 +11,6 @@ router = APIRouter(prefix="/api/v1", tags=["experiments"])
 
 
 @router.get("/experiments", response_model=ExperimentList)
-def list_experiments(clickhouse: ClickHouseDep) -> dict[str, object]:
+def list_experiments(clickhouse: ClickHouseDep) -> JSONResponse:
     """Every experiment with its number of live runs and last activity."""
-    return {"experiments": experiments.list_experiments(clickhouse)}
+    return JSONResponse({"experiments": experiments.list_experiments(clickhouse)})

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Path, Query
 
 from query_api import health
 from query_api.deps import ClickHouseDep
 from query_api.errors import InvalidParameter, NotFound
+from query_api.jsonresponse import JSONResponse
 from query_api.models import MetricHistory, Run, RunHistory, RunList, SearchRuns
 from query_api.queries import curves, experiments, history, runs, search
 from query_api.search import parse_filter, parse_order_by
@@ -34,15 +35,15 @@ def _experiment_of(clickhouse: ClickHouseDep, run_id: str) -> str:
 
 
 @router.get("/runs/{run_id}", response_model=Run)
-def get_run(clickhouse: ClickHouseDep, run_id: str = RunId) -> dict[str, Any]:
+def get_run(clickhouse: ClickHouseDep, run_id: str = RunId) -> JSONResponse:
     found = runs.fetch_runs(clickhouse, [_check_run_id(run_id)])
     if not found:
         raise NotFound(f"run {run_id} does not exist")
-    return found[0]
+    return JSONResponse(found[0])
 
 
 @router.post("/runs/search", response_model=RunList)
-def search_runs(request: SearchRuns, clickhouse: ClickHouseDep) -> dict[str, Any]:
+def search_runs(request: SearchRuns, clickhouse: ClickHouseDep) -> JSONResponse:
     """Runs of the given experiments matching the filter, in order_by order, one page at a time."""
     node = parse_filter(request.filter)
     order = parse_order_by(request.order_by)
@@ -60,7 +61,7 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep) -> dict[str, Any
     more = len(run_ids) > request.max_results
     run_ids = run_ids[: request.max_results]
     next_token = PageToken(offset + len(run_ids), snapshot, fingerprint).encode() if more else None
-    return {"runs": runs.fetch_runs(clickhouse, run_ids), "next_page_token": next_token}
+    return JSONResponse({"runs": runs.fetch_runs(clickhouse, run_ids), "next_page_token": next_token})
 
 
 def _resolve_experiments(clickhouse: ClickHouseDep, request: SearchRuns) -> list[str]:
@@ -87,7 +88,7 @@ def get_metric(
     method: Literal["lttb", "minmax"] = Query("lttb", description="lttb, or minmax buckets that keep spikes"),
     step_min: int | None = Query(None, ge=-(2**63), le=2**63 - 1),
     step_max: int | None = Query(None, ge=-(2**63), le=2**63 - 1),
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The points of one metric in step order; downsampled in ClickHouse when max_points is given."""
     if step_min is not None and step_max is not None and step_min > step_max:
         raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
@@ -96,13 +97,13 @@ def get_metric(
                           step_min=step_min, step_max=step_max)
     if not points and step_min is None and step_max is None:
         raise NotFound(f"run {run_id} has no metric {key!r}")
-    return {"run_id": run_id, "key": key, "points": points}
+    return JSONResponse({"run_id": run_id, "key": key, "points": points})
 
 
 @router.get("/runs/{run_id}/history", response_model=RunHistory)
-def get_history(clickhouse: ClickHouseDep, run_id: str = RunId) -> dict[str, Any]:
+def get_history(clickhouse: ClickHouseDep, run_id: str = RunId) -> JSONResponse:
     """The run's events in log order: what, who, when, and where in the log."""
     events = history.run_history(clickhouse, _check_run_id(run_id))
     if not events:
         raise NotFound(f"run {run_id} does not exist")
-    return {"run_id": run_id, "events": events}
+    return JSONResponse({"run_id": run_id, "events": events})

@@ -25,27 +25,37 @@ TAG_LIVE = "argMax(deleted, (event_time, seq)) = 0"
 
 @dataclass
 class Binder:
-    """Collects bound parameters; returns the {name:Type} placeholder for each value."""
+    """Collects bound parameters, and one LEFT JOIN per metric/param/tag the query mentions."""
 
     experiments: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
+    joins: dict[Identifier, str] = field(default_factory=dict)
+    join_sql: list[str] = field(default_factory=list)
 
     def bind(self, value: Any, type_: str) -> str:
         name = f"p{len(self.parameters)}"
         self.parameters[name] = value
         return f"{{{name}:{type_}}}"
 
+    def join(self, ident: Identifier) -> str:
+        """The alias whose columns v (the value) and present (NULL when the run lacks the key) serve ident."""
+        alias = self.joins.get(ident)
+        if alias is None:
+            alias = self.joins[ident] = f"j{len(self.joins)}"
+            self.join_sql.append(f"LEFT JOIN ({per_run_values(ident, self)}) AS {alias} ON {alias}.run_id = r.run_id")
+        return alias
 
-def per_run_values(ident: Identifier, b: Binder) -> tuple[str, str]:
-    """(subquery yielding run_id and v, HAVING guard) for a metric, param or tag of every run in scope."""
+
+def per_run_values(ident: Identifier, b: Binder) -> str:
+    """A subquery yielding run_id, v and present for a metric, param or tag of every run in scope."""
     key = b.bind(ident.key, "String")
     if ident.entity == "metric":
-        return (f"SELECT run_id, {METRIC_AGGREGATES[ident.aggregate]} AS v FROM run_metric_summary "
-                f"WHERE experiment_id IN {b.experiments} AND key = {key} GROUP BY run_id"), ""
+        return (f"SELECT run_id, {METRIC_AGGREGATES[ident.aggregate]} AS v, 1 AS present FROM run_metric_summary "
+                f"WHERE experiment_id IN {b.experiments} AND key = {key} GROUP BY run_id")
     table = "params" if ident.entity == "param" else "tags"
     guard = f" HAVING {TAG_LIVE}" if table == "tags" else ""
-    return (f"SELECT run_id, {LATEST} AS v FROM {table} "
-            f"WHERE experiment_id IN {b.experiments} AND key = {key} GROUP BY run_id{guard}"), guard
+    return (f"SELECT run_id, {LATEST} AS v, 1 AS present FROM {table} "
+            f"WHERE experiment_id IN {b.experiments} AND key = {key} GROUP BY run_id{guard}")
 
 
 def _predicate(expr: str, c: Comparison, b: Binder, *, numeric: bool) -> str:
@@ -65,17 +75,17 @@ def _comparison(c: Comparison, b: Binder) -> str:
     ident = c.identifier
     if ident.entity == "attribute":
         return _predicate(ATTRIBUTE_SQL[ident.key], c, b, numeric=ident.key.endswith("_time"))
-    subquery, _ = per_run_values(ident, b)
+    alias = b.join(ident)
     if c.op == "IS NULL":
-        return f"r.run_id NOT IN (SELECT run_id FROM ({subquery}))"
+        return f"{alias}.present IS NULL"
     if c.op == "IS NOT NULL":
-        return f"r.run_id IN (SELECT run_id FROM ({subquery}))"
-    condition = _predicate("v", c, b, numeric=ident.entity == "metric")
-    return f"r.run_id IN (SELECT run_id FROM ({subquery}) WHERE {condition})"
+        return f"{alias}.present IS NOT NULL"
+    # A run without the key never matches (NULL compares to nothing), as in MLflow.
+    return f"({alias}.present IS NOT NULL AND {_predicate(f'{alias}.v', c, b, numeric=ident.entity == 'metric')})"
 
 
 def compile_filter(node: Node | None, b: Binder) -> str:
-    """A boolean SQL expression over the alias r (runs_current); '1' for no filter."""
+    """A boolean SQL expression over the alias r (runs_current) and the joins it asks b for; '1' for none."""
     if node is None:
         return "1"
     if isinstance(node, Comparison):
@@ -84,27 +94,14 @@ def compile_filter(node: Node | None, b: Binder) -> str:
     return "(" + f" {node.op} ".join(compile_filter(item, b) for item in node.items) + ")"
 
 
-@dataclass
-class Ordering:
-    joins: list[str]
-    order_by: str
-
-
-def compile_order(keys: list[OrderKey], b: Binder) -> Ordering:
-    """LEFT JOINs for per-run values and the ORDER BY: missing values last, ties by run_id."""
-    joins: list[str] = []
+def compile_order(keys: list[OrderKey], b: Binder) -> str:
+    """The ORDER BY terms: missing values last, ties broken by run_id so pages are stable."""
     terms: list[str] = []
-    for i, key in enumerate(keys):
+    for key in keys:
         ident = key.identifier
-        direction = "DESC" if key.descending else "ASC"
-        if ident.entity == "attribute":
-            expr = ATTRIBUTE_SQL[ident.key]
-        else:
-            subquery, _ = per_run_values(ident, b)
-            joins.append(f"LEFT JOIN ({subquery}) AS o{i} ON o{i}.run_id = r.run_id")
-            expr = f"o{i}.v"
-        terms.append(f"{expr} {direction} NULLS LAST")
+        expr = ATTRIBUTE_SQL[ident.key] if ident.entity == "attribute" else f"{b.join(ident)}.v"
+        terms.append(f"{expr} {'DESC' if key.descending else 'ASC'} NULLS LAST")
     if not keys:
         terms.append("r.start_time DESC NULLS LAST")
     terms.append("r.run_id ASC")
-    return Ordering(joins, ", ".join(terms))
+    return ", ".join(terms)

@@ -119,3 +119,24 @@ def test_compare(stack: Stack, sweep: dict[str, str]) -> None:
     assert response.status_code == 404
     response = stack.api.post("/api/v1/compare", json={"run_ids": ["a" * 32] * 101})
     assert response.status_code == 400
+
+
+def test_responses_match_their_documented_models(stack: Stack, sweep: dict[str, str]) -> None:
+    """Routes return JSON directly for speed; their OpenAPI models must still describe it."""
+    from query_api import models
+
+    experiment = _experiment(stack)
+    checks = [
+        (models.Run, stack.api.get(f"/api/v1/runs/{sweep['nan-only']}")),
+        (models.RunList, stack.api.post("/api/v1/runs/search", json={"experiment_ids": [experiment]})),
+        (models.MetricHistory, stack.api.get(f"/api/v1/runs/{sweep['t0']}/metrics/loss?max_points=10")),
+        (models.RunHistory, stack.api.get(f"/api/v1/runs/{sweep['t0']}/history")),
+        (models.ExperimentList, stack.api.get("/api/v1/experiments")),
+        (models.Leaderboard, stack.api.get(f"/api/v1/experiments/{experiment}/leaderboard?metric=loss")),
+        (models.ParallelCoordinates,
+         stack.api.get(f"/api/v1/experiments/{experiment}/parallel-coordinates?params=lr&metric=loss")),
+        (models.Comparison, stack.api.post("/api/v1/compare", json={"run_ids": [sweep["t0"], sweep["nan-only"]]})),
+    ]
+    for model, response in checks:
+        assert response.status_code == 200, (model, response.text)
+        model.model_validate(response.json())

@@ -23,7 +23,7 @@ demo: $(STAMP)  ## the same, plus a demo sweep and a leaderboard
 	$(BIN)/runstream up --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check schemas producer consumers query_api tests
+	$(BIN)/ruff check schemas producer consumers query_api tests benchmarks
 	$(BIN)/mypy schemas producer consumers query_api
 
 unit: $(STAMP)

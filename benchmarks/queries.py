@@ -163,7 +163,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             timings = {
                 "search": api.median_ms(args.repeat, "POST", "/api/v1/runs/search", {
                     "experiment_ids": [exp_id], "max_results": 100,
-                    "filter": "metrics.val_loss < 0.01 AND params.optimizer = 'adam' AND attributes.status = 'FINISHED'",
+                    "filter": "metrics.val_loss < 0.01 AND params.optimizer = 'adam' "
+                              "AND attributes.status = 'FINISHED'",
                     "order_by": ["metrics.val_loss ASC"]}),
                 "leaderboard": api.median_ms(args.repeat, "GET",
                                              f"/api/v1/experiments/{exp_id}/leaderboard?metric=val_loss&k=10"),

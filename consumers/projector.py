@@ -96,7 +96,11 @@ class Projector:
             self._process_partition(partition, msgs)
             commits.append(TopicPartition(self.settings.topic, partition, _offset(msgs[-1]) + 1))
         if commits:
-            self._consumer.commit(offsets=commits, asynchronous=True)
+            self._commit(commits)
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
+        """Tell Kafka how far we got (for lag tools); the resume position itself comes from ClickHouse."""
+        self._consumer.commit(offsets=offsets, asynchronous=True)
 
     def _process_partition(self, partition: int, msgs: list[Message]) -> None:
         good: list[LoggedEvent] = []

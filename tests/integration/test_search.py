@@ -177,7 +177,8 @@ HOSTILE = [
     "params.`opt` = '`; DROP TABLE runs; --'", "tags.x = '\\' OR 1=1'", "metrics.loss < 1e308", "metrics.loss < 1e309",
     "metrics.loss < 99999999999999999999999999999999", "/* comment */ metrics.loss < 1", "metrics.loss < 1 -- x",
     "(" * 200 + "metrics.loss < 1" + ")" * 200, "(" * 40 + "metrics.loss < 1" + ")" * 40, "params.opt IN ()",
-    "params.opt = \"'\"", "params.`a``b` = 'c'", "tags.`` = 'x'", "\x00", "params.opt = '\u2028'", "metrics.`loss` < -0",
+    "params.opt = \"'\"", "params.`a``b` = 'c'", "tags.`` = 'x'", "\x00", "params.opt = '\u2028'",
+    "metrics.`loss` < -0",
     "count(metrics.loss) IS NULL", "params.opt LIKE '%' ESCAPE '\\'", "attributes.start_time > '2020-01-01'",
 ]
 

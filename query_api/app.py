@@ -14,7 +14,7 @@ from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
 from query_api.errors import install_error_handlers
 from query_api.jsonresponse import JSONResponse
-from query_api.routes import analytics, experiments, health, runs
+from query_api.routes import analytics, experiments, health, runs, sql
 from query_api.settings import ServerSettings
 from query_api.state import AppState
 
@@ -50,4 +50,5 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(experiments.router)
     app.include_router(runs.router)
     app.include_router(analytics.router)
+    app.include_router(sql.router)
     return app

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import typer
@@ -130,6 +133,44 @@ def migrate_db() -> None:
     settings = ProjectorSettings()
     applied = migrate(connect(settings.clickhouse_url, settings.clickhouse_database))
     typer.echo(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="one SELECT over the run tables"),
+    max_rows: int | None = typer.Option(None, help="return at most this many rows"),
+    as_json: bool = typer.Option(False, "--json", help="print the raw JSON answer"),
+) -> None:
+    """Run read-only SQL through a running server (RUNSTREAM_API_HOST / RUNSTREAM_API_PORT)."""
+    settings = ServerSettings()
+    url = f"http://{settings.api_host}:{settings.api_port}/api/v1/sql"
+    body = json.dumps({"query": query, **({"max_rows": max_rows} if max_rows else {})}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=settings.sql_max_execution_time_s + 30) as response:
+            answer = json.load(response)
+    except urllib.error.HTTPError as exc:
+        error = json.load(exc)
+        typer.echo(f"runstream sql: {error.get('error_code')}: {error.get('message')}", err=True)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        typer.echo(f"runstream sql: no runstream server answers at {url} ({exc})", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    typer.echo(format_table([c["name"] for c in answer["columns"]], answer["rows"]))
+    more = " (truncated)" if answer["truncated"] else ""
+    typer.echo(f"{answer['row_count']} row(s){more} in {answer['elapsed_ms']} ms")
+
+
+def format_table(columns: list[str], rows: list[list[object]]) -> str:
+    """An aligned text table of a result."""
+    cells = [columns] + [["NULL" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def main() -> None:

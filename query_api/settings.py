@@ -16,6 +16,9 @@ class ServerSettings(ProjectorSettings):
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_heap: str = Field("1g", description="-Xmx of the local broker")
     health_timeout_s: float = Field(2.0, gt=0)
+    sql_max_execution_time_s: float = Field(10.0, gt=0, description="time limit of /api/v1/sql queries")
+    sql_max_result_rows: int = Field(100_000, ge=1, description="rows /api/v1/sql returns at most")
+    sql_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of /api/v1/sql queries")
 
     @property
     def local_kafka(self) -> bool:

@@ -30,9 +30,37 @@ LIMIT {{k:UInt32}}
 """
 
 
-def leaderboard(client: Client, experiment_id: str, metric: str, agg: Agg, descending: bool, k: int) -> list[tuple]:
+RUN_CARDS = """
+SELECT r.run_id, r.name, r.status, p.kv
+FROM runs_current AS r
+LEFT JOIN (
+    SELECT run_id, groupArray((key, v)) AS kv FROM (
+        SELECT run_id, key, argMax(value, (event_time, seq)) AS v FROM params
+        WHERE experiment_id = {experiment_id:String} AND run_id IN {run_ids:Array(String)}
+        GROUP BY run_id, key
+    ) GROUP BY run_id
+) AS p ON p.run_id = r.run_id
+WHERE r.experiment_id = {experiment_id:String} AND r.run_id IN {run_ids:Array(String)}
+"""
+
+
+def leaderboard(
+    client: Client, experiment_id: str, metric: str, agg: Agg, descending: bool, k: int
+) -> list[dict[str, Any]]:
+    """Ranked runs with name, status and params (two queries: the ranking, then the k runs' cards)."""
     params = {"experiment_id": experiment_id, "metric": metric, "k": k}
-    return [tuple(row) for row in client.query(leaderboard_sql(agg, descending), parameters=params).result_rows]
+    ranked = client.query(leaderboard_sql(agg, descending), parameters=params).result_rows
+    cards = {
+        run_id: (name, status, dict(sorted(kv or [])))
+        for run_id, name, status, kv in client.query(
+            RUN_CARDS, parameters={"experiment_id": experiment_id, "run_ids": [r for r, _ in ranked]}
+        ).result_rows
+    }
+    return [
+        {"rank": rank, "run_id": run_id, "name": cards[run_id][0], "status": cards[run_id][1], "value": value,
+         "params": cards[run_id][2]}
+        for rank, (run_id, value) in enumerate(ranked, 1) if run_id in cards
+    ]
 
 
 PARALLEL = """

@@ -33,13 +33,7 @@ def leaderboard(
 ) -> JSONResponse:
     """The k best live runs by a metric (its last, min or max value), with their params."""
     _known_experiment(clickhouse, experiment_id)
-    ranked = analytics.leaderboard(clickhouse, experiment_id, metric, agg, order == "desc", k)
-    found = {r["run_id"]: r for r in runs.fetch_runs(clickhouse, [run_id for run_id, _ in ranked])}
-    entries = [
-        {"rank": i, "run_id": run_id, "name": found[run_id]["name"], "status": found[run_id]["status"],
-         "value": value, "params": found[run_id]["params"]}
-        for i, (run_id, value) in enumerate(ranked, 1) if run_id in found
-    ]
+    entries = analytics.leaderboard(clickhouse, experiment_id, metric, agg, order == "desc", k)
     return JSONResponse({"experiment_id": experiment_id, "metric": metric, "agg": agg, "order": order, "runs": entries})
 
 

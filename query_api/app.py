@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from confluent_kafka.admin import AdminClient
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from consumers.clickhouse import connect
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
+from query_api.auth import load_tokens, require
 from query_api.errors import install_error_handlers
 from query_api.jsonresponse import JSONResponse
 from query_api.routes import analytics, experiments, health, runs, sql
@@ -46,9 +47,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     app = FastAPI(title="runstream", version="0.1.0", lifespan=lifespan, default_response_class=JSONResponse)
     install_error_handlers(app)
+    tokens = settings.auth_tokens.get_secret_value() if settings.auth_tokens else None
+    app.state.tokens = load_tokens(tokens, settings.auth_tokens_file)
+    read, admin = [Depends(require("read"))], [Depends(require("admin"))]
     app.include_router(health.router)
-    app.include_router(experiments.router)
-    app.include_router(runs.router)
-    app.include_router(analytics.router)
-    app.include_router(sql.router)
+    app.include_router(experiments.router, dependencies=read)
+    app.include_router(runs.router, dependencies=read)
+    app.include_router(analytics.router, dependencies=read)
+    app.include_router(sql.router, dependencies=admin)
     return app

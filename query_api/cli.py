@@ -49,12 +49,25 @@ def _create_topics(settings: ProjectorSettings) -> None:
 
 
 def _serve(settings: ServerSettings) -> None:
-    if settings.api_host in ("127.0.0.1", "localhost", "::1"):
-        log.info("API open without authentication on loopback only: http://%s:%d", settings.api_host, settings.api_port)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # a bad token table: say what is wrong, never the tokens
+        raise typer.Exit(_fail(str(exc))) from None
+    tokens = app.state.tokens
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    if tokens is not None:
+        log.info("API on %s; bearer tokens required (%d configured)", url, len(tokens))
+    elif settings.api_host in ("127.0.0.1", "localhost", "::1"):
+        log.warning("API on %s is OPEN: no RUNSTREAM_AUTH_TOKENS, so it listens on loopback only", url)
     else:
-        log.warning("API listening on %s:%d without authentication", settings.api_host, settings.api_port)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info",
-                timeout_graceful_shutdown=10)
+        raise typer.Exit(_fail(f"refusing to serve {url} without authentication: set RUNSTREAM_AUTH_TOKENS "
+                               "(or RUNSTREAM_AUTH_TOKENS_FILE), or listen on 127.0.0.1"))
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info", timeout_graceful_shutdown=10)
+
+
+def _fail(message: str) -> int:
+    typer.echo(f"runstream: {message}", err=True)
+    return 1
 
 
 @app.command()
@@ -98,7 +111,11 @@ def _demo(settings: ServerSettings) -> None:
     runs, steps = 50, 500
     points = demo_sweep.publish_demo_sweep(settings.kafka_bootstrap_servers, settings.topic, runs=runs, steps=steps)
     log.info("demo sweep published: %d runs, %d points", runs, points)
-    demo_sweep.wait_and_print_leaderboard(api, runs, steps)
+    token = None
+    if settings.auth_tokens:  # read the demo back with any token that may read
+        grants = json.loads(settings.auth_tokens.get_secret_value())
+        token = next((t for t, scopes in grants.items() if {"read", "admin"} & set(scopes)), None)
+    demo_sweep.wait_and_print_leaderboard(api, runs, steps, token=token)
 
 
 @app.command()
@@ -140,12 +157,14 @@ def sql(
     query: str = typer.Argument(..., help="one SELECT over the run tables"),
     max_rows: int | None = typer.Option(None, help="return at most this many rows"),
     as_json: bool = typer.Option(False, "--json", help="print the raw JSON answer"),
+    token: str | None = typer.Option(None, envvar="RUNSTREAM_API_TOKEN", help="bearer token with the admin scope"),
 ) -> None:
     """Run read-only SQL through a running server (RUNSTREAM_API_HOST / RUNSTREAM_API_PORT)."""
     settings = ServerSettings()
     url = f"http://{settings.api_host}:{settings.api_port}/api/v1/sql"
     body = json.dumps({"query": query, **({"max_rows": max_rows} if max_rows else {})}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(url, body, headers)
     try:
         with urllib.request.urlopen(request, timeout=settings.sql_max_execution_time_s + 30) as response:
             answer = json.load(response)

@@ -35,21 +35,24 @@ def publish_demo_sweep(bootstrap: str, topic: str, *, runs: int = 50, steps: int
     return points
 
 
-def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+def _post(url: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(url, json.dumps(body).encode(), headers)
     with urllib.request.urlopen(req, timeout=30) as resp:
         result: dict[str, Any] = json.load(resp)
         return result
 
 
-def wait_and_print_leaderboard(api: str, runs: int, steps: int, timeout: float = 300.0) -> None:
+def wait_and_print_leaderboard(
+    api: str, runs: int, steps: int, timeout: float = 300.0, token: str | None = None
+) -> None:
     """Wait until every demo point is visible through the API, then print the top 10 by final val_loss."""
     deadline = time.monotonic() + timeout
     found: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         try:
             body = {"experiment_names": [DEMO_EXPERIMENT], "max_results": 1000}
-            found = _post(f"{api}/api/v1/runs/search", body)["runs"]
+            found = _post(f"{api}/api/v1/runs/search", body, token)["runs"]
         except OSError:
             found = []
         done = [r for r in found

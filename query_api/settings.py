@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 
 from consumers.settings import ProjectorSettings
 
@@ -16,6 +18,8 @@ class ServerSettings(ProjectorSettings):
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_heap: str = Field("1g", description="-Xmx of the local broker")
     health_timeout_s: float = Field(2.0, gt=0)
+    auth_tokens: SecretStr | None = Field(None, description='JSON {"token": ["read", "write", "admin"], ...}')
+    auth_tokens_file: Path | None = Field(None, description="a file holding the same JSON")
     sql_max_execution_time_s: float = Field(10.0, gt=0, description="time limit of /api/v1/sql queries")
     sql_max_result_rows: int = Field(100_000, ge=1, description="rows /api/v1/sql returns at most")
     sql_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of /api/v1/sql queries")

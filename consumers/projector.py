@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
@@ -15,23 +14,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from consumers.decoding import DeadLetter, classify
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, LoggedEvent
-from consumers.projections.events import dead_letter_row
+from consumers.projections.events import dead_letter_row, duplicate_row
 from consumers.settings import ProjectorSettings
 from consumers.sink import ClickHouseSink
+from consumers.stats import ProjectorStats
 from schemas import MetricsLogged
 
 log = logging.getLogger("runstream.projector")
-
-
-@dataclass
-class ProjectorStats:
-    events: int = 0
-    points: int = 0
-    dead_letters: int = 0
-    batches: int = 0
-    insert_seconds: float = 0.0
-    last_batch_at: float | None = None
-    assigned: list[int] = field(default_factory=list)
 
 
 class Projector:
@@ -112,6 +101,7 @@ class Projector:
                 dead.append(item)
             else:
                 good.append(item)
+        good, duplicates = self._split_duplicates(partition, good)
         if dead:
             self.dlq.flush()
             log.warning("%d message(s) of partition %d sent to %s", len(dead), partition, self.dlq.topic)
@@ -123,16 +113,34 @@ class Projector:
             block = projection.block(e for e in good if e.offset > done)
             if projection.table == POSITION_TABLE:
                 self._add_dead_letters(block, [d for d in dead if d.offset > done])
+                for dup in duplicates:
+                    if dup.offset > done:
+                        block.append(*duplicate_row(dup, datetime.now(UTC)))
             if len(block):
+                began = time.perf_counter()
                 self.sink.insert(block, token=token)
+                self.stats.insert_latency.labels(projection.table).observe(time.perf_counter() - began)
             # A table may already be ahead of this batch (killed between inserts): never move it back.
             self._positions[projection.table][partition] = max(done, last)
         self.stats.insert_seconds += time.perf_counter() - started
-        self.stats.events += len(good)
-        self.stats.points += sum(len(e.event.payload) for e in good if isinstance(e.event.payload, MetricsLogged))
-        self.stats.dead_letters += len(dead)
-        self.stats.batches += 1
-        self.stats.last_batch_at = time.time()
+        points = sum(len(e.event.payload) for e in good if isinstance(e.event.payload, MetricsLogged))
+        self.stats.record_batch(events=len(good), points=points, dead_letters=len(dead), duplicates=len(duplicates))
+
+    def _split_duplicates(self, partition: int, good: list[LoggedEvent]) -> tuple[list[LoggedEvent], list[LoggedEvent]]:
+        """Events whose event_id was already projected (a re-sent spool, a retried send) count once."""
+        if not good:
+            return good, []
+        earlier = self.sink.seen_event_ids(
+            partition, sorted({e.event.run_id for e in good}), [e.event.event_id for e in good], good[0].offset
+        )
+        fresh, duplicates = [], []
+        for logged in good:
+            if logged.event.event_id in earlier:
+                duplicates.append(logged)
+            else:
+                earlier.add(logged.event.event_id)
+                fresh.append(logged)
+        return fresh, duplicates
 
     @staticmethod
     def _add_dead_letters(block: Block, dead: list[DeadLetter]) -> None:

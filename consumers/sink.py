@@ -36,6 +36,16 @@ class ClickHouseSink:
         )
         return {int(p): int(o) for p, o in result.result_rows}
 
+    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int) -> set[str]:
+        """Which of these event ids the events table already holds from earlier offsets of the partition."""
+        rows = self._client.query(
+            "SELECT DISTINCT toString(event_id) FROM events WHERE run_id IN {runs:Array(String)} "
+            "AND event_id IN {ids:Array(UUID)} AND kafka_partition = {p:UInt32} AND kafka_offset < {before:UInt64} "
+            "AND event_type NOT IN ('DeadLetter', 'Duplicate')",
+            parameters={"runs": run_ids, "ids": event_ids, "p": partition, "before": before},
+        ).result_rows
+        return {row[0] for row in rows}
+
     def insert(self, block: Block, *, token: str) -> None:
         """Insert the block; a retry with the same token is deduplicated by ClickHouse."""
         settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}

@@ -15,7 +15,7 @@ from consumers.runner import ProjectorThread
 from query_api.auth import load_tokens, require
 from query_api.errors import install_error_handlers
 from query_api.jsonresponse import JSONResponse
-from query_api.routes import analytics, experiments, health, runs, sql
+from query_api.routes import analytics, experiments, health, opmetrics, runs, sql
 from query_api.settings import ServerSettings
 from query_api.state import AppState
 
@@ -51,6 +51,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.tokens = load_tokens(tokens, settings.auth_tokens_file)
     read, admin = [Depends(require("read"))], [Depends(require("admin"))]
     app.include_router(health.router)
+    app.include_router(opmetrics.router)
     app.include_router(experiments.router, dependencies=read)
     app.include_router(runs.router, dependencies=read)
     app.include_router(analytics.router, dependencies=read)

@@ -101,6 +101,7 @@ class HistoryEvent(BaseModel):
 class RunHistory(BaseModel):
     run_id: str
     events: list[HistoryEvent]
+    seq_gaps: list[list[int]] = Field(description="missing [first, last] seq ranges: events lost upstream")
 
 
 class LeaderboardEntry(BaseModel):

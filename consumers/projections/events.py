@@ -52,4 +52,12 @@ def dead_letter_row(partition: int, offset: int, key: str, reason: str, message:
     return (NIL_UUID, key, "", 0, "DeadLetter", at, "", 0, "", "", fingerprint, detail, reason, partition, offset)
 
 
+def duplicate_row(logged: LoggedEvent, at: datetime) -> tuple[Any, ...]:
+    """The events row that records a second delivery of an event already projected (counted once)."""
+    e = logged.event
+    detail = json.dumps({"duplicate_of": e.event_id, "type": e.type})
+    return (NIL_UUID, e.run_id, e.experiment_id, e.seq, "Duplicate", at, e.producer.host, e.producer.pid,
+            e.producer.user, e.producer.sdk_version, logged.fingerprint, detail, "", logged.partition, logged.offset)
+
+
 PROJECTION = Projection("events", COLUMNS, project)

@@ -18,6 +18,16 @@ ORDER BY kafka_partition, kafka_offset
 """
 
 
+def seq_gaps(seqs: list[int]) -> list[list[int]]:
+    """Missing [first, last] ranges of a run's seq numbers, which start at 1."""
+    gaps, expected = [], 1
+    for seq in sorted(set(seqs)):
+        if seq > expected:
+            gaps.append([expected, seq - 1])
+        expected = max(expected, seq + 1)
+    return gaps
+
+
 def run_history(client: Client, run_id: str) -> list[dict[str, Any]]:
     out = []
     for seq, eid, etype, at, part, off, payload, user, host, projected, error in client.query(

@@ -106,4 +106,5 @@ def get_history(clickhouse: ClickHouseDep, run_id: str = RunId) -> JSONResponse:
     events = history.run_history(clickhouse, _check_run_id(run_id))
     if not events:
         raise NotFound(f"run {run_id} does not exist")
-    return JSONResponse({"run_id": run_id, "events": events})
+    seqs = [e["seq"] for e in events if e["type"] not in ("DeadLetter", "Duplicate")]
+    return JSONResponse({"run_id": run_id, "events": events, "seq_gaps": history.seq_gaps(seqs)})

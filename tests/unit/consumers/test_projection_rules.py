@@ -138,6 +138,9 @@ class RecordingSink:
     def __init__(self) -> None:
         self.inserted: list[tuple[str, list[int]]] = []
 
+    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int) -> set[str]:
+        return set()
+
     def insert(self, block: Block, *, token: str) -> None:
         offsets = block.data[block.columns.index("kafka_offset")]
         self.inserted.append((block.table, sorted(set(offsets))))

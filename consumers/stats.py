@@ -1,0 +1,54 @@
+"""What the projector has done, for /metrics: counters, a recent rate, and insert latencies."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from prometheus_client import Histogram
+
+RATE_WINDOW_S = 30.0
+
+
+def _latency() -> Histogram:
+    # Not registered anywhere: the API's collector reads it (nothing global is created at import time).
+    return Histogram("runstream_projector_insert_seconds", "ClickHouse insert latency per table block",
+                     ["table"], registry=None, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+@dataclass
+class ProjectorStats:
+    events: int = 0
+    points: int = 0
+    dead_letters: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    insert_seconds: float = 0.0
+    last_batch_at: float | None = None
+    assigned: list[int] = field(default_factory=list)
+    insert_latency: Histogram = field(default_factory=_latency)
+    _window: deque[tuple[float, int, int]] = field(default_factory=deque)
+
+    def record_batch(self, *, events: int, points: int, dead_letters: int, duplicates: int) -> None:
+        now = time.monotonic()
+        self.events += events
+        self.points += points
+        self.dead_letters += dead_letters
+        self.duplicates += duplicates
+        self.batches += 1
+        self.last_batch_at = time.time()
+        self._window.append((now, self.events, self.points))
+        while self._window and now - self._window[0][0] > RATE_WINDOW_S:
+            self._window.popleft()
+
+    def rates(self) -> tuple[float, float]:
+        """(events/s, points/s) over the last RATE_WINDOW_S seconds of batches."""
+        if len(self._window) < 2:
+            return 0.0, 0.0
+        (t0, e0, p0), (t1, e1, p1) = self._window[0], self._window[-1]
+        now = time.monotonic()
+        if now - t1 > RATE_WINDOW_S:
+            return 0.0, 0.0
+        span = max(now - t0, 1e-6)
+        return (e1 - e0) / span, (p1 - p0) / span

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test unit integration lint install clean bench-queries
+.PHONY: up demo test unit integration fuzz lint install clean bench-queries
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker"; exit 1; }
@@ -33,7 +33,11 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration -q --timeout=300
 
-test: lint unit integration
+# Schemathesis over the OpenAPI schema of a running local stack: any 5xx fails (bounded examples).
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/api_fuzz.py --max-examples 30
+
+test: lint unit integration fuzz
 
 clean:
 	rm -rf $(VENV) .runstream

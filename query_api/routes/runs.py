@@ -17,7 +17,7 @@ from query_api.search import parse_filter, parse_order_by
 from query_api.search.paging import PageToken, query_fingerprint
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
-RunId = Path(description="32 lowercase hex characters")
+RunId = Path(description="32 lowercase hex characters", pattern="^[0-9a-f]{32}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 

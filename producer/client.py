@@ -113,7 +113,7 @@ class Tracker:
         self._flush_pending()
         remaining = self._publisher.flush(timeout)
         if remaining:
-            log.warning("%d runstream events still undelivered after %.1fs", remaining, timeout)
+            log.warning("%d runstream events not yet acknowledged after %.1fs (they stay spooled)", remaining, timeout)
         return remaining
 
     def close(self, timeout: float = 30.0) -> int:
@@ -123,7 +123,8 @@ class Tracker:
         self._closed.set()
         self._flusher.join(timeout=5)
         atexit.unregister(self.close)
-        return self.flush(timeout)
+        self._flush_pending()
+        return self._publisher.close(timeout)
 
     @property
     def acked_offsets(self) -> dict[int, int]:
@@ -132,7 +133,23 @@ class Tracker:
 
     @property
     def delivery_failures(self) -> list[str]:
+        """Events the broker refused for good (they stay spooled); an absent broker is not a failure."""
         return list(self._publisher.failed)
+
+    @property
+    def spool_depth(self) -> tuple[int, int]:
+        """(events, bytes) waiting on disk for the broker's acknowledgement."""
+        return self._publisher.depth()
+
+    @property
+    def recovered_events(self) -> int:
+        """Events found spooled by ended processes when this tracker started (sent before its own)."""
+        return self._publisher.recovered
+
+    @property
+    def dropped_events(self) -> int:
+        """Events refused because the spool was full (logged as errors when it happens)."""
+        return self._publisher.dropped
 
     def __enter__(self) -> Tracker:
         return self
@@ -163,4 +180,3 @@ class Tracker:
         interval = self.settings.metrics_flush_interval_s
         while not self._closed.wait(interval):
             self._flush_pending()
-            self._publisher.poll(0)

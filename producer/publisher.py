@@ -1,25 +1,58 @@
-"""The Kafka edge of the SDK: an idempotent producer keyed by run_id."""
+"""The Kafka edge of the SDK: a write-ahead spool on disk feeding an idempotent producer keyed by run_id.
+
+A log call only appends to the spool and returns; a sender thread hands events to librdkafka in spool
+order, and an event leaves the spool when the broker acknowledges it. While the broker is away events wait
+on disk (up to spool_max_bytes); events left when the process ends are sent by the next Tracker.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Any
+from collections import deque
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from producer.settings import TrackerSettings
+from producer.spool import Segment, claim_orphans, encode_record, read_records
 
 log = logging.getLogger("runstream.producer")
+ROTATE_BYTES = 64 * 1024 * 1024
+REPORT_EVERY_S = 10.0
+
+
+@dataclass(eq=False)
+class _SegmentState:
+    path: Path
+    segment: Segment | None = None  # ours, being written
+    orphan: BinaryIO | None = None  # another process's, locked while we deliver it
+    written: int = 0
+    acked: int = 0
+
+    def done(self) -> bool:
+        return self.acked == self.written
+
+
+@dataclass(eq=False)
+class _Entry:
+    key: str
+    value: bytes
+    size: int
+    state: _SegmentState = field(repr=False)
 
 
 class Publisher:
-    """Sends encoded events, remembers what the broker acknowledged, and reports failures."""
+    """Spools, sends, remembers what the broker acknowledged, and reports what it could not do."""
 
     def __init__(self, settings: TrackerSettings, *, extra_config: dict[str, Any] | None = None) -> None:
         self._topic = settings.topic
-        self._block_s = settings.produce_block_s
+        self._dir = settings.spool_dir.expanduser() / settings.topic
+        self._max_bytes = settings.spool_max_bytes
         config: dict[str, Any] = {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "enable.idempotence": True,
@@ -33,45 +66,158 @@ class Publisher:
         }
         config.update(extra_config or {})
         self._producer = Producer(config)
-        self._lock = threading.Lock()
+        self._cv = threading.Condition()
+        self._pending: deque[_Entry] = deque()
+        self._current: _SegmentState | None = None
+        self._unacked_events = 0
+        self._unacked_bytes = 0
+        self._closing = False
+        self._last_ack = time.monotonic()
+        self._last_report = 0.0
         self.acked_offsets: dict[int, int] = {}
         self.delivered = 0
+        self.dropped = 0
+        self.recovered = 0
         self.failed: list[str] = []
+        self._recover()
+        self._sender = threading.Thread(target=self._send_loop, name="runstream-sender", daemon=True)
+        self._sender.start()
 
+    # -- called by the Tracker ----------------------------------------------------------------------------
     def send(self, key: str, value: bytes) -> None:
-        """Queue one event; waits at most produce_block_s while librdkafka's queue is full."""
-        deadline = time.monotonic() + self._block_s
-        while True:
-            try:
-                self._producer.produce(self._topic, value=value, key=key, on_delivery=self._on_delivery)
+        """Append the event to the spool and queue it; never waits for the broker."""
+        record = encode_record(key, value)
+        with self._cv:
+            if self._unacked_bytes + len(record) > self._max_bytes:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 10_000 == 0:
+                    log.error("runstream spool %s is full (%d bytes waiting for Kafka): %d events dropped so far",
+                              self._dir, self._unacked_bytes, self.dropped)
                 return
-            except BufferError:
-                if time.monotonic() >= deadline:
-                    self._record_failure(f"send queue stayed full for {self._block_s}s; event for run {key} dropped")
-                    return
-                self._producer.poll(0.05)
+            state = self._writable_segment()
+            assert state.segment is not None
+            state.segment.append(record)
+            state.written += 1
+            self._queue(_Entry(key, value, len(record), state))
+            self._cv.notify()
 
     def poll(self, timeout: float = 0.0) -> None:
         self._producer.poll(timeout)
 
     def flush(self, timeout: float) -> int:
-        """Wait for every queued event to be acknowledged; return how many are still undelivered."""
-        return int(self._producer.flush(timeout))
+        """Wait until every spooled event is acknowledged; return how many are still waiting."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._pending and time.monotonic() < deadline:
+                self._cv.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+        self._producer.flush(max(0.0, deadline - time.monotonic()))
+        return self.pending()
 
     def pending(self) -> int:
-        return len(self._producer)
+        with self._cv:
+            return self._unacked_events
 
-    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+    def depth(self) -> tuple[int, int]:
+        """(events, bytes) spooled and not yet acknowledged."""
+        with self._cv:
+            return self._unacked_events, self._unacked_bytes
+
+    def close(self, timeout: float) -> int:
+        """Deliver what can be within timeout; what cannot stays in the spool for the next Tracker."""
+        remaining = self.flush(timeout)
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        self._sender.join(5)
+        self._producer.flush(0)
+        with self._cv:
+            if self._current is not None and self._current.segment is not None:
+                self._current.segment.close(delete=self._current.done())
+            if remaining:
+                log.warning("%d runstream events stay spooled in %s; the next Tracker (or `runstream spool "
+                            "flush`) sends them", remaining, self._dir)
+        return remaining
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _queue(self, entry: _Entry) -> None:
+        self._pending.append(entry)
+        self._unacked_events += 1
+        self._unacked_bytes += entry.size
+
+    def _writable_segment(self) -> _SegmentState:
+        current = self._current
+        if current is not None and current.segment is not None and current.segment.bytes >= ROTATE_BYTES \
+                and current.done():
+            current.segment.close(delete=True)
+            current = None
+        if current is None:
+            segment = Segment.create(self._dir)
+            current = self._current = _SegmentState(segment.path, segment=segment)
+        return current
+
+    def _recover(self) -> None:
+        """Queue the records of segments left by ended processes, before anything new."""
+        for path, stream in claim_orphans(self._dir):
+            state = _SegmentState(path, orphan=stream)
+            for key, value in read_records(stream):
+                state.written += 1
+                self._queue(_Entry(key, value, len(value) + len(key) + 10, state))
+            self.recovered += state.written
+            if state.written == 0:
+                self._finish_orphan(state)
+        if self.recovered:
+            log.warning("runstream: sending %d events spooled by an earlier process", self.recovered)
+
+    def _finish_orphan(self, state: _SegmentState) -> None:
+        state.path.unlink(missing_ok=True)
+        if state.orphan is not None:
+            state.orphan.close()
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._pending and not self._closing:
+                    self._cv.wait(0.1)
+                    self._report()
+                if self._closing:
+                    return
+                entry = self._pending.popleft()
+            try:
+                self._producer.produce(self._topic, value=entry.value, key=entry.key,
+                                       on_delivery=partial(self._on_delivery, entry))
+            except BufferError:  # librdkafka's queue is full: the broker is slow or away; keep the order
+                with self._cv:
+                    self._pending.appendleft(entry)
+                self._producer.poll(0.1)
+            self._producer.poll(0)
+            with self._cv:
+                self._report()
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        if self._unacked_events and now - self._last_ack > REPORT_EVERY_S and now - self._last_report > REPORT_EVERY_S:
+            self._last_report = now
+            log.warning("runstream: %d events (%.1f MB) spooled in %s, waiting for Kafka", self._unacked_events,
+                        self._unacked_bytes / 1e6, self._dir)
+
+    def _on_delivery(self, entry: _Entry, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
-            self._record_failure(f"event for run {msg.key()!r} not delivered: {err.str()}")
+            # With an unbounded message timeout only a permanent error lands here; the event stays spooled.
+            message = f"event for run {entry.key} not delivered: {err.str()}"
+            log.error(message)
+            with self._cv:
+                self.failed.append(message)
             return
-        with self._lock:
+        with self._cv:
             self.delivered += 1
+            self._last_ack = time.monotonic()
+            self._unacked_events -= 1
+            self._unacked_bytes -= entry.size
+            state = entry.state
+            state.acked += 1
             partition, offset = msg.partition(), msg.offset()
             if partition is not None and offset is not None and offset > self.acked_offsets.get(partition, -1):
                 self.acked_offsets[partition] = offset
-
-    def _record_failure(self, message: str) -> None:
-        log.error(message)
-        with self._lock:
-            self.failed.append(message)
+            if state.orphan is not None and state.done():
+                self._finish_orphan(state)
+            self._cv.notify_all()

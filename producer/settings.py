@@ -1,5 +1,7 @@
 """Settings of the SDK, read from RUNSTREAM_* environment variables."""
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -11,7 +13,9 @@ class TrackerSettings(BaseSettings):
     topic: str = "runstream.events"
     metrics_batch_points: int = Field(1000, ge=1, le=100_000, description="flush a run's points at this many")
     metrics_flush_interval_s: float = Field(0.5, gt=0, description="flush pending points at least this often")
-    produce_block_s: float = Field(10.0, ge=0, description="longest a log call waits when the send queue is full")
     linger_ms: int = Field(5, ge=0)
     compression: str = "zstd"
-    message_timeout_ms: int = Field(300_000, ge=1000, description="give up on delivering an event after this")
+    message_timeout_ms: int = Field(0, ge=0, description="librdkafka's delivery timeout; 0 (never give up) because "
+                                    "the spool keeps undelivered events")
+    spool_dir: Path = Field(Path("~/.cache/runstream/spool"), description="where events wait for the broker")
+    spool_max_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="beyond this, new events are dropped")

@@ -152,6 +152,24 @@ def migrate_db() -> None:
     typer.echo(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
 
 
+spool_app = typer.Typer(help="The SDK's on-disk spool of events waiting for Kafka.")
+app.add_typer(spool_app, name="spool")
+
+
+@spool_app.command("flush")
+def spool_flush(timeout: float = typer.Option(120.0, help="seconds to wait for the broker")) -> None:
+    """Send the events that ended processes left spooled on this machine (RUNSTREAM_SPOOL_DIR)."""
+    from producer import Tracker
+
+    _logging()
+    tracker = Tracker()
+    found = tracker.recovered_events
+    remaining = tracker.close(timeout)
+    typer.echo(f"{found - remaining} of {found} spooled events delivered; {remaining} still spooled")
+    if remaining:
+        raise typer.Exit(1)
+
+
 @app.command()
 def sql(
     query: str = typer.Argument(..., help="one SELECT over the run tables"),

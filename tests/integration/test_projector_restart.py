@@ -36,7 +36,7 @@ def _publish_sweep(stack: Stack, experiment: str) -> int:
             for step in range(STEPS):
                 run.log_metrics({key: step * 0.5 + i for key in KEYS}, step=step)
     assert tracker.flush(30) == 0
-    published = tracker._publisher.delivered
+    published = tracker._publisher.delivered  # the broker's acknowledgements: one per event
     tracker.close()
     return published
 

@@ -42,6 +42,12 @@ class RecordingPublisher:
     def pending(self) -> int:
         return 0
 
+    def close(self, timeout: float) -> int:
+        return 0
+
+    def depth(self) -> tuple[int, int]:
+        return 0, 0
+
     def events(self) -> list[RunEvent]:
         return [decode(value) for _, value in self.sent]
 

@@ -109,6 +109,15 @@ def _java(cfg: BrokerConfig, *args: str, heap: str | None = None) -> list[str]:
             "-cp", f"{cfg.libs}/*", *args]
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 22 url-safe base64 characters, never starting with '-' (the tool would take it
+    for an option: about one format in 64 failed before)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def format_storage(cfg: BrokerConfig) -> None:
     """Write the config and format KRaft storage, unless already formatted."""
     cfg.home.mkdir(parents=True, exist_ok=True)
@@ -117,7 +126,7 @@ def format_storage(cfg: BrokerConfig) -> None:
     (cfg.home / "server.properties").write_text(server_properties(cfg))
     if (cfg.home / "data" / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = new_cluster_id()
     cmd = _java(cfg, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(cfg.home / "server.properties"),
                 "--standalone")
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -91,3 +91,10 @@ def test_unknown_routes_answer_json(api: TestClient) -> None:
     assert response.status_code == 404 and response.json()["error_code"] == "ENDPOINT_NOT_FOUND"
     response = api.delete("/api/v1/experiments")
     assert response.status_code == 405 and response.json()["error_code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_cluster_ids_never_look_like_options() -> None:
+    from query_api.local.kafka import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)

@@ -33,6 +33,7 @@ class ActiveRun:
         self._seq = 0
         self._params: dict[str, str] = {}
         self._buffer = MetricBuffer()
+        self._metric_keys: set[str] = set()  # keys already checked: the hot path skips the regex
         self.status = RunStatus.RUNNING
 
     # -- metrics ------------------------------------------------------------------------------------
@@ -44,10 +45,13 @@ class ActiveRun:
         """Log several keys at one step; all are checked before any is recorded."""
         if not isinstance(metrics, Mapping):
             raise ValueError(f"metrics must be a mapping of key to number, got {type(metrics).__name__}")
-        points = [(v.check_key("metric", k), v.check_metric_value(k, x)) for k, x in metrics.items()]
+        known = self._metric_keys
+        points = [(k if k in known else v.check_key("metric", k), v.check_metric_value(k, x))
+                  for k, x in metrics.items()]
         ts = _now_ms() if timestamp is None else v.check_timestamp_ms(timestamp)
         checked_step = None if step is None else v.check_int64("step", step)
         with self._lock:
+            known.update(k for k, _ in points)
             for key, value in points:
                 self._buffer.add(key, value, self._buffer.next_step(key) if checked_step is None else checked_step, ts)
             if len(self._buffer) >= self._batch_points:

@@ -30,17 +30,21 @@ LIMIT {{k:UInt32}}
 """
 
 
-RUN_CARDS = """
-SELECT r.run_id, r.name, r.status, p.kv
-FROM runs_current AS r
-LEFT JOIN (
+def params_by_run(condition: str) -> str:
+    """A subquery of (run_id, kv): each run's latest params, as (key, value) pairs, where `condition` holds."""
+    return f"""
     SELECT run_id, groupArray((key, v)) AS kv FROM (
         SELECT run_id, key, argMax(value, (event_time, seq)) AS v FROM params
-        WHERE experiment_id = {experiment_id:String} AND run_id IN {run_ids:Array(String)}
+        WHERE experiment_id = {{experiment_id:String}} AND {condition}
         GROUP BY run_id, key
-    ) GROUP BY run_id
-) AS p ON p.run_id = r.run_id
-WHERE r.experiment_id = {experiment_id:String} AND r.run_id IN {run_ids:Array(String)}
+    ) GROUP BY run_id"""
+
+
+RUN_CARDS = f"""
+SELECT r.run_id, r.name, r.status, p.kv
+FROM runs_current AS r
+LEFT JOIN ({params_by_run("run_id IN {run_ids:Array(String)}")}) AS p ON p.run_id = r.run_id
+WHERE r.experiment_id = {{experiment_id:String}} AND r.run_id IN {{run_ids:Array(String)}}
 """
 
 
@@ -63,21 +67,15 @@ def leaderboard(
     ]
 
 
-PARALLEL = """
+PARALLEL = f"""
 SELECT r.run_id, r.name, p.kv, m.v
 FROM runs_current AS r
+LEFT JOIN ({params_by_run("key IN {params:Array(String)}")}) AS p ON p.run_id = r.run_id
 LEFT JOIN (
-    SELECT run_id, groupArray((key, v)) AS kv FROM (
-        SELECT run_id, key, argMax(value, (event_time, seq)) AS v FROM params
-        WHERE experiment_id = {experiment_id:String} AND key IN {params:Array(String)}
-        GROUP BY run_id, key
-    ) GROUP BY run_id
-) AS p ON p.run_id = r.run_id
-LEFT JOIN (
-    SELECT run_id, {agg_placeholder} AS v FROM run_metric_summary
-    WHERE experiment_id = {experiment_id:String} AND key = {metric:String} GROUP BY run_id
+    SELECT run_id, {{agg_placeholder}} AS v FROM run_metric_summary
+    WHERE experiment_id = {{experiment_id:String}} AND key = {{metric:String}} GROUP BY run_id
 ) AS m ON m.run_id = r.run_id
-WHERE r.experiment_id = {experiment_id:String} AND r.deleted = 0
+WHERE r.experiment_id = {{experiment_id:String}} AND r.deleted = 0
 ORDER BY r.run_id
 SETTINGS join_use_nulls = 1
 """

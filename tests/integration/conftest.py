@@ -7,10 +7,13 @@ ClickHouse is RUNSTREAM_TEST_CLICKHOUSE_DSN (a server) or embedded chdb under a 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -78,6 +81,20 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def clickhouse_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     return os.environ.get("RUNSTREAM_TEST_CLICKHOUSE_DSN") or f"chdb://{tmp_path_factory.mktemp('clickhouse')}"
+
+
+def http_json(port: int, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """Call a server in another process: (status, JSON body); (0, None) when nothing answers."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data, {"Content-Type": "application/json"},
+                                     method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+    except OSError:
+        return 0, None
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2, what: str = "") -> Any:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ from typing import Any
 import pytest
 
 from producer import Tracker, TrackerSettings
-from tests.integration.conftest import free_port, wait_for
+from tests.integration.conftest import free_port, http_json, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -52,16 +49,8 @@ class Up:
         return (self.data_dir / f"up-{self.starts}.log").read_text(errors="replace")
 
     def get(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://127.0.0.1:{self.api_port}{path}", data,
-                                         {"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.load(exc)
-        except OSError:
-            return 0, {}
+        status, answer = http_json(self.api_port, "POST" if body is not None else "GET", path, body)
+        return status, answer or {}
 
     def health(self) -> tuple[int, dict[str, Any]]:
         return self.get("/healthz")

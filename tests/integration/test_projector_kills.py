@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,7 @@ from typing import Any
 import pytest
 
 from producer import Tracker, TrackerSettings
-from tests.integration.conftest import free_port, stack_settings, wait_for
+from tests.integration.conftest import free_port, http_json, stack_settings, wait_for
 
 pytestmark = pytest.mark.integration
 RUNS, STEPS, KEYS = 50, 10_000, ("loss", "acc")  # 1,000,000 points
@@ -46,16 +43,7 @@ class Server:
         self.proc.wait(30)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data,
-                                         {"Content-Type": "application/json"}, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.load(exc)
-        except OSError:
-            return 0, None
+        return http_json(self.port, method, path, body)
 
 
 @pytest.fixture

@@ -78,7 +78,9 @@ def load(data_dir: str, runs: int, steps: int) -> None:
     """Child process: create the tables and fill them (embedded ClickHouse allows one process per path)."""
     sys.path.insert(0, str(ROOT))
     from consumers.clickhouse import connect
+    from consumers.derived import DERIVED
     from consumers.migrate import migrate
+    from consumers.sink import ClickHouseSink
     from producer.ids import experiment_id_for
 
     client = connect(f"chdb://{data_dir}/clickhouse", "runstream")
@@ -87,6 +89,10 @@ def load(data_dir: str, runs: int, steps: int) -> None:
             "metric_keys": KEYS, "steps": steps, "per_run": steps * len(KEYS), "points": runs * steps * len(KEYS)}
     for sql in LOAD_SQL:
         client.command(sql, parameters=bind, settings={"async_insert": 0, "max_insert_threads": 2})
+    sink = ClickHouseSink(client)
+    for derived in DERIVED:  # what the projector derives after each batch, here in one pass per partition
+        for partition in range(6):
+            sink.derive(derived, partition, -1, 2**63 - 1)
     client.command("OPTIMIZE TABLE run_metric_summary FINAL")
     print(json.dumps({"points": client.query("SELECT count() FROM metrics").result_rows[0][0]}))
 

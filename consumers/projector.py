@@ -12,6 +12,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumers.decoding import DeadLetter, classify
+from consumers.derived import DERIVED, Derived
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, LoggedEvent
 from consumers.projections.events import dead_letter_row, duplicate_row
@@ -55,8 +56,16 @@ class Projector:
     # -- assignment: the resume position comes from ClickHouse ------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         ids = [tp.partition for tp in partitions]
-        for projection in PROJECTIONS:
-            self._positions[projection.table] = {p: o for p, o in self.sink.positions(projection.table, ids).items()}
+        for table in [p.table for p in PROJECTIONS] + [d.table for d in DERIVED]:
+            self._positions[table] = self.sink.positions(table, ids)
+        for derived in DERIVED:  # repair what a crash between a table and its derived table left behind
+            for partition in ids:
+                source = self._positions[derived.source].get(partition, -1)
+                own = self._positions[derived.table].get(partition, -1)
+                if own < source:
+                    log.info("deriving %s for partition %d, offsets %d..%d", derived.table, partition, own + 1, source)
+                    self.sink.derive(derived, partition, own, source)
+                    self._positions[derived.table][partition] = source
         position = self._positions[POSITION_TABLE]
         for tp in partitions:
             tp.offset = position[tp.partition] + 1 if tp.partition in position else OFFSET_BEGINNING
@@ -122,9 +131,20 @@ class Projector:
                 self.stats.insert_latency.labels(projection.table).observe(time.perf_counter() - began)
             # A table may already be ahead of this batch (killed between inserts): never move it back.
             self._positions[projection.table][partition] = max(done, last)
+            for derived in DERIVED:
+                if derived.source == projection.table:
+                    self._derive(derived, partition, last)
         self.stats.insert_seconds += time.perf_counter() - started
         points = sum(len(e.event.payload) for e in good if isinstance(e.event.payload, MetricsLogged))
         self.stats.record_batch(events=len(good), points=points, dead_letters=len(dead), duplicates=len(duplicates))
+
+    def _derive(self, derived: Derived, partition: int, last: int) -> None:
+        done = self._positions[derived.table].get(partition, -1)
+        if done < last:
+            began = time.perf_counter()
+            self.sink.derive(derived, partition, done, last)
+            self.stats.insert_latency.labels(derived.table).observe(time.perf_counter() - began)
+            self._positions[derived.table][partition] = last
 
     def _split_duplicates(self, partition: int, good: list[LoggedEvent]) -> tuple[list[LoggedEvent], list[LoggedEvent]]:
         """Events whose event_id was already projected (a re-sent spool, a retried send) count once."""

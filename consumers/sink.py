@@ -8,6 +8,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from consumers.derived import Derived
 from consumers.errors import SinkError
 from consumers.projections import Block
 
@@ -46,16 +47,35 @@ class ClickHouseSink:
         ).result_rows
         return {row[0] for row in rows}
 
+    def derive(self, derived: Derived, partition: int, after: int, upto: int) -> None:
+        """Fill a derived table for offsets (after, upto] of a partition. A retry first asks ClickHouse how far
+        the table got, so an INSERT that landed but whose answer was lost is never applied twice."""
+        bind = {"partition": partition, "after": after, "upto": upto}
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        bind["after"] = self.positions(derived.table, [partition]).get(partition, -1)
+                        if bind["after"] >= upto:
+                            return
+                    self._client.command(derived.sql, parameters=bind, settings=INSERT_SETTINGS)
+        except RetryError as exc:
+            cause = exc.last_attempt.exception()
+            raise SinkError(f"deriving {derived.table} failed {self._retries + 1} times: {cause}") from cause
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception_type(ClickHouseError),
+            stop=stop_after_attempt(self._retries + 1),
+            wait=wait_exponential(multiplier=0.2, max=self._max_backoff_s),
+            reraise=False,
+        )
+
     def insert(self, block: Block, *, token: str) -> None:
         """Insert the block; a retry with the same token is deduplicated by ClickHouse."""
         settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
         try:
-            for attempt in Retrying(
-                retry=retry_if_exception_type(ClickHouseError),
-                stop=stop_after_attempt(self._retries + 1),
-                wait=wait_exponential(multiplier=0.2, max=self._max_backoff_s),
-                reraise=False,
-            ):
+            for attempt in self._retrying():
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         log.warning("retrying insert into %s (attempt %d)", block.table,

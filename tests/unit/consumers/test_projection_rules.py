@@ -141,6 +141,9 @@ class RecordingSink:
     def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int) -> set[str]:
         return set()
 
+    def derive(self, derived: Any, partition: int, after: int, upto: int) -> None:
+        self.inserted.append((derived.table, list(range(after + 1, upto + 1))))
+
     def insert(self, block: Block, *, token: str) -> None:
         offsets = block.data[block.columns.index("kafka_offset")]
         self.inserted.append((block.table, sorted(set(offsets))))
@@ -162,4 +165,6 @@ def test_a_table_ahead_of_the_batch_skips_what_it_has_and_never_moves_back() -> 
         by_table.setdefault(table, []).extend(offsets)
     assert by_table["metrics"] == [6, 7], "offsets 0-5 are not inserted twice"
     assert by_table["events"] == list(range(8))
+    assert by_table["run_metric_summary"] == list(range(8)), "derived from metrics over each batch's range"
+    assert by_table["event_offsets"] == list(range(8))
     assert projector._positions["metrics"][0] == 7

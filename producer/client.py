@@ -60,7 +60,7 @@ class Tracker:
         self._closed = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="runstream-flusher", daemon=True)
         self._flusher.start()
-        atexit.register(self.close)
+        atexit.register(self._close_at_exit)
 
     # -- public API ---------------------------------------------------------------------------------
     def create_experiment(self, name: str, *, artifact_location: str | None = None) -> str:
@@ -122,9 +122,13 @@ class Tracker:
             return self._publisher.pending()
         self._closed.set()
         self._flusher.join(timeout=5)
-        atexit.unregister(self.close)
+        atexit.unregister(self._close_at_exit)
         self._flush_pending()
         return self._publisher.close(timeout)
+
+    def _close_at_exit(self) -> None:
+        # A training job's exit must not hang on an absent broker: the spool keeps what is not yet sent.
+        self.close(self.settings.exit_timeout_s)
 
     @property
     def acked_offsets(self) -> dict[int, int]:

@@ -18,4 +18,6 @@ class TrackerSettings(BaseSettings):
     message_timeout_ms: int = Field(0, ge=0, description="librdkafka's delivery timeout; 0 (never give up) because "
                                     "the spool keeps undelivered events")
     spool_dir: Path = Field(Path("~/.cache/runstream/spool"), description="where events wait for the broker")
+    exit_timeout_s: float = Field(5.0, ge=0, description="at interpreter exit, wait this long for acknowledgements "
+                                  "(what is not acknowledged stays spooled)")
     spool_max_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="beyond this, new events are dropped")

@@ -102,6 +102,7 @@ class RunHistory(BaseModel):
     run_id: str
     events: list[HistoryEvent]
     seq_gaps: list[list[int]] = Field(description="missing [first, last] seq ranges: events lost upstream")
+    next_page_token: str | None = None
 
 
 class LeaderboardEntry(BaseModel):

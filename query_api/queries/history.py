@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -14,8 +15,25 @@ SELECT seq, event_id, event_type, toUnixTimestamp64Micro(event_time), kafka_part
        producer_user, producer_host, toUnixTimestamp64Micro(projected_at), error
 FROM events FINAL
 WHERE run_id = {run_id:String}
+  AND (empty({types:Array(String)}) OR has({types:Array(String)}, event_type))
+  AND event_time >= {since:DateTime64(6, 'UTC')} AND event_time <= {until:DateTime64(6, 'UTC')}
+  AND kafka_offset > {after:Int64}
 ORDER BY kafka_partition, kafka_offset
+LIMIT {limit:UInt32}
 """
+
+SEQS = """
+SELECT groupArray(seq), count() FROM events
+WHERE run_id = {run_id:String} AND event_type NOT IN ('DeadLetter', 'Duplicate')
+"""
+
+DELETED = "SELECT deleted FROM runs_current WHERE run_id = {run_id:String}"
+EVENT_TYPES = (
+    "ExperimentCreated", "RunStarted", "ParamsLogged", "MetricsLogged", "TagsSet", "TagDeleted", "ArtifactLogged",
+    "InputsLogged", "RunStatusChanged", "RunDeleted", "RunRestored", "DeadLetter", "Duplicate",
+)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 def seq_gaps(seqs: list[int]) -> list[list[int]]:
@@ -28,10 +46,27 @@ def seq_gaps(seqs: list[int]) -> list[list[int]]:
     return gaps
 
 
-def run_history(client: Client, run_id: str) -> list[dict[str, Any]]:
+def run_seqs(client: Client, run_id: str) -> tuple[list[int], int]:
+    """Every seq the run's events carry, and how many events it has."""
+    seqs, count = client.query(SEQS, parameters={"run_id": run_id}).result_rows[0]
+    return list(seqs), int(count)
+
+
+def is_deleted(client: Client, run_id: str) -> bool:
+    rows = client.query(DELETED, parameters={"run_id": run_id}).result_rows
+    return bool(rows and rows[0][0])
+
+
+def run_history(
+    client: Client, run_id: str, *, types: list[str] | None = None, since: datetime | None = None,
+    until: datetime | None = None, after_offset: int = -1, limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """One page of a run's events in log order, optionally only some types within a time window."""
+    bind = {"run_id": run_id, "types": types or [], "since": since or EARLIEST, "until": until or LATEST,
+            "after": after_offset, "limit": limit}
     out = []
     for seq, eid, etype, at, part, off, payload, user, host, projected, error in client.query(
-        HISTORY, parameters={"run_id": run_id}
+        HISTORY, parameters=bind
     ).result_rows:
         out.append({
             "seq": seq, "event_id": str(eid), "type": etype, "event_time": iso_from_micros(at),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
@@ -101,10 +102,42 @@ def get_metric(
 
 
 @router.get("/runs/{run_id}/history", response_model=RunHistory)
-def get_history(clickhouse: ClickHouseDep, run_id: str = RunId) -> JSONResponse:
-    """The run's events in log order: what, who, when, and where in the log."""
-    events = history.run_history(clickhouse, _check_run_id(run_id))
-    if not events:
+def get_history(
+    clickhouse: ClickHouseDep,
+    run_id: str = RunId,
+    types: str | None = Query(None, description="comma-separated event types, e.g. TagsSet,RunStatusChanged"),
+    since: Annotated[datetime | None, Query(description="ISO-8601; events at or after")] = None,
+    until: Annotated[datetime | None, Query(description="ISO-8601; events at or before")] = None,
+    limit: int = Query(1000, ge=1, le=10_000),
+    page_token: str | None = None,
+    include_deleted: bool = Query(False, description="also show the history of a deleted run"),
+) -> JSONResponse:
+    """The run's events in log order: what, who, when, and where in the log; paged."""
+    wanted = [t.strip() for t in types.split(",") if t.strip()] if types else []
+    unknown = sorted(set(wanted) - set(history.EVENT_TYPES))
+    if unknown:
+        raise InvalidParameter(f"unknown event type {', '.join(unknown)}; known: {', '.join(history.EVENT_TYPES)}")
+    since, until = _utc(since), _utc(until)
+    if since and until and since > until:
+        raise InvalidParameter("since is after until")
+    seqs, count = history.run_seqs(clickhouse, run_id)
+    if count == 0:
         raise NotFound(f"run {run_id} does not exist")
-    seqs = [e["seq"] for e in events if e["type"] not in ("DeadLetter", "Duplicate")]
-    return JSONResponse({"run_id": run_id, "events": events, "seq_gaps": history.seq_gaps(seqs)})
+    if not include_deleted and history.is_deleted(clickhouse, run_id):
+        raise NotFound(f"run {run_id} is deleted; pass include_deleted=true to read its history")
+    fingerprint = query_fingerprint({"run": run_id, "types": wanted, "since": str(since), "until": str(until)})
+    after = PageToken.decode(page_token, fingerprint).offset if page_token else -1
+    events = history.run_history(clickhouse, run_id, types=wanted, since=since, until=until, after_offset=after,
+                                 limit=limit + 1)
+    more = len(events) > limit
+    events = events[:limit]
+    next_token = PageToken(events[-1]["offset"], {}, fingerprint).encode() if more else None
+    return JSONResponse({"run_id": run_id, "events": events, "seq_gaps": history.seq_gaps(seqs),
+                         "next_page_token": next_token})
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Query times without a zone are taken as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

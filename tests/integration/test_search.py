@@ -196,3 +196,11 @@ def test_hostile_filters_get_400_or_a_correct_answer(stack: Stack, runs: dict[st
     assert len(names(stack, "")) >= 5, "nothing was dropped"
     deep = "(" * 40 + "metrics.loss < 1.5" + ")" * 40
     assert names(stack, deep) == {"r0"}
+
+
+def test_a_deleted_runs_history_needs_include_deleted(stack: Stack, runs: dict[str, str]) -> None:
+    path = f"/api/v1/runs/{runs['gone']}/history"
+    response = stack.api.get(path)
+    assert response.status_code == 404 and "include_deleted" in response.json()["message"]
+    events = stack.api.get(path, params={"include_deleted": "true"}).json()["events"]
+    assert [e["type"] for e in events][-2:] == ["RunDeleted", "RunStatusChanged"]

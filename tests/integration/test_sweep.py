@@ -150,3 +150,28 @@ def test_clickhouse_holds_exact_counts(stack: Stack, sweep: dict[str, dict]) -> 
     ).result_rows[0][0]
     assert duplicates == 0
     wait_for(lambda: stack.api.get("/healthz").status_code == 200, 5, what="healthz 200")
+
+
+def test_history_filters_and_pages(stack: Stack, sweep: dict[str, dict]) -> None:
+    run_id = sweep["trial-1"]["run_id"]
+    full = stack.api.get(f"/api/v1/runs/{run_id}/history").json()["events"]
+    tags = stack.api.get(f"/api/v1/runs/{run_id}/history?types=TagsSet,RunStatusChanged").json()["events"]
+    assert [e["type"] for e in tags] == ["TagsSet", "TagsSet", "RunStatusChanged"]
+    paged, token = [], None
+    while True:
+        url = f"/api/v1/runs/{run_id}/history?limit=2" + (f"&page_token={token}" if token else "")
+        body = stack.api.get(url).json()
+        paged.extend(body["events"])
+        token = body["next_page_token"]
+        if token is None:
+            break
+    assert paged == full
+    middle = full[len(full) // 2]["event_time"]
+    later = stack.api.get(f"/api/v1/runs/{run_id}/history", params={"since": middle}).json()["events"]
+    assert later and all(e["event_time"] >= middle for e in later) and len(later) < len(full)
+    earlier = stack.api.get(f"/api/v1/runs/{run_id}/history", params={"until": middle}).json()["events"]
+    assert len(earlier) + len(later) == len(full) + sum(e["event_time"] == middle for e in full)
+    for bad in ("types=Nope", "limit=0", f"since={middle}&until=2000-01-01T00:00:00Z", "page_token=zzz",
+                "since=yesterday"):
+        response = stack.api.get(f"/api/v1/runs/{run_id}/history?{bad}")
+        assert response.status_code == 400, bad

@@ -19,16 +19,23 @@ class Derived:
     sql: str
 
 
+def summary_select(where: str) -> str:
+    """The one definition of a metric summary: per (experiment, key, run) of the metrics rows where `where`."""
+    return f"""
+SELECT experiment_id, key, run_id,
+       argMaxState(value, (step, ts, kafka_offset, point_index)) AS last_value,
+       min(if(isNaN(value), NULL, value)) AS min_value, max(if(isNaN(value), NULL, value)) AS max_value,
+       sumIf(value, NOT isNaN(value)) AS sum_value, countIf(NOT isNaN(value)) AS value_count,
+       count() AS point_count, max(step) AS last_step, max(ts) AS last_ts,
+       kafka_partition, max(kafka_offset) AS max_offset
+FROM metrics WHERE {where}
+GROUP BY experiment_id, key, run_id, kafka_partition"""
+
+
 SUMMARY = Derived("run_metric_summary", "metrics", f"""
 INSERT INTO run_metric_summary (experiment_id, key, run_id, last_value, min_value, max_value, sum_value,
                                 value_count, point_count, last_step, last_ts, kafka_partition, kafka_offset)
-SELECT experiment_id, key, run_id,
-       argMaxState(value, (step, ts, kafka_offset, point_index)),
-       min(if(isNaN(value), NULL, value)), max(if(isNaN(value), NULL, value)),
-       sumIf(value, NOT isNaN(value)), countIf(NOT isNaN(value)), count(), max(step), max(ts),
-       kafka_partition, max(kafka_offset)
-FROM metrics WHERE {RANGE}
-GROUP BY experiment_id, key, run_id, kafka_partition
+{summary_select(RANGE)}
 """)
 
 OFFSETS = Derived("event_offsets", "events", f"""

@@ -3,44 +3,56 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from consumers.derived import summary_select
 from query_api.timefmt import iso_from_micros
 
 EXPERIMENT_NAMES = (
     "SELECT experiment_id, argMin(name, created_time) AS name FROM experiments GROUP BY experiment_id"
 )
 
+AS_OF = "{as_of:DateTime64(6, 'UTC')}"
+END_OF_TIME = datetime(2262, 1, 1, tzinfo=UTC)
+
 RUNS_BY_ID = f"""
 SELECT r.run_id, r.experiment_id, e.name, r.name, r.status,
        toUnixTimestamp64Micro(r.start_time), toUnixTimestamp64Micro(r.end_time),
        r.parent_run_id, r.user, r.source, r.description, r.deleted
-FROM runs_current AS r
+FROM runs_as_of(as_of = {AS_OF}) AS r
 LEFT JOIN ({EXPERIMENT_NAMES}) AS e ON e.experiment_id = r.experiment_id
 WHERE r.run_id IN {{run_ids:Array(String)}}
 """
 
-PARAMS = """
+SCOPE = "experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}"
+
+PARAMS = f"""
 SELECT run_id, key, argMax(value, (event_time, seq))
 FROM params
-WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
+WHERE {SCOPE} AND event_time <= {AS_OF}
 GROUP BY run_id, key
 """
 
-TAGS = """
+TAGS = f"""
 SELECT run_id, key, argMax(value, (event_time, seq)) AS value, argMax(deleted, (event_time, seq)) AS gone
 FROM tags
-WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
+WHERE {SCOPE} AND event_time <= {AS_OF}
 GROUP BY run_id, key
 HAVING gone = 0
 """
 
-METRIC_SUMMARIES = """
+
+def metric_summaries_sql(as_of: bool) -> str:
+    """Summaries from run_metric_summary, or, as of an instant, the same aggregation over the points
+    logged up to then (their timestamps), through the one definition in consumers.derived."""
+    source = f"({summary_select(f'{SCOPE} AND ts <= {AS_OF}')})" if as_of else "run_metric_summary"
+    return f"""
 SELECT run_id, key, argMaxMerge(last_value), min(min_value), max(max_value), sum(point_count), max(last_step)
-FROM run_metric_summary
-WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
+FROM {source}
+WHERE {SCOPE}
 GROUP BY run_id, key
 """
 
@@ -48,11 +60,12 @@ def _nan_if_null(value: float | None) -> float:
     return math.nan if value is None else value
 
 
-def fetch_runs(client: Client, run_ids: list[str]) -> list[dict[str, Any]]:
-    """The full shape of each run that exists, in the order of run_ids."""
+def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """The full shape of each run that exists, in the order of run_ids; as it stood at `as_of` when given."""
     if not run_ids:
         return []
-    rows = client.query(RUNS_BY_ID, parameters={"run_ids": run_ids}).result_rows
+    instant = as_of or END_OF_TIME
+    rows = client.query(RUNS_BY_ID, parameters={"run_ids": run_ids, "as_of": instant}).result_rows
     runs: dict[str, dict[str, Any]] = {}
     for (run_id, exp_id, exp_name, name, status, start, end, parent, user, source, description, deleted) in rows:
         runs[run_id] = {
@@ -63,12 +76,14 @@ def fetch_runs(client: Client, run_ids: list[str]) -> list[dict[str, Any]]:
         }
     if not runs:
         return []
-    bind = {"experiment_ids": sorted({r["experiment_id"] for r in runs.values()}), "run_ids": list(runs)}
+    bind = {"experiment_ids": sorted({r["experiment_id"] for r in runs.values()}), "run_ids": list(runs),
+            "as_of": instant}
     for run_id, key, value in client.query(PARAMS, parameters=bind).result_rows:
         runs[run_id]["params"][key] = value
     for run_id, key, value, _ in client.query(TAGS, parameters=bind).result_rows:
         runs[run_id]["tags"][key] = value
-    for run_id, key, last, vmin, vmax, count, last_step in client.query(METRIC_SUMMARIES, parameters=bind).result_rows:
+    summaries = client.query(metric_summaries_sql(as_of is not None), parameters=bind).result_rows
+    for run_id, key, last, vmin, vmax, count, last_step in summaries:
         runs[run_id]["metrics"][key] = {
             "last": last, "min": _nan_if_null(vmin), "max": _nan_if_null(vmax), "count": int(count),
             "last_step": int(last_step),

@@ -13,7 +13,7 @@ from query_api.deps import ClickHouseDep
 from query_api.errors import InvalidParameter, NotFound
 from query_api.jsonresponse import JSONResponse
 from query_api.models import MetricHistory, Run, RunHistory, RunList, SearchRuns
-from query_api.queries import curves, experiments, history, runs, search
+from query_api.queries import curves, diff, experiments, history, runs, search
 from query_api.search import parse_filter, parse_order_by
 from query_api.search.paging import PageToken, query_fingerprint
 
@@ -36,11 +36,37 @@ def _experiment_of(clickhouse: ClickHouseDep, run_id: str) -> str:
 
 
 @router.get("/runs/{run_id}", response_model=Run)
-def get_run(clickhouse: ClickHouseDep, run_id: str = RunId) -> JSONResponse:
-    found = runs.fetch_runs(clickhouse, [_check_run_id(run_id)])
+def get_run(
+    clickhouse: ClickHouseDep,
+    run_id: str = RunId,
+    as_of: Annotated[datetime | None, Query(description="ISO-8601: the run as it stood at that instant")] = None,
+) -> JSONResponse:
+    """The run now, or as it stood at `as_of` (attributes, params, tags, summaries of points logged by then)."""
+    found = runs.fetch_runs(clickhouse, [_check_run_id(run_id)], as_of=_utc(as_of))
     if not found:
-        raise NotFound(f"run {run_id} does not exist")
+        when = f" at {as_of.isoformat()}" if as_of else ""
+        raise NotFound(f"run {run_id} does not exist{when}")
     return JSONResponse(found[0])
+
+
+@router.get("/runs/{run_id}/diff")
+def get_diff(
+    clickhouse: ClickHouseDep,
+    from_: Annotated[datetime, Query(alias="from", description="ISO-8601 start instant")],
+    to: Annotated[datetime, Query(description="ISO-8601 end instant")],
+    run_id: str = RunId,
+) -> JSONResponse:
+    """What changed between two instants: tags set or removed, params added, status, metric keys and points."""
+    start, end = _utc(from_), _utc(to)
+    assert start is not None and end is not None
+    if start > end:
+        raise InvalidParameter("from is after to")
+    before = runs.fetch_runs(clickhouse, [_check_run_id(run_id)], as_of=start)
+    after = runs.fetch_runs(clickhouse, [run_id], as_of=end)
+    if not after:
+        raise NotFound(f"run {run_id} does not exist at {end.isoformat()}")
+    return JSONResponse({"run_id": run_id, "from": start.isoformat(), "to": end.isoformat(),
+                         **diff.diff_states(before[0] if before else None, after[0])})
 
 
 @router.post("/runs/search", response_model=RunList)

@@ -162,8 +162,13 @@ def get_history(
                          "next_page_token": next_token})
 
 
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC)
+
+
 def _utc(value: datetime | None) -> datetime | None:
-    """Query times without a zone are taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    """A query time in UTC (no zone means UTC), clamped to the span event times can have (1970-2262):
+    nothing happened before, and ClickHouse's DateTime64 cannot hold the year 300 a caller may send."""
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return min(max(value, EARLIEST), LATEST)

@@ -70,3 +70,19 @@ def test_as_of_and_diff_replay_the_runs_past(stack: Stack) -> None:
     assert bad.status_code == 400
     assert stack.api.get(f"/api/v1/runs/{run.run_id}/diff", params={"from": t1}).status_code == 400
     assert stack.api.get(f"/api/v1/runs/{run.run_id}", params={"as_of": "yesterday"}).status_code == 400
+
+
+def test_instants_far_outside_the_log_are_answered_not_crashed(stack: Stack) -> None:
+    tracker = stack.tracker()
+    with tracker.start_run("audit-it", "span") as run:
+        run.log_metric("loss", 1.0, step=0)
+    tracker.close()
+    stack.wait_projected()
+    base = f"/api/v1/runs/{run.run_id}"
+    assert stack.api.get(base, params={"as_of": "0300-09-07T17:32:13Z"}).status_code == 404
+    assert stack.api.get(base, params={"as_of": "9999-12-31T23:59:59Z"}).json()["name"] == "span"
+    history = stack.api.get(f"{base}/history",
+                            params={"since": "0803-04-05T15:53:16-12:19", "until": "1774-03-07T22:55:48Z"})
+    assert history.status_code == 200 and history.json()["events"] == []
+    diff = stack.api.get(f"{base}/diff", params={"from": "0419-06-14T13:13:42Z", "to": "2146-07-08T11:44:33+04:36"})
+    assert diff.status_code == 200 and not diff.json()["existed_before"]

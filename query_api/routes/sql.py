@@ -1,91 +1,159 @@
-"""POST /api/v1/sql: read-only analyst SQL over the run tables."""
+"""POST /api/v1/sql: one read-only SELECT over the run tables, with server-fixed limits (see docs/sql.md)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import ipaddress
+import logging
 import time
-import uuid
 from typing import Any
 
-from clickhouse_connect.driver.exceptions import DatabaseError
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError, StreamFailureError
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from query_api.deps import ClickHouseDep, StateDep
 from query_api.errors import ApiError, InvalidParameter
 from query_api.jsonresponse import JSONResponse
-from query_api.queries.sql import SqlLimits, SqlRefused, check_ast
+from query_api.queries.sql import (
+    LimitsNotApplied,
+    SqlLimits,
+    SqlRefused,
+    check_ast,
+    clickhouse_message,
+    jsonable,
+    parse_ast,
+    prepare_sql,
+    verify_settings,
+)
+from query_api.sqlclient import SqlBackendDep
 
 router = APIRouter(prefix="/api/v1", tags=["sql"])
-LIMIT_CODES = {"TIMEOUT_EXCEEDED", "MEMORY_LIMIT_EXCEEDED", "TOO_MANY_ROWS_OR_BYTES", "TOO_MANY_ROWS"}
+log = logging.getLogger("runstream.api.sql")
+
+# ClickHouse errors that mean "this query went over a limit", by name and by code.
+LIMIT_ERRORS = {"TIMEOUT_EXCEEDED": 159, "TOO_SLOW": 160, "MEMORY_LIMIT_EXCEEDED": 241, "TOO_MANY_ROWS": 158,
+                "TOO_MANY_BYTES": 307, "TOO_MANY_ROWS_OR_BYTES": 396}
 
 
 class SqlRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=100_000)
-    max_rows: int | None = Field(None, ge=1, le=1_000_000)
+    query: str = Field(min_length=1, max_length=100_000, description="one SELECT (or WITH … SELECT)")
+    max_rows: int | None = Field(None, ge=1, le=1_000_000,
+                                 description="rows to return at most; never more than the server's limit")
+
+
+class SqlColumn(BaseModel):
+    name: str
+    type: str = Field(description="the ClickHouse type, e.g. DateTime64(6, 'UTC')")
+
+
+class SqlResult(BaseModel):
+    columns: list[SqlColumn]
+    rows: list[list[Any]] = Field(description="times as ISO-8601 text, UUIDs and decimals as text, NaN as \"NaN\"")
+    row_count: int
+    truncated: bool = Field(description="true when the query had more rows than were returned")
+    elapsed_ms: float
 
 
 class QueryLimitExceeded(ApiError):
+    """400, not 408 (the client was not slow to send) nor 422: the query is what is wrong, and retrying is futile."""
+
     error_code = "QUERY_LIMIT_EXCEEDED"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID | decimal.Decimal | ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
+class LimitsNotEnforced(ApiError):
+    status_code = 500
+    error_code = "INTERNAL_ERROR"
 
 
-def _clickhouse_message(exc: DatabaseError) -> str:
-    return str(exc).split("\n")[0].strip()
+def _message(exc: DatabaseError) -> str:
+    return clickhouse_message(str(exc), getattr(exc, "name", None))
 
 
-@router.post("/sql")
-def run_sql(request: SqlRequest, clickhouse: ClickHouseDep, state: StateDep) -> JSONResponse:
-    """Run one SELECT over the run tables: read-only, with server-fixed limits on time, rows and memory."""
-    s = state.settings
+def _is_limit(exc: DatabaseError) -> bool:
+    return getattr(exc, "name", None) in LIMIT_ERRORS or getattr(exc, "code", None) in LIMIT_ERRORS.values()
+
+
+def _from_clickhouse(exc: DatabaseError) -> bool:
+    """True when ClickHouse answered with an error (it has a code); else the client or the network failed."""
+    return getattr(exc, "code", None) is not None
+
+
+def _prepare(client: Client, query: str, settings: dict[str, object]) -> tuple[str, frozenset[str]]:
+    """Step 1: the canonical single statement, the database's tables; the limits checked as ClickHouse applied them."""
+    try:
+        row = client.query(prepare_sql(settings), parameters={"query": query}, settings=settings).result_rows[0]
+    except DatabaseError as exc:
+        if not _from_clickhouse(exc):
+            raise
+        raise InvalidParameter(f"bad SQL: {_message(exc)}") from exc
+    canonical, tables, reported = row
+    try:
+        verify_settings(settings, list(reported))
+    except LimitsNotApplied as exc:
+        log.error("analyst SQL refused to run: %s", exc)
+        raise LimitsNotEnforced(f"the server could not enforce the query limits, so nothing ran: {exc}") from exc
+    return str(canonical), frozenset(tables)
+
+
+def _check(client: Client, canonical: str, database: str, tables: frozenset[str]) -> None:
+    """Step 2: ClickHouse's parse tree of the canonical text (EXPLAIN AST parses only), checked by our rules.
+
+    Sent with command(), which appends nothing to the text (query() would add a FORMAT clause to the tree).
+    """
+    try:
+        answer = client.command(f"EXPLAIN AST {canonical}")
+    except DatabaseError as exc:
+        if not _from_clickhouse(exc):
+            raise
+        raise InvalidParameter(f"bad SQL: {_message(exc)}") from exc
+    try:  # one line a node; anything but text (a number, a list split at tabs) fails to parse, so is refused
+        check_ast(parse_ast(str(answer)), database, tables)
+    except SqlRefused as exc:
+        raise InvalidParameter(str(exc)) from exc
+
+
+@router.post("/sql", response_model=SqlResult)
+def run_sql(request: SqlRequest, backend: SqlBackendDep) -> JSONResponse:
+    """Run one SELECT over the run tables: read-only, with server-fixed limits on time, rows and memory.
+
+    Refused (400 INVALID_PARAMETER_VALUE): anything but one SELECT, other databases and `system.` tables, table
+    functions other than numbers/zeros/generateSeries/values, functions that reach files, dictionaries or other
+    tables, SETTINGS, FORMAT, INTO OUTFILE. Bad SQL: 400 with ClickHouse's message. Over a limit: 400
+    QUERY_LIMIT_EXCEEDED.
+    """
+    s = backend.settings
     limits = SqlLimits(s.sql_max_execution_time_s, s.sql_max_result_rows, s.sql_max_memory_bytes)
     rows_wanted = min(request.max_rows or limits.max_result_rows, limits.max_result_rows)
     settings = limits.settings(rows_wanted)
-    try:
-        # ClickHouse parses the text as a bound value: exactly one statement, or an error. Only this canonical
-        # form goes further (embedded chdb would otherwise run every statement of "SELECT 1; DROP ...").
-        query = clickhouse.query("SELECT formatQuerySingleLine({q:String})",
-                                 parameters={"q": request.query}).result_rows[0][0]
-        # EXPLAIN AST only parses. No settings here: some clients append them to the text as a SETTINGS clause.
-        ast = [row[0] for row in clickhouse.query(f"EXPLAIN AST {query}").result_rows]
-    except DatabaseError as exc:
-        raise InvalidParameter(f"bad SQL: {_clickhouse_message(exc)}") from exc
-    try:
-        check_ast(ast, s.clickhouse_database)
-    except SqlRefused as exc:
-        raise InvalidParameter(str(exc)) from exc
-    started = time.perf_counter()
-    try:
-        result = clickhouse.query(query, settings=settings)
-    except DatabaseError as exc:
-        message = _clickhouse_message(exc)
-        if any(code in message for code in LIMIT_CODES):
-            raise QueryLimitExceeded(f"the query went over a limit: {message}") from exc
-        raise InvalidParameter(f"the query failed: {message}") from exc
-    rows = result.result_rows
+    with backend.connect() as client:
+        canonical, tables = _prepare(client, request.query, settings)
+        _check(client, canonical, s.clickhouse_database, tables)
+        started = time.perf_counter()
+        try:
+            # tz_mode="aware": every time carries its zone, so it leaves as ISO-8601 with Z (or its offset)
+            result = client.query(canonical, settings=settings, tz_mode="aware")
+            names, types, rows = result.column_names, result.column_types, result.result_rows
+        except DatabaseError as exc:
+            if _from_clickhouse(exc):
+                if _is_limit(exc):
+                    raise QueryLimitExceeded(f"the query went over a limit: {_message(exc)}") from exc
+                raise InvalidParameter(f"the query failed: {_message(exc)}") from exc
+            if isinstance(exc, OperationalError) and not isinstance(exc, StreamFailureError):
+                raise  # ClickHouse did not answer: 503
+            # ClickHouse answered, the client cannot read it (an aggregate state, a type it does not decode)
+            hint = (" Aggregate states must be finalized in the query, e.g. argMaxMerge(last_value) on "
+                    "run_metric_summary." if "AggregateFunction" in str(exc) else "")
+            raise InvalidParameter(f"the result cannot be returned: {exc}.{hint}") from exc
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
     truncated = len(rows) > rows_wanted
     rows = rows[:rows_wanted]
+    log.info("analyst SQL: %d row(s)%s in %.1f ms: %.300s", len(rows), " (truncated)" if truncated else "",
+             elapsed_ms, canonical)
     return JSONResponse({
-        "columns": [{"name": n, "type": t.name} for n, t in zip(result.column_names, result.column_types, strict=True)],
-        "rows": [[_jsonable(v) for v in row] for row in rows],
+        "columns": [{"name": n, "type": t.name} for n, t in zip(names, types, strict=True)],
+        "rows": [[jsonable(v) for v in row] for row in rows],
         "row_count": len(rows),
         "truncated": truncated,
-        "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
+        "elapsed_ms": elapsed_ms,
     })

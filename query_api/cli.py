@@ -187,8 +187,13 @@ def sql(
         with urllib.request.urlopen(request, timeout=settings.sql_max_execution_time_s + 30) as response:
             answer = json.load(response)
     except urllib.error.HTTPError as exc:
-        error = json.load(exc)
-        typer.echo(f"runstream sql: {error.get('error_code')}: {error.get('message')}", err=True)
+        reply = exc.read().decode("utf-8", "replace")
+        try:
+            error = json.loads(reply)
+            text = f"{error.get('error_code')}: {error.get('message')}"
+        except (ValueError, AttributeError):  # not our JSON (a proxy's page, say): show what came back
+            text = f"HTTP {exc.code}: {reply[:500]}"
+        typer.echo(f"runstream sql: {text}", err=True)
         raise typer.Exit(1) from exc
     except OSError as exc:
         typer.echo(f"runstream sql: no runstream server answers at {url} ({exc})", err=True)

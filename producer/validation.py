@@ -24,7 +24,7 @@ def check_key(kind: str, key: object) -> str:
         raise ValueError(f"{kind} key must not be empty")
     if len(key) > MAX_KEY_LENGTH:
         raise ValueError(f"{kind} key {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}")
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise ValueError(
             f"{kind} key {key!r} may only contain letters, digits, underscores, dashes, periods, "
             "spaces, slashes and colons"
@@ -36,7 +36,10 @@ def check_metric_value(key: str, value: object) -> float:
     """A metric value as float; NaN and +-inf are legal, booleans and strings are not."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"metric {key!r} value must be a number, got {type(value).__name__} {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"metric {key!r} value {str(value)[:30]}... is too large for a 64-bit float") from None
 
 
 def check_int64(what: str, value: object) -> int:
@@ -74,6 +77,6 @@ def check_name(kind: str, name: object) -> str:
 
 
 def check_run_id(what: str, run_id: object) -> str:
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"{what} {run_id!r} is not a run id (32 lowercase hex characters)")
     return run_id

@@ -99,9 +99,13 @@ def decode(message: bytes, catalog: SchemaCatalog | None = None) -> RunEvent:
         datum = schemaless_reader(body, writer.parsed, reader, return_record_name=True)
     except (EOFError, StopIteration, IndexError) as exc:
         raise TruncatedMessageError(f"Avro body ended early: {exc or type(exc).__name__}") from exc
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError, OverflowError) as exc:
+        # OverflowError: a timestamp beyond what Python's datetime holds (a corrupted event_time)
         raise DecodeError(f"Avro body is malformed: {exc}") from exc
     if body.tell() != len(message) - HEADER_LEN:
         raise TruncatedMessageError(f"{len(message) - HEADER_LEN - body.tell()} bytes left after the Avro body")
     assert isinstance(datum, dict)
-    return from_avro(datum)
+    try:
+        return from_avro(datum)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DecodeError(f"Avro body does not make an event: {exc}") from exc

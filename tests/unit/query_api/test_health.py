@@ -1,0 +1,113 @@
+"""query_api.health: projector lag arithmetic and the readiness verdict, with fakes for Kafka and ClickHouse."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from query_api.health import POSITIONS, check, high_watermarks, positions, projector_lag
+from query_api.settings import ServerSettings
+
+# -- projector_lag ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("highs", "done", "lag"), [
+    ({}, {}, 0),
+    ({0: 0}, {}, 0),  # an empty partition has nothing to project
+    ({0: 10}, {}, 10),  # a partition never projected counts from offset 0
+    ({0: 10}, {0: 9}, 0),  # position 9 is the last message of 0..9
+    ({0: 10}, {0: 4}, 5),
+    ({0: 10, 1: 5}, {0: 9, 1: 4}, 0),
+    ({0: 10, 1: 5}, {0: 4}, 5 + 5),
+    ({0: 10, 1: 5, 2: 100}, {0: 0, 2: 49}, 9 + 5 + 50),
+    ({0: 10}, {0: 20}, 0),  # never negative
+    ({0: 10, 1: 3}, {0: 20}, 3),  # one partition ahead does not hide another one behind
+    ({0: 3}, {0: 2, 7: 100}, 0),  # positions of partitions the topic no longer reports are ignored
+])
+def test_projector_lag(highs: dict[int, int], done: dict[int, int], lag: int) -> None:
+    assert projector_lag(highs, done) == lag
+
+
+# -- fakes ------------------------------------------------------------------------------------------------------
+
+
+class FakeClickHouse:
+    def __init__(self, rows: list[tuple[int, int]], *, fail: Exception | None = None) -> None:
+        self.rows = rows
+        self.fail = fail
+        self.queries: list[str] = []
+
+    def query(self, sql: str) -> SimpleNamespace:
+        self.queries.append(sql)
+        if self.fail is not None:
+            raise self.fail
+        return SimpleNamespace(result_rows=self.rows if sql == POSITIONS else [(1,)])
+
+
+class FakeFuture:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+    def result(self) -> SimpleNamespace:
+        return SimpleNamespace(offset=self.offset)
+
+
+class FakeAdmin:
+    def __init__(self, highs: dict[int, int] | None, *, topic_error: Any = None) -> None:
+        self.highs = highs
+        self.topic_error = topic_error
+
+    def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
+        if self.highs is None:
+            raise RuntimeError("broker unreachable")
+        described = SimpleNamespace(error=self.topic_error, partitions={p: object() for p in self.highs})
+        return SimpleNamespace(topics={topic: described})
+
+    def list_offsets(self, request: dict[TopicPartition, Any], request_timeout: float) -> dict[TopicPartition, Any]:
+        assert self.highs is not None
+        return {tp: FakeFuture(self.highs[tp.partition]) for tp in request}
+
+
+def state(clickhouse: FakeClickHouse, admin: FakeAdmin, projector: Any = None) -> Any:
+    return SimpleNamespace(settings=ServerSettings(), clickhouse=clickhouse, kafka_admin=admin, projector=projector)
+
+
+# -- positions, high watermarks, check -------------------------------------------------------------------------------
+
+
+def test_positions_and_high_watermarks_read_their_sources() -> None:
+    assert positions(FakeClickHouse([(0, 9), (3, 41)])) == {0: 9, 3: 41}  # type: ignore[arg-type]
+    assert high_watermarks(FakeAdmin({0: 10, 1: 0}), "runstream.events", 1.0) == {0: 10, 1: 0}  # type: ignore[arg-type]
+
+
+def test_a_missing_topic_is_an_error() -> None:
+    admin = FakeAdmin({0: 1})
+    admin.list_topics = lambda topic, timeout: SimpleNamespace(topics={})  # type: ignore[method-assign]
+    with pytest.raises(Exception, match="not found"):
+        high_watermarks(admin, "runstream.events", 1.0)  # type: ignore[arg-type]
+
+
+def test_ready_when_everything_answers_with_the_lag() -> None:
+    projector = SimpleNamespace(alive=True, error=None)
+    ready, body = check(state(FakeClickHouse([(0, 4)]), FakeAdmin({0: 10, 1: 2}), projector))
+    assert ready
+    assert body == {"clickhouse": "ok", "kafka": "ok", "projector_lag": 5 + 2, "projector": "running"}
+
+
+def test_not_ready_when_clickhouse_fails() -> None:
+    ready, body = check(state(FakeClickHouse([], fail=ConnectionError("refused")), FakeAdmin({0: 1})))
+    assert not ready
+    assert body["clickhouse"] == "error: refused" and body["kafka"] == "ok"
+    assert "projector_lag" not in body and body["reason"] == "clickhouse unreachable"
+
+
+def test_not_ready_when_kafka_fails_or_the_projector_stopped() -> None:
+    stopped = SimpleNamespace(alive=False, error=ValueError("boom"))
+    ready, body = check(state(FakeClickHouse([]), FakeAdmin(None), stopped))
+    assert not ready
+    assert body["kafka"] == "error: broker unreachable" and "projector_lag" not in body
+    assert body["projector"] == "stopped: ValueError('boom')"
+    assert body["reason"] == "kafka unreachable; projector stopped"

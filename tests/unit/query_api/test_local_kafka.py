@@ -1,0 +1,104 @@
+"""query_api.local.kafka and ServerSettings: the local KRaft broker's configuration, without starting one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from query_api.local.kafka import BrokerConfig, new_cluster_id, server_properties
+from query_api.settings import ServerSettings
+
+
+def properties(text: str) -> dict[str, str]:
+    pairs = [line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")]
+    assert all(len(p) == 2 for p in pairs)
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), "a key is set twice"
+    return dict(pairs)  # type: ignore[arg-type]
+
+
+def test_server_properties_for_custom_ports(tmp_path: Path) -> None:
+    props = properties(server_properties(BrokerConfig(home=tmp_path, port=19092, controller_port=19093)))
+    assert props["process.roles"] == "broker,controller"
+    assert props["node.id"] == "1"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
+    assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:19093"
+    assert props["controller.listener.names"] == "CONTROLLER"
+    assert props["inter.broker.listener.name"] == "PLAINTEXT"
+    assert props["listener.security.protocol.map"] == "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["log.dirs"] == str(tmp_path / "data")
+    assert props["log.retention.hours"] == "-1"  # the log is the source of truth: kept forever
+    assert props["offsets.topic.replication.factor"] == "1"
+
+
+def test_server_properties_with_default_ports(tmp_path: Path) -> None:
+    cfg = BrokerConfig(home=tmp_path)
+    text = server_properties(cfg)
+    assert text.endswith("\n")
+    props = properties(text)
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert cfg.bootstrap == "127.0.0.1:9092"
+    assert "19092" not in text
+
+
+def test_broker_libs_live_in_the_versioned_cache(tmp_path: Path) -> None:
+    cfg = BrokerConfig(home=tmp_path / "home", version="4.1.1", cache_dir=tmp_path / "cache")
+    assert cfg.libs == tmp_path / "cache" / "kafka-4.1.1" / "libs"
+
+
+def test_cluster_ids_are_22_url_safe_characters_never_starting_with_a_dash() -> None:
+    ids = [new_cluster_id() for _ in range(3000)]
+    assert len(set(ids)) == len(ids)
+    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert all(len(i) == 22 and set(i) <= allowed and not i.startswith("-") for i in ids)
+
+
+# -- ServerSettings.local_kafka ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS", "RUNSTREAM_KAFKA_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_local_kafka_is_the_default(clean_env: pytest.MonkeyPatch) -> None:
+    settings = ServerSettings()
+    assert settings.local_kafka is True
+    assert settings.with_local_kafka().kafka_bootstrap_servers == "127.0.0.1:9092"
+
+
+def test_the_local_broker_port_is_used_for_the_bootstrap(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("RUNSTREAM_KAFKA_PORT", "19092")
+    settings = ServerSettings()
+    assert settings.local_kafka is True
+    assert settings.with_local_kafka().kafka_bootstrap_servers == "127.0.0.1:19092"
+
+
+def test_a_configured_bootstrap_means_no_local_broker(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    settings = ServerSettings()
+    assert settings.local_kafka is False
+    assert settings.kafka_bootstrap_servers == "kafka-1:9092,kafka-2:9092"
+    assert settings.with_local_kafka() is settings
+
+
+def test_a_configured_bootstrap_equal_to_the_default_still_means_no_local_broker(
+        clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    assert ServerSettings().local_kafka is False
+
+
+def test_a_bootstrap_passed_in_code_also_means_no_local_broker(clean_env: pytest.MonkeyPatch) -> None:
+    assert ServerSettings(kafka_bootstrap_servers="elsewhere:9092").local_kafka is False
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "http"])
+def test_bad_ports_are_refused(clean_env: pytest.MonkeyPatch, port: str) -> None:
+    clean_env.setenv("RUNSTREAM_KAFKA_PORT", port)
+    with pytest.raises(ValueError):
+        ServerSettings()

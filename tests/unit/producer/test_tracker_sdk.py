@@ -13,43 +13,12 @@ from schemas import (
     ExperimentCreated,
     MetricsLogged,
     ParamsLogged,
-    RunEvent,
     RunStarted,
     RunStatus,
     RunStatusChanged,
     TagsSet,
-    decode,
 )
-
-
-class RecordingPublisher:
-    """Stands in for the Kafka edge: keeps what would have been sent."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-        self.acked_offsets: dict[int, int] = {}
-        self.failed: list[str] = []
-
-    def send(self, key: str, value: bytes) -> None:
-        self.sent.append((key, value))
-
-    def poll(self, timeout: float = 0.0) -> None:
-        pass
-
-    def flush(self, timeout: float) -> int:
-        return 0
-
-    def pending(self) -> int:
-        return 0
-
-    def close(self, timeout: float) -> int:
-        return 0
-
-    def depth(self) -> tuple[int, int]:
-        return 0, 0
-
-    def events(self) -> list[RunEvent]:
-        return [decode(value) for _, value in self.sent]
+from tests.unit.producer.fakes import RecordingPublisher
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ integration: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz/api_fuzz.py --max-examples 30
 
-test: lint unit integration fuzz
+test: lint unit fuzz integration
 
 clean:
 	rm -rf $(VENV) .runstream

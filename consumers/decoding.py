@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from consumers.projections import LoggedEvent
 from schemas import DecodeError, InvalidEventError, decode, validate_event
@@ -17,9 +18,12 @@ class DeadLetter:
     reason: str
     message: str
     fingerprint: str
+    time: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    """When the broker took the message (its Kafka timestamp): a replay records the same row again."""
 
 
-def classify(value: bytes | None, key: bytes | None, partition: int, offset: int) -> LoggedEvent | DeadLetter:
+def classify(value: bytes | None, key: bytes | None, partition: int, offset: int,
+             timestamp_ms: int | None = None) -> LoggedEvent | DeadLetter:
     """Decode and validate one message; never raises for bad bytes."""
     fingerprint = ""
     key_text = (key or b"").decode("utf-8", "replace")
@@ -27,5 +31,6 @@ def classify(value: bytes | None, key: bytes | None, partition: int, offset: int
         fingerprint = read_fingerprint(value or b"").hex()
         event = validate_event(decode(value or b""))
     except (DecodeError, InvalidEventError) as exc:
-        return DeadLetter(partition, offset, key_text, exc.reason, str(exc), fingerprint)
+        at = datetime.fromtimestamp(max(timestamp_ms or 0, 0) / 1000, UTC)
+        return DeadLetter(partition, offset, key_text, exc.reason, str(exc), fingerprint, at)
     return LoggedEvent(event, partition, offset, fingerprint)

@@ -8,6 +8,7 @@ it is missing. (Materialized views did this before; a kill between the two parts
 from __future__ import annotations
 
 from dataclasses import dataclass
+from string import Template
 
 RANGE = "kafka_partition = {partition:UInt32} AND kafka_offset > {after:Int64} AND kafka_offset <= {upto:UInt64}"
 
@@ -16,10 +17,15 @@ RANGE = "kafka_partition = {partition:UInt32} AND kafka_offset > {after:Int64} A
 class Derived:
     table: str
     source: str
-    sql: str
+    template: str
+
+    def sql(self, target: str | None = None, source: str | None = None) -> str:
+        """The INSERT ... SELECT, into `target` from `source` (by default the table and source themselves;
+        a replay names its shadow tables). Both names come from code, never from a request."""
+        return Template(self.template).substitute(target=target or self.table, source=source or self.source)
 
 
-def summary_select(where: str) -> str:
+def summary_select(where: str, source: str = "metrics") -> str:
     """The one definition of a metric summary: per (experiment, key, run) of the metrics rows where `where`."""
     return f"""
 SELECT experiment_id, key, run_id,
@@ -28,20 +34,20 @@ SELECT experiment_id, key, run_id,
        sumIf(value, NOT isNaN(value)) AS sum_value, countIf(NOT isNaN(value)) AS value_count,
        count() AS point_count, max(step) AS last_step, max(ts) AS last_ts,
        kafka_partition, max(kafka_offset) AS max_offset
-FROM metrics WHERE {where}
+FROM {source} WHERE {where}
 GROUP BY experiment_id, key, run_id, kafka_partition"""
 
 
 SUMMARY = Derived("run_metric_summary", "metrics", f"""
-INSERT INTO run_metric_summary (experiment_id, key, run_id, last_value, min_value, max_value, sum_value,
+INSERT INTO $target (experiment_id, key, run_id, last_value, min_value, max_value, sum_value,
                                 value_count, point_count, last_step, last_ts, kafka_partition, kafka_offset)
-{summary_select(RANGE)}
+{summary_select(RANGE, "$source")}
 """)
 
 OFFSETS = Derived("event_offsets", "events", f"""
-INSERT INTO event_offsets (kafka_partition, kafka_offset, events, dead_letters)
+INSERT INTO $target (kafka_partition, kafka_offset, events, dead_letters)
 SELECT kafka_partition, max(kafka_offset), count(), countIf(event_type = 'DeadLetter')
-FROM events WHERE {RANGE}
+FROM $source WHERE {RANGE}
 GROUP BY kafka_partition
 """)
 

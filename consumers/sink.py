@@ -37,31 +37,35 @@ class ClickHouseSink:
         )
         return {int(p): int(o) for p, o in result.result_rows}
 
-    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int) -> set[str]:
+    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int, *,
+                       table: str = "events") -> set[str]:
         """Which of these event ids the events table already holds from earlier offsets of the partition."""
         rows = self._client.query(
-            "SELECT DISTINCT toString(event_id) FROM events WHERE run_id IN {runs:Array(String)} "
+            f"SELECT DISTINCT toString(event_id) FROM `{table}` WHERE run_id IN {{runs:Array(String)}} "
             "AND event_id IN {ids:Array(UUID)} AND kafka_partition = {p:UInt32} AND kafka_offset < {before:UInt64} "
             "AND event_type NOT IN ('DeadLetter', 'Duplicate')",
             parameters={"runs": run_ids, "ids": event_ids, "p": partition, "before": before},
         ).result_rows
         return {row[0] for row in rows}
 
-    def derive(self, derived: Derived, partition: int, after: int, upto: int) -> None:
+    def derive(self, derived: Derived, partition: int, after: int, upto: int, *, target: str | None = None,
+               source: str | None = None) -> None:
         """Fill a derived table for offsets (after, upto] of a partition. A retry first asks ClickHouse how far
         the table got, so an INSERT that landed but whose answer was lost is never applied twice."""
         bind = {"partition": partition, "after": after, "upto": upto}
+        target = target or derived.table
+        sql = derived.sql(target, source)
         try:
             for attempt in self._retrying():
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
-                        bind["after"] = self.positions(derived.table, [partition]).get(partition, -1)
+                        bind["after"] = self.positions(target, [partition]).get(partition, -1)
                         if bind["after"] >= upto:
                             return
-                    self._client.command(derived.sql, parameters=bind, settings=INSERT_SETTINGS)
+                    self._client.command(sql, parameters=bind, settings=INSERT_SETTINGS)
         except RetryError as exc:
             cause = exc.last_attempt.exception()
-            raise SinkError(f"deriving {derived.table} failed {self._retries + 1} times: {cause}") from cause
+            raise SinkError(f"deriving {target} failed {self._retries + 1} times: {cause}") from cause
 
     def _retrying(self) -> Retrying:
         return Retrying(

@@ -15,6 +15,8 @@ from consumers.runner import ProjectorThread
 from query_api.auth import load_tokens, require
 from query_api.errors import install_error_handlers
 from query_api.jsonresponse import JSONResponse
+from query_api.maintenance import MaintenanceRunner
+from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, experiments, health, opmetrics, runs, sql
 from query_api.settings import ServerSettings
 from query_api.state import AppState
@@ -36,10 +38,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         if settings.run_projector:
             projector = ProjectorThread(settings, connect(settings.clickhouse_url, settings.clickhouse_database))
             projector.start()
-        app.state.runstream = AppState(settings, clickhouse, admin, projector)
+        maintenance = MaintenanceRunner(settings, projector.projector if projector is not None else None)
+        app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance)
         try:
             yield
         finally:
+            maintenance.close()
             if projector is not None:
                 projector.stop()
             clickhouse.close()
@@ -56,4 +60,5 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(runs.router, dependencies=read)
     app.include_router(analytics.router, dependencies=read)
     app.include_router(sql.router, dependencies=admin)
+    app.include_router(admin_routes.router, dependencies=admin)
     return app

@@ -8,6 +8,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 
 from consumers.runner import ProjectorThread
+from query_api.maintenance import MaintenanceRunner
 from query_api.settings import ServerSettings
 
 
@@ -17,3 +18,4 @@ class AppState:
     clickhouse: Client
     kafka_admin: AdminClient
     projector: ProjectorThread | None = None
+    maintenance: MaintenanceRunner | None = None

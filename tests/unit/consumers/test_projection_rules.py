@@ -133,15 +133,19 @@ class FakeMessage:
     def topic(self) -> str:
         return "t"
 
+    def timestamp(self) -> tuple[int, int]:
+        return 1, 1_700_000_000_000
+
 
 class RecordingSink:
     def __init__(self) -> None:
         self.inserted: list[tuple[str, list[int]]] = []
 
-    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int) -> set[str]:
+    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int,
+                       **_: Any) -> set[str]:
         return set()
 
-    def derive(self, derived: Any, partition: int, after: int, upto: int) -> None:
+    def derive(self, derived: Any, partition: int, after: int, upto: int, **_: Any) -> None:
         self.inserted.append((derived.table, list(range(after + 1, upto + 1))))
 
     def insert(self, block: Block, *, token: str) -> None:
@@ -154,7 +158,7 @@ def test_a_table_ahead_of_the_batch_skips_what_it_has_and_never_moves_back() -> 
     sink = RecordingSink()
     projector = Projector(settings, client=None, sink=sink)  # type: ignore[arg-type]
     projector._commit = lambda offsets: None  # type: ignore[method-assign]  # no broker in unit tests
-    projector._positions["metrics"][0] = 5  # metrics got offsets 0-5 before a crash; events did not
+    projector.positions["metrics"][0] = 5  # metrics got offsets 0-5 before a crash; events did not
     batch = MetricsLogged(["loss"], [0], [0], [0], [1.0])
     first = [FakeMessage(encode(logged(batch, seq=i + 1).event), i) for i in range(3)]
     second = [FakeMessage(encode(logged(batch, seq=i + 1).event), i) for i in range(3, 8)]
@@ -167,4 +171,4 @@ def test_a_table_ahead_of_the_batch_skips_what_it_has_and_never_moves_back() -> 
     assert by_table["events"] == list(range(8))
     assert by_table["run_metric_summary"] == list(range(8)), "derived from metrics over each batch's range"
     assert by_table["event_offsets"] == list(range(8))
-    assert projector._positions["metrics"][0] == 7
+    assert projector.positions["metrics"][0] == 7

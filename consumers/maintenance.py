@@ -1,0 +1,298 @@
+"""Rebuild and verify: replay the log into shadow tables, then swap them in or compare them with the live ones.
+
+Both follow the same steps:
+1. create empty shadow tables shaped like the live ones (`CREATE TABLE x__rebuild AS x`);
+2. replay the topic from offset 0 through the projector's BatchWriter into them, catching up with the live
+   projection's position (never passing it) until the remaining lag is small;
+3. pause the live projection between two batches, replay the last few events up to its position, then
+   swap every shadow table in with EXCHANGE TABLES (rebuild) or compare per-run checksums (verify);
+4. resume, drop what is left over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka.admin import AdminClient
+
+from consumers.derived import DERIVED, Derived
+from consumers.projections import POSITION_TABLE, PROJECTIONS, Projection
+from consumers.replay import Replay, ReplayError
+from consumers.settings import ProjectorSettings
+from consumers.sink import ClickHouseSink
+from consumers.writer import Tables
+
+log = logging.getLogger("runstream.maintenance")
+
+Kind = Literal["rebuild", "verify"]
+SUFFIX: dict[Kind, str] = {"rebuild": "__rebuild", "verify": "__verify"}
+VOLATILE_COLUMNS = frozenset({"projected_at"})  # when a row was written, not what it says
+CATCH_UP_LAG = 5_000  # messages: below this lag the live projection is paused for the last stretch
+CATCH_UP_ROUNDS = 50
+
+
+# -- pure parts -----------------------------------------------------------------------------------------
+def select_tables(only: Sequence[str] | None, projections: Sequence[Projection] = PROJECTIONS,
+                  derived: Sequence[Derived] = DERIVED) -> Tables:
+    """The tables a rebuild or verify covers: all, or the named ones plus the tables derived from them."""
+    known = [p.table for p in projections] + [d.table for d in derived]
+    if not only:
+        return Tables(tuple(projections), tuple(derived))
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise ValueError(f"unknown table(s) {', '.join(map(repr, unknown))}: choose among {', '.join(known)}")
+    chosen = set(only)
+    return Tables(
+        tuple(p for p in projections if p.table in chosen),
+        tuple(d for d in derived if d.table in chosen or d.source in chosen),
+    )
+
+
+def checksum_sql(table: str, columns: Sequence[tuple[str, str]], *, final: bool) -> str:
+    """Per run: row count, an order-independent hash of every row (sum of row hashes, so a doubled row
+    changes it, where XOR would cancel) and the total of the floating-point sums.
+
+    `columns` are (name, type) as ClickHouse reports them for a table named in code. Aggregate states are
+    finalized and read FINAL, because how they are split into parts depends on batch boundaries, not on
+    what they say; sums of Float64 depend on the order of addition too, so they are totalled apart and
+    compared with a relative tolerance (`compare`)."""
+    names = [name for name, _ in columns]
+    exact, approximate = [], []
+    for name, kind in columns:
+        if name in VOLATILE_COLUMNS:
+            continue
+        if kind.startswith("SimpleAggregateFunction(sum, Float"):
+            approximate.append(f"sum(`{name}`)")
+        elif kind.startswith("AggregateFunction"):
+            exact.append(f"finalizeAggregation(`{name}`)")
+        else:
+            exact.append(f"`{name}`")
+    key = "run_id" if "run_id" in names else "''"
+    total = " + ".join(approximate) or "0"
+    return (f"SELECT {key} AS run, count() AS rows, sum(cityHash64(tuple({', '.join(exact)}))) AS hash, "
+            f"toFloat64({total}) AS total FROM `{table}`{' FINAL' if final else ''} GROUP BY run")
+
+
+Checksum = tuple[int, int, float]  # rows, hash, total of float sums
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    run_id: str
+    live_rows: int
+    replayed_rows: int
+
+    @property
+    def what(self) -> str:
+        if self.live_rows == self.replayed_rows:
+            return "same row count, different contents"
+        return f"{self.live_rows} live row(s), {self.replayed_rows} replayed"
+
+
+def compare(table: str, live: dict[str, Checksum], replayed: dict[str, Checksum],
+            rel_tol: float = 1e-9) -> list[Difference]:
+    """The runs whose checksums differ between the live table and the replay, in run order."""
+    out = []
+    for run in sorted(set(live) | set(replayed)):
+        a, b = live.get(run, (0, 0, 0.0)), replayed.get(run, (0, 0, 0.0))
+        same_total = math.isclose(a[2], b[2], rel_tol=rel_tol, abs_tol=rel_tol) or (
+            math.isnan(a[2]) and math.isnan(b[2]))
+        if a[:2] != b[:2] or not same_total:
+            out.append(Difference(table, run, a[0], b[0]))
+    return out
+
+
+# -- status -----------------------------------------------------------------------------------------------
+@dataclass
+class JobStatus:
+    kind: Kind
+    tables: list[str]
+    state: Literal["running", "done", "failed"] = "running"
+    phase: str = "starting"
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    events: int = 0
+    points: int = 0
+    events_per_s: float = 0.0
+    points_per_s: float = 0.0
+    lag: int | None = None
+    paused_s: float | None = None
+    counts_before: dict[str, int] = field(default_factory=dict)
+    counts_after: dict[str, int] = field(default_factory=dict)
+    differences: list[dict[str, object]] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["started_at"] = self.started_at.isoformat()
+        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        return out
+
+
+class LiveProjection(Protocol):
+    """The projector of this process, as maintenance sees it."""
+
+    def owned_partitions(self) -> list[int] | None: ...
+    def pause(self) -> AbstractContextManager[object]: ...
+    def reload(self, partitions: list[int]) -> None: ...
+
+
+# -- the job ----------------------------------------------------------------------------------------------
+class MaintenanceJob:
+    """One rebuild or verify. `run()` does the work on the calling thread; `status` may be read meanwhile."""
+
+    def __init__(self, kind: Kind, settings: ProjectorSettings, client: Client, *, only: Sequence[str] | None = None,
+                 live: LiveProjection | None = None, projections: Sequence[Projection] = PROJECTIONS,
+                 derived: Sequence[Derived] = DERIVED, catch_up_lag: int = CATCH_UP_LAG) -> None:
+        self.kind = kind
+        self.settings = settings
+        self.client = client
+        self.live = live
+        self.catch_up_lag = catch_up_lag
+        base = select_tables(only, projections, derived)
+        self.tables = Tables(base.projections, base.derived, SUFFIX[kind])
+        self.status = JobStatus(kind, self.tables.names)
+        self.cancel = threading.Event()
+        self._replay: Replay | None = None
+        self._sink = ClickHouseSink(client, retries=settings.insert_retries)
+
+    # progress, read by other threads
+    def refresh(self) -> JobStatus:
+        replay = self._replay
+        if replay is not None:
+            c = replay.counters
+            self.status.events, self.status.points = c.events, c.points
+            self.status.events_per_s, self.status.points_per_s = round(c.events_per_s, 1), round(c.points_per_s, 1)
+        return self.status
+
+    def run(self) -> JobStatus:
+        shadows = [self.tables.physical(t) for t in self.tables.names]
+        try:
+            self._check_no_foreign_projector()
+            self.status.counts_before = self._counts(self.tables.names)
+            self._phase("creating shadow tables")
+            for table in self.tables.names:
+                self.client.command(f"DROP TABLE IF EXISTS `{self.tables.physical(table)}`")
+                self.client.command(f"CREATE TABLE `{self.tables.physical(table)}` AS `{table}`")
+            self._replay = Replay(self.settings, self.client, self.tables)
+            self._replay.start()
+            self._phase("replaying")
+            for _ in range(CATCH_UP_ROUNDS):
+                targets = self._live_positions()
+                self._replay.run_until(targets, self.cancel)
+                self.status.lag = self._replay.lag(self._live_positions())
+                if self.status.lag <= self.catch_up_lag:
+                    break
+                self._phase("catching up")
+            self._phase("pausing the projection")
+            with self._paused() as began:
+                targets = self._live_positions()
+                self._replay.run_until(targets, self.cancel)
+                self.status.lag = 0
+                if self.kind == "rebuild":
+                    self._phase("swapping tables")
+                    for table in self.tables.names:
+                        self.client.command(f"EXCHANGE TABLES `{table}` AND `{self.tables.physical(table)}`")
+                    if self.live is not None:
+                        self.live.reload(self._replay.partitions)
+                else:
+                    self._phase("comparing checksums")
+                    self.status.differences = [asdict(d) | {"what": d.what} for d in self._differences()]
+                self.status.paused_s = round(time.monotonic() - began, 3)
+            self._phase("dropping shadow tables")
+            self._drop(shadows)
+            self.status.counts_after = self._counts(self.tables.names)
+            self.refresh()
+            self.status.state = "done"
+            self._phase("done")
+        except BaseException as exc:
+            self.refresh()
+            self.status.state = "failed"
+            self.status.error = str(exc) or type(exc).__name__
+            log.exception("%s failed", self.kind)
+            with contextlib.suppress(Exception):
+                self._drop(shadows)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self.status.finished_at = datetime.now(UTC)
+            if self._replay is not None:
+                self._replay.close()
+        return self.status
+
+    # -- steps ----------------------------------------------------------------------------------------------
+    def _phase(self, phase: str) -> None:
+        self.refresh()
+        self.status.phase = phase
+        log.info("%s: %s (%d events, %.0f points/s)", self.kind, phase, self.status.events, self.status.points_per_s)
+
+    def _partitions(self) -> list[int]:
+        return self._replay.partitions if self._replay is not None else []
+
+    def _live_positions(self) -> dict[int, int]:
+        """How far the live projection got, per partition: the position of the live events table."""
+        found = self._sink.positions(POSITION_TABLE, self._partitions())
+        return {p: found.get(p, -1) for p in self._partitions()}
+
+    @contextlib.contextmanager
+    def _paused(self) -> Iterator[float]:
+        if self.live is None:
+            yield time.monotonic()
+            return
+        owned = self.live.owned_partitions()
+        missing = sorted(set(self._partitions()) - set(owned or []))
+        if missing:
+            raise ReplayError(f"partitions {missing} are not projected by this process (another projector holds "
+                              "them, or assignment is not done): stop the other projectors and retry")
+        with self.live.pause():
+            yield time.monotonic()
+
+    def _check_no_foreign_projector(self) -> None:
+        """Refuse to work under a projector we cannot pause: any live member of the group that is not ours."""
+        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap_servers})
+        try:
+            futures = admin.describe_consumer_groups([self.settings.consumer_group], request_timeout=30)
+            description = futures[self.settings.consumer_group].result(timeout=30)
+        except Exception as exc:  # an unknown group is fine: nobody projects
+            log.debug("consumer group not described: %s", exc)
+            return
+        members = len(description.members or [])
+        ours = 1 if self.live is not None else 0
+        if members > ours:
+            raise ReplayError(f"consumer group {self.settings.consumer_group!r} has {members} member(s) and this "
+                              f"process can pause {ours}: stop the other projectors (or run this through the "
+                              "server that hosts the projector) and retry")
+
+    def _counts(self, tables: Sequence[str]) -> dict[str, int]:
+        return {t: int(self.client.query(f"SELECT count() FROM `{t}`").result_rows[0][0]) for t in tables}
+
+    def _differences(self) -> list[Difference]:
+        found: list[Difference] = []
+        derived = {d.table for d in self.tables.derived}
+        for table in self.tables.names:
+            columns = [(str(n), str(t)) for n, t in self.client.query(
+                "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+                "ORDER BY position", parameters={"t": table}).result_rows]
+            sums = {}
+            for physical in (table, self.tables.physical(table)):
+                sql = checksum_sql(physical, columns, final=table in derived)
+                sums[physical] = {str(r): (int(n), int(h), float(t)) for r, n, h, t in
+                                  self.client.query(sql).result_rows}
+            found.extend(compare(table, sums[table], sums[self.tables.physical(table)]))
+        return found
+
+    def _drop(self, tables: Sequence[str]) -> None:
+        for table in tables:
+            self.client.command(f"DROP TABLE IF EXISTS `{table}` SYNC")
+

@@ -1,0 +1,139 @@
+"""Replaying the event log from offset 0 into other tables, through the projector's own BatchWriter."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from consumers.errors import ConsumerError
+from consumers.settings import ProjectorSettings
+from consumers.sink import ClickHouseSink
+from consumers.writer import BatchWriter, Tables, offset_of, partition_of
+
+log = logging.getLogger("runstream.replay")
+
+
+class ReplayError(ConsumerError):
+    """A replay cannot give a faithful copy of the log (history deleted, topic missing, cancelled)."""
+
+
+@dataclass
+class ReplayCounters:
+    """How far a replay got; read by progress reports while it runs."""
+
+    events: int = 0
+    points: int = 0
+    dead_letters: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    consumed: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def points_per_s(self) -> float:
+        return self.points / self.seconds if self.seconds else 0.0
+
+
+class Replay:
+    """Consumes every partition of the topic from its first offset up to given targets, writing with `tables`.
+
+    It has its own consumer (a fresh group, nothing committed) and never publishes dead letters again:
+    the rows it writes are the rows the projector wrote, in other tables."""
+
+    def __init__(self, settings: ProjectorSettings, client: Client, tables: Tables, *,
+                 batch_max_messages: int | None = None) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.counters = ReplayCounters()
+        self._batch = batch_max_messages or max(settings.batch_max_messages, 20_000)
+        self.writer = BatchWriter(ClickHouseSink(client, retries=settings.insert_retries), tables,
+                                  token_prefix=f"replay-{uuid.uuid4().hex[:8]}")
+        self._consumer = Consumer({
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": f"runstream-replay-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "client.id": "runstream-replay",
+            "fetch.max.bytes": 104857600,
+            "max.partition.fetch.bytes": 16777216,
+        })
+        self.partitions = self._partitions()
+
+    def _partitions(self) -> list[int]:
+        topic = self._consumer.list_topics(self.settings.topic, timeout=30).topics.get(self.settings.topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            raise ReplayError(f"topic {self.settings.topic!r} does not exist or has no partitions")
+        return sorted(topic.partitions)
+
+    def start(self) -> None:
+        """Check that the log still starts at offset 0, then position every partition at its beginning."""
+        for partition in self.partitions:
+            low, _ = self._consumer.get_watermark_offsets(TopicPartition(self.settings.topic, partition), timeout=30)
+            if low > 0:
+                raise ReplayError(f"partition {partition} of {self.settings.topic} starts at offset {low}: "
+                                  "history before it was deleted, so a replay cannot reproduce the tables")
+        self.writer.load_positions(self.partitions)  # shadow tables start empty; this also sets up positions
+        self.counters.consumed = dict.fromkeys(self.partitions, -1)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def lag(self, targets: dict[int, int]) -> int:
+        """Messages between what was replayed and the targets."""
+        return sum(max(0, t - self.counters.consumed.get(p, -1)) for p, t in targets.items())
+
+    def run_until(self, targets: dict[int, int], cancel: threading.Event | None = None) -> None:
+        """Replay until every partition's consumed offset reaches its target (inclusive). Messages past a
+        target are not written: the partition is later read again from just after its target."""
+        wanted = {p: targets.get(p, -1) for p in self.partitions}
+        open_ = {p for p, t in wanted.items() if self.counters.consumed[p] < t}
+        self._assign(open_)
+        while open_:
+            if cancel is not None and cancel.is_set():
+                raise ReplayError("cancelled")
+            began = time.perf_counter()
+            messages = self._consumer.consume(self._batch, 0.5)
+            by_partition: dict[int, list[Message]] = defaultdict(list)
+            for msg in messages:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    if err.fatal():
+                        raise KafkaException(err)
+                    log.warning("replay consumer error: %s", err)
+                    continue
+                partition, offset = partition_of(msg), offset_of(msg)
+                if partition in open_ and self.counters.consumed[partition] < offset <= wanted[partition]:
+                    by_partition[partition].append(msg)
+            for partition, msgs in by_partition.items():
+                result = self.writer.write(partition, msgs)
+                self.counters.events += result.events
+                self.counters.points += result.points
+                self.counters.dead_letters += result.dead_letters
+                self.counters.duplicates += result.duplicates
+                self.counters.consumed[partition] = offset_of(msgs[-1])
+            done = {p for p in open_ if self.counters.consumed[p] >= wanted[p]}
+            if done:
+                open_ -= done
+                self._assign(open_)
+            self.counters.seconds += time.perf_counter() - began
+
+    def _assign(self, partitions: set[int]) -> None:
+        """Consume exactly these partitions, each from just after what was written (explicit offsets, so
+        nothing fetched past a target and dropped is ever skipped)."""
+        self._consumer.assign([
+            TopicPartition(self.settings.topic, p, self.counters.consumed[p] + 1 if self.counters.consumed[p] >= 0
+                           else OFFSET_BEGINNING)
+            for p in sorted(partitions)
+        ])

@@ -17,6 +17,7 @@ import uvicorn
 from confluent_kafka.admin import AdminClient
 
 from consumers.clickhouse import connect
+from consumers.maintenance import Kind
 from consumers.migrate import migrate
 from consumers.projector import Projector
 from consumers.settings import ProjectorSettings
@@ -77,18 +78,8 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
     _terminate_as_interrupt()
     settings = ServerSettings()
     broker: LocalKafka | None = None
-    started = time.monotonic()
     try:
-        if settings.local_kafka:
-            broker = LocalKafka(BrokerConfig(
-                home=(settings.data_dir / "kafka").expanduser().resolve(), port=settings.kafka_port,
-                controller_port=settings.kafka_controller_port, version=settings.kafka_version,
-                heap=settings.kafka_heap,
-            ))
-            broker.start()
-            settings = settings.with_local_kafka()
-            log.info("Kafka %s ready on %s (%s) after %.1fs", settings.kafka_version, settings.kafka_bootstrap_servers,
-                     "reused" if broker.reused else "started", time.monotonic() - started)
+        broker, settings = local_broker(settings)
         _create_topics(settings)
         if demo:
             threading.Thread(target=_demo, args=(settings,), name="runstream-demo", daemon=True).start()
@@ -102,6 +93,22 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
         if broker is not None:
             log.info("stopping the Kafka broker")
             broker.stop()
+
+
+def local_broker(settings: ServerSettings) -> tuple[LocalKafka | None, ServerSettings]:
+    """Start (or reuse) the local broker unless RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS names a cluster."""
+    if not settings.local_kafka:
+        return None, settings
+    started = time.monotonic()
+    broker = LocalKafka(BrokerConfig(
+        home=(settings.data_dir / "kafka").expanduser().resolve(), port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port, version=settings.kafka_version, heap=settings.kafka_heap,
+    ))
+    broker.start()
+    settings = settings.with_local_kafka()
+    log.info("Kafka %s ready on %s (%s) after %.1fs", settings.kafka_version, settings.kafka_bootstrap_servers,
+             "reused" if broker.reused else "started", time.monotonic() - started)
+    return broker, settings
 
 
 def _demo(settings: ServerSettings) -> None:
@@ -150,6 +157,41 @@ def migrate_db() -> None:
     settings = ProjectorSettings()
     applied = migrate(connect(settings.clickhouse_url, settings.clickhouse_database))
     typer.echo(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+
+
+ONLY = typer.Option(None, "--only", help="a table to cover (repeatable); default every table")
+TOKEN = typer.Option(None, envvar="RUNSTREAM_API_TOKEN", help="bearer token with the admin scope")
+
+
+def _maintenance(kind: Kind, only: list[str] | None, token: str | None) -> None:
+    from query_api import maintenance_cli
+
+    _logging()
+    logging.getLogger("runstream").setLevel(logging.WARNING)  # progress lines say what matters
+    settings = ServerSettings()
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    if maintenance_cli.server_answers(base):
+        code = maintenance_cli.through_server(kind, base, only, token)
+    else:
+        typer.echo(f"no server answers at {base}: working on the data directly")
+        try:
+            code = maintenance_cli.direct(kind, only)
+        except LocalKafkaError as exc:
+            _fail(str(exc))
+            code = maintenance_cli.EXIT_FAILED
+    raise typer.Exit(code)
+
+
+@app.command()
+def rebuild(only: list[str] | None = ONLY, token: str | None = TOKEN) -> None:
+    """Replay the log into shadow tables and swap them in; prints the row counts before and after."""
+    _maintenance("rebuild", only, token)
+
+
+@app.command()
+def verify(only: list[str] | None = ONLY, token: str | None = TOKEN) -> None:
+    """Replay the log into scratch tables and compare per-run checksums; exit 1 naming what differs."""
+    _maintenance("verify", only, token)
 
 
 spool_app = typer.Typer(help="The SDK's on-disk spool of events waiting for Kafka.")

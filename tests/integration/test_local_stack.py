@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,3 +119,48 @@ def test_sigkill_and_restart_loses_and_duplicates_nothing(up: Up) -> None:
 
     assert up.stop(signal.SIGTERM) == 0
     wait_for(lambda: not Path(f"/proc/{first_broker}").exists(), 30, what="the broker stopped with a clean shutdown")
+
+
+def _cli(up: Up, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "query_api", *args], env=up.env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+DAMAGE = """
+import sys, clickhouse_connect
+client = clickhouse_connect.get_client(dsn=f"chdb://{sys.argv[1]}", database="runstream")
+client.command("ALTER TABLE params UPDATE value = 'tampered' WHERE run_id = {r:String} SETTINGS mutations_sync = 1",
+               parameters={"r": sys.argv[2]})
+"""
+
+
+def test_rebuild_and_verify_on_the_command_line_through_the_server_or_directly(up: Up) -> None:
+    up.start()
+    tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=up.bootstrap))
+    for i in range(4):
+        with tracker.start_run("cli-maintenance", f"r{i}", params={"i": i}) as run:
+            run.log_metrics({"loss": 1.0, "acc": 0.5}, step=0)
+            run.set_tag("phase", "done")
+    tracker.close()
+    wait_for(lambda: up.health()[1].get("projector_lag") == 0, 120, 0.5, what="projection caught up")
+
+    verify = _cli(up, "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "verify started on" in verify.stdout and "every run equals its replay" in verify.stdout
+    rebuild = _cli(up, "rebuild", "--only", "metrics")
+    assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr
+    assert re.search(r"^metrics\s+8\s+8$", rebuild.stdout, re.M), rebuild.stdout
+    refused = _cli(up, "rebuild", "--only", "nope")
+    assert refused.returncode == 2 and "unknown table(s) 'nope'" in refused.stdout
+
+    assert up.stop(signal.SIGTERM) == 0  # no server: the commands open the data themselves
+    damage = subprocess.run([sys.executable, "-c", DAMAGE, str(up.data_dir / "clickhouse"), run.run_id],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert damage.returncode == 0, damage.stderr
+    verify = _cli(up, "verify")
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "working on the data directly" in verify.stdout
+    assert f"params  run {run.run_id}: same row count, different contents" in verify.stdout
+    rebuild = _cli(up, "rebuild")
+    assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr
+    assert _cli(up, "verify").returncode == 0

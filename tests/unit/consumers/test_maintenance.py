@@ -1,0 +1,67 @@
+"""The pure parts of rebuild and verify: which tables, the checksum query, the comparison."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from consumers.maintenance import Difference, checksum_sql, compare, select_tables
+
+
+def test_every_table_by_default_and_derived_tables_follow_their_source() -> None:
+    assert select_tables(None).names == [
+        "experiments", "runs", "params", "tags", "artifacts", "inputs", "metrics", "events", "run_metric_summary",
+        "event_offsets",
+    ]
+    assert select_tables(["metrics"]).names == ["metrics", "run_metric_summary"]
+    assert select_tables(["run_metric_summary"]).names == ["run_metric_summary"]
+    assert select_tables(["tags", "events"]).names == ["tags", "events", "event_offsets"]
+
+
+def test_unknown_tables_are_refused_with_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown table\(s\) 'nope', 'x; DROP': choose among experiments, runs"):
+        select_tables(["nope", "x; DROP"])
+
+
+def test_shadow_tables_are_suffixed_and_a_derived_table_alone_reads_the_live_source() -> None:
+    from consumers.writer import Tables
+
+    base = select_tables(["run_metric_summary"])
+    tables = Tables(base.projections, base.derived, "__rebuild")
+    assert tables.physical("run_metric_summary") == "run_metric_summary__rebuild"
+    assert tables.physical("metrics") == "metrics"
+    sql = base.derived[0].sql(tables.physical("run_metric_summary"), tables.physical("metrics"))
+    assert "INSERT INTO run_metric_summary__rebuild" in sql and "FROM metrics WHERE" in sql
+
+
+def test_checksum_hashes_rows_without_volatile_columns() -> None:
+    sql = checksum_sql("events", [("event_id", "UUID"), ("run_id", "String"), ("projected_at", "DateTime64(3)")],
+                       final=False)
+    assert sql == ("SELECT run_id AS run, count() AS rows, sum(cityHash64(tuple(`event_id`, `run_id`))) AS hash, "
+                   "toFloat64(0) AS total FROM `events` GROUP BY run")
+
+
+def test_checksum_finalizes_aggregates_and_totals_float_sums_apart() -> None:
+    columns = [("run_id", "String"), ("last_value", "AggregateFunction(argMax, Float64, Tuple(Int64))"),
+               ("sum_value", "SimpleAggregateFunction(sum, Float64)"),
+               ("point_count", "SimpleAggregateFunction(sum, UInt64)")]
+    sql = checksum_sql("run_metric_summary__verify", columns, final=True)
+    assert "tuple(`run_id`, finalizeAggregation(`last_value`), `point_count`)" in sql
+    assert "toFloat64(sum(`sum_value`)) AS total" in sql
+    assert sql.endswith("FROM `run_metric_summary__verify` FINAL GROUP BY run")
+
+
+def test_a_table_without_runs_is_compared_as_a_whole() -> None:
+    assert "SELECT '' AS run" in checksum_sql("event_offsets", [("kafka_partition", "UInt32")], final=True)
+
+
+def test_compare_names_each_differing_run_and_tolerates_float_summation_order() -> None:
+    live = {"a": (3, 11, 0.1 + 0.2 + 0.3), "b": (2, 5, 0.0), "c": (1, 7, 0.0), "e": (1, 1, math.nan)}
+    replayed = {"a": (3, 11, 0.3 + 0.2 + 0.1), "b": (2, 6, 0.0), "d": (4, 1, 0.0), "e": (1, 1, math.nan)}
+    assert compare("metrics", live, replayed) == [
+        Difference("metrics", "b", 2, 2), Difference("metrics", "c", 1, 0), Difference("metrics", "d", 0, 4),
+    ]
+    assert compare("metrics", {"a": (1, 1, 1.0)}, {"a": (1, 1, 1.001)}) == [Difference("metrics", "a", 1, 1)]
+    assert Difference("metrics", "b", 2, 2).what == "same row count, different contents"
+    assert Difference("metrics", "c", 1, 0).what == "1 live row(s), 0 replayed"

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test unit integration fuzz lint install clean bench-queries
+.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker"; exit 1; }
@@ -44,3 +44,6 @@ clean:
 
 bench-queries: $(STAMP)  ## the query benchmark: 10,000 runs x 5 metrics x 1,000 steps, timed over HTTP
 	$(BIN)/python benchmarks/queries.py
+
+bench-replay: $(STAMP)  ## replay speed of rebuild/verify on a 5M-point log, against the live projector
+	$(BIN)/python benchmarks/replay.py

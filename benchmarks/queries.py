@@ -55,14 +55,14 @@ LOAD_SQL = [
                       toString(sipHash64(intDiv(number, 10), number % 10) % 100)),
               now64(6), 2, generateUUIDv4(), intDiv(number, 10) % 6, 1 + intDiv(intDiv(number, 10), 6)
        FROM numbers({runs:UInt64} * 10)""",
-    """INSERT INTO metrics (experiment_id, run_id, key, step, ts, value, event_id, kafka_partition, kafka_offset,
+    """INSERT INTO metrics (experiment_id, run_id, key, step, ts, value, kafka_partition, kafka_offset,
            point_index)
        SELECT {exp:String}, lower(hex(MD5(toString(intDiv(number, {per_run:UInt64}))))),
               {metric_keys:Array(String)}[intDiv(number, {steps:UInt64}) % 5 + 1],
               number % {steps:UInt64}, toDateTime64('2026-01-01 00:00:00', 3, 'UTC') + toIntervalMillisecond(number),
               (1 + (sipHash64(intDiv(number, {per_run:UInt64})) % 1000) / 1000) / (number % {steps:UInt64} + 1)
                   + (sipHash64(number) % 1000) / 100000,
-              toUUID('00000000-0000-0000-0000-000000000000'), intDiv(number, {per_run:UInt64}) % 6, 0,
+              intDiv(number, {per_run:UInt64}) % 6, 0,
               toUInt32(number % {steps:UInt64})
        FROM numbers({points:UInt64})""",
 ]

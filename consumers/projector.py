@@ -66,6 +66,7 @@ class Projector:
 
     def reload(self, partitions: list[int]) -> None:
         """Read the tables' positions again (called while paused, after tables were swapped under us)."""
+        self.writer.sink.forget_types()
         self.writer.load_positions(partitions)
 
     @property

@@ -14,10 +14,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from consumers.errors import ConsumerError
 from consumers.settings import ProjectorSettings
-from consumers.sink import ClickHouseSink
+from consumers.sink import PipelinedSink
 from consumers.writer import BatchWriter, Tables, offset_of, partition_of
 
 log = logging.getLogger("runstream.replay")
+
+
+REPLAY_CHUNK_BYTES = 2 * 1024 * 1024  # smaller blocks overlap decoding with inserting better (benchmarks/replay.py)
 
 
 class ReplayError(ConsumerError):
@@ -56,8 +59,10 @@ class Replay:
         self.tables = tables
         self.counters = ReplayCounters()
         self._batch = batch_max_messages or max(settings.batch_max_messages, 20_000)
-        self.writer = BatchWriter(ClickHouseSink(client, retries=settings.insert_retries), tables,
-                                  token_prefix=f"replay-{uuid.uuid4().hex[:8]}")
+        self._sink = PipelinedSink(client, retries=settings.insert_retries)
+        self.writer = BatchWriter(self._sink, tables,
+                                  token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
+                                  chunk_bytes=REPLAY_CHUNK_BYTES)
         self._consumer = Consumer({
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "group.id": f"runstream-replay-{uuid.uuid4().hex}",
@@ -87,6 +92,7 @@ class Replay:
 
     def close(self) -> None:
         self._consumer.close()
+        self._sink.close()
 
     def lag(self, targets: dict[int, int]) -> int:
         """Messages between what was replayed and the targets."""
@@ -128,6 +134,10 @@ class Replay:
                 open_ -= done
                 self._assign(open_)
             self.counters.seconds += time.perf_counter() - began
+        began = time.perf_counter()
+        self.writer.derive_pending(self.counters.consumed)  # one INSERT ... SELECT per table and partition
+        self._sink.flush()
+        self.counters.seconds += time.perf_counter() - began
 
     def _assign(self, partitions: set[int]) -> None:
         """Consume exactly these partitions, each from just after what was written (explicit offsets, so

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 
+from clickhouse_connect.datatypes.base import ClickHouseType
+from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -17,7 +21,17 @@ log = logging.getLogger("runstream.projector")
 INSERT_SETTINGS = {
     "async_insert": 0,
     "deduplicate_blocks_in_dependent_materialized_views": 1,
+    # Rows are unique by construction (coordinates + point index), so merging a block's rows by sorting key on
+    # insert only costs time: 25% of a metrics insert. Background merges and FINAL still apply the engines.
+    "optimize_on_insert": 0,
 }
+
+
+def plain_type(kind: str) -> str:
+    """`LowCardinality(T)` is sent as `T`; other types as they are."""
+    if kind.startswith("LowCardinality(") and kind.endswith(")"):
+        return kind[len("LowCardinality("):-1]
+    return kind
 
 
 class ClickHouseSink:
@@ -27,6 +41,24 @@ class ClickHouseSink:
         self._client = client
         self._retries = retries
         self._max_backoff_s = max_backoff_s
+        self._types: dict[str, dict[str, ClickHouseType]] = {}
+
+    def column_types(self, table: str, columns: tuple[str, ...]) -> list[ClickHouseType]:
+        """The types to send `columns` of `table` as, read once per table. LowCardinality columns are sent
+        as their plain type (ClickHouse converts on insert): building the dictionary in Python cost 3x more."""
+        known = self._types.get(table)
+        if known is None:
+            rows = self._client.query(
+                "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String}",
+                parameters={"t": table},
+            ).result_rows
+            known = {str(name): get_from_name(plain_type(str(kind))) for name, kind in rows}
+            self._types[table] = known
+        return [known[c] for c in columns]
+
+    def forget_types(self) -> None:
+        """Tables were swapped or altered: read their column types again."""
+        self._types.clear()
 
     def positions(self, table: str, partitions: list[int]) -> dict[int, int]:
         """The highest Kafka offset each partition has in `table` (table is a projection name from code)."""
@@ -85,7 +117,65 @@ class ClickHouseSink:
                         log.warning("retrying insert into %s (attempt %d)", block.table,
                                     attempt.retry_state.attempt_number)
                     self._client.insert(block.table, block.data, column_names=block.columns,
+                                        column_types=self.column_types(block.table, block.columns),
                                         column_oriented=True, settings=settings)
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise SinkError(f"insert into {block.table} failed {self._retries + 1} times: {cause}") from cause
+
+
+class PipelinedSink(ClickHouseSink):
+    """A sink whose inserts run in order on one background thread while the caller decodes the next chunk
+    (ClickHouse releases the GIL while it works). Every query first waits for the queued inserts, so what a
+    caller reads is what it wrote. For replays, where a failure abandons the whole job: an insert's error is
+    raised by the next call."""
+
+    def __init__(self, client: Client, *, retries: int = 5, depth: int = 16) -> None:
+        super().__init__(client, retries=retries)
+        self._queue: queue.Queue[tuple[Block, str] | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="runstream-inserts", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if self._error is None:
+                    super().insert(item[0], token=item[1])
+            except BaseException as exc:  # kept and raised on the caller's thread
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def insert(self, block: Block, *, token: str) -> None:
+        self._check()
+        self._queue.put((block, token))
+
+    def flush(self) -> None:
+        self._queue.join()
+        self._check()
+
+    def positions(self, table: str, partitions: list[int]) -> dict[int, int]:
+        self.flush()
+        return super().positions(table, partitions)
+
+    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int, *,
+                       table: str = "events") -> set[str]:
+        self.flush()
+        return super().seen_event_ids(partition, run_ids, event_ids, before, table=table)
+
+    def derive(self, derived: Derived, partition: int, after: int, upto: int, *, target: str | None = None,
+               source: str | None = None) -> None:
+        self.flush()
+        super().derive(derived, partition, after, upto, target=target, source=source)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()

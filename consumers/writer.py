@@ -25,6 +25,8 @@ from schemas import MetricsLogged
 
 log = logging.getLogger("runstream.projector")
 
+CHUNK_BYTES = 8 * 1024 * 1024  # of Avro per block: about half a million metric points
+
 
 @dataclass(frozen=True)
 class Tables:
@@ -60,6 +62,9 @@ class BatchWriter:
     dlq: DeadLetterPublisher | None = None
     stats: ProjectorStats | None = None
     token_prefix: str = ""
+    defer_derived: bool = False
+    """A replay fills derived tables once per catch-up (`derive_pending`), not after every batch."""
+    chunk_bytes: int = CHUNK_BYTES
     positions: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
 
     def load_positions(self, partitions: list[int]) -> dict[int, int]:
@@ -79,7 +84,29 @@ class BatchWriter:
         return [p.table for p in self.tables.projections]
 
     def write(self, partition: int, msgs: list[Message]) -> BatchResult:
-        """Project one partition's consecutive messages: every table's block, the events table last."""
+        """Project one partition's consecutive messages, in chunks of at most `chunk_bytes` of Avro (so a
+        backlog of large metric batches never becomes one block of tens of millions of rows in memory)."""
+        total = BatchResult()
+        start, size = 0, 0
+        for i, msg in enumerate(msgs):
+            size += len(msg.value() or b"")
+            if size >= self.chunk_bytes or i == len(msgs) - 1:
+                result = self._write_chunk(partition, msgs[start:i + 1])
+                total.events += result.events
+                total.points += result.points
+                total.dead_letters += result.dead_letters
+                total.duplicates += result.duplicates
+                start, size = i + 1, 0
+        return total
+
+    def derive_pending(self, upto: dict[int, int]) -> None:
+        """Bring every derived table up to `upto` per partition (after deferred batches)."""
+        for derived in self.tables.derived:
+            for partition, offset in upto.items():
+                self.derive(derived, partition, offset)
+
+    def _write_chunk(self, partition: int, msgs: list[Message]) -> BatchResult:
+        """Every table's block for consecutive messages of a partition, the events table last."""
         good: list[LoggedEvent] = []
         dead: list[DeadLetter] = []
         for msg in msgs:
@@ -114,10 +141,10 @@ class BatchWriter:
             # A table may already be ahead of this batch (killed between inserts): never move it back.
             self.positions[projection.table][partition] = max(done, last)
             for derived in self.tables.derived:
-                if derived.source == projection.table:
+                if derived.source == projection.table and not self.defer_derived:
                     self.derive(derived, partition, last)
         for derived in self.tables.derived:  # derived tables whose source is a live table we do not write
-            if derived.source not in self._projection_names:
+            if derived.source not in self._projection_names and not self.defer_derived:
                 self.derive(derived, partition, last)
         points = sum(len(e.event.payload) for e in good if isinstance(e.event.payload, MetricsLogged))
         return BatchResult(len(good), points, len(dead), len(duplicates))

@@ -25,7 +25,7 @@ def validate_event(event: RunEvent) -> RunEvent:
         n = len(payload.values)
         if not (len(payload.name_index) == len(payload.steps) == len(payload.timestamps) == n):
             raise InvalidEventError("MetricsLogged arrays differ in length")
-        if any(i < 0 or i >= len(payload.names) for i in payload.name_index):
+        if n and (min(payload.name_index) < 0 or max(payload.name_index) >= len(payload.names)):  # C loops
             raise InvalidEventError("MetricsLogged name_index points outside names")
         if any(not name for name in payload.names):
             raise InvalidEventError("MetricsLogged has an empty metric key")

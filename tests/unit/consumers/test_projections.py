@@ -119,8 +119,9 @@ def test_a_metric_batch_becomes_one_row_per_point() -> None:
     assert all(type(r["ts"]) is int for r in out)  # milliseconds, not datetimes
     values = [r["value"] for r in out]
     assert values[:3] == [0.5, 0.9, math.inf] and math.isnan(values[3]) and values[4] == -math.inf
-    assert {(r["experiment_id"], r["run_id"], r["event_id"], r["kafka_partition"], r["kafka_offset"]) for r in out} \
-        == {(EXPERIMENT_ID, RUN_ID, event.event.event_id, 3, 41)}
+    assert {(r["experiment_id"], r["run_id"], r["kafka_partition"], r["kafka_offset"]) for r in out} \
+        == {(EXPERIMENT_ID, RUN_ID, 3, 41)}
+    assert "event_id" not in out[0], "the batch's event is named by its Kafka coordinates"
 
 
 def test_point_index_restarts_per_batch_and_other_events_add_no_points() -> None:

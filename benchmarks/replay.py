@@ -54,7 +54,7 @@ def publish(settings: ProjectorSettings, runs: int, metrics: int, steps: int, se
     rng = random.Random(seed)
     keys = KEYS[:metrics] + [f"metric_{i}" for i in range(len(KEYS), metrics)]
     tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-                                               topic=settings.topic, metrics_batch_points=5000,
+                                               topic=settings.topic,  # default batches: 1,000 points
                                                spool_dir=Path(tempfile.mkdtemp(prefix="replay-spool-"))))
     began = time.perf_counter()
     for r in range(runs):
@@ -100,6 +100,7 @@ def timed_job(kind: str, settings: ProjectorSettings, client: Any) -> dict[str, 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     home = Path(tempfile.mkdtemp(prefix="runstream-replay-bench-"))
     broker = LocalKafka(BrokerConfig(home=home / "kafka", port=free_port(), controller_port=free_port(), heap="1g"))
     broker.start(timeout=180)
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "load_before": os.getloadavg()[0],
+        "load_before": load_before,
         "sweep": {"runs": args.runs, "metrics": args.metrics, "steps": args.steps, "points": points,
                   "events": messages, "partitions": args.partitions, "publish_s": publish_s},
         "live_projection": live,

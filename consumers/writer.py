@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Message
 
@@ -106,32 +107,30 @@ class BatchWriter:
                 self.derive(derived, partition, offset)
 
     def _write_chunk(self, partition: int, msgs: list[Message]) -> BatchResult:
-        """Every table's block for consecutive messages of a partition, the events table last."""
-        good: list[LoggedEvent] = []
-        dead: list[DeadLetter] = []
-        for msg in msgs:
-            kind, stamp = msg.timestamp()
-            item = classify(msg.value(), msg.key(), partition, offset_of(msg), stamp if kind else None)
-            if isinstance(item, DeadLetter):
-                if self.dlq is not None:
-                    self.dlq.publish(msg, reason=item.reason, message=item.message, fingerprint=item.fingerprint)
-                dead.append(item)
-            else:
-                good.append(item)
-        good, duplicates = self._split_duplicates(partition, good)
-        if dead and self.dlq is not None:
+        """Prepare a chunk (pure), send its dead letters on (live only), then apply it."""
+        prepared = prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections)
+        if prepared.dead and self.dlq is not None:
+            by_offset = {offset_of(m): m for m in msgs}
+            for d in prepared.dead:
+                self.dlq.publish(by_offset[d.offset], reason=d.reason, message=d.message, fingerprint=d.fingerprint)
             self.dlq.flush()
-            log.warning("%d message(s) of partition %d sent to %s", len(dead), partition, self.dlq.topic)
-        first, last = offset_of(msgs[0]), offset_of(msgs[-1])
+            log.warning("%d message(s) of partition %d sent to %s", len(prepared.dead), partition, self.dlq.topic)
+        return self.apply(prepared)
+
+    def apply(self, prepared: PreparedChunk) -> BatchResult:
+        """Insert a prepared chunk: duplicates found against the events table become Duplicate rows, each
+        table skips the offsets it already holds, and the events table is written last."""
+        partition, first, last = prepared.partition, prepared.first, prepared.last
+        duplicates = self._duplicate_offsets(prepared)
         token = f"{self.token_prefix}:{partition}:{first}-{last}"
-        for projection in self.tables.projections:
+        for projection, block in zip(self.tables.projections, prepared.blocks, strict=True):
             done = self.positions[projection.table].get(partition, -1)
-            block = projection.block(e for e in good if e.offset > done)
+            if duplicates or done >= first:
+                block = _without(block, duplicates, done)
             if projection.table == POSITION_TABLE:
-                _add_dead_letters(block, [d for d in dead if d.offset > done])
-                for dup in duplicates:  # recorded at the duplicate's own event time: a replay writes the same row
-                    if dup.offset > done:
-                        block.append(*duplicate_row(dup, dup.event.event_time))
+                for offset in sorted(duplicates):  # at the duplicate's own event time: a replay writes the same row
+                    if offset > done:
+                        block.append(*prepared.duplicate_rows[offset])
             if len(block):
                 block.table = self.tables.physical(projection.table)
                 began = time.perf_counter()
@@ -146,8 +145,27 @@ class BatchWriter:
         for derived in self.tables.derived:  # derived tables whose source is a live table we do not write
             if derived.source not in self._projection_names and not self.defer_derived:
                 self.derive(derived, partition, last)
-        points = sum(len(e.event.payload) for e in good if isinstance(e.event.payload, MetricsLogged))
-        return BatchResult(len(good), points, len(dead), len(duplicates))
+        good = [e for e in prepared.events if e[0] not in duplicates]
+        return BatchResult(len(good), sum(e[3] for e in good), len(prepared.dead), len(duplicates))
+
+    def _duplicate_offsets(self, prepared: PreparedChunk) -> set[int]:
+        """Offsets of events whose event_id was already projected (a re-sent spool, a retried send): they
+        count once. Earlier offsets of the partition are asked of the events table; this chunk is checked
+        in order."""
+        events = prepared.events
+        if not events or not self.tables.projections:
+            return set()
+        earlier = self.sink.seen_event_ids(
+            prepared.partition, sorted({e[2] for e in events}), [e[1] for e in events], events[0][0],
+            table=self.tables.physical(POSITION_TABLE),
+        )
+        duplicates = set()
+        for offset, event_id, _, _ in events:
+            if event_id in earlier:
+                duplicates.add(offset)
+            else:
+                earlier.add(event_id)
+        return duplicates
 
     def derive(self, derived: Derived, partition: int, upto: int) -> None:
         """Bring a derived table of a partition up to offset `upto` of its source."""
@@ -161,27 +179,62 @@ class BatchWriter:
                 self.stats.insert_latency.labels(derived.table).observe(time.perf_counter() - began)
             self.positions[derived.table][partition] = upto
 
-    def _split_duplicates(self, partition: int, good: list[LoggedEvent]) -> tuple[list[LoggedEvent], list[LoggedEvent]]:
-        """Events whose event_id was already projected (a re-sent spool, a retried send) count once."""
-        if not good or not self.tables.projections:
-            return good, []
-        earlier = self.sink.seen_event_ids(
-            partition, sorted({e.event.run_id for e in good}), [e.event.event_id for e in good], good[0].offset,
-            table=self.tables.physical(POSITION_TABLE),
-        )
-        fresh, duplicates = [], []
-        for logged in good:
-            if logged.event.event_id in earlier:
-                duplicates.append(logged)
-            else:
-                earlier.add(logged.event.event_id)
-                fresh.append(logged)
-        return fresh, duplicates
+
+RawMessage = tuple[bytes | None, bytes | None, int, int | None]
+"""(value, key, offset, broker timestamp in ms): what preparing a chunk needs of a Kafka message."""
 
 
-def _add_dead_letters(block: Block, dead: Iterable[DeadLetter]) -> None:
-    for d in dead:
-        block.append(*dead_letter_row(d.partition, d.offset, d.key, d.reason, d.message, d.fingerprint, d.time))
+def raw_of(msg: Message) -> RawMessage:
+    kind, stamp = msg.timestamp()
+    return msg.value(), msg.key(), offset_of(msg), stamp if kind else None
+
+
+@dataclass
+class PreparedChunk:
+    """Consecutive messages of a partition turned into one block per projection, before duplicates are known.
+
+    Preparing is pure (no ClickHouse, no Kafka), so it can run in another process (parallel replay)."""
+
+    partition: int
+    first: int
+    last: int
+    blocks: list[Block]
+    events: list[tuple[int, str, str, int]]  # (offset, event_id, run_id, metric points) of decodable events
+    duplicate_rows: dict[int, tuple[Any, ...]]  # the events row each would become if it is a duplicate
+    dead: list[DeadLetter]
+
+
+def prepare_chunk(partition: int, raws: list[RawMessage], projections: Iterable[Projection]) -> PreparedChunk:
+    """Classify every message and build every projection's block; dead letters become events rows."""
+    good: list[LoggedEvent] = []
+    dead: list[DeadLetter] = []
+    for value, key, offset, stamp in raws:
+        item = classify(value, key, partition, offset, stamp)
+        if isinstance(item, DeadLetter):
+            dead.append(item)
+        else:
+            good.append(item)
+    blocks = []
+    for projection in projections:
+        block = projection.block(good)
+        if projection.table == POSITION_TABLE:
+            for d in dead:
+                block.append(*dead_letter_row(d.partition, d.offset, d.key, d.reason, d.message, d.fingerprint,
+                                              d.time))
+        blocks.append(block)
+    events = [(e.offset, e.event.event_id, e.event.run_id,
+               len(e.event.payload) if isinstance(e.event.payload, MetricsLogged) else 0) for e in good]
+    duplicate_rows = {e.offset: duplicate_row(e, e.event.event_time) for e in good}
+    return PreparedChunk(partition, raws[0][2], raws[-1][2], blocks, events, duplicate_rows, dead)
+
+
+def _without(block: Block, offsets: set[int], done: int) -> Block:
+    """The block without rows from these offsets or from offsets up to `done`."""
+    column = block.data[block.columns.index("kafka_offset")]
+    keep = [i for i, offset in enumerate(column) if offset > done and offset not in offsets]
+    out = Block(block.table, block.columns)
+    out.data = [[values[i] for i in keep] for values in block.data]
+    return out
 
 
 def partition_of(msg: Message) -> int:

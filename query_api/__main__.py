@@ -1,3 +1,4 @@
 from query_api.cli import main
 
-main()
+if __name__ == "__main__":  # a spawned worker process imports this module too, and must not run the CLI
+    main()

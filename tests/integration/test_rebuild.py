@@ -7,11 +7,17 @@ import time
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from fastapi.testclient import TestClient
 
+from consumers.clickhouse import connect
 from consumers.maintenance import MaintenanceJob
 from consumers.projections.base import Block, LoggedEvent, Projection
+from consumers.runner import ProjectorThread
+from query_api.app import create_app
 from schemas import ArtifactLogged, DatasetInput, InputsLogged, ParamsLogged, RunDeleted, RunRestored
-from tests.integration.conftest import Stack, wait_for
+from tests.integration.conftest import Stack, stack_settings, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -196,3 +202,45 @@ def test_a_projection_added_in_code_is_filled_from_history(stack: Stack) -> None
     verify = MaintenanceJob("verify", stack.settings, client, only=["param_counts"], live=projector,
                             projections=[new]).run()
     assert verify.state == "done" and verify.differences == []
+
+
+def test_a_projector_it_cannot_pause_makes_it_refuse(stack: Stack) -> None:
+    _sweep(stack, runs=1, steps=5)
+    other = ProjectorThread(stack.settings, connect(stack.settings.clickhouse_url, stack.settings.clickhouse_database))
+    other.start()  # a second member of the consumer group, in a "process" the job cannot pause
+    try:
+        wait_for(lambda: other.projector.stats.assigned, 60, what="the second projector to get partitions")
+        status = _job(stack, "rebuild")
+        assert status["state"] == "failed"
+        assert "member(s)" in status["error"] and "stop the other projectors" in status["error"]
+        assert _client(stack).query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
+                                    "AND name LIKE '%\\_\\_rebuild'").result_rows[0][0] == 0
+    finally:
+        other.stop()
+    wait_for(lambda: _job(stack, "verify")["state"] == "done", 120, 1, what="verify once the group is ours again")
+
+
+def test_leftovers_of_an_interrupted_rebuild_are_replaced(stack: Stack) -> None:
+    _sweep(stack, runs=1, steps=5)
+    client = _client(stack)
+    client.command("CREATE TABLE IF NOT EXISTS metrics__rebuild AS metrics")
+    client.command("INSERT INTO metrics__rebuild SELECT * FROM metrics LIMIT 3")  # half-done work of a crash
+    status = _job(stack, "rebuild", only=["metrics"])
+    assert status["state"] == "done" and status["counts_after"]["metrics"] == status["counts_before"]["metrics"]
+    assert _job(stack, "verify")["differences"] == []
+
+
+def test_a_log_that_lost_its_history_cannot_be_replayed(kafka_bootstrap: str, clickhouse_dsn: str) -> None:
+    settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "truncated")
+    with TestClient(create_app(settings)) as api:
+        stack = Stack(settings, api)
+        _sweep(stack, runs=2, steps=5)
+        probe = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "probe"})
+        used = [p for p in range(3) if probe.get_watermark_offsets(TopicPartition(settings.topic, p), 30)[1] > 1]
+        probe.close()
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        futures = admin.delete_records([TopicPartition(settings.topic, p, 1) for p in used])
+        for future in futures.values():
+            future.result(30)
+        status = _job(stack, "verify")
+        assert status["state"] == "failed" and "history before it was deleted" in status["error"]

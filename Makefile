@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay
+.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay bench
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker"; exit 1; }
@@ -41,6 +41,15 @@ test: lint unit fuzz integration
 
 clean:
 	rm -rf $(VENV) .runstream
+
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## runstream vs an MLflow server on the same machine (1M points; see benchmarks/sweep.py)
+	$(BIN)/python benchmarks/sweep.py $(BENCH_ARGS)
 
 bench-queries: $(STAMP)  ## the query benchmark: 10,000 runs x 5 metrics x 1,000 steps, timed over HTTP
 	$(BIN)/python benchmarks/queries.py

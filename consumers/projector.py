@@ -29,7 +29,8 @@ class Projector:
         self.dlq = DeadLetterPublisher(settings.kafka_bootstrap_servers, settings.dlq_topic)
         self.stats = ProjectorStats()
         sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
-        self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic)
+        self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
+                                  chunk_bytes=settings.chunk_bytes)
         self._batch_lock = threading.Lock()  # held while a batch is written; pause() takes it
         self._consumer = Consumer({
             "bootstrap.servers": settings.kafka_bootstrap_servers,
@@ -37,6 +38,7 @@ class Projector:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "client.id": "runstream-projector",
+            "queued.max.messages.kbytes": settings.fetch_queue_kbytes,
         })
 
     def run(self, stop: threading.Event) -> None:

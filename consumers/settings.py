@@ -26,6 +26,10 @@ class ProjectorSettings(BaseSettings):
     batch_max_messages: int = Field(5000, ge=1)
     poll_timeout_s: float = Field(0.5, gt=0)
     insert_retries: int = Field(5, ge=0)
+    chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
+                             description="Avro bytes per insert block: bounds the projector's memory per batch")
+    fetch_queue_kbytes: int = Field(32 * 1024, ge=1024,
+                                    description="Kafka messages the consumer prefetches, in KiB (librdkafka)")
 
     @property
     def clickhouse_url(self) -> str:

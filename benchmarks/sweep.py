@@ -1,0 +1,656 @@
+"""Sweep benchmark: runstream against an MLflow tracking server on the same machine, in one run.
+
+    python benchmarks/sweep.py [--runs 200 --metrics 5 --steps 1000 --producers 2] [--scale] [--backlog 10000000]
+
+Both systems get the same seeded sweep (R runs x 10 params x M metrics x S steps) from the same number of
+producer processes, then the same questions over HTTP (medians of repeated calls):
+
+- runstream: `runstream up` (its own broker, ClickHouse and ports, started here), the SDK in each producer;
+  ingest is timed from the first log_metric to the last point visible through the API; freshness is sampled
+  while ingesting by a probe that logs a point (SDK batch size 1) and polls the API until it is visible;
+- MLflow: `mlflow server` with a sqlite backend started here, `MlflowClient.log_batch` (1,000 metrics per
+  call, params in the first call) in each producer; its writes are synchronous, so ingest ends with the last
+  call.
+
+CPU seconds and peak RSS of every process (broker, runstream server, producers, MLflow server) are sampled
+with psutil. Results: a markdown table under benchmarks/results/ (printed too) and benchmarks/results/latest.json.
+`--scale` repeats the runstream side at 10x the runs; `--backlog N` publishes N points while the server's
+projector is off, then starts it and records the server's peak RSS while it works through the backlog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+EXPERIMENT = "bench-sweep"
+PARAM_NAMES = ["lr", "optimizer", "batch_size", "dropout", "layers", "width", "warmup", "weight_decay", "seed",
+               "scheduler"]
+MLFLOW_BATCH = 1000
+
+
+# -- the sweep (seeded, identical for both systems) -----------------------------------------------------------
+def metric_names(metrics: int) -> list[str]:
+    base = ["val_loss", "train_loss", "accuracy", "lr_actual", "grad_norm"]
+    return base[:metrics] + [f"metric_{i}" for i in range(len(base), metrics)]
+
+
+def run_params(seed: int, run: int) -> dict[str, str]:
+    rng = random.Random(seed * 1_000_003 + run)
+    return {
+        "lr": f"{10 ** rng.uniform(-5, -1):.6g}", "optimizer": rng.choice(["adam", "sgd", "adamw"]),
+        "batch_size": str(rng.choice([16, 32, 64, 128, 256])), "dropout": f"{rng.uniform(0, 0.5):.3f}",
+        "layers": str(rng.randint(2, 12)), "width": str(rng.choice([128, 256, 512, 1024])),
+        "warmup": str(rng.randint(0, 1000)), "weight_decay": f"{10 ** rng.uniform(-6, -2):.6g}",
+        "seed": str(run), "scheduler": rng.choice(["cosine", "linear", "constant"]),
+    }
+
+
+def metric_value(seed: int, run: int, key_index: int, step: int) -> float:
+    base = 0.5 + ((seed * 7919 + run * 104_729) % 1000) / 1000
+    return base / (step + 1) + key_index + ((run * 31 + step * 17 + key_index) % 97) / 10_000
+
+
+# -- processes ----------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Sampler:
+    """Peak RSS and CPU seconds of named processes (and their children), sampled in a thread."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, list[psutil.Process]] = {}
+        self.peak_rss: dict[str, float] = {}
+        self.cpu: dict[str, dict[int, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def watch(self, name: str, pid: int) -> None:
+        self.procs.setdefault(name, []).append(psutil.Process(pid))
+
+    def forget(self, name: str) -> None:
+        self.procs.pop(name, None)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for name, procs in list(self.procs.items()):
+                rss = 0.0
+                for proc in procs:
+                    try:
+                        with proc.oneshot():
+                            rss += proc.memory_info().rss
+                            times = proc.cpu_times()
+                            self.cpu.setdefault(name, {})[proc.pid] = times.user + times.system
+                    except psutil.Error:
+                        continue
+                self.peak_rss[name] = max(self.peak_rss.get(name, 0.0), rss / 2**20)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self) -> dict[str, dict[str, float]]:
+        return {name: {"cpu_s": round(sum(self.cpu.get(name, {}).values()), 1),
+                       "peak_rss_mb": round(self.peak_rss.get(name, 0.0), 1)} for name in self.peak_rss}
+
+
+class Http:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        payload = json.dumps(body) if body is not None else None
+        try:
+            self.conn.request(method, path, payload, {"Content-Type": "application/json"})
+            response = self.conn.getresponse()
+        except (ConnectionError, http.client.HTTPException):  # a server that closed the connection: once more
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            self.conn.request(method, path, payload, {"Content-Type": "application/json"})
+            response = self.conn.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{method} {path} -> {response.status}: {data[:300]!r}")
+        try:
+            return json.loads(data)
+        except ValueError:  # MLflow's /health answers plain text
+            return data.decode("utf-8", "replace")
+
+    def median_ms(self, repeat: int, method: str, path: str, body: dict[str, Any] | None = None) -> float:
+        self.call(method, path, body)  # warm-up
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            self.call(method, path, body)
+            times.append((time.perf_counter() - began) * 1000)
+        return statistics.median(times)
+
+
+def wait(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except (OSError, RuntimeError, http.client.HTTPException):
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Runstream:
+    """`runstream up` in a child process, with its own data directory and ports."""
+
+    home: Path
+    projector: bool = True
+    api_port: int = field(default_factory=free_port)
+    kafka_port: int = field(default_factory=free_port)
+    controller_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTREAM_")}
+        env.update({"RUNSTREAM_DATA_DIR": str(self.home), "RUNSTREAM_API_PORT": str(self.api_port),
+                    "RUNSTREAM_KAFKA_PORT": str(self.kafka_port),
+                    "RUNSTREAM_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+                    "RUNSTREAM_RUN_PROJECTOR": "true" if self.projector else "false"})
+        log = open(self.home / "up.log", "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen([sys.executable, "-m", "query_api", "up"], env=env, stdout=log,
+                                     stderr=subprocess.STDOUT, cwd=ROOT)
+        log.close()
+        api = Http(self.api_port)
+        wait(lambda: self.proc is not None and self.proc.poll() is None and api.call("GET", "/healthz"), 240,
+             "runstream up to be healthy", 0.5)
+
+    def broker_pid(self) -> int:
+        return int((self.home / "kafka" / "broker.pid").read_text())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        pid_file = self.home / "kafka" / "broker.pid"
+        if pid_file.exists():  # never leave a broker behind
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+# -- producers (separate processes) -------------------------------------------------------------------------
+def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int, seed: int, out: Any) -> None:
+    from producer import Tracker, TrackerSettings
+
+    keys = metric_names(metrics)
+    tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=bootstrap,
+                                               spool_dir=Path(tempfile.mkdtemp(prefix="bench-spool-"))))
+    first = time.time()
+    for run in runs:
+        with tracker.start_run(EXPERIMENT, f"trial-{run}", params=run_params(seed, run)) as active:
+            for step in range(steps):
+                active.log_metrics({k: metric_value(seed, run, i, step) for i, k in enumerate(keys)}, step=step)
+    remaining = tracker.close(600)
+    out.put({"first": first, "last": time.time(), "undelivered": remaining})
+
+
+def mlflow_producer(uri: str, experiment_id: str, runs: list[int], metrics: int, steps: int, seed: int,
+                    out: Any) -> None:
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the client prints a link per run
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    keys = metric_names(metrics)
+    first = time.time()
+    for run in runs:
+        created = client.create_run(experiment_id, run_name=f"trial-{run}")
+        run_id = created.info.run_id
+        params = [Param(k, v) for k, v in run_params(seed, run).items()]
+        batch: list[Metric] = []
+        stamp = int(time.time() * 1000)
+        for step in range(steps):
+            for i, k in enumerate(keys):
+                batch.append(Metric(k, metric_value(seed, run, i, step), stamp, step))
+                if len(batch) == MLFLOW_BATCH:
+                    client.log_batch(run_id, metrics=batch, params=params)
+                    batch, params = [], []
+        if batch or params:
+            client.log_batch(run_id, metrics=batch, params=params)
+        client.set_terminated(run_id)
+    out.put({"first": first, "last": time.time(), "undelivered": 0})
+
+
+def start_producers(target: Callable[..., None], head: tuple[Any, ...], runs: int, args: argparse.Namespace,
+                    sampler: Sampler, name: str) -> tuple[list[Any], Any]:
+    """`args.producers` processes, each logging every n-th run: target(*head, runs, metrics, steps, seed, out)."""
+    context = mp.get_context("spawn")
+    out = context.Queue()
+    procs = [context.Process(target=target, daemon=True,
+                             args=(*head, list(range(i, runs, args.producers)), args.metrics, args.steps, args.seed,
+                                   out))
+             for i in range(args.producers)]
+    for proc in procs:
+        proc.start()
+        sampler.watch(name, proc.pid)  # type: ignore[arg-type]
+    return procs, out
+
+
+# -- the runstream side ---------------------------------------------------------------------------------------
+def visible_points(api: Http, experiment_id: str) -> int:
+    """Points the API can see, counted by ClickHouse (the id is our own uuid5, checked, not user text)."""
+    if not all(c in "0123456789abcdef-" for c in experiment_id):
+        raise ValueError(f"unexpected experiment id {experiment_id!r}")
+    answer = api.call("POST", "/api/v1/sql", {
+        "query": f"SELECT sum(point_count) FROM run_metric_summary WHERE experiment_id = '{experiment_id}'"})
+    value = answer["rows"][0][0]
+    return int(value or 0)
+
+
+class FreshnessProbe:
+    """Logs a marker point every `interval` s to a probe run (SDK batch size 1); a poller reads the marker's
+    curve through the API every 50 ms and times each point from log_metric to visible."""
+
+    def __init__(self, bootstrap: str, api_port: int, interval: float = 0.2) -> None:
+        from producer import Tracker, TrackerSettings
+
+        self.tracker = Tracker(settings=TrackerSettings(
+            kafka_bootstrap_servers=bootstrap, metrics_batch_points=1, metrics_flush_interval_s=0.01,
+            spool_dir=Path(tempfile.mkdtemp(prefix="bench-probe-"))))
+        self.run = self.tracker.start_run("bench-freshness", "probe")
+        self.api = Http(api_port)
+        self.interval = interval
+        self.logged: dict[int, float] = {}
+        self.delays: list[float] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._guard, args=(f,), daemon=True) for f in (self._log, self._poll)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def _guard(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # reported with the results, not lost with the thread
+            self.error = exc
+
+    def _log(self) -> None:
+        step = 0
+        while not self._stop.is_set():
+            self.logged[step] = time.time()
+            self.run.log_metric("marker", float(step), step=step)
+            step += 1
+            self._stop.wait(self.interval)
+
+    def _poll(self) -> None:
+        path = f"/api/v1/runs/{self.run.run_id}/metrics/marker"
+        seen: set[int] = set()
+        while not self._stop.is_set():
+            try:
+                points = self.api.call("GET", path)["points"]
+            except RuntimeError:  # 404 until the probe run itself is projected
+                points = []
+            now = time.time()
+            for point in points:
+                step = int(point["step"])
+                if step not in seen and step in self.logged:
+                    seen.add(step)
+                    self.delays.append(now - self.logged[step])
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self.run.end()
+        self.tracker.close(30)
+        if self.error is not None:
+            raise RuntimeError(f"the freshness probe failed: {self.error!r}") from self.error
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(math.ceil(q * len(ordered))) - 1)]
+
+
+def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: Path) -> dict[str, Any]:
+    from producer.ids import experiment_id_for
+
+    stack = Runstream(home)
+    stack.start()
+    try:
+        assert stack.proc is not None
+        sampler.watch("runstream server", stack.proc.pid)
+        sampler.watch("kafka broker", stack.broker_pid())
+        api = Http(stack.api_port)
+        experiment_id = experiment_id_for(EXPERIMENT)
+        expected = runs * args.metrics * args.steps
+        probe = FreshnessProbe(stack.bootstrap, stack.api_port)
+        probe.start()
+        producers, out = start_producers(runstream_producer, (stack.bootstrap,), runs, args, sampler,
+                                         "runstream producers")
+        reports = [out.get(timeout=3600) for _ in range(args.producers)]
+        wait(lambda: visible_points(api, experiment_id) >= expected, 3600, "every point visible", 0.1)
+        visible_at = time.time()
+        probe.stop()
+        for proc in producers:
+            proc.join(30)
+        first = min(r["first"] for r in reports)
+        ingest = {"points": expected, "seconds": visible_at - first, "points_per_s": expected / (visible_at - first),
+                  "published_s": max(r["last"] for r in reports) - first,
+                  "undelivered": sum(r["undelivered"] for r in reports)}
+        queries = runstream_queries(api, experiment_id, args)
+        return {"ingest": ingest, "queries": queries,
+                "freshness": {"samples": len(probe.delays), "p50_s": percentile(probe.delays, 0.5),
+                              "p99_s": percentile(probe.delays, 0.99)}}
+    finally:
+        stack.stop()
+        sampler.forget("runstream producers")
+
+
+def runstream_queries(api: Http, experiment_id: str, args: argparse.Namespace) -> dict[str, float]:
+    metric = metric_names(args.metrics)[0]
+    some = [r["run_id"] for r in api.call("POST", "/api/v1/runs/search", {
+        "experiment_ids": [experiment_id], "max_results": 20, "order_by": ["attributes.run_name ASC"]})["runs"]]
+    r = args.repeat
+    return {
+        "top10_by_final_metric": api.median_ms(
+            r, "GET", f"/api/v1/experiments/{experiment_id}/leaderboard?metric={metric}&order=asc&k=10&agg=last"),
+        "param_filtered_search": api.median_ms(r, "POST", "/api/v1/runs/search", {
+            "experiment_ids": [experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100}),
+        "one_curve": api.median_ms(r, "GET", f"/api/v1/runs/{some[0]}/metrics/{metric}"),
+        "twenty_curves": api.median_ms(r, "POST", "/api/v1/compare", {
+            "run_ids": some[:20], "metric_keys": [metric], "max_points": args.steps}),
+        "all_runs_params_final_metrics": api.median_ms(
+            r, "GET", f"/api/v1/experiments/{experiment_id}/parallel-coordinates?params={','.join(PARAM_NAMES)}"
+                      f"&metric={metric}"),
+    }
+
+
+# -- the MLflow side --------------------------------------------------------------------------------------------
+def mlflow_side(args: argparse.Namespace, sampler: Sampler, home: Path) -> dict[str, Any]:
+    port = free_port()
+    log = open(home / "mlflow.log", "wb")  # noqa: SIM115 - owned by the child
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+         "--default-artifact-root", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    try:
+        api = Http(port)
+        wait(lambda: server.poll() is None and api.call("GET", "/health") is not None, 240, "mlflow server", 0.5)
+        sampler.watch("mlflow server", server.pid)
+        for child in psutil.Process(server.pid).children(recursive=True):
+            sampler.watch("mlflow server", child.pid)
+        uri = f"http://127.0.0.1:{port}"
+        experiment_id = api.call("POST", "/api/2.0/mlflow/experiments/create", {"name": EXPERIMENT})["experiment_id"]
+        expected = args.runs * args.metrics * args.steps
+        producers, out = start_producers(mlflow_producer, (uri, experiment_id), args.runs, args, sampler,
+                                         "mlflow producers")
+        reports = [out.get(timeout=36_000) for _ in range(args.producers)]
+        for proc in producers:
+            proc.join(30)
+        first, last = min(r["first"] for r in reports), max(r["last"] for r in reports)
+        ingest = {"points": expected, "seconds": last - first, "points_per_s": expected / (last - first)}
+        return {"ingest": ingest, "queries": mlflow_queries(api, experiment_id, args)}
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(server.pid, signal.SIGKILL)
+        sampler.forget("mlflow producers")
+
+
+def mlflow_queries(api: Http, experiment_id: str, args: argparse.Namespace) -> dict[str, float]:
+    metric = metric_names(args.metrics)[0]
+    search = "/api/2.0/mlflow/runs/search"
+    some = [r["info"]["run_id"] for r in api.call("POST", search, {
+        "experiment_ids": [experiment_id], "max_results": 20, "order_by": ["attributes.run_name ASC"]})["runs"]]
+    bulk = urllib.parse.urlencode([("run_ids", r) for r in some[:20]] + [("metric_key", metric),
+                                                                         ("max_results", args.steps)])
+    r = args.repeat
+    return {
+        "top10_by_final_metric": api.median_ms(r, "POST", search, {
+            "experiment_ids": [experiment_id], "max_results": 10, "order_by": [f"metrics.{metric} ASC"]}),
+        "param_filtered_search": api.median_ms(r, "POST", search, {
+            "experiment_ids": [experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100}),
+        "one_curve": api.median_ms(r, "GET", f"/api/2.0/mlflow/metrics/get-history?run_id={some[0]}"
+                                             f"&metric_key={metric}"),
+        "twenty_curves": api.median_ms(r, "GET", f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?{bulk}"),
+        "all_runs_params_final_metrics": api.median_ms(r, "POST", search, {
+            "experiment_ids": [experiment_id], "max_results": min(args.runs, 50_000)}),
+    }
+
+
+# -- backlog --------------------------------------------------------------------------------------------------------
+def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
+    """Publish `--backlog` points with the projector off, then start it and watch the server's RSS."""
+    from producer.ids import experiment_id_for
+
+    steps = args.steps
+    runs = max(1, args.backlog // (args.metrics * steps))
+    stack = Runstream(home, projector=False)
+    stack.start()
+    sampler = Sampler()
+    try:
+        producers, out = start_producers(runstream_producer, (stack.bootstrap,), runs, args, sampler, "producers")
+        for _ in range(args.producers):
+            out.get(timeout=7200)
+        for proc in producers:
+            proc.join(30)
+        stack.stop()
+        stack.projector = True
+        stack.start()
+        assert stack.proc is not None
+        sampler.watch("runstream server", stack.proc.pid)
+        api = Http(stack.api_port)
+        began = time.time()
+        expected = runs * args.metrics * steps
+        wait(lambda: visible_points(api, experiment_id_for(EXPERIMENT)) >= expected, 7200, "backlog projected", 1)
+        seconds = time.time() - began
+        time.sleep(0.5)
+        return {"points": expected, "catch_up_s": seconds, "points_per_s": expected / seconds,
+                "server_peak_rss_mb": sampler.report()["runstream server"]["peak_rss_mb"]}
+    finally:
+        sampler.stop()
+        stack.stop()
+
+
+# -- report -----------------------------------------------------------------------------------------------------
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = psutil.virtual_memory().total / 2**30
+    return (f"{platform.platform()}; {os.cpu_count()} cores ({model}); {memory:.0f} GiB; "
+            f"Python {platform.python_version()}")
+
+
+def ratio(ours: float, theirs: float, *, higher_is_better: bool) -> float:
+    if not ours or not theirs or math.isnan(ours) or math.isnan(theirs):
+        return math.nan
+    return ours / theirs if higher_is_better else theirs / ours
+
+
+def summarize(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
+    ours, theirs = result["runstream"], result.get("mlflow")
+    latest: dict[str, Any] = {
+        "ingest": {"runstream_points_per_s": round(ours["ingest"]["points_per_s"]),
+                   "mlflow_points_per_s": round(theirs["ingest"]["points_per_s"]) if theirs else None},
+        "queries": {},
+        "freshness_p50_s": round(ours["freshness"]["p50_s"], 3),
+        "freshness_p99_s": round(ours["freshness"]["p99_s"], 3),
+        "server_peak_rss_mb": result["processes"].get("runstream server", {}).get("peak_rss_mb"),
+    }
+    latest["ingest"]["ratio"] = round(ratio(ours["ingest"]["points_per_s"], theirs["ingest"]["points_per_s"],
+                                            higher_is_better=True), 1) if theirs else None
+    for name, ms in ours["queries"].items():
+        other = theirs["queries"][name] if theirs else None
+        latest["queries"][name] = {"runstream_ms": round(ms, 2), "mlflow_ms": round(other, 2) if other else None,
+                                   "ratio": round(ratio(ms, other, higher_is_better=False), 1) if other else None}
+    if "backlog" in result:
+        latest["backlog"] = result["backlog"]
+    if "scale" in result:
+        latest["scale"] = result["scale"]
+    return latest
+
+
+def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, Any]) -> str:
+    ours, theirs = result["runstream"], result.get("mlflow")
+    lines = [
+        f"# Sweep benchmark: runstream vs MLflow, {result['when']}",
+        "",
+        f"Machine: {result['machine']}. Load average before the run: {result['load_before']:.2f}.",
+        f"Sweep: {args.runs} runs x 10 params x {args.metrics} metrics x {args.steps} steps = "
+        f"{args.runs * args.metrics * args.steps:,} points, seed {args.seed}, {args.producers} producer process(es) "
+        "per system. Queries: medians of "
+        f"{args.repeat} calls over HTTP with a persistent connection, after one warm-up call.",
+        "",
+        "| | runstream | MLflow | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    i = latest["ingest"]
+    lines.append(f"| ingest, points/s (first log to last point visible) | {i['runstream_points_per_s']:,} | "
+                 f"{i['mlflow_points_per_s'] or 0:,} | {i['ratio']}x |")
+    for name, q in latest["queries"].items():
+        lines.append(f"| {name.replace('_', ' ')}, ms | {q['runstream_ms']} | {q['mlflow_ms']} | {q['ratio']}x |")
+    lines += [
+        "",
+        f"Freshness while ingesting (probe point logged -> visible through the API, {ours['freshness']['samples']} "
+        f"samples): p50 {latest['freshness_p50_s']} s, p99 {latest['freshness_p99_s']} s.",
+        "",
+        "| process | CPU s | peak RSS MB |",
+        "|---|---:|---:|",
+    ]
+    for name, figures in result["processes"].items():
+        lines.append(f"| {name} | {figures['cpu_s']} | {figures['peak_rss_mb']} |")
+    if theirs is None:
+        lines.append("\nMLflow was skipped (--skip-mlflow).")
+    if "scale" in result:
+        s = result["scale"]
+        lines += ["", f"## Scale: {s['runs']} runs ({s['points']:,} points), runstream only", "",
+                  f"Ingest {s['ingest_points_per_s']:,.0f} points/s; queries (ms): " +
+                  ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in s["queries"].items())]
+    if "backlog" in result:
+        b = result["backlog"]
+        lines += ["", f"## Backlog: {b['points']:,} points waiting in Kafka", "",
+                  f"Projected in {b['catch_up_s']:.0f} s ({b['points_per_s']:,.0f} points/s); the server's peak RSS "
+                  f"while catching up: {b['server_peak_rss_mb']} MB."]
+    lines += ["", "Method: `benchmarks/sweep.py`. runstream's ingest ends when the summaries count every point "
+              "(`/api/v1/sql`); MLflow's writes are synchronous, so its ingest ends with the last `log_batch`. "
+              "Both servers, their producers and the Kafka broker share the same cores.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--metrics", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--producers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--scale", action="store_true", help="repeat the runstream side at 10x the runs")
+    parser.add_argument("--backlog", type=int, default=0, help="points to leave waiting in Kafka (e.g. 10000000)")
+    parser.add_argument("--backlog-only", action="store_true", help="measure only the backlog (no table saved)")
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()[0]
+    home = Path(tempfile.mkdtemp(prefix="runstream-sweep-bench-"))
+    if args.backlog_only:
+        (home / "backlog").mkdir()
+        try:
+            print(json.dumps(backlog_side(args, home / "backlog")))
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+        return
+    sampler = Sampler()
+    result: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
+                              "load_before": load_before}
+    try:
+        print(f"runstream: {args.runs} runs from {args.producers} producer(s) ...", flush=True)
+        (home / "runstream").mkdir()
+        result["runstream"] = runstream_side(args, args.runs, sampler, home / "runstream")
+        print(json.dumps(result["runstream"]["ingest"]), flush=True)
+        if not args.skip_mlflow:
+            print("MLflow ...", flush=True)
+            (home / "mlflow").mkdir()
+            result["mlflow"] = mlflow_side(args, sampler, home / "mlflow")
+            print(json.dumps(result["mlflow"]["ingest"]), flush=True)
+        result["processes"] = sampler.report()
+        if args.scale:
+            print(f"scale: runstream with {args.runs * 10} runs ...", flush=True)
+            (home / "scale").mkdir()
+            scaled = runstream_side(args, args.runs * 10, Sampler(), home / "scale")
+            result["scale"] = {"runs": args.runs * 10, "points": scaled["ingest"]["points"],
+                               "ingest_points_per_s": scaled["ingest"]["points_per_s"], "queries": scaled["queries"]}
+        if args.backlog:
+            print(f"backlog: {args.backlog:,} points ...", flush=True)
+            (home / "backlog").mkdir()
+            result["backlog"] = backlog_side(args, home / "backlog")
+    finally:
+        sampler.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    latest = summarize(args, result)
+    text = report(args, result, latest)
+    print(text)
+    if not args.no_save:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+        (RESULTS / f"sweep-{stamp}.md").write_text(text)
+        (RESULTS / "latest.json").write_text(json.dumps(latest, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -58,7 +58,7 @@ class Replay:
         self.settings = settings
         self.tables = tables
         self.counters = ReplayCounters()
-        self._batch = batch_max_messages or max(settings.batch_max_messages, 20_000)
+        self._batch = batch_max_messages or settings.batch_max_messages
         self._sink = PipelinedSink(client, retries=settings.insert_retries)
         self.writer = BatchWriter(self._sink, tables,
                                   token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
@@ -69,8 +69,7 @@ class Replay:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "client.id": "runstream-replay",
-            "fetch.max.bytes": 104857600,
-            "max.partition.fetch.bytes": 16777216,
+            "queued.max.messages.kbytes": settings.fetch_queue_kbytes,  # the projector's memory bound
         })
         self.partitions = self._partitions()
 
@@ -103,6 +102,9 @@ class Replay:
         target are not written: the partition is later read again from just after its target."""
         wanted = {p: targets.get(p, -1) for p in self.partitions}
         open_ = {p for p, t in wanted.items() if self.counters.consumed[p] < t}
+        if not self.tables.projections:  # derived tables alone are recomputed from their live source
+            self.counters.consumed.update({p: wanted[p] for p in open_})
+            open_ = set()
         self._assign(open_)
         while open_:
             if cancel is not None and cancel.is_set():

@@ -129,7 +129,12 @@ class Publisher:
             self._closing = True
             self._cv.notify_all()
         self._sender.join(5)
-        self._producer.flush(0)
+        # What the broker has not acknowledged by now stays in the spool for the next Tracker: drop it from
+        # librdkafka (its reports are purge errors, not failures) so the client closes now instead of retrying
+        # in the background for as long as the process lives.
+        self._producer.purge(in_queue=True, in_flight=True, blocking=True)
+        self._producer.poll(0)
+        self._producer.close()
         with self._cv:
             if self._current is not None and self._current.segment is not None:
                 self._current.segment.close(delete=self._current.done())
@@ -201,6 +206,8 @@ class Publisher:
                         self._unacked_bytes / 1e6, self._dir)
 
     def _on_delivery(self, entry: _Entry, err: KafkaError | None, msg: Message) -> None:
+        if err is not None and err.code() in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT):
+            return  # purged at close: the event stays spooled, for the next Tracker
         if err is not None:
             # With an unbounded message timeout only a permanent error lands here; the event stays spooled.
             message = f"event for run {entry.key} not delivered: {err.str()}"

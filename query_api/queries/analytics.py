@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from clickhouse_connect.driver.client import Client
 
+from query_api.queries.fold import END_OF_TIME, runs_as_of
+
 Agg = Literal["last", "min", "max"]
 AGGREGATES = {"last": "argMaxMerge(last_value)", "min": "min(min_value)", "max": "max(max_value)"}
 
@@ -42,7 +44,7 @@ def params_by_run(condition: str) -> str:
 
 RUN_CARDS = f"""
 SELECT r.run_id, r.name, r.status, p.kv
-FROM runs_current AS r
+FROM {runs_as_of(END_OF_TIME, "run_id IN {run_ids:Array(String)}")} AS r
 LEFT JOIN ({params_by_run("run_id IN {run_ids:Array(String)}")}) AS p ON p.run_id = r.run_id
 WHERE r.experiment_id = {{experiment_id:String}} AND r.run_id IN {{run_ids:Array(String)}}
 """
@@ -69,7 +71,7 @@ def leaderboard(
 
 PARALLEL = f"""
 SELECT r.run_id, r.name, p.kv, m.v
-FROM runs_current AS r
+FROM {runs_as_of(END_OF_TIME, "experiment_id = {experiment_id:String}")} AS r
 LEFT JOIN ({params_by_run("key IN {params:Array(String)}")}) AS p ON p.run_id = r.run_id
 LEFT JOIN (
     SELECT run_id, {{agg_placeholder}} AS v FROM run_metric_summary

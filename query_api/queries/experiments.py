@@ -6,9 +6,10 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from query_api.queries.fold import CURRENT
 from query_api.timefmt import iso_from_micros
 
-LIST = """
+LIST = f"""
 SELECT e.experiment_id, e.name, toUnixTimestamp64Micro(e.created), r.runs,
        if(r.runs IS NULL, NULL, toUnixTimestamp64Micro(r.last))
 FROM (
@@ -17,7 +18,7 @@ FROM (
 ) AS e
 LEFT JOIN (
     SELECT experiment_id, countIf(deleted = 0) AS runs, max(updated_time) AS last
-    FROM runs_current GROUP BY experiment_id
+    FROM {CURRENT} GROUP BY experiment_id
 ) AS r ON r.experiment_id = e.experiment_id
 ORDER BY e.name
 SETTINGS join_use_nulls = 1

@@ -8,6 +8,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from query_api.queries.fold import END_OF_TIME, runs_as_of
 from query_api.timefmt import iso_from_micros
 
 HISTORY = """
@@ -27,7 +28,7 @@ SELECT groupArray(seq), count() FROM events
 WHERE run_id = {run_id:String} AND event_type NOT IN ('DeadLetter', 'Duplicate')
 """
 
-DELETED = "SELECT deleted FROM runs_current WHERE run_id = {run_id:String}"
+DELETED = f"SELECT deleted FROM {runs_as_of(END_OF_TIME, 'run_id = {run_id:String}')}"
 EVENT_TYPES = (
     "ExperimentCreated", "RunStarted", "ParamsLogged", "MetricsLogged", "TagsSet", "TagDeleted", "ArtifactLogged",
     "InputsLogged", "RunStatusChanged", "RunDeleted", "RunRestored", "DeadLetter", "Duplicate",

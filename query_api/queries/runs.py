@@ -9,6 +9,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from consumers.derived import summary_select
+from query_api.queries.fold import runs_as_of
 from query_api.timefmt import iso_from_micros
 
 EXPERIMENT_NAMES = (
@@ -22,9 +23,8 @@ RUNS_BY_ID = f"""
 SELECT r.run_id, r.experiment_id, e.name, r.name, r.status,
        toUnixTimestamp64Micro(r.start_time), toUnixTimestamp64Micro(r.end_time),
        r.parent_run_id, r.user, r.source, r.description, r.deleted
-FROM runs_as_of(as_of = {AS_OF}) AS r
+FROM {runs_as_of(where="run_id IN {run_ids:Array(String)}")} AS r
 LEFT JOIN ({EXPERIMENT_NAMES}) AS e ON e.experiment_id = r.experiment_id
-WHERE r.run_id IN {{run_ids:Array(String)}}
 """
 
 SCOPE = "experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}"

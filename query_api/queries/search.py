@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from clickhouse_connect.driver.client import Client
 
+from query_api.queries.fold import CURRENT
 from query_api.search.ast import Node, OrderKey
 from query_api.search.compile import Binder, compile_filter, compile_order
 
@@ -32,7 +33,7 @@ def build_search(
     where = compile_filter(node, b)
     order_by = compile_order(order, b)
     sql = (
-        "SELECT r.run_id FROM runs_current AS r "
+        f"SELECT r.run_id FROM {CURRENT} AS r "
         + " ".join(b.join_sql)
         + f" WHERE r.experiment_id IN {b.experiments} AND {VIEWS[run_view]}"
         + f" AND has({partitions}, r.kafka_partition)"

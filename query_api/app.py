@@ -16,6 +16,7 @@ from query_api.auth import load_tokens, require
 from query_api.errors import install_error_handlers
 from query_api.jsonresponse import JSONResponse
 from query_api.maintenance import MaintenanceRunner
+from query_api.readers import Readers
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, experiments, health, opmetrics, runs, sql
 from query_api.settings import ServerSettings
@@ -39,11 +40,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
             projector = ProjectorThread(settings, connect(settings.clickhouse_url, settings.clickhouse_database))
             projector.start()
         maintenance = MaintenanceRunner(settings, projector.projector if projector is not None else None)
-        app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance)
+        readers = Readers(settings.clickhouse_url, settings.clickhouse_database)
+        app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers)
         try:
             yield
         finally:
             maintenance.close()
+            readers.close()
             if projector is not None:
                 projector.stop()
             clickhouse.close()

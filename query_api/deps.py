@@ -5,6 +5,7 @@ from typing import Annotated
 from clickhouse_connect.driver.client import Client
 from fastapi import Depends, Request
 
+from query_api.readers import Readers
 from query_api.state import AppState
 
 
@@ -19,3 +20,12 @@ def get_clickhouse(state: Annotated[AppState, Depends(get_state)]) -> Client:
 
 StateDep = Annotated[AppState, Depends(get_state)]
 ClickHouseDep = Annotated[Client, Depends(get_clickhouse)]
+
+
+def get_readers(request: Request) -> Readers | None:
+    """The app's side-by-side readers; None where the app runs without its state (route unit tests)."""
+    state: AppState | None = getattr(request.app.state, "runstream", None)
+    return state.readers if state is not None else None
+
+
+ReadersDep = Annotated[Readers | None, Depends(get_readers)]

@@ -9,6 +9,7 @@ from confluent_kafka.admin import AdminClient
 
 from consumers.runner import ProjectorThread
 from query_api.maintenance import MaintenanceRunner
+from query_api.readers import Readers
 from query_api.settings import ServerSettings
 
 
@@ -19,3 +20,4 @@ class AppState:
     kafka_admin: AdminClient
     projector: ProjectorThread | None = None
     maintenance: MaintenanceRunner | None = None
+    readers: Readers | None = None

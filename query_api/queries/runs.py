@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clickhouse_connect.driver.client import Client
 
 from consumers.derived import summary_select
 from query_api.queries.fold import runs_as_of
+
+if TYPE_CHECKING:
+    from query_api.readers import Readers
 from query_api.timefmt import iso_from_micros
 
 EXPERIMENT_NAMES = (
@@ -60,12 +64,33 @@ def _nan_if_null(value: float | None) -> float:
     return math.nan if value is None else value
 
 
-def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """The full shape of each run that exists, in the order of run_ids; as it stood at `as_of` when given."""
+def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None, *,
+               experiment_ids: list[str] | None = None, readers: Readers | None = None) -> list[dict[str, Any]]:
+    """The full shape of each run that exists, in the order of run_ids; as it stood at `as_of` when given.
+
+    With the experiments known (a search knows them) and `readers`, its four queries run side by side."""
     if not run_ids:
         return []
     instant = as_of or END_OF_TIME
+    summaries_sql = metric_summaries_sql(as_of is not None)
+    if experiment_ids is not None and readers is not None:
+        bind = {"experiment_ids": experiment_ids, "run_ids": run_ids, "as_of": instant}
+        rows, params, tags, summaries = readers.run(
+            *(lambda c, sql=sql: c.query(sql, parameters=bind).result_rows
+              for sql in (RUNS_BY_ID, PARAMS, TAGS, summaries_sql)))
+        return _shape(run_ids, rows, params, tags, summaries)
     rows = client.query(RUNS_BY_ID, parameters={"run_ids": run_ids, "as_of": instant}).result_rows
+    if not rows:
+        return []
+    bind = {"experiment_ids": sorted({row[1] for row in rows}), "run_ids": [row[0] for row in rows], "as_of": instant}
+    params = client.query(PARAMS, parameters=bind).result_rows
+    tags = client.query(TAGS, parameters=bind).result_rows
+    summaries = client.query(summaries_sql, parameters=bind).result_rows
+    return _shape(run_ids, rows, params, tags, summaries)
+
+
+def _shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[Sequence[Any]],
+           tags: Sequence[Sequence[Any]], summaries: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     runs: dict[str, dict[str, Any]] = {}
     for (run_id, exp_id, exp_name, name, status, start, end, parent, user, source, description, deleted) in rows:
         runs[run_id] = {
@@ -74,20 +99,18 @@ def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None
             "parent_run_id": parent, "user": user, "source": source, "description": description,
             "deleted": bool(deleted), "params": {}, "tags": {}, "metrics": {},
         }
-    if not runs:
-        return []
-    bind = {"experiment_ids": sorted({r["experiment_id"] for r in runs.values()}), "run_ids": list(runs),
-            "as_of": instant}
-    for run_id, key, value in client.query(PARAMS, parameters=bind).result_rows:
-        runs[run_id]["params"][key] = value
-    for run_id, key, value, _ in client.query(TAGS, parameters=bind).result_rows:
-        runs[run_id]["tags"][key] = value
-    summaries = client.query(metric_summaries_sql(as_of is not None), parameters=bind).result_rows
+    for run_id, key, value in params:
+        if run_id in runs:
+            runs[run_id]["params"][key] = value
+    for run_id, key, value, _ in tags:
+        if run_id in runs:
+            runs[run_id]["tags"][key] = value
     for run_id, key, last, vmin, vmax, count, last_step in summaries:
-        runs[run_id]["metrics"][key] = {
-            "last": last, "min": _nan_if_null(vmin), "max": _nan_if_null(vmax), "count": int(count),
-            "last_step": int(last_step),
-        }
+        if run_id in runs:
+            runs[run_id]["metrics"][key] = {
+                "last": last, "min": _nan_if_null(vmin), "max": _nan_if_null(vmax), "count": int(count),
+                "last_step": int(last_step),
+            }
     for run in runs.values():
         for part in ("params", "tags", "metrics"):
             run[part] = dict(sorted(run[part].items()))

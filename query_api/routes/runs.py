@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from query_api import health
-from query_api.deps import ClickHouseDep
+from query_api.deps import ClickHouseDep, ReadersDep
 from query_api.errors import InvalidParameter, NotFound
 from query_api.jsonresponse import JSONResponse
 from query_api.models import MetricHistory, Run, RunHistory, RunList, SearchRuns
@@ -70,7 +70,7 @@ def get_diff(
 
 
 @router.post("/runs/search", response_model=RunList)
-def search_runs(request: SearchRuns, clickhouse: ClickHouseDep) -> JSONResponse:
+def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: ReadersDep) -> JSONResponse:
     """Runs of the given experiments matching the filter, in order_by order, one page at a time."""
     node = parse_filter(request.filter)
     order = parse_order_by(request.order_by)
@@ -88,7 +88,8 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep) -> JSONResponse:
     more = len(run_ids) > request.max_results
     run_ids = run_ids[: request.max_results]
     next_token = PageToken(offset + len(run_ids), snapshot, fingerprint).encode() if more else None
-    return JSONResponse({"runs": runs.fetch_runs(clickhouse, run_ids), "next_page_token": next_token})
+    found = runs.fetch_runs(clickhouse, run_ids, experiment_ids=experiment_ids, readers=readers)
+    return JSONResponse({"runs": found, "next_page_token": next_token})
 
 
 def _resolve_experiments(clickhouse: ClickHouseDep, request: SearchRuns) -> list[str]:

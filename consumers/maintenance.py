@@ -39,6 +39,7 @@ SUFFIX: dict[Kind, str] = {"rebuild": "__rebuild", "verify": "__verify"}
 VOLATILE_COLUMNS = frozenset({"projected_at"})  # when a row was written, not what it says
 CATCH_UP_LAG = 5_000  # messages: below this lag the live projection is paused for the last stretch
 CATCH_UP_ROUNDS = 50
+FOREIGN_MEMBER_WAIT_S = 20.0  # a killed projector leaves the group when its session times out (10 s, projector.py)
 
 
 # -- pure parts -----------------------------------------------------------------------------------------
@@ -259,20 +260,29 @@ class MaintenanceJob:
             yield time.monotonic()
 
     def _check_no_foreign_projector(self) -> None:
-        """Refuse to work under a projector we cannot pause: any live member of the group that is not ours."""
+        """Refuse to work under a projector we cannot pause: a member of the group that is not ours. A projector
+        that was killed stays a member until its session times out, so wait that long before refusing."""
+        ours = 1 if self.live is not None else 0
+        deadline = time.monotonic() + FOREIGN_MEMBER_WAIT_S
+        members = self._group_members()
+        while members > ours and time.monotonic() < deadline and not self.cancel.is_set():
+            self._phase("waiting for other members of the consumer group to leave")
+            time.sleep(1)
+            members = self._group_members()
+        if members > ours:
+            raise ReplayError(f"consumer group {self.settings.consumer_group!r} has {members} member(s) and this "
+                              f"process can pause {ours}: stop the other projectors (or run this through the "
+                              "server that hosts the projector) and retry")
+
+    def _group_members(self) -> int:
         admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap_servers})
         try:
             futures = admin.describe_consumer_groups([self.settings.consumer_group], request_timeout=30)
             description = futures[self.settings.consumer_group].result(timeout=30)
         except Exception as exc:  # an unknown group is fine: nobody projects
             log.debug("consumer group not described: %s", exc)
-            return
-        members = len(description.members or [])
-        ours = 1 if self.live is not None else 0
-        if members > ours:
-            raise ReplayError(f"consumer group {self.settings.consumer_group!r} has {members} member(s) and this "
-                              f"process can pause {ours}: stop the other projectors (or run this through the "
-                              "server that hosts the projector) and retry")
+            return 0
+        return len(description.members or [])
 
     def _counts(self, tables: Sequence[str]) -> dict[str, int]:
         return {t: int(self.client.query(f"SELECT count() FROM `{t}`").result_rows[0][0]) for t in tables}

@@ -39,6 +39,10 @@ class Projector:
             "auto.offset.reset": "earliest",
             "client.id": "runstream-projector",
             "queued.max.messages.kbytes": settings.fetch_queue_kbytes,
+            # A killed projector keeps its partitions until its session times out (45 s by default): 10 s lets
+            # the next one, and a rebuild waiting for the group, take over sooner.
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 2_000,
         })
 
     def run(self, stop: threading.Event) -> None:

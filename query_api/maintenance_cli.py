@@ -90,6 +90,17 @@ def through_server(kind: Kind, base: str, only: list[str] | None, token: str | N
                    echo: Callable[[str], None] = typer.echo) -> int:
     """Start the job on the server and follow it to the end; the exit code."""
     url = f"{base}/api/v1/admin/{kind}"
+    try:
+        return _follow(kind, url, only, token, echo)
+    except ServerUnavailable as exc:
+        echo(f"runstream {kind}: the server at {base} stopped answering ({exc}); the job did not finish. Each live "
+             "table is either the old one or its rebuilt copy, both at the same log position, and leftover shadow "
+             "tables are replaced by the next job: start the server again and run `runstream verify`.")
+        return EXIT_FAILED
+
+
+def _follow(kind: Kind, url: str, only: list[str] | None, token: str | None, echo: Callable[[str], None]) -> int:
+    base = url.rsplit("/api/v1/", 1)[0]
     code, body = _call(url, "POST", token, {"only": only} if only else None)
     if code != 202:
         echo(f"runstream {kind}: the server refused ({code}): {body.get('error_code')}: {body.get('message')}")

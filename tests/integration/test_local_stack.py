@@ -164,3 +164,32 @@ def test_rebuild_and_verify_on_the_command_line_through_the_server_or_directly(u
     rebuild = _cli(up, "rebuild")
     assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr
     assert _cli(up, "verify").returncode == 0
+
+
+def test_a_server_killed_during_a_rebuild_leaves_tables_that_verify(up: Up) -> None:
+    up.start()
+    tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=up.bootstrap))
+    for i in range(40):
+        with tracker.start_run("killed-rebuild", f"r{i}", params={"i": i}) as run:
+            for step in range(5000):
+                run.log_metrics({"loss": 1.0 / (step + 1), "acc": step / 5000}, step=step)
+    tracker.close(120)
+    wait_for(lambda: up.health()[1].get("projector_lag") == 0, 180, 0.5, what="projection caught up")
+
+    cli = subprocess.Popen([sys.executable, "-m", "query_api", "rebuild"], env=up.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    wait_for(lambda: up.get("/api/v1/admin/rebuild")[1].get("events", 0) > 0, 60, 0.05, what="the replay under way")
+    assert up.stop(signal.SIGKILL) == -signal.SIGKILL
+    output, _ = cli.communicate(timeout=120)
+    assert cli.returncode == 2, output
+    assert "stopped answering" in output and "runstream verify" in output
+
+    up.start()  # the broker left running is reused; the projector resumes from ClickHouse
+    wait_for(lambda: up.health()[1].get("projector_lag") == 0, 180, 0.5, what="projection caught up again")
+    verify = _cli(up, "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    status, found = up.get("/api/v1/runs/search", {"experiment_names": ["killed-rebuild"], "max_results": 100})
+    assert status == 200 and len(found["runs"]) == 40
+    assert all(r["metrics"]["loss"]["count"] == 5000 for r in found["runs"])
+    rebuild = _cli(up, "rebuild")
+    assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr

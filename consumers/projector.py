@@ -59,13 +59,12 @@ class Projector:
             self.dlq.close()
 
     @contextmanager
-    def pause(self) -> Iterator[dict[int, int]]:
-        """Hold projection between two batches; yields the events table's position per assigned partition.
-
-        Every table is at that position while paused (a batch is written whole before the lock is released),
-        so a rebuild can swap tables in, or a verify compare them, against a log position that stands still."""
+    def pause(self) -> Iterator[None]:
+        """Hold projection between two batches. Every table stands at the same position while paused (a batch
+        is written whole before the lock is released), so a rebuild can swap tables in, or a verify compare
+        them, against a log position that stands still."""
         with self._batch_lock:
-            yield {p: self.writer.positions["events"].get(p, -1) for p in self.stats.assigned}
+            yield
 
     def owned_partitions(self) -> list[int]:
         return list(self.stats.assigned)

@@ -15,7 +15,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from consumers.errors import ConsumerError
 from consumers.settings import ProjectorSettings
 from consumers.sink import PipelinedSink
-from consumers.writer import BatchWriter, Tables, offset_of, partition_of
+from consumers.writer import BatchResult, BatchWriter, Tables, offset_of, partition_of
 
 log = logging.getLogger("runstream.replay")
 
@@ -28,13 +28,9 @@ class ReplayError(ConsumerError):
 
 
 @dataclass
-class ReplayCounters:
+class ReplayCounters(BatchResult):
     """How far a replay got; read by progress reports while it runs."""
 
-    events: int = 0
-    points: int = 0
-    dead_letters: int = 0
-    duplicates: int = 0
     seconds: float = 0.0
     consumed: dict[int, int] = field(default_factory=dict)
 
@@ -125,11 +121,7 @@ class Replay:
                 if partition in open_ and self.counters.consumed[partition] < offset <= wanted[partition]:
                     by_partition[partition].append(msg)
             for partition, msgs in by_partition.items():
-                result = self.writer.write(partition, msgs)
-                self.counters.events += result.events
-                self.counters.points += result.points
-                self.counters.dead_letters += result.dead_letters
-                self.counters.duplicates += result.duplicates
+                self.counters.add(self.writer.write(partition, msgs))
                 self.counters.consumed[partition] = offset_of(msgs[-1])
             done = {p for p in open_ if self.counters.consumed[p] >= wanted[p]}
             if done:

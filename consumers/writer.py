@@ -53,6 +53,12 @@ class BatchResult:
     dead_letters: int = 0
     duplicates: int = 0
 
+    def add(self, other: BatchResult) -> None:
+        self.events += other.events
+        self.points += other.points
+        self.dead_letters += other.dead_letters
+        self.duplicates += other.duplicates
+
 
 @dataclass
 class BatchWriter:
@@ -92,11 +98,7 @@ class BatchWriter:
         for i, msg in enumerate(msgs):
             size += len(msg.value() or b"")
             if size >= self.chunk_bytes or i == len(msgs) - 1:
-                result = self._write_chunk(partition, msgs[start:i + 1])
-                total.events += result.events
-                total.points += result.points
-                total.dead_letters += result.dead_letters
-                total.duplicates += result.duplicates
+                total.add(self._write_chunk(partition, msgs[start:i + 1]))
                 start, size = i + 1, 0
         return total
 

@@ -281,3 +281,29 @@ def test_the_ajax_prefix_and_the_clients_side_routes(runstream: str) -> None:
     assert call(runstream, "POST", "/api/2.0/mlflow/logged-models/search", {}) == (200, {})
     status, default = call(runstream, "GET", "/ajax-api/2.0/mlflow/experiments/get?experiment_id=0")
     assert status == 200 and default["experiment"]["name"] == "Default"
+
+
+def test_an_optuna_study_logs_through_its_mlflow_callback(runstream: str) -> None:
+    optuna = pytest.importorskip("optuna")
+    from optuna_integration.mlflow import MLflowCallback
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def objective(trial: Any) -> float:
+        x = trial.suggest_float("x", -10, 10)
+        layers = trial.suggest_int("layers", 1, 4)
+        return (x - 2) ** 2 + layers
+
+    study = optuna.create_study(study_name="optuna-quadratic", sampler=optuna.samplers.TPESampler(seed=7))
+    study.optimize(objective, n_trials=20, callbacks=[MLflowCallback(tracking_uri=runstream, metric_name="loss")])
+    _, experiment = call(runstream, "GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=optuna-quadratic")
+    experiment_id = experiment["experiment"]["experiment_id"]
+    status, board = call(runstream, "GET", f"/api/v1/experiments/{experiment_id}/leaderboard?metric=loss&order=asc&k=1")
+    assert status == 200, board
+    best = board["runs"][0]
+    assert best["value"] == pytest.approx(study.best_value)
+    assert float(best["params"]["x"]) == pytest.approx(study.best_params["x"])
+    assert int(best["params"]["layers"]) == study.best_params["layers"]
+    _, found = call(runstream, "POST", "/api/v1/runs/search", {"experiment_ids": [experiment_id]})
+    assert len(found["runs"]) == 20
+    assert sorted(int(r["name"]) for r in found["runs"]) == list(range(20))

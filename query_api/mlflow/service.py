@@ -232,7 +232,7 @@ class MlflowService:
     # -- runs: writes ----------------------------------------------------------------------------------------
     def create_run(self, experiment_id: Any, user_id: Any, start_time: Any, run_name: Any,
                    tags: list[tuple[Any, Any]]) -> dict[str, Any]:
-        experiment_id = p.check_experiment_id(experiment_id if experiment_id not in (None, "") else "0")
+        experiment_id = p.check_experiment_id(experiment_id)
         checked = self._run_tags(tags)
         start_ms = p.check_int64(start_time, "start_time", default=int(time.time() * 1000), minimum=0)
         user = str(user_id or checked.get(p.USER_TAG) or "")

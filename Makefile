@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay bench
+.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay bench bench-mlflow
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker"; exit 1; }
@@ -56,3 +56,6 @@ bench-queries: $(STAMP)  ## the query benchmark: 10,000 runs x 5 metrics x 1,000
 
 bench-replay: $(STAMP)  ## replay speed of rebuild/verify on a 5M-point log, against the live projector
 	$(BIN)/python benchmarks/replay.py
+
+bench-mlflow: $(BENCH_STAMP)  ## the unmodified mlflow client: a real MLflow server vs runstream's MLflow API
+	$(BIN)/python benchmarks/mlflow_ingest.py $(BENCH_ARGS)

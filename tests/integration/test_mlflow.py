@@ -3,8 +3,11 @@ started here; plus what the client cannot show: the events in the log, retries, 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -44,15 +47,21 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = subprocess.Popen(
         [executable, "server", "--backend-store-uri", f"sqlite:///{home}/mlflow.db", "--artifacts-destination",
          str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=home, stdout=log, stderr=subprocess.STDOUT)
+        # its own session: on shutdown MLflow's job runner signals its whole process group, which would
+        # otherwise be pytest's (and the test broker's)
+        cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for(lambda: _get(f"http://127.0.0.1:{port}/health") == (200, "OK") or proc.poll() is not None, 180,
                  what="mlflow server to answer /health")
         assert proc.poll() is None, (home / "server.log").read_text()[-3000:]
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
         log.close()
 
 

@@ -84,9 +84,12 @@ class ApiPublisher:
             return dict(self._acked)
 
     def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is in flight (within timeout), then stop the client: no reconnecting afterwards."""
         self._closed.set()
         self._poller.join(timeout)
         self._producer.flush(timeout)
+        self._producer.purge(in_queue=True, in_flight=True, blocking=False)
+        self._producer.close()
 
     def _delivered(self, pending: _Pending, err: KafkaError | None, msg: Message) -> None:
         if err is not None:

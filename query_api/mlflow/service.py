@@ -366,7 +366,8 @@ class MlflowService:
         if isinstance(metric, dict) and known is not None:  # the common case, without building messages
             key, value, ts = metric.get("key"), metric.get("value"), metric.get("timestamp")
             step = metric.get("step", 0)
-            if (key in known and isinstance(value, float | int) and type(value) is not bool and type(ts) is int and 0 <= ts <= p.INT64_MAX
+            if (key in known and isinstance(value, float | int) and type(value) is not bool
+                    and type(ts) is int and 0 <= ts <= p.INT64_MAX
                     and type(step) is int and p.INT64_MIN <= step <= p.INT64_MAX):
                 return key, float(value), ts, step
         path = "" if index is None else f"metrics[{index}]"

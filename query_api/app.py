@@ -19,6 +19,7 @@ from query_api.maintenance import MaintenanceRunner
 from query_api.readers import Readers
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, experiments, health, opmetrics, runs, sql
+from query_api.routes.dashboard import install_dashboard
 from query_api.settings import ServerSettings
 from query_api.state import AppState
 
@@ -64,4 +65,5 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(analytics.router, dependencies=read)
     app.include_router(sql.router, dependencies=admin)
     app.include_router(admin_routes.router, dependencies=admin)
+    install_dashboard(app, settings.dashboard_dir)
     return app

@@ -22,7 +22,7 @@ class ServerSettings(ProjectorSettings):
     auth_tokens_file: Path | None = Field(None, description="a file holding the same JSON")
     sql_max_execution_time_s: float = Field(10.0, gt=0, description="time limit of /api/v1/sql queries")
     sql_max_result_rows: int = Field(100_000, ge=1, description="rows /api/v1/sql returns at most")
-    dashboard_dir: Path | None = Field(None, description="built dashboard assets (default: the package's static/dashboard)")
+    dashboard_dir: Path | None = Field(None, description="built dashboard (default: query_api/static/dashboard)")
     sql_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of /api/v1/sql queries")
 
     @property

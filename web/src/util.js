@@ -17,12 +17,36 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** A colour per run, the same in every view (derived from the run id, not from its position). */
+// Run colours: each run gets the next colour of a well-spaced palette the first time any view draws it,
+// remembered in localStorage, so a run keeps its colour in the table, the charts and the compare page.
+const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
+  "#bcbd22", "#393b79", "#ad494a", "#637939", "#e6550d", "#7b4173", "#3182bd", "#843c39", "#31a354", "#fd8d3c", "#de9ed6"];
+const COLOR_KEY = "runstream.colors";
+const colors = (() => {
+  try {
+    return JSON.parse(localStorage.getItem(COLOR_KEY) || "{}");
+  } catch {
+    return {};
+  }
+})();
+let colorCount = Object.keys(colors).length;
+let saveQueued = false;
+
 export function runColor(runId) {
-  const n = parseInt(runId.slice(0, 8), 16) || 0;
-  const hue = Math.round(((n * 0.618033988749895) % 1) * 360);
-  const light = 38 + (parseInt(runId.slice(8, 10), 16) % 3) * 8;
-  return `hsl(${hue}, 72%, ${light}%)`;
+  let c = colors[runId];
+  if (c === undefined) {
+    c = colors[runId] = colorCount++ % PALETTE.length;
+    if (!saveQueued) {
+      saveQueued = true;
+      setTimeout(() => {
+        saveQueued = false;
+        const keys = Object.keys(colors);
+        const kept = keys.length > 5000 ? Object.fromEntries(keys.slice(-5000).map((k) => [k, colors[k]])) : colors;
+        localStorage.setItem(COLOR_KEY, JSON.stringify(kept));
+      }, 500);
+    }
+  }
+  return PALETTE[c];
 }
 
 export function fmtNum(v) {

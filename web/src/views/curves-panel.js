@@ -40,7 +40,7 @@ export class CurvesPanel {
       this.show();
     };
     const zoom = this.zoom();
-    this.controls.replaceChildren(
+    this.controls.replaceChildren(...[
       h("span", { class: "label" }, "metrics:"),
       ...available.map((k) => h("label", {}, h("input", { type: "checkbox", dataset: { metric: k }, checked: chosen.includes(k), onchange: (e) => {
         const next = e.target.checked ? [...chosen, k] : chosen.filter((x) => x !== k);
@@ -52,7 +52,7 @@ export class CurvesPanel {
       h("label", {}, h("input", { type: "checkbox", class: "log-scale", checked: this.state.log === "1", onchange: (e) => set("log", e.target.checked ? "1" : "") }), "log scale"),
       zoom ? h("span", { class: "zoom" }, `steps ${zoom.lo}–${zoom.hi} `, h("button", { class: "reset-zoom", onclick: () => set("z", "") }, "reset zoom")) : null,
       h("span", { class: "hint" }, "drag across a chart to zoom"),
-    );
+    ].filter(Boolean));
   }
 
   async show() {
@@ -111,6 +111,7 @@ export class CurvesPanel {
         onZoom: xMode === "step" ? (lo, hi) => { this.state.z = `${lo}:${hi}`; this.save(); this.show(); } : null,
       });
       boxesNow[i].dataset.points = String(series.reduce((n, s) => n + s.xs.length, 0));
+      boxesNow[i].dataset.series = String(series.length);
     });
     timings.overlay = { fetchMs: fetched - started, renderMs: performance.now() - fetched, runs: runs.length, keys: keys.length,
       points: results.reduce((n, r) => n + (r ? r.points.length : 0), 0) };

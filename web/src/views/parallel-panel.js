@@ -74,10 +74,14 @@ export class ParallelPanel {
       const values = rows.map(a.get).filter((v) => v !== null && v !== undefined && !(typeof v === "number" && !Number.isFinite(v)));
       if (a.numeric) {
         const xs = values.map(Number);
-        a.min = Math.min(...xs);
-        a.max = Math.max(...xs);
-        a.pos = (v) => (v === null || v === undefined || !Number.isFinite(Number(v)) ? null : a.max === a.min ? 0.5 : (Number(v) - a.min) / (a.max - a.min));
-        a.tick = (t) => fmtNum(a.min + t * (a.max - a.min));
+        const lo = Math.min(...xs);
+        const hi = Math.max(...xs);
+        a.log = lo > 0 && hi / lo >= 100; // values spanning orders of magnitude (learning rates) on a log axis
+        const f = a.log ? Math.log10 : (x) => x;
+        a.min = f(lo);
+        a.max = f(hi);
+        a.pos = (v) => (v === null || v === undefined || !Number.isFinite(Number(v)) ? null : a.max === a.min ? 0.5 : (f(Number(v)) - a.min) / (a.max - a.min));
+        a.tick = (t) => fmtNum(a.log ? 10 ** (a.min + t * (a.max - a.min)) : a.min + t * (a.max - a.min));
       } else {
         a.cats = [...new Set(values.map(String))].sort();
         a.pos = (v) => (v === null || v === undefined ? null : a.cats.length === 1 ? 0.5 : a.cats.indexOf(String(v)) / (a.cats.length - 1));
@@ -164,7 +168,7 @@ export class ParallelPanel {
       ctx.fillStyle = "#111";
       ctx.textAlign = "center";
       ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText(a.name, x(i), 16);
+      ctx.fillText(a.log ? `${a.name} (log)` : a.name, x(i), 16);
       ctx.font = "10px system-ui, sans-serif";
       ctx.textAlign = "right";
       const ticks = a.numeric ? [0, 0.5, 1].map((t) => [t, a.tick(t)]) : a.cats.slice(0, 12).map((c) => [a.pos(c), c]);

@@ -165,7 +165,7 @@ export function renderRun(root, route) {
       const text = JSON.stringify(p);
       return text.length > 160 ? `${text.slice(0, 160)}…` : text;
     };
-    timeline.replaceChildren(
+    timeline.replaceChildren(...[
       body.seq_gaps?.length ? h("p", { class: "error" }, `missing events (seq gaps): ${body.seq_gaps.map(([a, b]) => `${a}–${b}`).join(", ")}`) : null,
       h("table", { class: "grid history-table" },
         h("thead", {}, h("tr", {}, ...["seq", "event", "when", "who", "where in the log", "what", ""].map((t) => h("th", {}, t)))),
@@ -179,7 +179,7 @@ export function renderRun(root, route) {
         h("td", { class: "payload" }, e.error ? `${e.error} ` : "", summary(e)),
         h("td", {}, e.event_time ? h("button", { class: "as-of-event", title: "show the run as it stood after this event", onclick: () => go({ as_of: e.event_time }) }, "as of") : null))))),
       body.next_page_token ? h("p", { class: "empty" }, "more events not shown") : null,
-    );
+    ].filter(Boolean));
   }
 
   async function load() {

@@ -100,7 +100,10 @@ export function renderRuns(root, route) {
   }
 
   function toggle(runId, on) {
-    if (on) state.selection.add(runId);
+    if (on) {
+      state.selection.add(runId);
+      runColor(runId); // a run selected now gets its colour before the rows around it are drawn
+    }
     else state.selection.delete(runId);
     selectionChanged();
   }

@@ -212,7 +212,10 @@ def test_compare_page_highlights_differing_params(page: Any, dashboard: Dashboar
     differing = {p["key"] for p in compared["params"] if p["differs"]}
     shown = set(page.eval_on_selector_all(".compare-params tr.differs", "rows => rows.map(r => r.dataset.key)"))
     assert shown == differing
-    page.locator(".compare-page .chart canvas").first.wait_for()
+    chart = page.locator(".compare-page .chart[data-metric='loss']")
+    chart.locator("canvas").wait_for()
+    legend = chart.locator(".u-legend").inner_text()
+    assert all(f"trial-{i}" in legend for i in (1, 2, 4))
     shot(page, "compare")
 
 

@@ -33,7 +33,9 @@ export function renderCompare(root, route) {
     const metricRows = keys.flatMap((k) => ["last", "min", "max"].map((agg) => h("tr", { dataset: { key: k, agg } }, h("th", {}, `${k} (${agg})`),
       ...runs.map((r) => h("td", { class: "num" }, fmtNum(num(r.metrics?.[k]?.[agg])))))));
     const differing = data.params.filter((p) => p.differs).length;
-    const charts = h("div", { class: "charts" }, ...Object.keys(data.curves).sort().map((k) => chartBox(k)));
+    // curves come as run_id -> key -> points; each chart is one key with every run
+    const curveKeys = [...new Set(Object.values(data.curves).flatMap((byKey) => Object.keys(byKey)))].sort();
+    const charts = h("div", { class: "charts" }, ...curveKeys.map((k) => chartBox(k)));
     body.replaceChildren(
       h("label", {}, h("input", { type: "checkbox", class: "only-differs", checked: onlyDiffers, onchange: (e) => { onlyDiffers = e.target.checked; load(); } }),
         ` only the ${differing} params that differ`),
@@ -43,7 +45,7 @@ export function renderCompare(root, route) {
     const names = new Map(runs.map((r) => [r.run_id, r.name || r.run_id.slice(0, 8)]));
     [...charts.children].forEach((box) => {
       const key = box.dataset.metric;
-      const series = Object.entries(data.curves[key]).map(([runId, points]) => ({
+      const series = runs.filter((r) => data.curves[r.run_id]?.[key]).map(({ run_id: runId }) => [runId, data.curves[runId][key]]).map(([runId, points]) => ({
         runId, label: names.get(runId), xs: points.map((p) => p.step), ys: points.map((p) => num(p.value)),
       }));
       drawCurves(box, series, { title: key });

@@ -113,6 +113,7 @@ export class CurvesPanel {
       boxesNow[i].dataset.points = String(series.reduce((n, s) => n + s.xs.length, 0));
       boxesNow[i].dataset.series = String(series.length);
     });
+    await null; // uPlot draws in a microtask queued by its constructor: let it run before the clock stops
     timings.overlay = { fetchMs: fetched - started, renderMs: performance.now() - fetched, runs: runs.length, keys: keys.length,
       points: results.reduce((n, r) => n + (r ? r.points.length : 0), 0) };
     this.charts.dataset.generation = String(gen);

@@ -256,7 +256,9 @@ export function renderRuns(root, route) {
     applyColumns();
     showRows();
     if (!quiet) {
-      timings.firstScreen = { ms: performance.now() - started, fetchMs: performance.now() - t0, rows: runs.length };
+      const first = { ms: performance.now() - started, fetchMs: performance.now() - t0, rows: runs.length, sinceNavigation: performance.now() };
+      // the next frame: style, layout and paint of the first screen have been scheduled by then
+      requestAnimationFrame(() => setTimeout(() => { timings.firstScreen = { ...first, paintedSinceNavigation: performance.now() }; }, 0));
       if (state.tab === "curves") curves.show();
     }
     while (page.next_page_token && runs.length < MAX_RUNS) {

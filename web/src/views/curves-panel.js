@@ -14,6 +14,7 @@ export class CurvesPanel {
     this.charts = h("div", { class: "charts" });
     this.el = h("div", { class: "curves" }, this.controls, this.charts);
     this.generation = 0;
+    this.drawnRuns = 0;
   }
 
   keys(runs) {
@@ -57,6 +58,7 @@ export class CurvesPanel {
 
   async show() {
     const runs = this.selectedRuns().slice(0, MAX_CURVE_RUNS);
+    this.drawnRuns = runs.length;
     const available = this.keys(runs);
     if (!runs.length) {
       this.controls.replaceChildren();

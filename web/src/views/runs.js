@@ -273,6 +273,8 @@ export function renderRuns(root, route) {
     fillColumnPicker();
     timings.allRows = { ms: performance.now() - t0, rows: runs.length };
     if (!quiet && state.tab === "parallel") parallel.show();
+    // selected runs beyond the first page: draw them now that every run is here
+    if (!quiet && state.tab === "curves" && state.selection.size && curves.drawnRuns < Math.min(state.selection.size, 50)) curves.show();
   }
 
   showTab();

@@ -3,6 +3,8 @@
 import uuid
 
 _EXPERIMENTS = uuid.UUID("6f1d3c1e-52b4-4e4f-9a39-0c5b0e8b7a11")
+DEFAULT_EXPERIMENT = "Default"
+DEFAULT_EXPERIMENT_ID = "0"
 
 
 def new_run_id() -> str:
@@ -14,6 +16,13 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
-def experiment_id_for(name: str) -> str:
-    """The experiment id every machine derives from the same name, so no coordination is needed."""
-    return uuid.uuid5(_EXPERIMENTS, name).hex
+def experiment_id_for(name: str, attempt: int = 0) -> str:
+    """The experiment id every machine derives from the same name, so no coordination is needed.
+
+    An integer string, as MLflow's clients expect: "0" for the Default experiment, else 63 bits of a
+    UUIDv5 of the name. `attempt` > 0 derives the alternatives the server uses when a renamed experiment
+    already holds the name's id."""
+    if name == DEFAULT_EXPERIMENT and attempt == 0:
+        return DEFAULT_EXPERIMENT_ID
+    seed = name if attempt == 0 else f"{name}\x00{attempt}"
+    return str(uuid.uuid5(_EXPERIMENTS, seed).int >> 65)

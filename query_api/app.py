@@ -12,13 +12,21 @@ from fastapi import Depends, FastAPI
 from consumers.clickhouse import connect
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
-from query_api.auth import load_tokens, require
+from query_api.artifacts import ArtifactStore
+from query_api.auth import load_tokens, require, require_by_method
+from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
+from query_api.health import positions as health_positions
 from query_api.jsonresponse import JSONResponse
 from query_api.maintenance import MaintenanceRunner
+from query_api.mlflow import artifact_routes, server_routes
+from query_api.mlflow import routes as mlflow_routes
+from query_api.mlflow.deps import Replays
+from query_api.mlflow.service import MlflowService
+from query_api.publisher import ApiPublisher
 from query_api.readers import Readers
 from query_api.routes import admin as admin_routes
-from query_api.routes import analytics, experiments, health, opmetrics, runs, sql
+from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
 from query_api.routes.dashboard import install_dashboard
 from query_api.settings import ServerSettings
 from query_api.state import AppState
@@ -42,10 +50,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
             projector.start()
         maintenance = MaintenanceRunner(settings, projector.projector if projector is not None else None)
         readers = Readers(settings.clickhouse_url, settings.clickhouse_database)
-        app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers)
+        publisher = ApiPublisher(settings.kafka_bootstrap_servers, settings.topic, timeout_s=settings.publish_timeout_s)
+        barrier = ReadBarrier(publisher.acked, lambda: health_positions(clickhouse),
+                              timeout_s=settings.mlflow_read_wait_s)
+        service = MlflowService(clickhouse, publisher, barrier, ArtifactStore(settings.artifact_dir))
+        app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers, publisher, service)
         try:
             yield
         finally:
+            publisher.close()
             maintenance.close()
             readers.close()
             if projector is not None:
@@ -63,7 +76,17 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(experiments.router, dependencies=read)
     app.include_router(runs.router, dependencies=read)
     app.include_router(analytics.router, dependencies=read)
+    app.include_router(artifacts.router, dependencies=read)
     app.include_router(sql.router, dependencies=admin)
     app.include_router(admin_routes.router, dependencies=admin)
+    # MLflow's REST API: the same events through Kafka, the same tokens (reads need read, writes need write).
+    app.state.replays = Replays()
+    by_method = [Depends(require_by_method())]
+    for prefix in ("/api/2.0", "/ajax-api/2.0"):
+        app.include_router(mlflow_routes.router, prefix=prefix, dependencies=by_method)
+        app.include_router(artifact_routes.router, prefix=prefix, dependencies=by_method)
+    for prefix in ("/api/3.0", "/ajax-api/3.0"):
+        app.include_router(server_routes.v3, prefix=prefix)
+    app.include_router(server_routes.plain)
     install_dashboard(app, settings.dashboard_dir)
     return app

@@ -96,3 +96,15 @@ def require(scope: Scope) -> Callable[[Request], None]:
             raise PermissionDenied(f"this route needs the {scope!r} scope")
 
     return check
+
+
+def require_by_method() -> Callable[[Request], None]:
+    """For front doors that mix reads and writes under one prefix (MLflow's API): GET, and POSTs to a
+    .../search route, need `read`; every other method needs `write`."""
+    read, write = require("read"), require("write")
+
+    def check(request: Request) -> None:
+        reading = request.method in ("GET", "HEAD") or request.url.path.endswith("/search")
+        (read if reading else write)(request)
+
+    return check

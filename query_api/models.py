@@ -31,6 +31,31 @@ class Run(BaseModel):
     params: dict[str, str]
     tags: dict[str, str]
     metrics: dict[str, MetricSummary]
+    inputs: list[DatasetInputModel] = Field(default_factory=list, description="only on GET /api/v1/runs/{run_id}")
+
+
+class DatasetInputModel(BaseModel):
+    name: str
+    digest: str
+    source_type: str | None = None
+    source: str | None = None
+    context: str | None = None
+    schema_: str | None = Field(None, alias="schema")
+    profile: str | None = None
+
+
+class ArtifactModel(BaseModel):
+    path: str
+    size: int
+    digest: str
+    media_type: str | None
+    uri: str
+    logged_at: str
+
+
+class ArtifactList(BaseModel):
+    run_id: str
+    artifacts: list[ArtifactModel]
 
 
 class Experiment(BaseModel):

@@ -23,7 +23,16 @@ class ServerSettings(ProjectorSettings):
     sql_max_execution_time_s: float = Field(10.0, gt=0, description="time limit of /api/v1/sql queries")
     sql_max_result_rows: int = Field(100_000, ge=1, description="rows /api/v1/sql returns at most")
     dashboard_dir: Path | None = Field(None, description="built dashboard (default: query_api/static/dashboard)")
+    artifact_root: Path | None = Field(None, description="where MLflow artifacts are stored "
+                                       "(default: <data dir>/artifacts)")
+    mlflow_read_wait_s: float = Field(10.0, gt=0, description="how long a read waits for the projector to "
+                                      "reach this server's own writes")
+    publish_timeout_s: float = Field(10.0, gt=0, description="how long an HTTP write waits for Kafka's ack")
     sql_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of /api/v1/sql queries")
+
+    @property
+    def artifact_dir(self) -> Path:
+        return self.artifact_root or self.data_dir / "artifacts"
 
     @property
     def local_kafka(self) -> bool:

@@ -9,6 +9,8 @@ from confluent_kafka.admin import AdminClient
 
 from consumers.runner import ProjectorThread
 from query_api.maintenance import MaintenanceRunner
+from query_api.mlflow.service import MlflowService
+from query_api.publisher import ApiPublisher
 from query_api.readers import Readers
 from query_api.settings import ServerSettings
 
@@ -21,3 +23,5 @@ class AppState:
     projector: ProjectorThread | None = None
     maintenance: MaintenanceRunner | None = None
     readers: Readers | None = None
+    publisher: ApiPublisher | None = None
+    mlflow: MlflowService | None = None

@@ -11,9 +11,15 @@ from schemas.errors import (
     UnknownFingerprintError,
 )
 from schemas.events import (
+    EXPERIMENT_EVENTS,
     ArtifactLogged,
     DatasetInput,
     ExperimentCreated,
+    ExperimentDeleted,
+    ExperimentRenamed,
+    ExperimentRestored,
+    ExperimentTagDeleted,
+    ExperimentTagsSet,
     InputsLogged,
     MetricsLogged,
     ParamsLogged,
@@ -21,6 +27,7 @@ from schemas.events import (
     Producer,
     RunDeleted,
     RunEvent,
+    RunRenamed,
     RunRestored,
     RunStarted,
     RunStatus,
@@ -31,9 +38,10 @@ from schemas.events import (
 from schemas.validation import validate_event
 
 __all__ = [
-    "ArtifactLogged", "BadMagicError", "DatasetInput", "DecodeError", "ExperimentCreated", "InputsLogged",
-    "InvalidEventError", "MetricsLogged", "ParamsLogged", "Payload", "Producer", "RunDeleted", "RunEvent",
-    "RunRestored", "RunStarted", "RunStatus", "RunStatusChanged", "SchemaCatalog", "SchemaError", "TagDeleted",
-    "TagsSet", "TruncatedMessageError", "UnknownFingerprintError", "decode", "default_catalog", "encode",
-    "validate_event",
+    "ArtifactLogged", "BadMagicError", "DatasetInput", "DecodeError", "EXPERIMENT_EVENTS", "ExperimentCreated",
+    "ExperimentDeleted", "ExperimentRenamed", "ExperimentRestored", "ExperimentTagDeleted", "ExperimentTagsSet",
+    "InputsLogged", "InvalidEventError", "MetricsLogged", "ParamsLogged", "Payload", "Producer", "RunDeleted",
+    "RunEvent", "RunRenamed", "RunRestored", "RunStarted", "RunStatus", "RunStatusChanged", "SchemaCatalog",
+    "SchemaError", "TagDeleted", "TagsSet", "TruncatedMessageError", "UnknownFingerprintError", "decode",
+    "default_catalog", "encode", "validate_event",
 ]

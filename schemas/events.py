@@ -92,6 +92,8 @@ class DatasetInput:
     source_type: str | None = None
     source: str | None = None
     context: str | None = None
+    schema: str | None = None
+    profile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +117,52 @@ class RunRestored:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RunRenamed:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentRenamed:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentDeleted:
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentRestored:
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentTagsSet:
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentTagDeleted:
+    key: str
+
+
+# Experiment-level events: run_id is empty and the Kafka key is the experiment id.
+EXPERIMENT_EVENTS: tuple[type, ...] = (
+    ExperimentCreated, ExperimentRenamed, ExperimentDeleted, ExperimentRestored, ExperimentTagsSet,
+    ExperimentTagDeleted,
+)
+
 Payload = (
     ExperimentCreated | RunStarted | ParamsLogged | MetricsLogged | TagsSet | TagDeleted | ArtifactLogged
-    | InputsLogged | RunStatusChanged | RunDeleted | RunRestored
+    | InputsLogged | RunStatusChanged | RunDeleted | RunRestored | RunRenamed | ExperimentRenamed
+    | ExperimentDeleted | ExperimentRestored | ExperimentTagsSet | ExperimentTagDeleted
 )
 
 PAYLOAD_TYPES: tuple[type, ...] = (
     ExperimentCreated, RunStarted, ParamsLogged, MetricsLogged, TagsSet, TagDeleted, ArtifactLogged,
-    InputsLogged, RunStatusChanged, RunDeleted, RunRestored,
+    InputsLogged, RunStatusChanged, RunDeleted, RunRestored, RunRenamed, ExperimentRenamed, ExperimentDeleted,
+    ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted,
 )
 
 

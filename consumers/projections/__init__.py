@@ -9,6 +9,8 @@ from consumers.projections.base import Block, LoggedEvent, Projection
 
 PROJECTIONS: tuple[Projection, ...] = (
     experiments.PROJECTION,
+    experiments.CHANGES,
+    experiments.TAGS,
     runs.PROJECTION,
     params.PARAMS,
     params.TAGS,

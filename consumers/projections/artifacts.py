@@ -7,8 +7,8 @@ ARTIFACT_COLUMNS = (
     "experiment_id", "run_id", "path", "uri", "size", "digest", "media_type", "event_time", "seq", *COORDINATES,
 )
 INPUT_COLUMNS = (
-    "experiment_id", "run_id", "name", "digest", "source_type", "source", "context", "event_time", "seq",
-    *COORDINATES,
+    "experiment_id", "run_id", "name", "digest", "source_type", "source", "context", "schema", "profile",
+    "event_time", "seq", *COORDINATES,
 )
 
 
@@ -23,8 +23,8 @@ def project_inputs(logged: LoggedEvent, block: Block) -> None:
     e, p = logged.event, logged.event.payload
     if isinstance(p, InputsLogged):
         for d in p.datasets:
-            block.append(e.experiment_id, e.run_id, d.name, d.digest, d.source_type, d.source, d.context,
-                         e.event_time, e.seq, *coordinates(logged))
+            block.append(e.experiment_id, e.run_id, d.name, d.digest, d.source_type, d.source, d.context, d.schema,
+                         d.profile, e.event_time, e.seq, *coordinates(logged))
 
 
 ARTIFACTS = Projection("artifacts", ARTIFACT_COLUMNS, project_artifacts)

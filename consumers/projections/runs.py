@@ -3,7 +3,7 @@
 from typing import Any
 
 from consumers.projections.base import COORDINATES, Block, LoggedEvent, Projection, coordinates
-from schemas import RunDeleted, RunRestored, RunStarted, RunStatus, RunStatusChanged
+from schemas import RunDeleted, RunRenamed, RunRestored, RunStarted, RunStatus, RunStatusChanged
 
 COLUMNS = (
     "experiment_id", "run_id", "event_type", "event_time", "seq", "name", "user", "parent_run_id", "source",
@@ -21,6 +21,8 @@ def project(logged: LoggedEvent, block: Block) -> None:
                None, None)
     elif isinstance(p, RunStatusChanged):
         row = (None, None, None, None, None, str(p.status), None, p.end_time, None)
+    elif isinstance(p, RunRenamed):
+        row = (p.name, None, None, None, None, None, None, None, None)
     elif isinstance(p, RunDeleted | RunRestored):
         row = (None, None, None, None, None, None, None, None, int(isinstance(p, RunDeleted)))
     else:

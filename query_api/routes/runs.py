@@ -14,6 +14,7 @@ from query_api.errors import InvalidParameter, NotFound
 from query_api.jsonresponse import JSONResponse
 from query_api.models import MetricHistory, Run, RunHistory, RunList, SearchRuns
 from query_api.queries import curves, diff, experiments, history, runs, search
+from query_api.queries import mlflow as mlflow_queries
 from query_api.search import parse_filter, parse_order_by
 from query_api.search.paging import PageToken, query_fingerprint
 
@@ -28,7 +29,7 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
-def _experiment_of(clickhouse: ClickHouseDep, run_id: str) -> str:
+def experiment_of(clickhouse: ClickHouseDep, run_id: str) -> str:
     experiment_id = runs.run_experiment(clickhouse, _check_run_id(run_id))
     if experiment_id is None:
         raise NotFound(f"run {run_id} does not exist")
@@ -46,7 +47,9 @@ def get_run(
     if not found:
         when = f" at {as_of.isoformat()}" if as_of else ""
         raise NotFound(f"run {run_id} does not exist{when}")
-    return JSONResponse(found[0])
+    run = found[0]
+    run["inputs"] = mlflow_queries.inputs(clickhouse, [run["experiment_id"]], [run_id])[run_id]
+    return JSONResponse(run)
 
 
 @router.get("/runs/{run_id}/diff")
@@ -120,7 +123,7 @@ def get_metric(
     """The points of one metric in step order; downsampled in ClickHouse when max_points is given."""
     if step_min is not None and step_max is not None and step_min > step_max:
         raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
-    experiment_id = _experiment_of(clickhouse, run_id)
+    experiment_id = experiment_of(clickhouse, run_id)
     points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
                           step_min=step_min, step_max=step_max)
     if not points and step_min is None and step_max is None:

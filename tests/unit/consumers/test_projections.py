@@ -75,7 +75,7 @@ def rows(block: Block) -> list[dict[str, Any]]:
 def test_the_events_table_comes_last_and_holds_the_position() -> None:
     assert PROJECTIONS[-1].table == POSITION_TABLE == "events"
     assert [p.table for p in PROJECTIONS] == [
-        "experiments", "runs", "params", "tags", "artifacts", "inputs", "metrics", "events"]
+        "experiments", "experiment_changes", "experiment_tags", "runs", "params", "tags", "artifacts", "inputs", "metrics", "events"]
 
 
 def test_an_empty_block() -> None:
@@ -248,7 +248,8 @@ def test_an_empty_metric_batch_summary() -> None:
     (TagDeleted("k"), {"key": "k"}),
     (RunDeleted(), {"reason": None}),
     (InputsLogged([DatasetInput("m", "d")]),
-     {"datasets": [{"name": "m", "digest": "d", "source_type": None, "source": None, "context": None}]}),
+     {"datasets": [{"name": "m", "digest": "d", "source_type": None, "source": None, "context": None,
+                   "schema": None, "profile": None}]}),
     (RunStarted("r", "u", description="ü"), {"name": "r", "user": "u", "parent_run_id": None, "source": None,
                                               "description": "ü"}),
 ])

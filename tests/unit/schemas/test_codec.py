@@ -20,12 +20,18 @@ from schemas import (
     DatasetInput,
     DecodeError,
     ExperimentCreated,
+    ExperimentDeleted,
+    ExperimentRenamed,
+    ExperimentRestored,
+    ExperimentTagDeleted,
+    ExperimentTagsSet,
     InputsLogged,
     MetricsLogged,
     ParamsLogged,
     Producer,
     RunDeleted,
     RunEvent,
+    RunRenamed,
     RunRestored,
     RunStarted,
     RunStatus,
@@ -67,6 +73,7 @@ PAYLOADS: list[Any] = [
     InputsLogged([
         DatasetInput("mnist", "d1g35t", source_type="local", source="/data/mnist", context="training"),
         DatasetInput("cifar", "0ff1ce"),
+        DatasetInput("iris", "abc", source_type="code", schema='{"mlflow_colspec": []}', profile='{"num_rows": 150}'),
     ]),
     InputsLogged([]),
     RunStatusChanged(RunStatus.FINISHED, end_time=END_TIME),
@@ -75,6 +82,12 @@ PAYLOADS: list[Any] = [
     RunDeleted(),
     RunRestored("oops"),
     RunRestored(),
+    RunRenamed("trial-8"),
+    ExperimentRenamed("lr-sweep-2"),
+    ExperimentDeleted("cleanup"),
+    ExperimentRestored(),
+    ExperimentTagsSet({"team": "vision", "mlflow.note.content": "é ✓"}),
+    ExperimentTagDeleted("team"),
 ]
 
 
@@ -177,11 +190,11 @@ def test_header_is_c3_01_and_the_current_fingerprint_little_endian() -> None:
     assert data[2:10] == struct.pack("<Q", _crc64_avro(canonical))
 
 
-def test_the_catalog_holds_v1_and_v2_with_v2_current() -> None:
+def test_the_catalog_holds_every_version_with_the_highest_current() -> None:
     catalog = default_catalog()
-    assert [v.version for v in catalog.versions] == [1, 2]
+    assert [v.version for v in catalog.versions] == [1, 2, 3]
     assert catalog.current is catalog.versions[-1]
-    assert len({v.fingerprint for v in catalog.versions}) == 2
+    assert len({v.fingerprint for v in catalog.versions}) == 3
     assert all(len(v.fingerprint) == 8 for v in catalog.versions)
     assert catalog.writer(catalog.versions[0].fingerprint) is catalog.versions[0]
 

@@ -1,0 +1,67 @@
+"""Dependencies of the MLflow front door: its service, and the replay cache that makes retried creates safe."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from query_api.mlflow.service import MlflowService
+
+
+class Replays:
+    """Answers a repeated create request (same route, body and credentials within `ttl_s`) with the first
+    answer instead of creating a second run or experiment: MLflow's client retries a request whose answer
+    it did not receive. Only successes are remembered; requests with the same key run one at a time."""
+
+    def __init__(self, *, ttl_s: float = 600.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._answers: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Lock] = {}
+
+    def key(self, request: Request, body: dict[str, Any]) -> str:
+        text = json.dumps([request.url.path, request.headers.get("authorization", ""), body], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def once(self, request: Request, body: dict[str, Any], create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        key = self.key(request, body)
+        with self._lock:
+            gate = self._running.setdefault(key, threading.Lock())
+        with gate:
+            now = time.monotonic()
+            with self._lock:
+                found = self._answers.get(key)
+                if found is not None and now - found[0] < self.ttl_s:
+                    return found[1]
+            try:
+                answer = create()
+            finally:
+                with self._lock:
+                    self._running.pop(key, None)
+            with self._lock:
+                self._answers[key] = (now, answer)
+                while len(self._answers) > self.max_entries:
+                    self._answers.popitem(last=False)
+            return answer
+
+
+def get_mlflow(request: Request) -> MlflowService:
+    service: MlflowService = request.app.state.runstream.mlflow
+    return service
+
+
+def get_replays(request: Request) -> Replays:
+    replays: Replays = request.app.state.replays
+    return replays
+
+
+MlflowDep = Annotated[MlflowService, Depends(get_mlflow)]
+ReplaysDep = Annotated[Replays, Depends(get_replays)]

@@ -1,0 +1,294 @@
+"""MLflow's tracking REST API (2.0), served under /api/2.0/mlflow and /ajax-api/2.0/mlflow."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from query_api import health
+from query_api.deps import ClickHouseDep
+from query_api.jsonresponse import JSONResponse
+from query_api.mlflow import protocol as p
+from query_api.mlflow import search as s
+from query_api.mlflow.deps import MlflowDep, Replays, ReplaysDep
+from query_api.queries import mlflow as q
+from query_api.queries import search as search_queries
+
+router = APIRouter(prefix="/mlflow", tags=["mlflow"])
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object (MLflow's client sends proto JSON); an empty body is {}."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise p.MlflowError(f"Malformed JSON request body: {exc}") from None
+    if not isinstance(body, dict):
+        raise p.MlflowError("The request body must be a JSON object")
+    return body
+
+
+def query_args(request: Request) -> dict[str, Any]:
+    """GET parameters; repeated ones (run_ids) become lists."""
+    args: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if key in args:
+            args[key] = [*args[key], value] if isinstance(args[key], list) else [args[key], value]
+        else:
+            args[key] = value
+    return args
+
+
+Body = Annotated[dict[str, Any], Depends(json_body)]
+Args = Annotated[dict[str, Any], Depends(query_args)]
+
+
+def _ok(body: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse(p.drop_none(body or {}))
+
+
+def _list_of_str(value: Any, path: str) -> list[str]:
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str | int) for v in values):
+        raise p.MlflowError(p.invalid_value(path, value, "expected a list of strings"))
+    return [str(v) for v in values]
+
+
+# -- experiments ------------------------------------------------------------------------------------------------
+@router.post("/experiments/create")
+def create_experiment(body: Body, mlflow: MlflowDep, replays: ReplaysDep, request: Request) -> JSONResponse:
+    def run() -> dict[str, Any]:
+        tags = p.key_values(body.get("tags"), "tags")
+        return {"experiment_id": mlflow.create_experiment(body.get("name"), body.get("artifact_location"), tags)}
+    return _ok(replays.once(request, body, run))
+
+
+@router.get("/experiments/get")
+def get_experiment(args: Args, mlflow: MlflowDep) -> JSONResponse:
+    return _ok({"experiment": mlflow.experiment(args.get("experiment_id"))})
+
+
+@router.get("/experiments/get-by-name")
+def get_experiment_by_name(args: Args, mlflow: MlflowDep) -> JSONResponse:
+    return _ok({"experiment": mlflow.experiment_by_name(args.get("experiment_name"))})
+
+
+@router.post("/experiments/search")
+def search_experiments(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    view = s.view_type(body.get("view_type"))
+    limit = p.check_max_results(body.get("max_results"), p.MAX_RESULTS_EXPERIMENTS)
+    order_by = _list_of_str(body.get("order_by"), "order_by")
+    matches = s.experiment_filter(body.get("filter"))
+    query = {"filter": body.get("filter") or "", "order_by": order_by, "view": view}
+    offset, _ = s.decode_token(body.get("page_token"), query)
+    found = [e for e in mlflow.all_experiments() if matches(e) and (
+        view == "all" or (e["lifecycle_stage"] == "deleted") == (view == "deleted"))]
+    found = s.experiment_order(order_by)(found)
+    page = found[offset: offset + limit]
+    more = offset + limit < len(found)
+    return _ok({"experiments": page, "next_page_token": s.encode_token(offset + limit, query) if more else None})
+
+
+@router.post("/experiments/update")
+def update_experiment(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.rename_experiment(body.get("experiment_id"), body.get("new_name"))
+    return _ok()
+
+
+@router.post("/experiments/delete")
+def delete_experiment(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.delete_experiment(body.get("experiment_id"))
+    return _ok()
+
+
+@router.post("/experiments/restore")
+def restore_experiment(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.restore_experiment(body.get("experiment_id"))
+    return _ok()
+
+
+@router.post("/experiments/set-experiment-tag")
+def set_experiment_tag(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.set_experiment_tag(body.get("experiment_id"), body.get("key"), body.get("value"))
+    return _ok()
+
+
+@router.post("/experiments/delete-experiment-tag")
+def delete_experiment_tag(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.delete_experiment_tag(body.get("experiment_id"), body.get("key"))
+    return _ok()
+
+
+# -- runs -----------------------------------------------------------------------------------------------------
+def _run_id(body: dict[str, Any]) -> str:
+    return p.check_run_id(body.get("run_id") or body.get("run_uuid"))
+
+
+@router.post("/runs/create")
+def create_run(body: Body, mlflow: MlflowDep, replays: ReplaysDep, request: Request) -> JSONResponse:
+    def run() -> dict[str, Any]:
+        tags = p.key_values(body.get("tags"), "tags")
+        return {"run": mlflow.create_run(body.get("experiment_id"), body.get("user_id"), body.get("start_time"),
+                                         body.get("run_name"), tags)}
+    return _ok(replays.once(request, body, run))
+
+
+@router.get("/runs/get")
+def get_run(args: Args, mlflow: MlflowDep) -> JSONResponse:
+    return _ok({"run": mlflow.get_run(_run_id(args))})
+
+
+@router.post("/runs/update")
+def update_run(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    info = mlflow.update_run(_run_id(body), body.get("status"), body.get("end_time"), body.get("run_name"))
+    return _ok({"run_info": info})
+
+
+@router.post("/runs/delete")
+def delete_run(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.set_run_deleted(_run_id(body), True)
+    return _ok()
+
+
+@router.post("/runs/restore")
+def restore_run(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.set_run_deleted(_run_id(body), False)
+    return _ok()
+
+
+@router.post("/runs/log-metric")
+def log_metric(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.log_metric(_run_id(body), body)
+    return _ok()
+
+
+@router.post("/runs/log-parameter")
+def log_parameter(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.log_batch(_run_id(body), [], [(body.get("key"), body.get("value"))], [])
+    return _ok()
+
+
+@router.post("/runs/log-batch")
+def log_batch(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    metrics = body.get("metrics") or []
+    if not isinstance(metrics, list):
+        raise p.MlflowError(p.invalid_value("metrics", metrics, "expected a list"))
+    mlflow.log_batch(_run_id(body), metrics, p.key_values(body.get("params"), "params"),
+                     p.key_values(body.get("tags"), "tags"))
+    return _ok()
+
+
+@router.post("/runs/set-tag")
+def set_tag(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.log_batch(_run_id(body), [], [], [(body.get("key"), body.get("value"))])
+    return _ok()
+
+
+@router.post("/runs/delete-tag")
+def delete_tag(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.delete_tag(_run_id(body), body.get("key"))
+    return _ok()
+
+
+@router.post("/runs/log-inputs")
+def log_inputs(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    mlflow.log_inputs(_run_id(body), body.get("datasets"))
+    return _ok()
+
+
+@router.post("/runs/search")
+def search_runs(body: Body, mlflow: MlflowDep, clickhouse: ClickHouseDep) -> JSONResponse:
+    experiment_ids = [p.check_experiment_id(e, "experiment_ids") for e in
+                      _list_of_str(body.get("experiment_ids"), "experiment_ids")]
+    view = s.view_type(body.get("run_view_type"))
+    limit = p.check_max_results(body.get("max_results"), p.MAX_RESULTS_RUNS)
+    order_by = _list_of_str(body.get("order_by"), "order_by")
+    node = s.run_filter(body.get("filter"))
+    order = s.parse_order(order_by)
+    query = {"experiments": sorted(experiment_ids), "filter": body.get("filter") or "", "order_by": order_by,
+             "view": view}
+    offset, snapshot = s.decode_token(body.get("page_token"), query)
+    mlflow.barrier.wait()
+    if snapshot is None:
+        snapshot = health.positions(clickhouse)
+    deleted = {e["experiment_id"] for e in q.experiments(clickhouse) if e["deleted"]}
+    if view == "active":
+        experiment_ids = [e for e in experiment_ids if e not in deleted]
+    if not experiment_ids:
+        return _ok({"runs": []})
+    built = search_queries.build_search(sorted(experiment_ids), node, order, run_view=view,  # type: ignore[arg-type]
+                                        snapshot=snapshot, offset=offset, limit=limit + 1)
+    run_ids = search_queries.run_search(clickhouse, built)
+    more = len(run_ids) > limit
+    runs = mlflow.get_runs(run_ids[:limit], sorted(experiment_ids))
+    token = s.encode_token(offset + limit, query, snapshot) if more else None
+    return _ok({"runs": runs, "next_page_token": token})
+
+
+# -- metrics --------------------------------------------------------------------------------------------------
+@router.get("/metrics/get-history")
+def get_metric_history(args: Args, mlflow: MlflowDep, clickhouse: ClickHouseDep) -> JSONResponse:
+    run_id = _run_id(args)
+    key = args.get("metric_key")
+    if not key:
+        raise p.MlflowError("Missing value for required parameter 'metric_key'.")
+    limit = p.check_max_results(args.get("max_results"), p.MAX_HISTORY_PAGE, default=p.MAX_HISTORY_PAGE)
+    query = {"run_id": run_id, "key": key}
+    offset, _ = s.decode_token(args.get("page_token"), query)
+    experiment_id = mlflow.run_experiment(run_id)
+    points = q.history(clickhouse, experiment_id, run_id, key, offset, limit + 1)
+    more = len(points) > limit
+    metrics = [p.metric_shape(key, v, ts, step) for v, ts, step in points[:limit]]
+    return _ok({"metrics": metrics, "next_page_token": s.encode_token(offset + limit, query) if more else None})
+
+
+@router.get("/metrics/get-history-bulk-interval")
+def get_history_bulk_interval(args: Args, mlflow: MlflowDep, clickhouse: ClickHouseDep) -> JSONResponse:
+    run_ids = [p.check_run_id(r, "run_ids") for r in _list_of_str(args.get("run_ids"), "run_ids")]
+    if not run_ids:
+        raise p.MlflowError("GetMetricHistoryBulkInterval request must specify at least one run_id.")
+    if len(run_ids) > p.BULK_MAX_RUNS:
+        raise p.MlflowError(f"GetMetricHistoryBulkInterval request cannot specify more than {p.BULK_MAX_RUNS} "
+                            f"run_ids. Received {len(run_ids)} run_ids.")
+    key = args.get("metric_key")
+    if not key:
+        raise p.MlflowError("Missing value for required parameter 'metric_key'.")
+    start = p.check_int64(args.get("start_step"), "start_step", default=p.INT64_MIN)
+    end = p.check_int64(args.get("end_step"), "end_step", default=p.INT64_MAX)
+    if start > end:
+        raise p.MlflowError("end_step must be greater than start_step. Found start_step="
+                            f"{start} and end_step={end}.")
+    limit = p.check_max_results(args.get("max_results"), p.BULK_MAX_POINTS, default=p.BULK_MAX_POINTS)
+    mlflow.barrier.wait()
+    experiments = sorted({mlflow.run_experiment(r) for r in run_ids})
+    rows = q.interval(clickhouse, experiments, sorted(set(run_ids)), key, start, end, max(limit, 2))
+    return _ok({"metrics": [p.metric_shape(key, v, ts, step, run_id) for run_id, v, ts, step in rows]})
+
+
+# -- artifacts (listing through the tracking API) ---------------------------------------------------------------
+@router.get("/artifacts/list")
+def list_artifacts(args: Args, mlflow: MlflowDep) -> JSONResponse:
+    run_id = _run_id(args)
+    experiment_id = mlflow.run_experiment(run_id)
+    root = f"{experiment_id}/{run_id}/artifacts"
+    sub = args.get("path") or None
+    listed = mlflow.artifacts.list(f"{root}/{sub}" if sub else root)
+    files = [p.drop_none({"path": e.path.removeprefix(root + "/"), "is_dir": e.is_dir, "file_size": e.size})
+             for e in listed]
+    return _ok({"root_uri": mlflow.artifact_uri(experiment_id, run_id), "files": files or None})
+
+
+@router.post("/logged-models/search")
+def search_logged_models() -> JSONResponse:
+    """Logged models are not tracked by runstream: the search is always empty."""
+    return _ok({"models": []})
+
+
+__all__ = ["Replays", "router"]

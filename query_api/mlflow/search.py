@@ -1,0 +1,164 @@
+"""Search in MLflow's dialect: run filters through runstream's grammar (without OR, which MLflow lacks),
+experiment filters over names, tags and times, view types, and MLflow's page tokens (base64 JSON holding
+an "offset"; runstream's also pin the log snapshot and the query, so pages never shift)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from query_api.mlflow.protocol import MlflowError
+from query_api.search import Logical, parse_filter, parse_order_by
+from query_api.search.ast import Node, OrderKey
+from query_api.search.paging import query_fingerprint
+
+VIEW_TYPES = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all", "1": "active", "2": "deleted",
+              "3": "all"}
+
+
+def view_type(value: Any) -> str:
+    if value is None or value == "":
+        return "active"
+    found = VIEW_TYPES.get(str(value).upper())
+    if found is None:
+        raise MlflowError(f"Invalid view type {value!r}: expected ACTIVE_ONLY, DELETED_ONLY or ALL")
+    return found
+
+
+def run_filter(text: str | None) -> Node | None:
+    """The filter's AST; MLflow's grammar has no OR, so neither does this front door."""
+    node = parse_filter(text)
+    stack = [node] if node is not None else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Logical):
+            if item.op == "OR":
+                raise MlflowError(f"Invalid clause(s) in filter string: {text!r}: 'OR' is not supported "
+                                  "by MLflow's search syntax (runstream's /api/v1/runs/search accepts it)")
+            stack.extend(item.items)
+    return node
+
+
+def parse_order(order_by: list[str]) -> list[OrderKey]:
+    """MLflow's order_by clauses; without any, newest runs first (then by run id), as MLflow orders them."""
+    return parse_order_by(order_by)
+
+
+# -- page tokens --------------------------------------------------------------------------------------------
+def encode_token(offset: int, query: dict[str, Any], snapshot: dict[int, int] | None = None) -> str:
+    body: dict[str, Any] = {"offset": offset, "query": query_fingerprint(query)}
+    if snapshot is not None:
+        body["snapshot"] = {str(p): o for p, o in snapshot.items()}
+    return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str | None, query: dict[str, Any]) -> tuple[int, dict[int, int] | None]:
+    """(offset, snapshot) of a token this server made for this query; (0, None) without a token."""
+    if not token:
+        return 0, None
+    try:
+        raw = json.loads(base64.b64decode(token, validate=True))
+        offset = int(raw["offset"])
+        snapshot = {int(p): int(o) for p, o in raw["snapshot"].items()} if "snapshot" in raw else None
+        fingerprint = str(raw["query"])
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        raise MlflowError(f"Invalid page token, could not base64-decode and parse: {token!r}") from None
+    if offset < 0 or fingerprint != query_fingerprint(query):
+        raise MlflowError("Invalid page token: it belongs to a different search (filter, order_by or scope changed)")
+    return offset, snapshot
+
+
+# -- experiment filters -------------------------------------------------------------------------------------
+_CLAUSE = re.compile(
+    r"""\s*(?P<ident>(?:attributes?\.)?(?:name|creation_time|last_update_time|experiment_id)
+                  |tags?\.(?:`[^`]+`|"[^"]+"|[\w.\-/: ]+?))
+        \s*(?P<op>!=|<=|>=|=|<|>|\bNOT\s+ILIKE\b|\bNOT\s+LIKE\b|\bILIKE\b|\bLIKE\b)
+        \s*(?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[-+]?\d+(?:\.\d+)?)\s*""",
+    re.IGNORECASE | re.VERBOSE)
+_AND = re.compile(r"\s*\bAND\b\s*", re.IGNORECASE)
+ExperimentPredicate = Callable[[dict[str, Any]], bool]
+
+
+def _like(pattern: str, flags: int) -> re.Pattern[str]:
+    parts = ["." if ch == "_" else ".*" if ch == "%" else re.escape(ch) for ch in pattern]
+    return re.compile("^" + "".join(parts) + "$", flags | re.DOTALL)
+
+
+def experiment_filter(text: str | None) -> ExperimentPredicate:
+    """A predicate over experiment shapes for MLflow's experiment filter (clauses joined by AND)."""
+    clauses: list[ExperimentPredicate] = []
+    rest = (text or "").strip()
+    while rest:
+        match = _CLAUSE.match(rest)
+        if match is None:
+            raise MlflowError(f"Invalid filter string {text!r}: cannot parse {rest[:40]!r}")
+        clauses.append(_clause(match.group("ident"), match.group("op"), match.group("value")))
+        rest = rest[match.end():]
+        if rest:
+            joined = _AND.match(rest)
+            if joined is None:
+                raise MlflowError(f"Invalid filter string {text!r}: expected AND before {rest[:40]!r}")
+            rest = rest[joined.end():]
+    return lambda exp: all(clause(exp) for clause in clauses)
+
+
+def _clause(ident: str, op: str, raw: str) -> ExperimentPredicate:
+    op = " ".join(op.upper().split())
+    value: str | float = raw[1:-1] if raw[0] in "'\"" else float(raw)
+    lowered = ident.lower().split(".", 1)
+    if lowered[0] in ("tag", "tags"):
+        key = ident.split(".", 1)[1].strip("`\"")
+
+        def field(exp: dict[str, Any]) -> Any:
+            return next((t["value"] for t in exp.get("tags", []) if t["key"] == key), None)
+    else:
+        name = lowered[-1]
+
+        def field(exp: dict[str, Any]) -> Any:
+            return exp.get(name)
+    numeric = ident.lower().endswith("_time")
+    if numeric and isinstance(value, str) or not numeric and not isinstance(value, str) and op not in ("=", "!="):
+        raise MlflowError(f"Invalid comparison {ident} {op} {raw} in experiment filter")
+    if op in ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"):
+        pattern = _like(str(value), re.IGNORECASE if "ILIKE" in op else 0)
+        negate = op.startswith("NOT")
+        return lambda exp: (f := field(exp)) is not None and bool(pattern.match(str(f))) != negate
+    compare = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+               "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
+    if numeric:
+        return lambda exp: (f := field(exp)) is not None and compare(float(f), value)
+    return lambda exp: (f := field(exp)) is not None and compare(str(f), str(value))
+
+
+_ORDER = re.compile(r"^\s*(?:attributes?\.)?(name|creation_time|last_update_time|experiment_id)"
+                    r"(?:\s+(ASC|DESC))?\s*$", re.IGNORECASE)
+
+
+def experiment_order(order_by: list[str] | None) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Sort experiments by MLflow's order_by clauses; by default newest first, then by id."""
+    keys: list[tuple[str, bool]] = []
+    for clause in order_by or []:
+        match = _ORDER.match(clause)
+        if match is None:
+            raise MlflowError(f"Invalid order_by clause '{clause}'. Could not be parsed.")
+        keys.append((match.group(1).lower(), (match.group(2) or "ASC").upper() == "DESC"))
+    if not keys:
+        keys = [("creation_time", True)]
+    keys.append(("experiment_id", False))
+
+    def sort(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ordered = list(experiments)
+        for name, descending in reversed(keys):
+            def key(exp: dict[str, Any], name: str = name) -> Any:
+                value = exp.get(name)
+                if name == "experiment_id":
+                    return (0, int(str(value))) if str(value).isdigit() else (1, str(value))
+                return (value is None, value if value is not None else 0)
+            ordered.sort(key=key, reverse=descending)
+        return ordered
+
+    return sort

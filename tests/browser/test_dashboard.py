@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
-from tests.browser.conftest import AUDIT, SWEEP, TOKEN, Dashboard, call, shot
+from tests.browser.conftest import ARTIFACT_FILES, AUDIT, SWEEP, TOKEN, Dashboard, call, shot
 
 pytestmark = pytest.mark.integration
 
@@ -175,11 +176,20 @@ def test_run_page_shows_the_audit_timeline_and_as_of(page: Any, dashboard: Dashb
     assert page.locator(".tags-table tr[data-key='stage']").count() == 1
     page.locator(".metrics-table tr[data-key='loss']").wait_for()
     page.locator(".run-charts .chart canvas").first.wait_for()
-    artifacts = page.locator(".artifacts")
     page.wait_for_function("() => !document.querySelector('.artifacts').textContent.includes('loading')")
-    status, _ = call(f"{dashboard.url}/api/v1/runs/{run_id}/artifacts")
-    if status == 404:
-        assert "not available" in artifacts.inner_text()
+    listed = dashboard.api(f"/api/v1/runs/{run_id}/artifacts")["artifacts"]
+    assert {a["path"] for a in listed} == set(ARTIFACT_FILES)
+    for a in listed:
+        assert page.locator(f".artifacts-table tr[data-path='{a['path']}']").count() == 1
+    image = page.locator(".artifact-preview img.preview-image")  # the first image is previewed inline
+    image.wait_for()
+    page.wait_for_function("() => document.querySelector('.preview-image').naturalWidth === 48")
+    page.locator(".artifacts-table tr[data-path='notes.txt'] .artifact-link").click()
+    assert page.locator(".artifact-preview pre").inner_text() == ARTIFACT_FILES["notes.txt"][0].decode()
+    with page.expect_download() as download:
+        page.locator(".artifacts-table tr[data-path='plots/loss.png'] button.download").click()
+    assert download.value.suggested_filename == "loss.png"
+    assert Path(download.value.path()).read_bytes() == ARTIFACT_FILES["plots/loss.png"][0]
     shot(page, "run-page")
     # as of the RunStarted event: running, and the tag set 1.5 s later is not there yet
     rows.first.locator(".as-of-event").click()

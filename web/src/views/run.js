@@ -142,7 +142,7 @@ export function renderRun(root, route) {
         h("td", { class: "num" }, fmtBytes(a.size)), h("td", {}, a.media_type || ""), h("td", { class: "mono" }, (a.digest || "").slice(0, 16)),
         h("td", {}, fmtTime(a.logged_at)),
         h("td", {}, h("button", { class: "download", onclick: () => download(a) }, "download")))))));
-    const first = list.find((a) => /^(image|text)\//.test(a.media_type || ""));
+    const first = list.find((a) => (a.media_type || "").startsWith("image/")) || list.find((a) => (a.media_type || "").startsWith("text/"));
     if (first) show(first);
   }
 

@@ -153,7 +153,8 @@ def tiny_png(width: int = 48, height: int = 24) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-ARTIFACT_FILES = {"plots/loss.png": (tiny_png(), "image/png"), "notes.txt": (b"trained on the browser sweep\n", "text/plain")}
+ARTIFACT_FILES = {"plots/loss.png": (tiny_png(), "image/png"),
+                  "notes.txt": (b"trained on the browser sweep\n", "text/plain")}
 
 
 def upload_artifacts(dash: Dashboard, run_id: str) -> None:

@@ -150,7 +150,10 @@ export function renderRuns(root, route) {
       } }),
       cell: (r) => h("input", { type: "checkbox", class: "row-select", checked: state.selection.has(r.run_id), onchange: (e) => toggle(r.run_id, e.target.checked) }),
     };
-    const swatch = (r) => h("span", { class: "swatch", style: `background:${runColor(r.run_id)}` });
+    // only selected runs take a colour (the one their curves get), so a selection's colours stay distinct
+    const swatch = (r) => (state.selection.has(r.run_id)
+      ? h("span", { class: "swatch", style: `background:${runColor(r.run_id)}` })
+      : h("span", { class: "swatch unselected" }));
     const cols = [select, ...chosen.map((c) => ({
       id: c.id, label: c.label, width: c.kind === "a" && c.key === "name" ? 180 : c.width, sortable: true, align: c.align,
       cell: c.kind === "a" && c.key === "name"

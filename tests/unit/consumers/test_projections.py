@@ -75,7 +75,8 @@ def rows(block: Block) -> list[dict[str, Any]]:
 def test_the_events_table_comes_last_and_holds_the_position() -> None:
     assert PROJECTIONS[-1].table == POSITION_TABLE == "events"
     assert [p.table for p in PROJECTIONS] == [
-        "experiments", "experiment_changes", "experiment_tags", "runs", "params", "tags", "artifacts", "inputs", "metrics", "events"]
+        "experiments", "experiment_changes", "experiment_tags", "runs", "params", "tags", "artifacts", "inputs",
+        "metrics", "events"]
 
 
 def test_an_empty_block() -> None:

@@ -35,6 +35,15 @@ TARGETS_MS = {"first_screen": 1000, "overlay_render": 300}
 
 SCROLL = """async () => {
   const scroller = document.querySelector('.vt-scroll');
+  const idle = [];
+  let before = performance.now();
+  for (let i = 0; i < 60; i++) {  // frames with nothing to do: the browser's own pace here
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    const now = performance.now();
+    idle.push(now - before);
+    before = now;
+  }
+  idle.sort((a, b) => a - b);
   const gaps = [];
   let last = performance.now();
   const end = scroller.scrollHeight - scroller.clientHeight;
@@ -47,7 +56,8 @@ SCROLL = """async () => {
   }
   gaps.sort((a, b) => a - b);
   const rows = document.querySelectorAll('.vt-row').length;
-  return {frames: gaps.length, median_ms: gaps[gaps.length >> 1], p95_ms: gaps[Math.floor(gaps.length * 0.95)],
+  return {frames: gaps.length, idle_median_ms: idle[idle.length >> 1],
+          median_ms: gaps[gaps.length >> 1], p95_ms: gaps[Math.floor(gaps.length * 0.95)],
           max_ms: gaps[gaps.length - 1], rows_in_dom: rows,
           last_index: Math.max(...[...document.querySelectorAll('.vt-row')].map((r) => Number(r.dataset.index)))};
 }"""
@@ -124,7 +134,8 @@ def report(r: dict[str, Any]) -> str:
         ("runs table, first screen (navigation to painted rows)", r["first_screen_ms"], TARGETS_MS["first_screen"]),
         ("runs table, view start to first rows", r["first_screen_view_ms"], None),
         (f"runs table, all {r['rows_loaded']:,} runs loaded", r["all_rows_ms"], None),
-        ("scrolling all rows: median frame", s["median_ms"], None),
+        ("frames with nothing to draw: median (the headless browser's pace)", s["idle_median_ms"], None),
+        ("scrolling all rows in 120 frames (83 rows a frame): median frame", s["median_ms"], None),
         ("scrolling all rows: p95 frame", s["p95_ms"], None),
         (f"overlay of 20 runs ({r['overlay_points']:,} points): render after data", r["overlay_render_ms"],
          TARGETS_MS["overlay_render"]),

@@ -203,7 +203,8 @@ def browser() -> Iterator[Any]:
 def page(browser: Any) -> Iterator[Any]:
     """A fresh page 1400 px wide; live refresh off unless a test turns it on (it would redraw under the mouse)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.add_init_script("if (!sessionStorage.getItem('keep-live')) localStorage.setItem('runstream.live', '0');")
+    context.add_init_script(  # about:blank has no storage: hence the try
+        "try { if (!sessionStorage.getItem('keep-live')) localStorage.setItem('runstream.live', '0'); } catch {}")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -248,7 +248,8 @@ def test_auth_prompts_for_a_token_and_the_api_still_refuses_without_one(page: An
 
 
 def test_live_refresh_shows_new_runs_and_freshness(page: Any, dashboard: Dashboard) -> None:
-    page.add_init_script("sessionStorage.setItem('keep-live', '1'); localStorage.setItem('runstream.live', '1');")
+    page.add_init_script(
+        "try { sessionStorage.setItem('keep-live', '1'); localStorage.setItem('runstream.live', '1'); } catch {}")
     page.goto(f"{dashboard.url}/#/runs?e={dashboard.experiments[AUDIT]}")
     wait_rows(page, 1)
     page.locator("#freshness.fresh").wait_for()
@@ -257,3 +258,48 @@ def test_live_refresh_shows_new_runs_and_freshness(page: Any, dashboard: Dashboa
         run.log_metrics({"loss": 1.0}, step=0)
     page.wait_for_function("() => document.querySelector('.count')?.dataset.rows === '2'", timeout=30_000)
 
+
+
+def test_chosen_columns_sort_on_the_server_and_the_url_restores_the_view(page: Any, dashboard: Dashboard) -> None:
+    page.goto(runs_url(dashboard))
+    wait_rows(page, 9)
+    page.locator(".columns-picker summary").click()
+    page.locator(".columns-picker input[data-col='m:min:loss']").check()
+    header = page.locator(".vt-th[data-col='m:min:loss']")
+    header.wait_for()
+    header.click()
+    expected = [r["run_id"] for r in dashboard.search(SWEEP, order_by=["min(metrics.`loss`) ASC"])]
+    page.wait_for_function("first => document.querySelector('.vt-row[data-index=\"0\"]')?.dataset.runId === first",
+                           arg=expected[0])
+    assert table_run_ids(page) == expected
+    chosen = expected[:2]
+    for run_id in chosen:
+        page.locator(f".vt-row[data-run-id='{run_id}'] input.row-select").check()
+    page.fill(".filter-input", "metrics.loss < 1")
+    page.press(".filter-input", "Enter")
+    page.wait_for_function("() => location.hash.includes('f=')")
+    shared = page.url
+    page.goto("about:blank")
+    page.goto(shared)  # a shared link opens the same view
+    page.locator(".vt-th[data-col='m:min:loss']").wait_for()
+    assert page.locator(".filter-input").input_value() == "metrics.loss < 1"
+    assert "▲" in page.locator(".vt-th[data-col='m:min:loss']").inner_text()
+    page.wait_for_function("() => document.querySelector('.chart')?.dataset.series === '2'")
+    selected = page.eval_on_selector_all(".vt-row.selected", "rows => rows.map(r => r.dataset.runId)")
+    assert sorted(selected) == sorted(chosen)
+
+
+def test_log_scale_and_time_axis_redraw_the_curves(page: Any, dashboard: Dashboard) -> None:
+    run_id = dashboard.runs["trial-4"]
+    page.goto(runs_url(dashboard, sel=run_id, m="loss,acc"))
+    page.wait_for_function("() => document.querySelectorAll('.chart[data-series=\"1\"]').length === 2")
+    with page.expect_response(lambda r: f"/runs/{run_id}/metrics/loss" in r.url):
+        page.locator(".log-scale").check()
+    page.wait_for_function("() => location.hash.includes('log=1')")
+    loss_canvas = "document.querySelector('.chart[data-metric=\"loss\"] canvas')"
+    page.wait_for_function(f"() => ({COLORED_PIXELS})({loss_canvas}) > 300")
+    page.select_option(".x-mode", "time")
+    page.wait_for_function("() => location.hash.includes('x=time')")
+    legend = "document.querySelector('.chart[data-metric=\"loss\"] .u-legend')"
+    page.wait_for_function(f"() => {legend}?.innerText.includes('time')")
+    shot(page, "curves-log-time")

@@ -57,7 +57,7 @@ export class VirtualTable {
     this.paint(true);
   }
 
-  /** Re-render the visible window (force: even if the window did not move). */
+  /** Re-render the visible window; rows still in view are kept (force: rebuild them all, the data changed). */
   paint(force = false) {
     const top = this.scroller.scrollTop;
     const visible = Math.ceil((this.scroller.clientHeight || 440) / ROW_HEIGHT);
@@ -66,20 +66,25 @@ export class VirtualTable {
     if (!force && first === this.first && last === this.last) return;
     this.first = first;
     this.last = last;
-    const out = [];
-    for (let i = first; i < last; i++) {
-      const row = this.rows[i];
-      const tr = h("div", {
-        class: `vt-row ${this.options.rowClass ? this.options.rowClass(row) : ""}`,
-        style: `transform:translateY(${i * ROW_HEIGHT}px);grid-template-columns:${this.template}`,
-        dataset: { runId: this.options.rowKey(row), index: String(i) },
-      });
-      for (const c of this.columns) {
-        const v = c.cell(row);
-        tr.append(h("div", { class: `vt-td ${c.align || ""}` }, v));
-      }
-      out.push(tr);
+    const kept = new Map();
+    for (const tr of [...this.body.children]) {
+      const i = Number(tr.dataset.index);
+      if (!force && i >= first && i < last) kept.set(i, tr);
+      else tr.remove();
     }
-    this.body.replaceChildren(...out);
+    for (let i = first; i < last; i++) {
+      if (!kept.has(i)) this.body.append(this.renderRow(i));
+    }
+  }
+
+  renderRow(i) {
+    const row = this.rows[i];
+    const tr = h("div", {
+      class: `vt-row ${this.options.rowClass ? this.options.rowClass(row) : ""}`,
+      style: `transform:translateY(${i * ROW_HEIGHT}px);grid-template-columns:${this.template}`,
+      dataset: { runId: this.options.rowKey(row), index: String(i) },
+    });
+    for (const c of this.columns) tr.append(h("div", { class: `vt-td ${c.align || ""}` }, c.cell(row)));
+    return tr;
   }
 }

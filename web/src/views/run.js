@@ -38,7 +38,7 @@ export function renderRun(root, route) {
   root.replaceChildren(h("section", { class: "run-page" }, head, asOfBar,
     h("div", { class: "columns2" },
       section("Attributes", "attributes", attrs), section("Params", "params", params), section("Tags", "tags", tags)),
-    section("Metrics", "metrics", metrics, charts),
+    section("Metrics", "metrics", metrics, asOf ? h("p", { class: "hint" }, "The summaries are as of that instant; the curves show every point logged so far.") : null, charts),
     h("div", { class: "columns2" }, section("Child runs", "children", children), section("Dataset inputs", "inputs", inputs)),
     section("Artifacts", "artifacts-card", artifacts, preview),
     section("Audit timeline", "history", timeline)));
@@ -157,10 +157,10 @@ export function renderRun(root, route) {
     const cutoff = asOf ? new Date(asOf).getTime() : Infinity;
     const summary = (e) => {
       const p = e.payload || {};
-      if (e.type === "MetricsLogged") {
-        const keys = p.keys || p.key || Object.keys(p);
-        const n = Array.isArray(p.values) ? p.values.length : Array.isArray(p.steps) ? p.steps.length : "";
-        return `${n ? `${n} points ` : ""}${Array.isArray(keys) ? [...new Set(keys)].slice(0, 6).join(", ") : ""}`;
+      if (e.type === "MetricsLogged") { // the log keeps a summary of a batch: its points are in the metrics table
+        const keys = Array.isArray(p.keys) ? p.keys.join(", ") : "";
+        const steps = p.min_step === p.max_step ? `step ${p.min_step}` : `steps ${p.min_step}–${p.max_step}`;
+        return `${p.points ?? "?"} points of ${keys}, ${steps}`;
       }
       const text = JSON.stringify(p);
       return text.length > 160 ? `${text.slice(0, 160)}…` : text;

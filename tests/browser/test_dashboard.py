@@ -94,19 +94,24 @@ def test_selected_runs_draw_curves_with_the_points_the_api_gives(page: Any, dash
     chosen = [dashboard.runs[f"trial-{i}"] for i in (0, 3, 5)]
     page.goto(runs_url(dashboard))
     wait_rows(page, 9)
-    with page.expect_response(lambda r: f"/runs/{chosen[-1]}/metrics/" in r.url) as last:
-        for run_id in chosen:
-            page.locator(f".vt-row[data-run-id='{run_id}'] input.row-select").check()
+    for run_id in chosen[:-1]:
+        page.locator(f".vt-row[data-run-id='{run_id}'] input.row-select").check()
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/compare")
+                              and len(r.request.post_data_json["run_ids"]) == 3) as last:
+        page.locator(f".vt-row[data-run-id='{chosen[-1]}'] input.row-select").check()
     page.wait_for_function("() => document.querySelector('.chart')?.dataset.series === '3'")
     assert parse_qs(urlparse(page.url.replace("#/runs?", "?")).query)["sel"][0].split(",") == chosen
     page.wait_for_function(f"() => ({COLORED_PIXELS})(document.querySelector('.chart canvas')) > 500")
-    response = last.value
-    fetched = response.json()
-    assert "max_points=" in response.url
-    path = response.url.split(dashboard.url, 1)[1]
-    assert fetched == dashboard.api(path)  # what the page drew is what the API serves
-    width = int(parse_qs(urlparse(response.url).query)["max_points"][0])
-    assert 2 < len(fetched["points"]) <= width < 1500  # downsampled to the chart's width
+    request = last.value.request.post_data_json
+    fetched = last.value.json()
+    assert request["run_ids"] == chosen
+    assert fetched == dashboard.api("/api/v1/compare", "POST", request)  # what the page drew is what the API serves
+    width = request["max_points"]
+    for run_id in chosen:
+        points = fetched["curves"][run_id][request["metric_keys"][0]]
+        assert 2 < len(points) <= width < 1500  # downsampled to the chart's width (1,500 steps were logged)
+    drawn = int(page.locator(".chart").first.get_attribute("data-points") or 0)
+    assert drawn == sum(len(fetched["curves"][r][request["metric_keys"][0]]) for r in chosen)
     legend = page.locator(".u-legend").first.inner_text()
     assert "trial-0" in legend and "trial-3" in legend
     shot(page, "curves")
@@ -293,12 +298,13 @@ def test_log_scale_and_time_axis_redraw_the_curves(page: Any, dashboard: Dashboa
     run_id = dashboard.runs["trial-4"]
     page.goto(runs_url(dashboard, sel=run_id, m="loss,acc"))
     page.wait_for_function("() => document.querySelectorAll('.chart[data-series=\"1\"]').length === 2")
-    with page.expect_response(lambda r: f"/runs/{run_id}/metrics/loss" in r.url):
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/compare")):
         page.locator(".log-scale").check()
     page.wait_for_function("() => location.hash.includes('log=1')")
     loss_canvas = "document.querySelector('.chart[data-metric=\"loss\"] canvas')"
     page.wait_for_function(f"() => ({COLORED_PIXELS})({loss_canvas}) > 300")
-    page.select_option(".x-mode", "time")
+    with page.expect_response(lambda r: f"/runs/{run_id}/metrics/loss" in r.url):  # timestamps: the per-run route
+        page.select_option(".x-mode", "time")
     page.wait_for_function("() => location.hash.includes('x=time')")
     legend = "document.querySelector('.chart[data-metric=\"loss\"] .u-legend')"
     page.wait_for_function(f"() => {legend}?.innerText.includes('time')")

@@ -1,5 +1,5 @@
 // Curves of the selected runs, one chart per chosen metric; dragging over a chart re-fetches that step range.
-import { get, pool } from "../api.js";
+import { get, pool, post } from "../api.js";
 import { chartBox, drawCurves, toXY } from "../charts.js";
 import { errorBox, h, timings } from "../util.js";
 
@@ -74,6 +74,17 @@ export class CurvesPanel {
     if (!this.zoom()) await this.show();
   }
 
+  /** Every curve of the view in one call (POST /compare), each downsampled to the chart's width. */
+  async overview(runs, keys, width) {
+    const wanted = keys.filter((k) => runs.some((r) => r.metrics?.[k]));
+    if (!wanted.length) return [];
+    const body = await post("/api/v1/compare", { run_ids: runs.map((r) => r.run_id), metric_keys: wanted, max_points: Math.min(10000, width) });
+    return keys.flatMap((key) => runs.map((run) => {
+      const points = body.curves[run.run_id]?.[key];
+      return points?.length ? { key, run, points } : null;
+    }));
+  }
+
   async draw(runs, keys) {
     const gen = ++this.generation;
     const boxes = keys.map((k) => chartBox(k));
@@ -87,7 +98,8 @@ export class CurvesPanel {
     const started = performance.now();
     let results;
     try {
-      results = await pool(jobs, 6, async ({ key, run }) => {
+      if (!zoom && xMode === "step") results = await this.overview(runs, keys, width);
+      else results = await pool(jobs, 6, async ({ key, run }) => {
         if (!run.metrics?.[key]) return null;
         const q = new URLSearchParams({ max_points: String(width) });
         if (zoom) {

@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay bench web browser bench-dashboard
+.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay bench bench-mlflow web browser \
+        bench-dashboard
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker"; exit 1; }
@@ -74,3 +75,6 @@ bench-dashboard: $(STAMP) $(WEB_BUILT)  ## the dashboard in Chromium over 10,000
 
 bench-replay: $(STAMP)  ## replay speed of rebuild/verify on a 5M-point log, against the live projector
 	$(BIN)/python benchmarks/replay.py
+
+bench-mlflow: $(BENCH_STAMP)  ## the unmodified mlflow client: a real MLflow server vs runstream's MLflow API
+	$(BIN)/python benchmarks/mlflow_ingest.py $(BENCH_ARGS)

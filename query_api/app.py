@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from confluent_kafka.admin import AdminClient
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from consumers.clickhouse import connect
 from consumers.migrate import migrate
@@ -34,6 +34,12 @@ from query_api.state import AppState
 log = logging.getLogger("runstream.api")
 
 
+def read_your_writes(request: Request) -> None:
+    state: AppState | None = getattr(request.app.state, "runstream", None)
+    if state is not None and state.barrier is not None:
+        state.barrier.wait()
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     """The app; its lifespan connects, migrates and starts the projector when settings ask for it."""
 
@@ -54,7 +60,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         barrier = ReadBarrier(publisher.acked, lambda: health_positions(clickhouse),
                               timeout_s=settings.mlflow_read_wait_s)
         service = MlflowService(clickhouse, publisher, barrier, ArtifactStore(settings.artifact_dir))
-        app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers, publisher, service)
+        app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers, publisher, service,
+                                       barrier)
         try:
             yield
         finally:
@@ -70,7 +77,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     install_error_handlers(app)
     tokens = settings.auth_tokens.get_secret_value() if settings.auth_tokens else None
     app.state.tokens = load_tokens(tokens, settings.auth_tokens_file)
-    read, admin = [Depends(require("read"))], [Depends(require("admin"))]
+    # Reads of run data also wait (bounded) for the projector to pass this instance's own writes.
+    read = [Depends(require("read")), Depends(read_your_writes)]
+    admin = [Depends(require("admin"))]
     app.include_router(health.router)
     app.include_router(opmetrics.router)
     app.include_router(experiments.router, dependencies=read)

@@ -8,6 +8,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 
 from consumers.runner import ProjectorThread
+from query_api.consistency import ReadBarrier
 from query_api.maintenance import MaintenanceRunner
 from query_api.mlflow.service import MlflowService
 from query_api.publisher import ApiPublisher
@@ -25,3 +26,4 @@ class AppState:
     readers: Readers | None = None
     publisher: ApiPublisher | None = None
     mlflow: MlflowService | None = None
+    barrier: ReadBarrier | None = None

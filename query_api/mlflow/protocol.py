@@ -7,7 +7,6 @@ own server writes them. Messages copy MLflow's wording, so clients and users see
 from __future__ import annotations
 
 import json
-import math
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -263,11 +262,3 @@ def dataset_input_shape(d: Mapping[str, Any]) -> dict[str, Any]:
     tags = [{"key": CONTEXT_TAG, "value": d["context"]}] if d.get("context") else None
     return drop_none({"tags": tags, "dataset": dataset})
 
-
-def finite_or_text(value: float) -> float | str:
-    """A double as proto JSON writes it (the JSON renderer also does this; kept for callers outside it)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value

@@ -49,7 +49,8 @@ Args = Annotated[dict[str, Any], Depends(query_args)]
 
 
 def _ok(body: dict[str, Any] | None = None) -> JSONResponse:
-    return JSONResponse(p.drop_none(body or {}))
+    """MLflow's server leaves out unset fields and empty lists."""
+    return JSONResponse({k: v for k, v in (body or {}).items() if v is not None and v != []})
 
 
 def _list_of_str(value: Any, path: str) -> list[str]:
@@ -63,11 +64,11 @@ def _list_of_str(value: Any, path: str) -> list[str]:
 
 # -- experiments ------------------------------------------------------------------------------------------------
 @router.post("/experiments/create")
-def create_experiment(body: Body, mlflow: MlflowDep, replays: ReplaysDep, request: Request) -> JSONResponse:
-    def run() -> dict[str, Any]:
-        tags = p.key_values(body.get("tags"), "tags")
-        return {"experiment_id": mlflow.create_experiment(body.get("name"), body.get("artifact_location"), tags)}
-    return _ok(replays.once(request, body, run))
+def create_experiment(body: Body, mlflow: MlflowDep) -> JSONResponse:
+    """A second create of a name (a retry included) is RESOURCE_ALREADY_EXISTS, as on MLflow's server: nothing
+    is created twice, and the client's set_experiment looks the name up again."""
+    tags = p.key_values(body.get("tags"), "tags")
+    return _ok({"experiment_id": mlflow.create_experiment(body.get("name"), body.get("artifact_location"), tags)})
 
 
 @router.get("/experiments/get")

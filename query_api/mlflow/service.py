@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -232,9 +230,9 @@ class MlflowService:
     # -- runs: writes ----------------------------------------------------------------------------------------
     def create_run(self, experiment_id: Any, user_id: Any, start_time: Any, run_name: Any,
                    tags: list[tuple[Any, Any]]) -> dict[str, Any]:
-        experiment_id = p.check_experiment_id(experiment_id if experiment_id not in (None, "") else "0")
+        experiment_id = p.check_experiment_id(experiment_id)
         checked = self._run_tags(tags)
-        start_ms = p.check_int64(start_time, "start_time", default=int(time.time() * 1000), minimum=0)
+        p.check_int64(start_time, "start_time", default=0, minimum=0)  # checked; the run starts when received
         user = str(user_id or checked.get(p.USER_TAG) or "")
         tag_name = checked.get(p.RUN_NAME_TAG)
         if run_name and tag_name and run_name != tag_name:
@@ -263,6 +261,7 @@ class MlflowService:
         ]
         self.publisher.publish(events)
         state.announced = True
+        start_ms = int(events[-2].event_time.timestamp() * 1000)
         run = RunState(run_id, experiment_id, name, False, {}, dict(checked), 2, status="RUNNING", user=user,
                        start_ms=start_ms, end_ms=None)
         self.runs.put(run_id, run)
@@ -464,7 +463,3 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))

@@ -12,10 +12,7 @@ from query_api.timefmt import iso_from_micros
 LIST = f"""
 SELECT e.experiment_id, e.name, toUnixTimestamp64Micro(e.created), r.runs,
        if(r.runs IS NULL, NULL, toUnixTimestamp64Micro(r.last))
-FROM (
-    SELECT experiment_id, argMin(name, created_time) AS name, min(created_time) AS created
-    FROM experiments GROUP BY experiment_id
-) AS e
+FROM (SELECT experiment_id, name, created_time AS created FROM experiments_current WHERE deleted = 0) AS e
 LEFT JOIN (
     SELECT experiment_id, countIf(deleted = 0) AS runs, max(updated_time) AS last
     FROM {CURRENT} GROUP BY experiment_id
@@ -25,7 +22,7 @@ SETTINGS join_use_nulls = 1
 """
 
 IDS_BY_NAME = """
-SELECT name, experiment_id FROM experiments WHERE name IN {names:Array(String)} GROUP BY name, experiment_id
+SELECT name, experiment_id FROM experiments_current WHERE name IN {names:Array(String)} AND deleted = 0
 """
 
 KNOWN_IDS = "SELECT DISTINCT experiment_id FROM experiments WHERE experiment_id IN {ids:Array(String)}"

@@ -31,7 +31,7 @@ WHERE run_id = {run_id:String} AND event_type NOT IN ('DeadLetter', 'Duplicate')
 DELETED = f"SELECT deleted FROM {runs_as_of(END_OF_TIME, 'run_id = {run_id:String}')}"
 EVENT_TYPES = (
     "ExperimentCreated", "RunStarted", "ParamsLogged", "MetricsLogged", "TagsSet", "TagDeleted", "ArtifactLogged",
-    "InputsLogged", "RunStatusChanged", "RunDeleted", "RunRestored", "DeadLetter", "Duplicate",
+    "InputsLogged", "RunStatusChanged", "RunDeleted", "RunRestored", "RunRenamed", "DeadLetter", "Duplicate",
 )
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2262, 1, 1, tzinfo=UTC)

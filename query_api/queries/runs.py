@@ -16,9 +16,7 @@ if TYPE_CHECKING:
     from query_api.readers import Readers
 from query_api.timefmt import iso_from_micros
 
-EXPERIMENT_NAMES = (
-    "SELECT experiment_id, argMin(name, created_time) AS name FROM experiments GROUP BY experiment_id"
-)
+EXPERIMENT_NAMES = "SELECT experiment_id, name FROM experiments_current"
 
 AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 END_OF_TIME = datetime(2262, 1, 1, tzinfo=UTC)

@@ -7,6 +7,7 @@ ClickHouse is RUNSTREAM_TEST_CLICKHOUSE_DSN (a server) or embedded chdb under a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -147,3 +148,24 @@ def stack(kafka_bootstrap: str, clickhouse_dsn: str, request: pytest.FixtureRequ
     settings = stack_settings(kafka_bootstrap, clickhouse_dsn, name)
     with TestClient(create_app(settings)) as api:
         yield Stack(settings, api)
+
+
+@contextlib.contextmanager
+def serving(settings: ServerSettings) -> Iterator[int]:
+    """The app on a real port (uvicorn in a thread of this process), for clients that speak HTTP."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings.model_copy(update={"api_port": port})),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started or not thread.is_alive(), 60, what="the API to listen")
+    assert thread.is_alive(), "the API did not start (see the log above)"
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -26,6 +26,7 @@ def run_scenario(tracking_uri: str, workdir: Path, experiment: str = "mlflow-com
     exp = mlflow.set_experiment(experiment)
     observed["experiment"] = {"name": exp.name, "lifecycle_stage": exp.lifecycle_stage,
                               "id_is_integer": exp.experiment_id.isdigit()}
+    workdir.mkdir(parents=True, exist_ok=True)
     artifact = workdir / "notes.txt"
     artifact.write_text("learning rate sweep\n")
     dataset = mlflow.data.from_pandas(pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]}), name="toy",

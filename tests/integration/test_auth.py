@@ -16,7 +16,8 @@ from tests.integration.conftest import Stack, stack_settings
 
 pytestmark = pytest.mark.integration
 TOKENS = {"reader-token-1": ["read"], "writer-token-1": ["read", "write"], "admin-token-1": ["admin"]}
-SAMPLE = {"run_id": "a" * 32, "key": "loss", "experiment_id": "x"}
+SAMPLE = {"run_id": "a" * 32, "key": "loss", "experiment_id": "x", "path": "0/" + "a" * 32 + "/artifacts/x.txt"}
+OPEN = ("/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info")  # capabilities, no run data
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +30,24 @@ def stack(kafka_bootstrap: str, clickhouse_dsn: str, tmp_path_factory: pytest.Te
 
 
 def protected_routes(api: TestClient) -> list[tuple[str, str, str]]:
-    """(method, path, scope) of every /api/v1 route the app serves."""
+    """(method, path, scope) of every route the app serves under /api/ and /ajax-api/ (MLflow's included)."""
     found = []
     for path, operations in api.app.openapi()["paths"].items():  # type: ignore[attr-defined]
-        if path.startswith("/api/"):
-            scope = "admin" if path.startswith(("/api/v1/sql", "/api/v1/admin")) else "read"
-            found.extend((method.upper(), path.format(**SAMPLE), scope) for method in operations)
+        if path.startswith(("/api/", "/ajax-api/")) and path not in OPEN:
+            for method in operations:
+                if path.startswith(("/api/v1/sql", "/api/v1/admin")):
+                    scope = "admin"
+                elif path.startswith("/api/v1") or method == "get" or path.endswith("/search"):
+                    scope = "read"
+                else:
+                    scope = "write"
+                found.append((method.upper(), path.format(**SAMPLE), scope))
     return found
 
 
 def test_every_route_needs_a_token(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
     routes = protected_routes(stack.api)
-    assert len(routes) >= 9
+    assert len(routes) >= 9 + 2 * 27, "the MLflow routes under both prefixes are covered"
     caplog.set_level(logging.DEBUG)
     for method, path, _ in routes:
         for headers in ({}, {"Authorization": "Bearer wrong-token-xyz"}, {"Authorization": "Basic abc"},

@@ -471,3 +471,11 @@ def test_tracker_properties_read_the_publisher(tracker: Tracker, publisher: Reco
     assert tracker.delivery_failures == ["refused"]
     tracker.acked_offsets[3] = 0  # a copy: the caller cannot corrupt the publisher's view
     assert publisher.acked_offsets == {3: 17}
+
+
+def test_experiment_ids_are_integer_strings_and_default_is_zero() -> None:
+    assert experiment_id_for("Default") == "0"
+    some = experiment_id_for("lr-sweep")
+    assert some.isdigit() and int(some) < 2**63 and some == experiment_id_for("lr-sweep")
+    assert experiment_id_for("lr-sweep", 1) != some and experiment_id_for("lr-sweep", 1).isdigit()
+    assert experiment_id_for("Default", 1) != "0"

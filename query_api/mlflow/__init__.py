@@ -1,0 +1,1 @@
+"""MLflow-compatible front door: the tracking REST API and the artifact proxy over the event log."""

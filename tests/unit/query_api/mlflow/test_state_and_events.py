@@ -1,0 +1,94 @@
+"""The write-side pieces of the MLflow front door that need no services."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+
+from query_api.consistency import ProjectorBehind, ReadBarrier, reached
+from query_api.mlflow.service import content_event_id, metrics_payload
+from query_api.mlflow.state import StateCache
+
+POINTS = [("loss", 0.5, 1000, 0), ("acc", 0.9, 1000, 0), ("loss", 0.4, 1001, 1)]
+
+
+def test_a_metric_batch_is_columnar_with_each_key_once() -> None:
+    batch = metrics_payload(POINTS)
+    assert batch.names == ["loss", "acc"] and batch.name_index == [0, 1, 0]
+    assert batch.steps == [0, 0, 1] and batch.timestamps == [1000, 1000, 1001] and batch.values == [0.5, 0.9, 0.4]
+    assert list(batch.points()) == [("loss", 0, 1000, 0.5), ("acc", 0, 1000, 0.9), ("loss", 1, 1001, 0.4)]
+
+
+def test_a_metric_batch_id_comes_from_its_content() -> None:
+    assert content_event_id("r" * 32, POINTS) == content_event_id("r" * 32, list(POINTS))
+    assert content_event_id("r" * 32, POINTS) != content_event_id("s" * 32, POINTS)
+    assert content_event_id("r" * 32, POINTS) != content_event_id("r" * 32, POINTS[:2])
+    assert content_event_id("r" * 32, [("m", math.nan, 1, 0)]) == content_event_id("r" * 32, [("m", math.nan, 1, 0)])
+    assert content_event_id("r" * 32, [("m", 0.1, 1, 0)]) != content_event_id("r" * 32, [("m", 0.1, 2, 0)])
+
+
+def test_the_state_cache_loads_once_and_keeps_what_writes_changed() -> None:
+    loads: list[str] = []
+
+    def load(key: str) -> dict[str, int] | None:
+        loads.append(key)
+        return None if key == "missing" else {"seq": 1}
+
+    cache: StateCache[dict[str, int]] = StateCache(load, max_entries=2)
+    first = cache.get("a")
+    assert first is not None
+    first["seq"] = 5
+    assert cache.get("a") == {"seq": 5} and loads == ["a"]
+    assert cache.get("missing") is None and cache.get("missing") is None and loads.count("missing") == 2
+    cache.get("b")
+    cache.get("c")  # evicts a, the least recently used
+    assert cache.get("a") == {"seq": 1} and loads.count("a") == 2
+
+
+def test_reached_compares_every_partition() -> None:
+    assert reached({0: 5, 1: 3}, {0: 5})
+    assert not reached({0: 5}, {0: 5, 1: 0})
+    assert reached({}, {})
+
+
+def test_the_barrier_returns_once_positions_pass_the_acknowledged_offsets() -> None:
+    positions = {0: 1}
+    polls = []
+
+    def read_positions() -> dict[int, int]:
+        polls.append(1)
+        if len(polls) == 3:
+            positions[0] = 7
+        return dict(positions)
+
+    barrier = ReadBarrier(lambda: {0: 7}, read_positions, timeout_s=5, interval_s=0.001)
+    barrier.wait()
+    assert len(polls) == 3
+    barrier.wait()
+    assert len(polls) == 3, "positions already seen past the target need no query"
+
+
+def test_the_barrier_gives_up_after_its_bound() -> None:
+    barrier = ReadBarrier(lambda: {0: 7, 2: 1}, lambda: {0: 9}, timeout_s=0.05, interval_s=0.01)
+    with pytest.raises(ProjectorBehind, match=r"partitions \[2\]") as info:
+        barrier.wait()
+    assert info.value.status_code == 503
+
+
+def test_the_barrier_without_writes_never_queries() -> None:
+    def fail() -> dict[int, int]:
+        raise AssertionError("no query expected")
+
+    ReadBarrier(dict, fail).wait()
+
+
+def test_concurrent_barrier_waits() -> None:
+    barrier = ReadBarrier(lambda: {0: 3}, lambda: {0: 3}, timeout_s=1, interval_s=0.001)
+    threads = [threading.Thread(target=barrier.wait) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert not any(t.is_alive() for t in threads)

@@ -323,7 +323,8 @@ class MlflowService:
                   tags: list[tuple[Any, Any]]) -> None:
         """Metrics, params and tags in one request: all checked before anything is published."""
         p.check_batch_limits(len(metrics), len(params), len(tags))
-        points = [self._point(m, f"metrics[{i}]") for i, m in enumerate(metrics)]
+        known: set[str] = set()  # each distinct key is checked once (a batch repeats a few keys many times)
+        points = [self._point(m, i, known) for i, m in enumerate(metrics)]
         new_params: dict[str, str] = {}
         for i, (key, value) in enumerate(params):
             key = p.check_key("Param", key, f"params[{i}].key")
@@ -360,17 +361,27 @@ class MlflowService:
             if p.RUN_NAME_TAG in checked_tags:
                 state.name = checked_tags[p.RUN_NAME_TAG]
 
-    def _point(self, metric: Any, path: str) -> Point:
+    def _point(self, metric: Any, index: int | None, known: set[str] | None = None) -> Point:
+        """(key, value, timestamp, step) of metrics[index] (of the request itself when index is None)."""
+        if isinstance(metric, dict) and known is not None:  # the common case, without building messages
+            key, value, ts = metric.get("key"), metric.get("value"), metric.get("timestamp")
+            step = metric.get("step", 0)
+            if (key in known and isinstance(value, float | int) and type(value) is not bool and type(ts) is int and 0 <= ts <= p.INT64_MAX
+                    and type(step) is int and p.INT64_MIN <= step <= p.INT64_MAX):
+                return key, float(value), ts, step
+        path = "" if index is None else f"metrics[{index}]"
         if not isinstance(metric, dict):
             raise p.MlflowError(p.invalid_value(path, metric, "expected a metric object"))
         key = p.check_key("Metric", metric.get("key"), f"{path}.key" if path else "key")
+        if known is not None:
+            known.add(key)
         value = p.check_metric_value(metric.get("value"), key, f"{path}.value" if path else "value")
         timestamp = p.check_int64(metric.get("timestamp"), f"{path}.timestamp" if path else "timestamp", minimum=0)
         step = p.check_int64(metric.get("step"), f"{path}.step" if path else "step", default=0)
         return key, value, timestamp, step
 
     def log_metric(self, run_id: str, body: dict[str, Any]) -> None:
-        self._point(body, "")  # errors name the request's own fields
+        self._point(body, None)  # errors name the request's own fields
         self.log_batch(run_id, [body], [], [])
 
     def delete_tag(self, run_id: str, key: Any) -> None:

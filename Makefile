@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay bench bench-mlflow
+.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay bench bench-mlflow web browser \
+        bench-dashboard
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker"; exit 1; }
@@ -16,10 +17,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-up: $(STAMP)  ## Kafka broker + API + projector on 127.0.0.1 (Ctrl-C stops everything)
+# The dashboard's assets, built from web/ into the package (gitignored); rebuilt when a source changes.
+WEB_BUILT := query_api/static/dashboard/index.html
+WEB_SOURCES := web/package.json web/package-lock.json web/index.html web/vite.config.js $(wildcard web/src/*.* web/src/*/*.*)
+
+$(WEB_BUILT): $(WEB_SOURCES)
+	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed to build the dashboard (web/)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	touch $(WEB_BUILT)
+
+web: $(WEB_BUILT)  ## build the dashboard served at /
+
+up: $(STAMP) $(WEB_BUILT)  ## Kafka broker + API + projector on 127.0.0.1 (Ctrl-C stops everything)
 	$(BIN)/runstream up
 
-demo: $(STAMP)  ## the same, plus a demo sweep and a leaderboard
+demo: $(STAMP) $(WEB_BUILT)  ## the same, plus a demo sweep and a leaderboard
 	$(BIN)/runstream up --demo
 
 lint: $(STAMP)
@@ -37,7 +49,11 @@ integration: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz/api_fuzz.py --max-examples 30
 
-test: lint unit fuzz integration
+# The dashboard in headless Chromium (Debian's package) against a real stack with a logged sweep.
+browser: $(STAMP) $(WEB_BUILT)
+	$(BIN)/pytest tests/browser -q --timeout=300
+
+test: lint unit fuzz browser integration
 
 clean:
 	rm -rf $(VENV) .runstream
@@ -53,6 +69,9 @@ bench: $(BENCH_STAMP)  ## runstream vs an MLflow server on the same machine (1M 
 
 bench-queries: $(STAMP)  ## the query benchmark: 10,000 runs x 5 metrics x 1,000 steps, timed over HTTP
 	$(BIN)/python benchmarks/queries.py
+
+bench-dashboard: $(STAMP) $(WEB_BUILT)  ## the dashboard in Chromium over 10,000 runs: first screen, 20-run overlay
+	$(BIN)/python benchmarks/dashboard.py
 
 bench-replay: $(STAMP)  ## replay speed of rebuild/verify on a 5M-point log, against the live projector
 	$(BIN)/python benchmarks/replay.py

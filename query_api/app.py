@@ -27,6 +27,7 @@ from query_api.publisher import ApiPublisher
 from query_api.readers import Readers
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
+from query_api.routes.dashboard import install_dashboard
 from query_api.settings import ServerSettings
 from query_api.state import AppState
 
@@ -96,4 +97,5 @@ def create_app(settings: ServerSettings) -> FastAPI:
     for prefix in ("/api/3.0", "/ajax-api/3.0"):
         app.include_router(server_routes.v3, prefix=prefix)
     app.include_router(server_routes.plain)
+    install_dashboard(app, settings.dashboard_dir)
     return app

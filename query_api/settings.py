@@ -22,6 +22,7 @@ class ServerSettings(ProjectorSettings):
     auth_tokens_file: Path | None = Field(None, description="a file holding the same JSON")
     sql_max_execution_time_s: float = Field(10.0, gt=0, description="time limit of /api/v1/sql queries")
     sql_max_result_rows: int = Field(100_000, ge=1, description="rows /api/v1/sql returns at most")
+    dashboard_dir: Path | None = Field(None, description="built dashboard (default: query_api/static/dashboard)")
     artifact_root: Path | None = Field(None, description="where MLflow artifacts are stored "
                                        "(default: <data dir>/artifacts)")
     mlflow_read_wait_s: float = Field(10.0, gt=0, description="how long a read waits for the projector to "

@@ -7,6 +7,7 @@ import threading
 
 from clickhouse_connect.driver.client import Client
 
+from consumers.projections import POSITION_TABLE
 from consumers.projector import Projector
 from consumers.settings import ProjectorSettings
 
@@ -28,6 +29,13 @@ class ProjectorThread:
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
+
+    def projected(self) -> dict[int, int]:
+        """Positions of the events table (written last in a batch) for the partitions this projector holds."""
+        try:
+            return dict(self.projector.positions.get(POSITION_TABLE, {}))
+        except RuntimeError:  # the dict changed while copied: report nothing rather than a torn view
+            return {}
 
     @property
     def alive(self) -> bool:

@@ -58,6 +58,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         readers = Readers(settings.clickhouse_url, settings.clickhouse_database)
         publisher = ApiPublisher(settings.kafka_bootstrap_servers, settings.topic, timeout_s=settings.publish_timeout_s)
         barrier = ReadBarrier(publisher.acked, lambda: health_positions(clickhouse),
+                              local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
         service = MlflowService(clickhouse, publisher, barrier, ArtifactStore(settings.artifact_dir))
         app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers, publisher, service,

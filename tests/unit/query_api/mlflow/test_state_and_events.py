@@ -110,3 +110,22 @@ def test_metric_points_parse_alike_on_the_fast_and_the_checked_path() -> None:
                 {"key": "loss", "value": 1, "timestamp": 5, "step": 2**63}, "not a metric"):
         with pytest.raises(MlflowError, match=r"metrics\[3\]"):
             service._point(bad, 3, known)
+
+
+def test_the_barrier_prefers_the_local_projector_and_still_asks_clickhouse() -> None:
+    local = {0: 1}
+    queries = []
+
+    def clickhouse() -> dict[int, int]:
+        queries.append(1)
+        return {0: 1, 1: 9}  # partition 1 is projected by another process
+
+    def local_positions() -> dict[int, int]:
+        local[0] += 1
+        return dict(local)
+
+    barrier = ReadBarrier(lambda: {0: 30, 1: 9}, clickhouse, local=local_positions, timeout_s=5, interval_s=0.01)
+    barrier.wait()
+    assert local[0] >= 30 and 1 <= len(queries) < 10, "memory is polled finely, ClickHouse seldom"
+    stale = ReadBarrier(lambda: {0: 5}, lambda: {0: 5}, local=lambda: {0: 1}, timeout_s=2, interval_s=0.01)
+    stale.wait()  # a local view that lags (a revoked partition) does not hide ClickHouse's answer

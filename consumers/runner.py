@@ -7,7 +7,7 @@ import threading
 
 from clickhouse_connect.driver.client import Client
 
-from consumers.projections import POSITION_TABLE
+from consumers.derived import OFFSETS
 from consumers.projector import Projector
 from consumers.settings import ProjectorSettings
 
@@ -31,9 +31,11 @@ class ProjectorThread:
         self._thread.join(timeout)
 
     def projected(self) -> dict[int, int]:
-        """Positions of the events table (written last in a batch) for the partitions this projector holds."""
+        """What readers see as projected, for the partitions this projector holds: the positions of
+        event_offsets, derived from the events table after every other table of a batch is written (the
+        events table's own position moves a moment earlier, before event_offsets catches up)."""
         try:
-            return dict(self.projector.positions.get(POSITION_TABLE, {}))
+            return dict(self.projector.positions.get(OFFSETS.table, {}))
         except RuntimeError:  # the dict changed while copied: report nothing rather than a torn view
             return {}
 

@@ -316,3 +316,14 @@ def test_an_optuna_study_logs_through_its_mlflow_callback(runstream: str) -> Non
     _, found = call(runstream, "POST", "/api/v1/runs/search", {"experiment_ids": [experiment_id]})
     assert len(found["runs"]) == 20
     assert sorted(int(r["name"]) for r in found["runs"]) == list(range(20))
+
+
+def test_a_search_right_after_a_create_finds_the_run(runstream: str) -> None:
+    """Read-your-writes holds for searches too: their log snapshot is taken after the wait (a race once seen:
+    the events table's position moved before event_offsets, which searches read, had caught up)."""
+    experiment_id, _ = _new_run(runstream, "read-your-writes")
+    for i in range(15):
+        call(runstream, "POST", "/api/2.0/mlflow/runs/create", {"experiment_id": experiment_id, "run_name": f"n{i}"})
+        status, found = call(runstream, "POST", "/api/2.0/mlflow/runs/search",
+                             {"experiment_ids": [experiment_id], "filter": f"attributes.run_name = 'n{i}'"})
+        assert status == 200 and len(found.get("runs", [])) == 1, (i, found)

@@ -17,8 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,9 +31,9 @@ from sweep import (  # noqa: E402 - the sweep benchmark's producer and servers, 
     Http,
     Runstream,
     Sampler,
-    free_port,
     machine,
     mlflow_producer,
+    mlflow_server,
     start_producers,
     visible_points,
     wait,
@@ -76,28 +74,12 @@ def runstream_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
 
 
 def mlflow_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
-    port = free_port()
-    log = open(home / "mlflow.log", "wb")  # noqa: SIM115 - owned by the child
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-         "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    try:
-        api = Http(port)
-        wait(lambda: server.poll() is None and api.call("GET", "/health") is not None, 240, "mlflow server", 0.5)
-        sampler = Sampler()
-        sampler.watch("mlflow server", server.pid)
-        logged = log_sweep(f"http://127.0.0.1:{port}", api, args, sampler, "producers")
-        sampler.stop()
-        logged["processes"] = sampler.report()
-        return logged
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(server.pid, signal.SIGKILL)
+    sampler = Sampler()
+    with mlflow_server(home, sampler) as api:
+        logged = log_sweep(f"http://127.0.0.1:{api.port}", api, args, sampler, "producers")
+    sampler.stop()
+    logged["processes"] = sampler.report()
+    return logged
 
 
 def report(args: argparse.Namespace, result: dict[str, Any]) -> str:

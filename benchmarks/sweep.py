@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -411,12 +411,16 @@ def runstream_queries(api: Http, experiment_id: str, args: argparse.Namespace) -
 
 
 # -- the MLflow side --------------------------------------------------------------------------------------------
-def mlflow_side(args: argparse.Namespace, sampler: Sampler, home: Path) -> dict[str, Any]:
+@contextlib.contextmanager
+def mlflow_server(home: Path, sampler: Sampler) -> Iterator[Http]:
+    """A real `mlflow server` (sqlite, proxied artifacts) in its own session, watched by the sampler.
+
+    Its own session because MLflow's job runner SIGKILLs its whole process group when it stops."""
     port = free_port()
     log = open(home / "mlflow.log", "wb")  # noqa: SIM115 - owned by the child
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-         "--default-artifact-root", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
+         "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     try:
@@ -425,24 +429,32 @@ def mlflow_side(args: argparse.Namespace, sampler: Sampler, home: Path) -> dict[
         sampler.watch("mlflow server", server.pid)
         for child in psutil.Process(server.pid).children(recursive=True):
             sampler.watch("mlflow server", child.pid)
-        uri = f"http://127.0.0.1:{port}"
-        experiment_id = api.call("POST", "/api/2.0/mlflow/experiments/create", {"name": EXPERIMENT})["experiment_id"]
-        expected = args.runs * args.metrics * args.steps
-        producers, out = start_producers(mlflow_producer, (uri, experiment_id), args.runs, args, sampler,
-                                         "mlflow producers")
-        reports = [out.get(timeout=36_000) for _ in range(args.producers)]
-        for proc in producers:
-            proc.join(30)
-        first, last = min(r["first"] for r in reports), max(r["last"] for r in reports)
-        ingest = {"points": expected, "seconds": last - first, "points_per_s": expected / (last - first)}
-        return {"ingest": ingest, "queries": mlflow_queries(api, experiment_id, args)}
+        yield api
     finally:
         try:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(30)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(server.pid, signal.SIGKILL)
-        sampler.forget("mlflow producers")
+
+
+def mlflow_side(args: argparse.Namespace, sampler: Sampler, home: Path) -> dict[str, Any]:
+    with mlflow_server(home, sampler) as api:
+        try:
+            uri = f"http://127.0.0.1:{api.port}"
+            experiment_id = api.call("POST", "/api/2.0/mlflow/experiments/create", {"name": EXPERIMENT})[
+                "experiment_id"]
+            expected = args.runs * args.metrics * args.steps
+            producers, out = start_producers(mlflow_producer, (uri, experiment_id), args.runs, args, sampler,
+                                             "mlflow producers")
+            reports = [out.get(timeout=36_000) for _ in range(args.producers)]
+            for proc in producers:
+                proc.join(30)
+            first, last = min(r["first"] for r in reports), max(r["last"] for r in reports)
+            ingest = {"points": expected, "seconds": last - first, "points_per_s": expected / (last - first)}
+            return {"ingest": ingest, "queries": mlflow_queries(api, experiment_id, args)}
+        finally:
+            sampler.forget("mlflow producers")
 
 
 def mlflow_queries(api: Http, experiment_id: str, args: argparse.Namespace) -> dict[str, float]:

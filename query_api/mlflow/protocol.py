@@ -12,15 +12,16 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from producer.validation import MAX_KEY_LENGTH, MAX_NAME_LENGTH, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH
 from query_api.errors import ApiError
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
-MAX_ENTITY_KEY_LENGTH = 250
-MAX_PARAM_VAL_LENGTH = 6000
-MAX_TAG_VAL_LENGTH = 8000
-MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_ENTITY_KEY_LENGTH = MAX_KEY_LENGTH  # the SDK enforces MLflow's limits too: one definition
+MAX_PARAM_VAL_LENGTH = MAX_PARAM_VALUE_LENGTH
+MAX_TAG_VAL_LENGTH = MAX_TAG_VALUE_LENGTH
+MAX_EXPERIMENT_NAME_LENGTH = MAX_NAME_LENGTH
 MAX_EXPERIMENT_TAG_VAL_LENGTH = 20000
 MAX_DATASET_NAME_SIZE = 500
 MAX_DATASET_DIGEST_SIZE = 36
@@ -100,6 +101,14 @@ def check_value(kind: str, value: Any, limit: int, path: str) -> str:
     if len(text) > limit:
         raise MlflowError(f"'{kind} value' exceeds the maximum length of {limit} characters")
     return text
+
+
+def check_tags(tags: list[tuple[Any, Any]], limit: int = MAX_TAG_VAL_LENGTH) -> dict[str, str]:
+    """Tags as {key: value}, every key and value checked (`tags[i]` named in errors)."""
+    checked = {}
+    for i, (key, value) in enumerate(tags):
+        checked[check_key("Tag", key, f"tags[{i}].key")] = check_value("Tag", value, limit, f"tags[{i}].value")
+    return checked
 
 
 def check_run_id(run_id: Any, path: str = "run_id") -> str:

@@ -153,7 +153,7 @@ class MlflowService:
     # -- experiments: writes --------------------------------------------------------------------------------
     def create_experiment(self, name: Any, artifact_location: str | None, tags: list[tuple[Any, Any]]) -> str:
         name = p.check_experiment_name(name)
-        checked = self._experiment_tags(tags)
+        checked = p.check_tags(tags, p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
         with self._experiment_lock:
             existing = self.all_experiments()
             if any(e["name"] == name for e in existing):
@@ -166,13 +166,6 @@ class MlflowService:
                 name, artifact_location=artifact_location, tags=checked))])
             self.experiments.put(experiment_id, ExperimentState(experiment_id, name, False, checked))
         return experiment_id
-
-    def _experiment_tags(self, tags: list[tuple[Any, Any]]) -> dict[str, str]:
-        checked = {}
-        for i, (key, value) in enumerate(tags):
-            checked[p.check_key("Tag", key, f"tags[{i}].key")] = p.check_value(
-                "Tag", value, p.MAX_EXPERIMENT_TAG_VAL_LENGTH, f"tags[{i}].value")
-        return checked
 
     def _experiment_state(self, experiment_id: Any, *, active: bool | None) -> ExperimentState:
         experiment_id = p.check_experiment_id(experiment_id)
@@ -209,7 +202,7 @@ class MlflowService:
             state.deleted = False
 
     def set_experiment_tag(self, experiment_id: Any, key: Any, value: Any) -> None:
-        tags = self._experiment_tags([(key, value)])
+        tags = p.check_tags([(key, value)], p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
         with self._experiment_lock:
             state = self._experiment_state(experiment_id, active=None)
             if state.deleted:
@@ -231,7 +224,7 @@ class MlflowService:
     def create_run(self, experiment_id: Any, user_id: Any, start_time: Any, run_name: Any,
                    tags: list[tuple[Any, Any]]) -> dict[str, Any]:
         experiment_id = p.check_experiment_id(experiment_id)
-        checked = self._run_tags(tags)
+        checked = p.check_tags(tags)
         p.check_int64(start_time, "start_time", default=0, minimum=0)  # checked; the run starts when received
         user = str(user_id or checked.get(p.USER_TAG) or "")
         tag_name = checked.get(p.RUN_NAME_TAG)
@@ -266,13 +259,6 @@ class MlflowService:
                        start_ms=start_ms, end_ms=None)
         self.runs.put(run_id, run)
         return p.run_shape(self._state_as_run(run), {}, [], self.artifact_uri(experiment_id, run_id))
-
-    def _run_tags(self, tags: list[tuple[Any, Any]]) -> dict[str, str]:
-        checked = {}
-        for i, (key, value) in enumerate(tags):
-            checked[p.check_key("Tag", key, f"tags[{i}].key")] = p.check_value(
-                "Tag", value, p.MAX_TAG_VAL_LENGTH, f"tags[{i}].value")
-        return checked
 
     def artifact_uri(self, experiment_id: str, run_id: str) -> str:
         return f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"
@@ -333,10 +319,7 @@ class MlflowService:
                 raise p.MlflowError(f"Duplicate parameter keys have been submitted: {[key]}. Please ensure the "
                                     "request contains only one param value per param key.")
             new_params[key] = value
-        checked_tags = {}
-        for i, (key, value) in enumerate(tags):
-            checked_tags[p.check_key("Tag", key, f"tags[{i}].key")] = p.check_value(
-                "Tag", value, p.MAX_TAG_VAL_LENGTH, f"tags[{i}].value")
+        checked_tags = p.check_tags(tags)
         state = self._active_run(run_id)
         with state.lock:
             changed = [(k, state.params[k], v) for k, v in new_params.items() if k in state.params

@@ -50,8 +50,17 @@ fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz/api_fuzz.py --max-examples 30
 
 # The dashboard in headless Chromium (Debian's package) against a real stack with a logged sweep.
-browser: $(STAMP) $(WEB_BUILT)
-	$(BIN)/pytest tests/browser -q --timeout=300
+# Debian's Chromium for the browser tests (registries only: no browser download), installed when missing.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the browser tests need Chromium at $(CHROMIUM) (Debian: apt-get install chromium)"; exit 1; }
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+browser: $(STAMP) $(WEB_BUILT) $(CHROMIUM)
+	RUNSTREAM_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/browser -q --timeout=300
 
 test: lint unit fuzz browser integration
 
@@ -70,7 +79,7 @@ bench: $(BENCH_STAMP)  ## runstream vs an MLflow server on the same machine (1M 
 bench-queries: $(STAMP)  ## the query benchmark: 10,000 runs x 5 metrics x 1,000 steps, timed over HTTP
 	$(BIN)/python benchmarks/queries.py
 
-bench-dashboard: $(STAMP) $(WEB_BUILT)  ## the dashboard in Chromium over 10,000 runs: first screen, 20-run overlay
+bench-dashboard: $(STAMP) $(WEB_BUILT) $(CHROMIUM)  ## the dashboard in Chromium over 10,000 runs: first screen, 20-run overlay
 	$(BIN)/python benchmarks/dashboard.py
 
 bench-replay: $(STAMP)  ## replay speed of rebuild/verify on a 5M-point log, against the live projector

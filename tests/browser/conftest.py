@@ -188,7 +188,7 @@ def auth_dashboard(dashboard: Dashboard) -> Iterator[Dashboard]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make browser does)")
     from playwright.sync_api import sync_playwright
 
     shutil.rmtree(ARTIFACTS, ignore_errors=True)

@@ -219,7 +219,7 @@ def search_runs(body: Body, mlflow: MlflowDep, clickhouse: ClickHouseDep) -> JSO
     mlflow.barrier.wait()
     if snapshot is None:
         snapshot = health.positions(clickhouse)
-    deleted = {e["experiment_id"] for e in q.experiments(clickhouse) if e["deleted"]}
+    deleted = mlflow.deleted_experiments()
     if view == "active":
         experiment_ids = [e for e in experiment_ids if e not in deleted]
     if not experiment_ids:
@@ -228,7 +228,7 @@ def search_runs(body: Body, mlflow: MlflowDep, clickhouse: ClickHouseDep) -> JSO
                                         snapshot=snapshot, offset=offset, limit=limit + 1)
     run_ids = search_queries.run_search(clickhouse, built)
     more = len(run_ids) > limit
-    runs = mlflow.get_runs(run_ids[:limit], sorted(experiment_ids))
+    runs = mlflow.get_runs(run_ids[:limit], sorted(experiment_ids), deleted)
     token = s.encode_token(offset + limit, query, snapshot) if more else None
     return _ok({"runs": runs, "next_page_token": token})
 

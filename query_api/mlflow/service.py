@@ -421,9 +421,16 @@ class MlflowService:
                                                      stored.digest, media_type)])
 
     # -- runs: reads -----------------------------------------------------------------------------------------
-    def get_runs(self, run_ids: list[str], experiment_ids: list[str] | None = None) -> list[dict[str, Any]]:
-        """MLflow Run shapes, in run_ids order (runs that do not exist are left out)."""
-        self.barrier.wait()
+    def deleted_experiments(self) -> set[str]:
+        return {e["experiment_id"] for e in q.experiments(self.clickhouse) if e["deleted"]}
+
+    def get_runs(self, run_ids: list[str], experiment_ids: list[str] | None = None,
+                 deleted_experiments: set[str] | None = None) -> list[dict[str, Any]]:
+        """MLflow Run shapes, in run_ids order (runs that do not exist are left out); a search that already
+        waited and knows the deleted experiments passes them."""
+        if deleted_experiments is None:
+            self.barrier.wait()
+            deleted_experiments = self.deleted_experiments()
         found = run_queries.fetch_runs(self.clickhouse, run_ids, experiment_ids=experiment_ids)
         if not found:
             return []
@@ -431,7 +438,6 @@ class MlflowService:
         exps = sorted({r["experiment_id"] for r in found})
         latest = q.latest_metrics(self.clickhouse, exps, ids)
         inputs = q.inputs(self.clickhouse, exps, ids)
-        deleted_experiments = {e["experiment_id"] for e in q.experiments(self.clickhouse) if e["deleted"]}
         shaped = []
         for run in found:
             run = {**run, "start_ms": _iso_ms(run["start_time"]), "end_ms": _iso_ms(run["end_time"])}

@@ -35,8 +35,9 @@ demo: $(STAMP) $(WEB_BUILT)  ## the same, plus a demo sweep and a leaderboard
 	$(BIN)/runstream up --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check schemas producer consumers query_api tests benchmarks
-	$(BIN)/mypy schemas producer consumers query_api
+	$(BIN)/ruff check schemas producer consumers query_api runstream tests benchmarks
+	$(BIN)/mypy schemas producer consumers query_api runstream
+	$(BIN)/lint-imports
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q

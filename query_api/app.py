@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from consumers.clickhouse import connect
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
+from consumers.settings import ProjectorSettings
 from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_by_method
 from query_api.consistency import ReadBarrier
@@ -28,7 +29,7 @@ from query_api.readers import Readers
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
 from query_api.routes.dashboard import install_dashboard
-from query_api.settings import ServerSettings
+from query_api.settings import ApiSettings
 from query_api.state import AppState
 
 log = logging.getLogger("runstream.api")
@@ -40,29 +41,31 @@ def read_your_writes(request: Request) -> None:
         state.barrier.wait()
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """The app; its lifespan connects, migrates and starts the projector when settings ask for it."""
+def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True) -> FastAPI:
+    """The app; its lifespan connects to the store, migrates it and, with host_projector, runs the projector."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        clickhouse = connect(settings.clickhouse_url, settings.clickhouse_database)
+        clickhouse = connect(store.clickhouse_url, store.clickhouse_database)
         applied = migrate(clickhouse)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+        admin = AdminClient({"bootstrap.servers": store.kafka_bootstrap_servers})
         projector = None
-        if settings.run_projector:
-            projector = ProjectorThread(settings, connect(settings.clickhouse_url, settings.clickhouse_database))
+        if host_projector:
+            projector = ProjectorThread(store, connect(store.clickhouse_url, store.clickhouse_database))
             projector.start()
-        maintenance = MaintenanceRunner(settings, projector.projector if projector is not None else None)
-        readers = Readers(settings.clickhouse_url, settings.clickhouse_database)
-        publisher = ApiPublisher(settings.kafka_bootstrap_servers, settings.topic, timeout_s=settings.publish_timeout_s)
+        maintenance = MaintenanceRunner(store, projector.projector if projector is not None else None)
+        readers = Readers(store.clickhouse_url, store.clickhouse_database)
+        publisher = ApiPublisher(store.kafka_bootstrap_servers, store.topic, timeout_s=settings.publish_timeout_s)
         barrier = ReadBarrier(publisher.acked, lambda: health_positions(clickhouse),
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
-        service = MlflowService(clickhouse, publisher, barrier, ArtifactStore(settings.artifact_dir))
-        app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers, publisher, service,
-                                       barrier)
+        artifacts = ArtifactStore(settings.artifact_dir(store.data_dir))
+        app.state.mlflow = MlflowService(clickhouse, publisher, barrier, artifacts)
+        app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
+                                       maintenance=maintenance, readers=readers, publisher=publisher,
+                                       artifacts=artifacts, barrier=barrier)
         try:
             yield
         finally:
@@ -72,7 +75,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             if projector is not None:
                 projector.stop()
             clickhouse.close()
-            del app.state.runstream  # drop the Kafka clients now, not whenever the app is collected
+            del app.state.runstream, app.state.mlflow  # drop the Kafka clients now, not when the app is collected
 
     app = FastAPI(title="runstream", version="0.1.0", lifespan=lifespan, default_response_class=JSONResponse)
     install_error_handlers(app)

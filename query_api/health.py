@@ -34,7 +34,6 @@ def positions(client: Client) -> dict[int, int]:
 
 def check(state: AppState) -> tuple[bool, dict[str, Any]]:
     """(ready, body) for /healthz; the body names what is wrong when not ready."""
-    s = state.settings
     body: dict[str, Any] = {}
     reasons = []
     try:
@@ -44,7 +43,7 @@ def check(state: AppState) -> tuple[bool, dict[str, Any]]:
         body["clickhouse"] = f"error: {exc}"
         reasons.append("clickhouse unreachable")
     try:
-        highs = high_watermarks(state.kafka_admin, s.topic, s.health_timeout_s)
+        highs = high_watermarks(state.kafka_admin, state.store.topic, state.api.health_timeout_s)
         body["kafka"] = "ok"
     except Exception as exc:
         highs = None

@@ -27,12 +27,13 @@ class RunstreamCollector(Collector):
         self.state = state
 
     def collect(self) -> Iterator[Metric]:
-        s, ch = self.state.settings, self.state.clickhouse
+        ch = self.state.clickhouse
         positions = health.positions(ch)
         lag = GaugeMetricFamily("runstream_projector_lag", "Events in the log not yet projected", labels=["partition"])
         offsets = GaugeMetricFamily("runstream_projector_position", "Last projected offset", labels=["partition"])
         try:
-            highs = health.high_watermarks(self.state.kafka_admin, s.topic, s.health_timeout_s)
+            highs = health.high_watermarks(self.state.kafka_admin, self.state.store.topic,
+                                              self.state.api.health_timeout_s)
         except Exception:  # Kafka unreachable: lag is unknown, the rest still reports
             highs = {}
         for partition, high in sorted(highs.items()):

@@ -12,45 +12,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import urlparse
 
-import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from fastapi import Depends
 
-from query_api.deps import StateDep
-from query_api.settings import ServerSettings
-
-
-def open_client(dsn: str, database: str) -> Client:
-    """A new client bound to `database`, the same server as consumers.clickhouse.connect opens (no DDL here)."""
-    parsed = urlparse(dsn)
-    if parsed.scheme == "chdb" and dsn not in ("chdb://memory", "chdb://:memory:"):
-        dsn = f"chdb://{Path(dsn.removeprefix('chdb://')).expanduser().resolve()}"
-    extra: dict[str, Any] = {"autogenerate_session_id": False} if parsed.scheme in ("http", "https") else {}
-    return clickhouse_connect.get_client(dsn=dsn, database=database, **extra)
+from consumers.clickhouse import open_client
+from consumers.settings import ProjectorSettings
+from query_api.settings import ApiSettings
 
 
 @dataclass(frozen=True)
 class SqlBackend:
     """What the SQL route needs: the server's settings, and a way to open a client of its own."""
 
-    settings: ServerSettings
+    api: ApiSettings
+    store: ProjectorSettings
 
     @contextmanager
     def connect(self) -> Iterator[Client]:
-        client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
+        client = open_client(self.store.clickhouse_url, self.store.clickhouse_database)
         try:
             yield client
         finally:
             client.close()
-
-
-def get_sql_backend(state: StateDep) -> SqlBackend:
-    """Connects nothing: a request refused by validation never opens a client."""
-    return SqlBackend(state.settings)
-
-
-SqlBackendDep = Annotated[SqlBackend, Depends(get_sql_backend)]

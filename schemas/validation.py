@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from schemas.errors import InvalidEventError
 from schemas.events import EXPERIMENT_EVENTS, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
-
-RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+from schemas.ids import RUN_ID
 
 
 def validate_event(event: RunEvent) -> RunEvent:

@@ -54,7 +54,7 @@ class Replays:
 
 
 def get_mlflow(request: Request) -> MlflowService:
-    service: MlflowService = request.app.state.runstream.mlflow
+    service: MlflowService = request.app.state.mlflow
     return service
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from producer.ids import DEFAULT_EXPERIMENT, DEFAULT_EXPERIMENT_ID, experiment_id_for, new_event_id, new_run_id
 from query_api.artifacts import ArtifactStore, StoredFile
 from query_api.consistency import ReadBarrier
 from query_api.mlflow import protocol as p
@@ -47,6 +46,7 @@ from schemas import (
     TagDeleted,
     TagsSet,
 )
+from schemas.ids import DEFAULT_EXPERIMENT, DEFAULT_EXPERIMENT_ID, experiment_id_for, new_event_id, new_run_id
 
 _CONTENT_IDS = uuid.UUID("0b7c4d0e-3a52-4d7e-9d1f-6c2f1e9a5b33")
 Point = tuple[str, float, int, int]  # key, value, timestamp ms, step

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -17,14 +16,14 @@ from query_api.queries import curves, diff, experiments, history, runs, search
 from query_api.queries import mlflow as mlflow_queries
 from query_api.search import parse_filter, parse_order_by
 from query_api.search.paging import PageToken, query_fingerprint
+from schemas.ids import RUN_ID_PATTERN, is_run_id
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
-RunId = Path(description="32 lowercase hex characters", pattern="^[0-9a-f]{32}$")
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+RunId = Path(description="32 lowercase hex characters", pattern=RUN_ID_PATTERN)
 
 
 def _check_run_id(run_id: str) -> str:
-    if not _RUN_ID.match(run_id):
+    if not is_run_id(run_id):
         raise InvalidParameter(f"run_id {run_id!r} is not 32 lowercase hex characters")
     return run_id
 

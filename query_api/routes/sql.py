@@ -11,6 +11,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from query_api.deps import SqlBackendDep
 from query_api.errors import ApiError, InvalidParameter
 from query_api.jsonresponse import JSONResponse
 from query_api.queries.sql import (
@@ -24,7 +25,6 @@ from query_api.queries.sql import (
     prepare_sql,
     verify_settings,
 )
-from query_api.sqlclient import SqlBackendDep
 
 router = APIRouter(prefix="/api/v1", tags=["sql"])
 log = logging.getLogger("runstream.api.sql")
@@ -122,13 +122,13 @@ def run_sql(request: SqlRequest, backend: SqlBackendDep) -> JSONResponse:
     tables, SETTINGS, FORMAT, INTO OUTFILE. Bad SQL: 400 with ClickHouse's message. Over a limit: 400
     QUERY_LIMIT_EXCEEDED.
     """
-    s = backend.settings
+    s = backend.api
     limits = SqlLimits(s.sql_max_execution_time_s, s.sql_max_result_rows, s.sql_max_memory_bytes)
     rows_wanted = min(request.max_rows or limits.max_result_rows, limits.max_result_rows)
     settings = limits.settings(rows_wanted)
     with backend.connect() as client:
         canonical, tables = _prepare(client, request.query, settings)
-        _check(client, canonical, s.clickhouse_database, tables)
+        _check(client, canonical, backend.store.clickhouse_database, tables)
         started = time.perf_counter()
         try:
             # tz_mode="aware": every time carries its zone, so it leaves as ISO-8601 with Z (or its offset)

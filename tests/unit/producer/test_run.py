@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 import pytest
 
 from producer import ActiveRun, Tracker, TrackerSettings
-from producer.ids import experiment_id_for
 from schemas import (
     ExperimentCreated,
     MetricsLogged,
@@ -31,6 +30,7 @@ from schemas import (
     decode,
     validate_event,
 )
+from schemas.ids import experiment_id_for
 from tests.unit.producer.fakes import RecordingPublisher
 
 HEX32 = re.compile(r"[0-9a-f]{32}")

@@ -194,7 +194,7 @@ class Runstream:
                     "RUNSTREAM_KAFKA_CONTROLLER_PORT": str(self.controller_port),
                     "RUNSTREAM_RUN_PROJECTOR": "true" if self.projector else "false"})
         log = open(self.home / "up.log", "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen([sys.executable, "-m", "query_api", "up"], env=env, stdout=log,
+        self.proc = subprocess.Popen([sys.executable, "-m", "runstream", "up"], env=env, stdout=log,
                                      stderr=subprocess.STDOUT, cwd=ROOT)
         log.close()
         api = Http(self.api_port)

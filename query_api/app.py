@@ -17,7 +17,6 @@ from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_by_method
 from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
-from query_api.health import positions as health_positions
 from query_api.jsonresponse import JSONResponse
 from query_api.maintenance import MaintenanceRunner
 from query_api.mlflow import artifact_routes, server_routes
@@ -25,6 +24,7 @@ from query_api.mlflow import routes as mlflow_routes
 from query_api.mlflow.deps import Replays
 from query_api.mlflow.service import MlflowService
 from query_api.publisher import ApiPublisher
+from query_api.queries.log import positions
 from query_api.readers import Readers
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
@@ -58,11 +58,11 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         maintenance = MaintenanceRunner(store, projector.projector if projector is not None else None)
         readers = Readers(store.clickhouse_url, store.clickhouse_database)
         publisher = ApiPublisher(store.kafka_bootstrap_servers, store.topic, timeout_s=settings.publish_timeout_s)
-        barrier = ReadBarrier(publisher.acked, lambda: health_positions(clickhouse),
+        barrier = ReadBarrier(publisher.acked, lambda: positions(clickhouse),
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
         artifacts = ArtifactStore(settings.artifact_dir(store.data_dir))
-        app.state.mlflow = MlflowService(clickhouse, publisher, barrier, artifacts)
+        app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts)
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier)

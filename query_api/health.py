@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from query_api.queries.log import positions
 from query_api.state import AppState
-
-POSITIONS = "SELECT kafka_partition, max(kafka_offset) FROM event_offsets GROUP BY kafka_partition"
 
 
 def projector_lag(high_watermarks: dict[int, int], positions: dict[int, int]) -> int:
@@ -26,10 +24,6 @@ def high_watermarks(admin: AdminClient, topic: str, timeout: float) -> dict[int,
     request = {TopicPartition(topic, p): OffsetSpec.latest() for p in described.partitions}
     futures = admin.list_offsets(request, request_timeout=timeout)
     return {tp.partition: f.result().offset for tp, f in futures.items()}
-
-
-def positions(client: Client) -> dict[int, int]:
-    return {int(p): int(o) for p, o in client.query(POSITIONS).result_rows}
 
 
 def check(state: AppState) -> tuple[bool, dict[str, Any]]:

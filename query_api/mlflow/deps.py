@@ -12,7 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from query_api.artifacts import ArtifactStore
+from query_api.mlflow.reader import MlflowReader
 from query_api.mlflow.service import MlflowService
+from query_api.mlflow.writer import MlflowWriter
 
 
 class Replays:
@@ -58,10 +61,24 @@ def get_mlflow(request: Request) -> MlflowService:
     return service
 
 
+def get_reader(service: Annotated[MlflowService, Depends(get_mlflow)]) -> MlflowReader:
+    return service.reader
+
+
+def get_writer(service: Annotated[MlflowService, Depends(get_mlflow)]) -> MlflowWriter:
+    return service.writer
+
+
+def get_artifacts(service: Annotated[MlflowService, Depends(get_mlflow)]) -> ArtifactStore:
+    return service.artifacts
+
+
 def get_replays(request: Request) -> Replays:
     replays: Replays = request.app.state.replays
     return replays
 
 
-MlflowDep = Annotated[MlflowService, Depends(get_mlflow)]
+ReaderDep = Annotated[MlflowReader, Depends(get_reader)]
+WriterDep = Annotated[MlflowWriter, Depends(get_writer)]
+ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
 ReplaysDep = Annotated[Replays, Depends(get_replays)]

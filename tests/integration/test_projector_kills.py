@@ -33,7 +33,7 @@ class Server:
     def start(self) -> None:
         self.starts += 1
         with open(self.data_dir / f"serve-{self.starts}.log", "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "query_api", "serve"], env=self.env, stdout=log,
+            self.proc = subprocess.Popen([sys.executable, "-m", "runstream", "serve"], env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT)
         wait_for(lambda: self.call("GET", "/healthz")[0] == 200, 120, 0.2, what=f"serve #{self.starts}")
 

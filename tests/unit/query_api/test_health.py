@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
-from query_api.health import POSITIONS, check, high_watermarks, positions, projector_lag
+from query_api.health import check, high_watermarks, projector_lag
+from query_api.queries.log import POSITIONS, positions
 from runstream.settings import ServerSettings
 
 # -- projector_lag ---------------------------------------------------------------------------------------------

@@ -49,8 +49,7 @@ def get_run(
         when = f" at {as_of.isoformat()}" if as_of else ""
         raise NotFound(f"run {run_id} does not exist{when}")
     run = found[0]
-    run["inputs"] = mlflow_queries.inputs(clickhouse, [run["experiment_id"]], [run_id])[run_id]
-    return JSONResponse(run)
+    return JSONResponse({**run, "inputs": mlflow_queries.inputs(clickhouse, [run["experiment_id"]], [run_id])[run_id]})
 
 
 @router.get("/runs/{run_id}/diff")

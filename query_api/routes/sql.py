@@ -145,6 +145,8 @@ def run_sql(request: SqlRequest, backend: SqlBackendDep) -> JSONResponse:
             hint = (" Aggregate states must be finalized in the query, e.g. argMaxMerge(last_value) on "
                     "run_metric_summary." if "AggregateFunction" in str(exc) else "")
             raise InvalidParameter(f"the result cannot be returned: {exc}.{hint}") from exc
+        except RecursionError as exc:  # the client reads a type like Array(Array(…)) 500 deep recursively
+            raise InvalidParameter("the result cannot be returned: its type is nested too deeply") from exc
         elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
     truncated = len(rows) > rows_wanted
     rows = rows[:rows_wanted]

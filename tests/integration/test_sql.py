@@ -192,6 +192,13 @@ def test_times_uuids_decimals_and_containers_are_json_safe(stack: Stack) -> None
     ("SELECT joinGet('system.one', 'dummy', 0)", "joinGet"),
     ("SELECT getServerSetting('path')", "getServerSetting"),
     ("SELECT logTrace('x')", "logTrace"),
+    # column transformers hide their functions from EXPLAIN AST: refused whatever they hold
+    ("SELECT * APPLY(x -> file('/proc/self/environ')) FROM (SELECT 1 AS x)", "column transformers"),
+    ("SELECT * APPLY(x -> getServerSetting('path')) FROM (SELECT 1 AS x)", "column transformers"),
+    ("SELECT * REPLACE(file('/etc/hostname') AS x) FROM (SELECT 1 AS x)", "column transformers"),
+    ("SELECT COLUMNS('x') APPLY(x -> file('/etc/hostname')) FROM (SELECT 1 AS x)", "column transformers"),
+    ("SELECT t.* APPLY(toString) FROM (SELECT 1 AS x) AS t", "column transformers"),
+    ("SELECT * EXCEPT(y) FROM (SELECT 1 AS x, 2 AS y)", "column transformers"),
     # the server fixes the limits and the output
     ("SELECT 1 SETTINGS max_execution_time = 1000", "SETTINGS"),
     ("SELECT count() FROM (SELECT 1 SETTINGS readonly = 0)", "SETTINGS"),
@@ -212,6 +219,18 @@ def test_refusals_are_400_and_change_nothing(stack: Stack, query: str, named: st
     assert named.replace("{db}", db) in body["message"], body
     assert counts(stack) == before and tables(stack) == tables_before, "nothing was written, dropped or created"
     assert not OUTFILE.exists() and not INSERTED.exists()
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT " + "abs(" * 495 + "1" + ")" * 495,
+    "SELECT " + "[" * 495 + "1" + "]" * 495,
+    "SELECT " + "(1," * 495 + "1" + ")" * 495,
+    "SELECT " + "(" * 495 + "1" + ")" * 495,
+])
+def test_a_deeply_nested_expression_is_answered_not_a_500(stack: Stack, query: str) -> None:
+    status, body = sql(stack, query)
+    assert status in (200, 400), body
+    assert status == 200 or body["error_code"] == "INVALID_PARAMETER_VALUE"
 
 
 def test_the_data_is_what_was_logged(stack: Stack) -> None:

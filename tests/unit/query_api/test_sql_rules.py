@@ -115,6 +115,40 @@ def test_everything_else_is_refused(text: str, named: str) -> None:
         check(text)
 
 
+# Column transformers as chdb 26.9 prints them: APPLY's lambda is not printed at all, so any transformer (and any
+# node kind the checker does not know) is refused rather than walked past.
+@pytest.mark.parametrize(("text", "named"), [
+    (select_from("Subquery (children 1)", "       SelectWithUnionQuery (children 1)").replace(
+        "    Asterisk", "    Asterisk (children 1)\n     ColumnsTransformerList (children 1)\n"
+        "      ColumnsApplyTransformer"), "column transformers"),  # SELECT * APPLY(x -> file('/proc/self/environ'))
+    (select_expr("    Asterisk (children 1)", "     ColumnsTransformerList (children 1)",
+                 "      ColumnsExceptTransformer (children 1)", "       Identifier x"), "column transformers"),
+    (select_expr("    ColumnsRegexpMatcher (children 1)", "     ColumnsTransformerList (children 1)",
+                 "      ColumnsApplyTransformer"), "column transformers"),
+    (select_expr("    QualifiedAsterisk (children 2)", "     Identifier t", "     ColumnsTransformerList (children 1)",
+                 "      ColumnsReplaceTransformer (children 1)"), "column transformers"),
+    (select_expr("    SomethingNew (children 1)", "     Literal UInt64_1"), "SomethingNew nodes"),
+    (select_expr("    Function plus (children 1)", "     ExpressionList (children 1)", "      QueryParameter x"),
+     "QueryParameter nodes"),
+])
+def test_nodes_the_checker_cannot_see_into_are_refused(text: str, named: str) -> None:
+    with pytest.raises(SqlRefused, match=named):
+        check(text)
+
+
+def test_every_kind_of_the_worked_examples_is_accepted() -> None:
+    """The allow-list covers joins, windows, CTEs, ARRAY JOIN, WITH FILL, INTERSECT and column matchers."""
+    check(select_expr("    ColumnsListMatcher (children 1)", "     ExpressionList (children 1)", "      Identifier a",
+                      "    QualifiedAsterisk (children 1)", "     Identifier t",
+                      "    Function count (children 2)", "     ExpressionList", "     WindowDefinition (children 1)",
+                      "      ExpressionList (children 1)", "       OrderByElement (children 1)",
+                      "        Identifier s", "    WithElement (children 1)", "     Subquery (children 1)",
+                      "    SelectIntersectExceptQuery (children 2)", "    ArrayJoin (children 1)",
+                      "    TableJoin (children 1)", "    SampleRatio 1 / 10", "    InterpolateElement (column b)",
+                      "    WindowListElement (children 1)", "    QualifiedColumnsRegexpMatcher (children 1)",
+                      "    QualifiedColumnsListMatcher (children 2)", "    ColumnsRegexpMatcher"))
+
+
 @pytest.mark.parametrize("text", ["", "   ", " SelectWithUnionQuery", "SelectWithUnionQuery\nSelectWithUnionQuery",
                                   "SelectWithUnionQuery\n Asterisk\n!!"])
 def test_a_tree_that_does_not_parse_is_refused(text: str) -> None:

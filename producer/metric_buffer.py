@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas import MetricsLogged
+from schemas import MetricsLogged, metric_columns
 
 
 class MetricBuffer:
@@ -46,6 +46,7 @@ class MetricBuffer:
         """The pending points as one batch (None when empty); the buffer starts afresh."""
         if not self._values:
             return None
-        batch = MetricsLogged(self._names, self._name_index, self._steps, self._timestamps, self._values)
+        batch = metric_columns.from_columns(self._names, self._name_index, self._steps, self._timestamps,
+                                            self._values)
         self._reset()
         return batch

@@ -46,6 +46,7 @@ from schemas import (
     RunStatusChanged,
     TagDeleted,
     TagsSet,
+    metric_columns,
 )
 
 _CONTENT_IDS = uuid.UUID("0b7c4d0e-3a52-4d7e-9d1f-6c2f1e9a5b33")
@@ -61,14 +62,7 @@ def content_event_id(run_id: str, points: Sequence[Point]) -> str:
 
 
 def metrics_payload(points: Sequence[Point]) -> MetricsLogged:
-    names: list[str] = []
-    index: dict[str, int] = {}
-    for key, *_ in points:
-        if key not in index:
-            index[key] = len(names)
-            names.append(key)
-    return MetricsLogged(names, [index[k] for k, *_ in points], [s for *_, s in points],
-                         [ts for _, _, ts, _ in points], [v for _, v, _, _ in points])
+    return metric_columns.from_points((key, step, ts, value) for key, value, ts, step in points)
 
 
 def _iso_ms(value: str | None) -> int | None:

@@ -30,6 +30,11 @@ class MetricBuffer:
         last = self._last_step.get(key)
         return 0 if last is None else last + 1
 
+    def note_step(self, key: str, step: int) -> None:
+        """Points of `key` up to `step` were logged elsewhere (a series): the next default step follows them."""
+        if step > self._last_step.get(key, step - 1):
+            self._last_step[key] = step
+
     def add(self, key: str, value: float, step: int, timestamp_ms: int) -> None:
         i = self._index.get(key)
         if i is None:

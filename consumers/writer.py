@@ -20,6 +20,7 @@ from consumers.derived import DERIVED, Derived
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, LoggedEvent, Projection
 from consumers.projections.events import dead_letter_row, duplicate_row
+from consumers.projections.metrics import MetricBlock
 from consumers.sink import ClickHouseSink
 from consumers.stats import ProjectorStats
 from schemas import MetricsLogged
@@ -241,6 +242,8 @@ def prepare_chunk(partition: int, raws: list[RawMessage], projections: Iterable[
 
 def _without(block: Block, offsets: set[int], done: int) -> Block:
     """The block without rows from these offsets or from offsets up to `done`."""
+    if isinstance(block, MetricBlock):
+        return block.without(offsets, done)  # type: ignore[return-value]
     column = block.data[block.columns.index("kafka_offset")]
     keep = [i for i, offset in enumerate(column) if offset > done and offset not in offsets]
     out = Block(block.table, block.columns)

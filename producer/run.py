@@ -6,7 +6,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Any
 
+from producer import series
 from producer import validation as v
 from producer.channel import EventChannel
 from producer.metric_buffer import MetricBuffer
@@ -65,6 +67,19 @@ class ActiveRun:
             if len(self._buffer) >= self._batch_points:
                 self.flush_metrics()
         self._on_pending(self)
+
+    def log_metric_series(self, key: str, steps: Any, values: Any, timestamps: Any = None) -> None:
+        """Log many points of one key at once (arrays or sequences of equal length; timestamps in ms default
+        to now): checked column-wise and sent as columnar batches, after any points logged before."""
+        batch = series.check_series(key, steps, values, timestamps, _now_ms())
+        if not len(batch):
+            return
+        with self._lock:
+            self._metric_keys.add(key)
+            self._buffer.note_step(key, int(batch.steps.max()))
+            self.flush_metrics()
+            for piece in series.split(batch):
+                self._send(piece)
 
     # -- params and tags ------------------------------------------------------------------------------
     def log_param(self, key: str, value: object) -> None:

@@ -22,7 +22,7 @@ def validate_event(event: RunEvent) -> RunEvent:
         n = len(payload.values)
         if not (len(payload.name_index) == len(payload.steps) == len(payload.timestamps) == n):
             raise InvalidEventError("MetricsLogged arrays differ in length")
-        if n and (min(payload.name_index) < 0 or max(payload.name_index) >= len(payload.names)):  # C loops
+        if n and (payload.name_index.min() < 0 or payload.name_index.max() >= len(payload.names)):
             raise InvalidEventError("MetricsLogged name_index points outside names")
         if any(not name for name in payload.names):
             raise InvalidEventError("MetricsLogged has an empty metric key")

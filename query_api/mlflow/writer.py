@@ -38,6 +38,7 @@ from schemas import (
     RunStatusChanged,
     TagDeleted,
     TagsSet,
+    metric_columns,
 )
 from schemas.factory import EventFactory
 from schemas.ids import DEFAULT_EXPERIMENT, DEFAULT_EXPERIMENT_ID, experiment_id_for, new_run_id
@@ -55,14 +56,7 @@ def content_event_id(run_id: str, points: Sequence[v.Point]) -> str:
 
 
 def metrics_payload(points: Sequence[v.Point]) -> MetricsLogged:
-    names: list[str] = []
-    index: dict[str, int] = {}
-    for key, *_ in points:
-        if key not in index:
-            index[key] = len(names)
-            names.append(key)
-    return MetricsLogged(names, [index[k] for k, *_ in points], [s for *_, s in points],
-                         [ts for _, _, ts, _ in points], [x for _, x, _, _ in points])
+    return metric_columns.from_points((key, step, ts, value) for key, value, ts, step in points)
 
 
 class MlflowWriter:

@@ -16,8 +16,9 @@ POINTS = [("loss", 0.5, 1000, 0), ("acc", 0.9, 1000, 0), ("loss", 0.4, 1001, 1)]
 
 def test_a_metric_batch_is_columnar_with_each_key_once() -> None:
     batch = metrics_payload(POINTS)
-    assert batch.names == ["loss", "acc"] and batch.name_index == [0, 1, 0]
-    assert batch.steps == [0, 0, 1] and batch.timestamps == [1000, 1000, 1001] and batch.values == [0.5, 0.9, 0.4]
+    assert batch.names == ["loss", "acc"] and batch.name_index.tolist() == [0, 1, 0]
+    assert batch.steps.tolist() == [0, 0, 1] and batch.timestamps.tolist() == [1000, 1000, 1001]
+    assert batch.values.tolist() == [0.5, 0.9, 0.4]
     assert list(batch.points()) == [("loss", 0, 1000, 0.5), ("acc", 0, 1000, 0.9), ("loss", 1, 1001, 0.4)]
 
 

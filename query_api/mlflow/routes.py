@@ -138,7 +138,7 @@ def create_run(body: Body, mlflow: MlflowDep, replays: ReplaysDep, request: Requ
         tags = p.key_values(body.get("tags"), "tags")
         return {"run": mlflow.create_run(body.get("experiment_id"), body.get("user_id"), body.get("start_time"),
                                          body.get("run_name"), tags)}
-    return _ok(replays.once(request, body, run))
+    return _ok(replays.once(request, run))
 
 
 @router.get("/runs/get")

@@ -225,7 +225,8 @@ class MlflowService:
                    tags: list[tuple[Any, Any]]) -> dict[str, Any]:
         experiment_id = p.check_experiment_id(experiment_id)
         checked = p.check_tags(tags)
-        p.check_int64(start_time, "start_time", default=0, minimum=0)  # checked; the run starts when received
+        start_ms = None if start_time is None else p.check_int64(start_time, "start_time", minimum=0)
+        started_at = None if start_ms is None else datetime.fromtimestamp(start_ms / 1000, UTC)
         user = str(user_id or checked.get(p.USER_TAG) or "")
         tag_name = checked.get(p.RUN_NAME_TAG)
         if run_name and tag_name and run_name != tag_name:
@@ -249,12 +250,14 @@ class MlflowService:
         events += [
             self._event(run_id, experiment_id, 1, RunStarted(name, user, parent if parent and len(parent) == 32
                                                              else None, checked.get(p.SOURCE_TAG),
-                                                             checked.get("mlflow.note.content")), user=user),
+                                                             checked.get("mlflow.note.content"), started_at),
+                        user=user),
             self._event(run_id, experiment_id, 2, TagsSet(checked), user=user),
         ]
         self.publisher.publish(events)
         state.announced = True
-        start_ms = int(events[-2].event_time.timestamp() * 1000)
+        if start_ms is None:
+            start_ms = int(events[-2].event_time.timestamp() * 1000)
         run = RunState(run_id, experiment_id, name, False, {}, dict(checked), 2, status="RUNNING", user=user,
                        start_ms=start_ms, end_ms=None)
         self.runs.put(run_id, run)

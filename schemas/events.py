@@ -9,6 +9,8 @@ from datetime import datetime
 
 import numpy as np
 
+from schemas.model_events import LOGGED_MODEL_EVENTS, MODEL_PAYLOAD_TYPES, REGISTRY_EVENTS, ModelPayload
+
 
 class RunStatus(enum.StrEnum):
     UNKNOWN = "UNKNOWN"
@@ -41,6 +43,7 @@ class RunStarted:
     parent_run_id: str | None = None
     source: str | None = None
     description: str | None = None
+    start_time: datetime | None = None  # the client's (MLflow's start_time); None: the event's time
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,14 +185,16 @@ EXPERIMENT_EVENTS: tuple[type, ...] = (
 Payload = (
     ExperimentCreated | RunStarted | ParamsLogged | MetricsLogged | TagsSet | TagDeleted | ArtifactLogged
     | InputsLogged | RunStatusChanged | RunDeleted | RunRestored | RunRenamed | ExperimentRenamed
-    | ExperimentDeleted | ExperimentRestored | ExperimentTagsSet | ExperimentTagDeleted
+    | ExperimentDeleted | ExperimentRestored | ExperimentTagsSet | ExperimentTagDeleted | ModelPayload
 )
 
 PAYLOAD_TYPES: tuple[type, ...] = (
     ExperimentCreated, RunStarted, ParamsLogged, MetricsLogged, TagsSet, TagDeleted, ArtifactLogged,
     InputsLogged, RunStatusChanged, RunDeleted, RunRestored, RunRenamed, ExperimentRenamed, ExperimentDeleted,
-    ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted,
+    ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted, *MODEL_PAYLOAD_TYPES,
 )
+# Events that belong to no run (run_id ""): experiments', logged models' and the registry's.
+RUNLESS_EVENTS: tuple[type, ...] = (*EXPERIMENT_EVENTS, *LOGGED_MODEL_EVENTS, *REGISTRY_EVENTS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from schemas.errors import InvalidEventError
-from schemas.events import EXPERIMENT_EVENTS, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
+from schemas.events import RUNLESS_EVENTS, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
 from schemas.ids import RUN_ID
+from schemas.model_events import REGISTRY_EVENTS
 
 
 def validate_event(event: RunEvent) -> RunEvent:
     """Return the event unchanged, or raise InvalidEventError naming the broken rule."""
     payload = event.payload
-    if not event.experiment_id:
+    if not event.experiment_id and not isinstance(payload, REGISTRY_EVENTS):
         raise InvalidEventError("experiment_id is empty")
-    if not isinstance(payload, EXPERIMENT_EVENTS) and not RUN_ID.fullmatch(event.run_id):
+    if not isinstance(payload, RUNLESS_EVENTS) and not RUN_ID.fullmatch(event.run_id):
         raise InvalidEventError(f"run_id {event.run_id!r} is not 32 lowercase hex characters")
     if event.seq < 1:
         raise InvalidEventError(f"seq {event.seq} is not positive")

@@ -17,11 +17,15 @@ from query_api.mlflow.reader import MlflowReader
 from query_api.mlflow.service import MlflowService
 from query_api.mlflow.writer import MlflowWriter
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
 
 class Replays:
-    """Answers a repeated create request (same route, body and credentials within `ttl_s`) with the first
-    answer instead of creating a second run or experiment: MLflow's client retries a request whose answer
-    it did not receive. Only successes are remembered; requests with the same key run one at a time."""
+    """Answers a retried create (same route, credentials and `Idempotency-Key` header within `ttl_s`) with the
+    first answer instead of creating a second run. A retry is recognised only by the key its sender gave it,
+    never by equal content: parallel sweeps send identical bodies for distinct runs. Without the header every
+    request creates (as MLflow's own server does). Only successes are remembered; requests with the same key
+    run one at a time."""
 
     def __init__(self, *, ttl_s: float = 600.0, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
@@ -30,12 +34,17 @@ class Replays:
         self._lock = threading.Lock()
         self._running: dict[str, threading.Lock] = {}
 
-    def key(self, request: Request, body: dict[str, Any]) -> str:
-        text = json.dumps([request.url.path, request.headers.get("authorization", ""), body], sort_keys=True)
+    def key(self, request: Request) -> str | None:
+        given = request.headers.get(IDEMPOTENCY_HEADER)
+        if not given:
+            return None
+        text = json.dumps([request.url.path, request.headers.get("authorization", ""), given])
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def once(self, request: Request, body: dict[str, Any], create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        key = self.key(request, body)
+    def once(self, request: Request, create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        key = self.key(request)
+        if key is None:
+            return create()
         with self._lock:
             gate = self._running.setdefault(key, threading.Lock())
         with gate:

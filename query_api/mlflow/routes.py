@@ -142,7 +142,7 @@ def create_run(body: Body, writer: WriterDep, replays: ReplaysDep, request: Requ
         tags = p.key_values(body.get("tags"), "tags")
         return {"run": writer.create_run(v.check_new_run(body.get("experiment_id"), body.get("user_id"),
                                                          body.get("start_time"), body.get("run_name"), tags))}
-    return _ok(replays.once(request, body, run))
+    return _ok(replays.once(request, run))
 
 
 @router.get("/runs/get")

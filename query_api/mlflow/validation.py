@@ -35,6 +35,7 @@ class NewRun:
     parent_run_id: str | None
     source: str | None
     description: str | None
+    start_ms: int | None  # the client's start time, kept as MLflow keeps it (imports and backfills need it)
 
 
 def check_point(metric: Any, index: int | None, known: set[str] | None = None) -> Point:
@@ -80,7 +81,7 @@ def check_new_run(experiment_id: Any, user_id: Any, start_time: Any, run_name: A
     """A runs/create request; the run's name comes from run_name or the mlflow.runName tag (equal if both)."""
     experiment_id = p.check_experiment_id(experiment_id)
     checked = p.check_tags(tags)
-    p.check_int64(start_time, "start_time", default=0, minimum=0)  # checked; the run starts when received
+    start_ms = None if start_time is None else p.check_int64(start_time, "start_time", minimum=0)
     tag_name = checked.get(p.RUN_NAME_TAG)
     if run_name and tag_name and run_name != tag_name:
         raise p.MlflowError(
@@ -90,7 +91,7 @@ def check_new_run(experiment_id: Any, user_id: Any, start_time: Any, run_name: A
     return NewRun(experiment_id, str(run_name or tag_name) if run_name or tag_name else None,
                   str(user_id or checked.get(p.USER_TAG) or ""), checked,
                   parent if parent and len(parent) == 32 else None, checked.get(p.SOURCE_TAG),
-                  checked.get("mlflow.note.content"))
+                  checked.get("mlflow.note.content"), start_ms)
 
 
 def check_status_update(status: Any, end_time: Any) -> tuple[str | None, int | None]:

@@ -175,12 +175,14 @@ class MlflowWriter:
         events = [] if state.announced else [self.events.event(
             "", DEFAULT_EXPERIMENT_ID, 1, ExperimentCreated(DEFAULT_EXPERIMENT), user=CLIENT_USER,
             event_id=str(uuid.uuid5(_CONTENT_IDS, "default-experiment")))]
-        started = RunStarted(name, request.user, request.parent_run_id, request.source, request.description)
+        started_at = None if request.start_ms is None else datetime.fromtimestamp(request.start_ms / 1000, UTC)
+        started = RunStarted(name, request.user, request.parent_run_id, request.source, request.description,
+                             started_at)
         events += [self.events.event(run_id, request.experiment_id, 1, started, user=user),
                    self.events.event(run_id, request.experiment_id, 2, TagsSet(tags), user=user)]
         self.publisher.publish(events)
         state.announced = True
-        start_ms = int(events[-2].event_time.timestamp() * 1000)
+        start_ms = request.start_ms if request.start_ms is not None else int(events[-2].event_time.timestamp() * 1000)
         run = RunState(run_id, request.experiment_id, name, False, {}, tags, 2, status="RUNNING",
                        user=request.user, start_ms=start_ms, end_ms=None)
         self.runs.put(run_id, run)

@@ -15,6 +15,7 @@ from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
 from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_by_method
+from query_api.clientpool import Readers
 from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
 from query_api.jsonresponse import JSONResponse
@@ -25,7 +26,6 @@ from query_api.mlflow.deps import Replays
 from query_api.mlflow.service import MlflowService
 from query_api.publisher import ApiPublisher
 from query_api.queries.log import positions
-from query_api.readers import Readers
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
 from query_api.routes.dashboard import install_dashboard

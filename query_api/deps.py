@@ -5,7 +5,7 @@ from typing import Annotated
 from clickhouse_connect.driver.client import Client
 from fastapi import Depends, Request
 
-from query_api.readers import Readers
+from query_api.clientpool import Readers
 from query_api.sqlclient import SqlBackend
 from query_api.state import AppState
 

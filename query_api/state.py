@@ -10,10 +10,10 @@ from confluent_kafka.admin import AdminClient
 from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
 from query_api.artifacts import ArtifactStore
+from query_api.clientpool import Readers
 from query_api.consistency import ReadBarrier
 from query_api.maintenance import MaintenanceRunner
 from query_api.publisher import ApiPublisher
-from query_api.readers import Readers
 from query_api.settings import ApiSettings
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from query_api import reads
+from query_api import run_search
 from query_api.deps import ClickHouseDep
 from query_api.jsonresponse import JSONResponse
 from query_api.mlflow import dialect as s
@@ -17,7 +17,7 @@ from query_api.mlflow.deps import ArtifactsDep, ReaderDep, Replays, ReplaysDep, 
 from query_api.mlflow.reader import artifact_uri
 from query_api.paging import query_fingerprint
 from query_api.queries import mlflow as q
-from query_api.reads import RunQuery
+from query_api.run_search import RunQuery
 
 router = APIRouter(prefix="/mlflow", tags=["mlflow"])
 
@@ -219,7 +219,7 @@ def search_runs(body: Body, reader: ReaderDep, clickhouse: ClickHouseDep) -> JSO
     token = s.decode_token(body.get("page_token"), query.fingerprint())
     reader.barrier.wait()
     deleted = reader.deleted_experiments()
-    page = reads.search_runs(clickhouse, query, limit=limit, token=token,
+    page = run_search.search_runs(clickhouse, query, limit=limit, token=token,
                        exclude_experiments=deleted if view == "active" else ())
     runs = reader.get_runs(page.run_ids, sorted(experiment_ids), deleted)
     return _ok({"runs": runs, "next_page_token": page.next_token.encode_mlflow() if page.next_token else None})

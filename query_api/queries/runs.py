@@ -13,7 +13,7 @@ from consumers.derived import summary_select
 from query_api.queries.fold import runs_as_of
 
 if TYPE_CHECKING:
-    from query_api.readers import Readers
+    from query_api.clientpool import Readers
 from query_api.timefmt import iso_from_micros
 
 EXPERIMENT_NAMES = "SELECT experiment_id, name FROM experiments_current"

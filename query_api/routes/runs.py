@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from query_api import reads
+from query_api import run_search
 from query_api.deps import ClickHouseDep, ReadersDep
 from query_api.errors import InvalidParameter, NotFound
 from query_api.filters import parse_filter
@@ -17,7 +17,7 @@ from query_api.models import MetricHistory, Run, RunHistory, RunList, SearchRuns
 from query_api.paging import PageToken, query_fingerprint
 from query_api.queries import curves, diff, experiments, history, runs
 from query_api.queries import mlflow as mlflow_queries
-from query_api.reads import RunQuery
+from query_api.run_search import RunQuery
 from schemas.ids import RUN_ID_PATTERN, is_run_id
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
@@ -79,7 +79,7 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
     experiment_ids = _resolve_experiments(clickhouse, request)
     query = replace(query, experiment_ids=tuple(experiment_ids))
     token = PageToken.decode(request.page_token, query.fingerprint()) if request.page_token else None
-    page = reads.search_runs(clickhouse, query, limit=request.max_results, token=token)
+    page = run_search.search_runs(clickhouse, query, limit=request.max_results, token=token)
     found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers)
     return JSONResponse({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 

@@ -7,7 +7,7 @@ from typing import Any
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from query_api.queries.log import positions
+from query_api.queries.log import ping, positions
 from query_api.state import AppState
 
 
@@ -31,7 +31,7 @@ def check(state: AppState) -> tuple[bool, dict[str, Any]]:
     body: dict[str, Any] = {}
     reasons = []
     try:
-        state.clickhouse.query("SELECT 1")
+        ping(state.clickhouse)
         body["clickhouse"] = "ok"
     except Exception as exc:  # any failure to answer means not ready; the reason is reported
         body["clickhouse"] = f"error: {exc}"

@@ -70,8 +70,9 @@ def _list_of_str(value: Any, path: str) -> list[str]:
 def create_experiment(body: Body, writer: WriterDep) -> JSONResponse:
     """A second create of a name (a retry included) is RESOURCE_ALREADY_EXISTS, as on MLflow's server: nothing
     is created twice, and the client's set_experiment looks the name up again."""
-    tags = p.key_values(body.get("tags"), "tags")
-    return _ok({"experiment_id": writer.create_experiment(body.get("name"), body.get("artifact_location"), tags)})
+    name = p.check_experiment_name(body.get("name"))
+    tags = p.check_tags(p.key_values(body.get("tags"), "tags"), p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    return _ok({"experiment_id": writer.create_experiment(name, body.get("artifact_location"), tags)})
 
 
 @router.get("/experiments/get")
@@ -103,31 +104,34 @@ def search_experiments(body: Body, reader: ReaderDep) -> JSONResponse:
 
 @router.post("/experiments/update")
 def update_experiment(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.rename_experiment(body.get("experiment_id"), body.get("new_name"))
+    new_name = p.check_experiment_name(body.get("new_name"))
+    writer.rename_experiment(p.check_experiment_id(body.get("experiment_id")), new_name)
     return _ok()
 
 
 @router.post("/experiments/delete")
 def delete_experiment(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.delete_experiment(body.get("experiment_id"))
+    writer.delete_experiment(p.check_experiment_id(body.get("experiment_id")))
     return _ok()
 
 
 @router.post("/experiments/restore")
 def restore_experiment(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.restore_experiment(body.get("experiment_id"))
+    writer.restore_experiment(p.check_experiment_id(body.get("experiment_id")))
     return _ok()
 
 
 @router.post("/experiments/set-experiment-tag")
 def set_experiment_tag(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.set_experiment_tag(body.get("experiment_id"), body.get("key"), body.get("value"))
+    tags = p.check_tags([(body.get("key"), body.get("value"))], p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    writer.set_experiment_tags(p.check_experiment_id(body.get("experiment_id")), tags)
     return _ok()
 
 
 @router.post("/experiments/delete-experiment-tag")
 def delete_experiment_tag(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.delete_experiment_tag(body.get("experiment_id"), body.get("key"))
+    key = p.check_key("Tag", body.get("key"), "key")
+    writer.delete_experiment_tag(p.check_experiment_id(body.get("experiment_id")), key)
     return _ok()
 
 
@@ -198,13 +202,15 @@ def set_tag(body: Body, writer: WriterDep) -> JSONResponse:
 
 @router.post("/runs/delete-tag")
 def delete_tag(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.delete_tag(_run_id(body), body.get("key"))
+    run_id = _run_id(body)
+    writer.delete_tag(run_id, p.check_key("Tag", body.get("key"), "key"))
     return _ok()
 
 
 @router.post("/runs/log-inputs")
 def log_inputs(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.log_inputs(_run_id(body), body.get("datasets"))
+    run_id = _run_id(body)
+    writer.log_inputs(run_id, v.check_datasets(body.get("datasets")))
     return _ok()
 
 

@@ -20,6 +20,7 @@ from query_api.mlflow.state import ExperimentState, RunState, StateCache
 from query_api.publisher import ApiPublisher
 from schemas import (
     ArtifactLogged,
+    DatasetInput,
     ExperimentCreated,
     ExperimentDeleted,
     ExperimentRenamed,
@@ -72,9 +73,7 @@ class MlflowWriter:
         self._experiment_lock = threading.Lock()
 
     # -- experiments -------------------------------------------------------------------------------------
-    def create_experiment(self, name: Any, artifact_location: str | None, tags: list[tuple[Any, Any]]) -> str:
-        name = p.check_experiment_name(name)
-        checked = p.check_tags(tags, p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    def create_experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
         with self._experiment_lock:
             self.reader.barrier.wait()
             if self.reader.name_taken(name):
@@ -84,12 +83,11 @@ class MlflowWriter:
             while (experiment_id := experiment_id_for(name, attempt)) in taken:
                 attempt += 1
             self.publisher.publish([self.events.event("", experiment_id, 1, ExperimentCreated(
-                name, artifact_location=artifact_location, tags=checked), user=CLIENT_USER)])
-            self.experiments.put(experiment_id, ExperimentState(experiment_id, name, False, checked))
+                name, artifact_location=artifact_location, tags=tags), user=CLIENT_USER)])
+            self.experiments.put(experiment_id, ExperimentState(experiment_id, name, False, dict(tags)))
         return experiment_id
 
-    def _experiment_state(self, experiment_id: Any, *, active: bool | None) -> ExperimentState:
-        experiment_id = p.check_experiment_id(experiment_id)
+    def _experiment_state(self, experiment_id: str, *, active: bool | None) -> ExperimentState:
         state = self.experiments.get(experiment_id)
         if state is None or (active is True and state.deleted) or (active is False and not state.deleted):
             raise p.DoesNotExist(f"No Experiment with id={experiment_id} exists")
@@ -98,8 +96,7 @@ class MlflowWriter:
     def _publish_experiment(self, state: ExperimentState, payload: Payload) -> None:
         self.publisher.publish([self.events.event("", state.experiment_id, 1, payload, user=CLIENT_USER)])
 
-    def rename_experiment(self, experiment_id: Any, new_name: Any) -> None:
-        new_name = p.check_experiment_name(new_name)
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         with self._experiment_lock:
             state = self._experiment_state(experiment_id, active=None)
             if state.deleted:
@@ -110,20 +107,19 @@ class MlflowWriter:
             self._publish_experiment(state, ExperimentRenamed(new_name))
             state.name = new_name
 
-    def delete_experiment(self, experiment_id: Any) -> None:
+    def delete_experiment(self, experiment_id: str) -> None:
         with self._experiment_lock:
             state = self._experiment_state(experiment_id, active=True)
             self._publish_experiment(state, ExperimentDeleted())
             state.deleted = True
 
-    def restore_experiment(self, experiment_id: Any) -> None:
+    def restore_experiment(self, experiment_id: str) -> None:
         with self._experiment_lock:
             state = self._experiment_state(experiment_id, active=False)
             self._publish_experiment(state, ExperimentRestored())
             state.deleted = False
 
-    def set_experiment_tag(self, experiment_id: Any, key: Any, value: Any) -> None:
-        tags = p.check_tags([(key, value)], p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    def set_experiment_tags(self, experiment_id: str, tags: dict[str, str]) -> None:
         with self._experiment_lock:
             state = self._experiment_state(experiment_id, active=None)
             if state.deleted:
@@ -132,8 +128,7 @@ class MlflowWriter:
             self._publish_experiment(state, ExperimentTagsSet(tags))
             state.tags.update(tags)
 
-    def delete_experiment_tag(self, experiment_id: Any, key: Any) -> None:
-        key = p.check_key("Tag", key, "key")
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         with self._experiment_lock:
             state = self._experiment_state(experiment_id, active=True)
             if key not in state.tags:
@@ -241,8 +236,7 @@ class MlflowWriter:
             if p.RUN_NAME_TAG in batch.tags:
                 state.name = batch.tags[p.RUN_NAME_TAG]
 
-    def delete_tag(self, run_id: str, key: Any) -> None:
-        key = p.check_key("Tag", key, "key")
+    def delete_tag(self, run_id: str, key: str) -> None:
         state = self._active_run(run_id)
         with state.lock:
             if key not in state.tags:
@@ -250,13 +244,12 @@ class MlflowWriter:
             self._publish_run(state, [TagDeleted(key)])
             del state.tags[key]
 
-    def log_inputs(self, run_id: str, datasets: Any) -> None:
-        checked = v.check_datasets(datasets)
+    def log_inputs(self, run_id: str, datasets: list[DatasetInput]) -> None:
         state = self._active_run(run_id)
-        if not checked:
+        if not datasets:
             return
         with state.lock:
-            self._publish_run(state, [InputsLogged(checked)])
+            self._publish_run(state, [InputsLogged(datasets)])
 
     def check_can_log(self, run_id: str, experiment_id: str) -> None:
         """Raise unless the run exists, is active and belongs to the experiment (before storing a file)."""

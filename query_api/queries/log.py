@@ -14,6 +14,11 @@ SELECT count(), sum(missing) FROM (
 """
 
 
+def ping(client: Client) -> None:
+    """Raise unless ClickHouse answers."""
+    client.query("SELECT 1")
+
+
 def positions(client: Client) -> dict[int, int]:
     """The last projected offset per partition (what a search snapshots, what read-your-writes waits for)."""
     return {int(p): int(o) for p, o in client.query(POSITIONS).result_rows}

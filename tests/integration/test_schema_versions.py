@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer as KafkaProducer
 from fastapi.testclient import TestClient
-from producer.ids import experiment_id_for
 
-from query_api.app import create_app
+from runstream.stack import build_app
 from schemas import (
     ExperimentCreated,
     ParamsLogged,
@@ -28,6 +27,7 @@ from schemas import (
     encode,
     metric_columns,
 )
+from schemas.ids import experiment_id_for
 from tests.integration.conftest import Stack, stack_settings, wait_for
 
 pytestmark = pytest.mark.integration
@@ -71,12 +71,12 @@ def _events() -> list[RunEvent]:
 def _publish(stack: Stack, events: list[RunEvent], mixed: bool) -> set[str]:
     """Publish in order, each event written by a schema version (cycling through all when mixed)."""
     versions = default_catalog().versions
-    producer = KafkaProducer({"bootstrap.servers": stack.settings.kafka_bootstrap_servers})
+    producer = KafkaProducer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers})
     used = set()
     for i, event in enumerate(events):
         version = versions[i % len(versions)] if mixed else versions[-1]
         used.add(version.fingerprint.hex())
-        producer.produce(stack.settings.topic, value=encode(event, version=version),
+        producer.produce(stack.settings.store.topic, value=encode(event, version=version),
                          key=event.run_id or event.experiment_id)
     assert producer.flush(30) == 0
     return used
@@ -94,7 +94,7 @@ def test_a_log_of_every_version_projects_and_replays_like_the_newest_alone(stack
     used = _publish(stack, events, mixed=True)
     assert used == {v.fingerprint.hex() for v in default_catalog().versions}
     newest = stack_settings(kafka_bootstrap, clickhouse_dsn, "versions_newest")
-    with TestClient(create_app(newest)) as api:
+    with TestClient(build_app(newest)) as api:
         _publish(Stack(newest, api), events, mixed=False)
         Stack(newest, api).wait_projected()
         stack.wait_projected()

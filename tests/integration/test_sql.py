@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from consumers.clickhouse import open_client
-from query_api import cli
 from query_api.queries.sql import SqlLimits
+from runstream import cli
 from runstream.stack import build_app
 from tests.integration.conftest import Stack, free_port, stack_settings, wait_for
 

@@ -6,12 +6,13 @@ import re
 
 from schemas.errors import InvalidEventError
 from schemas.events import EXPERIMENT_EVENTS, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
+from schemas.ranges import check_ranges
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def validate_event(event: RunEvent) -> RunEvent:
-    """Return the event unchanged, or raise InvalidEventError naming the broken rule."""
+    """Return the event unchanged, or raise InvalidEventError naming the broken rule (ranges included)."""
     payload = event.payload
     if not event.experiment_id:
         raise InvalidEventError("experiment_id is empty")
@@ -29,4 +30,4 @@ def validate_event(event: RunEvent) -> RunEvent:
             raise InvalidEventError("MetricsLogged name_index points outside names")
         if any(not name for name in payload.names):
             raise InvalidEventError("MetricsLogged has an empty metric key")
-    return event
+    return check_ranges(event)

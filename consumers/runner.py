@@ -39,6 +39,14 @@ class ProjectorThread:
         except RuntimeError:  # the dict changed while copied: report nothing rather than a torn view
             return {}
 
+    def stalled(self) -> list[dict[str, object]]:
+        """Partitions the consumer cannot read past right now (each is skipped after a few tries)."""
+        return self.projector.stalls.report()
+
+    def skipped(self) -> list[dict[str, object]]:
+        """The latest batches skipped because they could not be read, each recorded as dead letters."""
+        return list(self.projector.stats.skips)
+
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()

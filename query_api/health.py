@@ -51,6 +51,12 @@ def check(state: AppState) -> tuple[bool, dict[str, Any]]:
         else:
             body["projector"] = f"stopped: {state.projector.error!r}"
             reasons.append("projector stopped")
+        stalled, skips = state.projector.stalled(), state.projector.skipped()
+        if stalled:  # a partition the consumer cannot read past (skipped after a few repeats)
+            body["projector_stalled"] = stalled
+            reasons.append("projector stalled on partition(s) " + ", ".join(str(s["partition"]) for s in stalled))
+        if skips:
+            body["projector_skipped"] = skips
     if reasons:
         body["reason"] = "; ".join(reasons)
     return not reasons, body

@@ -94,7 +94,7 @@ def test_a_missing_topic_is_an_error() -> None:
 
 
 def test_ready_when_everything_answers_with_the_lag() -> None:
-    projector = SimpleNamespace(alive=True, error=None)
+    projector = SimpleNamespace(alive=True, error=None, stalled=list, skipped=list)
     ready, body = check(state(FakeClickHouse([(0, 4)]), FakeAdmin({0: 10, 1: 2}), projector))
     assert ready
     assert body == {"clickhouse": "ok", "kafka": "ok", "projector_lag": 5 + 2, "projector": "running"}
@@ -108,9 +108,20 @@ def test_not_ready_when_clickhouse_fails() -> None:
 
 
 def test_not_ready_when_kafka_fails_or_the_projector_stopped() -> None:
-    stopped = SimpleNamespace(alive=False, error=ValueError("boom"))
+    stopped = SimpleNamespace(alive=False, error=ValueError("boom"), stalled=list, skipped=list)
     ready, body = check(state(FakeClickHouse([]), FakeAdmin(None), stopped))
     assert not ready
     assert body["kafka"] == "error: broker unreachable" and "projector_lag" not in body
     assert body["projector"] == "stopped: ValueError('boom')"
     assert body["reason"] == "kafka unreachable; projector stopped"
+
+
+def test_not_ready_while_a_partition_cannot_be_read_and_skips_are_reported() -> None:
+    stall = {"partition": 2, "offset": 7, "error": "Decompression failed", "repeats": 2, "since": 0.0}
+    skip = {"partition": 1, "first_offset": 3, "last_offset": 5, "error": "Decompression failed", "at": 0.0}
+    projector = SimpleNamespace(alive=True, error=None, stalled=lambda: [stall], skipped=lambda: [skip])
+    ready, body = check(state(FakeClickHouse([(0, 9)]), FakeAdmin({0: 10}), projector))
+    assert not ready
+    assert body["projector"] == "running" and body["projector_stalled"] == [stall]
+    assert body["projector_skipped"] == [skip]
+    assert body["reason"] == "projector stalled on partition(s) 2"

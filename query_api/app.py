@@ -13,7 +13,7 @@ from consumers.clickhouse import connect
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
 from query_api.artifacts import ArtifactStore
-from query_api.auth import load_tokens, require, require_by_method
+from query_api.auth import load_tokens, require, require_route_scope
 from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
 from query_api.health import positions as health_positions
@@ -91,10 +91,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(admin_routes.router, dependencies=admin)
     # MLflow's REST API: the same events through Kafka, the same tokens (reads need read, writes need write).
     app.state.replays = Replays()
-    by_method = [Depends(require_by_method())]
+    by_route = [Depends(require_route_scope())]
     for prefix in ("/api/2.0", "/ajax-api/2.0"):
-        app.include_router(mlflow_routes.router, prefix=prefix, dependencies=by_method)
-        app.include_router(artifact_routes.router, prefix=prefix, dependencies=by_method)
+        app.include_router(mlflow_routes.router, prefix=prefix, dependencies=by_route)
+        app.include_router(artifact_routes.router, prefix=prefix, dependencies=by_route)
     for prefix in ("/api/3.0", "/ajax-api/3.0"):
         app.include_router(server_routes.v3, prefix=prefix)
     app.include_router(server_routes.plain)

@@ -121,7 +121,8 @@ def _demo(settings: ServerSettings) -> None:
     token = None
     if settings.auth_tokens:  # read the demo back with any token that may read
         grants = json.loads(settings.auth_tokens.get_secret_value())
-        token = next((t for t, scopes in grants.items() if {"read", "admin"} & set(scopes)), None)
+        token = next((t for t, scopes in grants.items() if {"read", "admin"} & set(scopes)
+                      and not t.startswith("sha256:")), None)
     demo_sweep.wait_and_print_leaderboard(api, runs, steps, token=token)
 
 

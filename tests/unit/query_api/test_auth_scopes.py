@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from query_api.app import create_app
+from query_api.auth import TokenTable, route_scope
 from query_api.deps import get_clickhouse
+from query_api.errors import ApiError
 from query_api.mlflow import artifact_routes
 from query_api.mlflow import routes as mlflow_routes
-from query_api.auth import TokenTable, route_scope
-from query_api.errors import ApiError
 from query_api.mlflow.deps import get_mlflow
 from query_api.settings import ServerSettings
 

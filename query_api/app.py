@@ -29,6 +29,7 @@ from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
 from query_api.routes.dashboard import install_dashboard
 from query_api.settings import ServerSettings
+from query_api.sqlbudget import SqlGuard
 from query_api.state import AppState
 
 log = logging.getLogger("runstream.api")
@@ -78,6 +79,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     install_error_handlers(app)
     tokens = settings.auth_tokens.get_secret_value() if settings.auth_tokens else None
     app.state.tokens = load_tokens(tokens, settings.auth_tokens_file)
+    app.state.sql_guard = SqlGuard(settings.sql_memory_budget_bytes)
     # Reads of run data also wait (bounded) for the projector to pass this instance's own writes.
     read = [Depends(require("read")), Depends(read_your_writes)]
     admin = [Depends(require("admin"))]

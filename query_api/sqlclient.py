@@ -18,10 +18,11 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from query_api.deps import StateDep
 from query_api.settings import ServerSettings
+from query_api.sqlbudget import SqlGuard
 
 
 def open_client(dsn: str, database: str) -> Client:
@@ -38,6 +39,7 @@ class SqlBackend:
     """What the SQL route needs: the server's settings, and a way to open a client of its own."""
 
     settings: ServerSettings
+    guard: SqlGuard
 
     @contextmanager
     def connect(self) -> Iterator[Client]:
@@ -48,9 +50,9 @@ class SqlBackend:
             client.close()
 
 
-def get_sql_backend(state: StateDep) -> SqlBackend:
+def get_sql_backend(state: StateDep, request: Request) -> SqlBackend:
     """Connects nothing: a request refused by validation never opens a client."""
-    return SqlBackend(state.settings)
+    return SqlBackend(state.settings, request.app.state.sql_guard)
 
 
 SqlBackendDep = Annotated[SqlBackend, Depends(get_sql_backend)]

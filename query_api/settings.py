@@ -29,6 +29,9 @@ class ServerSettings(ProjectorSettings):
                                       "reach this server's own writes")
     publish_timeout_s: float = Field(10.0, gt=0, description="how long an HTTP write waits for Kafka's ack")
     sql_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of /api/v1/sql queries")
+    sql_clickhouse_dsn: SecretStr | None = Field(None, description="the DSN analyst SQL connects with: on a "
+                                                 "ClickHouse server, a user granted only SELECT on the database "
+                                                 "(compose/clickhouse-analyst.sh); default: clickhouse_dsn")
     sql_memory_budget_bytes: int = Field(4 * 1024**3, ge=1024**2, description="memory all concurrent /api/v1/sql "
                                          "queries may reserve together (each reserves its limit)")
 

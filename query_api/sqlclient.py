@@ -43,7 +43,9 @@ class SqlBackend:
 
     @contextmanager
     def connect(self) -> Iterator[Client]:
-        client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
+        dsn = self.settings.sql_clickhouse_dsn
+        client = open_client(dsn.get_secret_value() if dsn else self.settings.clickhouse_url,
+                             self.settings.clickhouse_database)
         try:
             yield client
         finally:

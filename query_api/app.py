@@ -28,6 +28,7 @@ from query_api.readers import Readers
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
 from query_api.routes.dashboard import install_dashboard
+from query_api.security import LocalOnly
 from query_api.settings import ServerSettings
 from query_api.sqlbudget import SqlGuard
 from query_api.state import AppState
@@ -61,7 +62,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         barrier = ReadBarrier(publisher.acked, lambda: health_positions(clickhouse),
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
-        service = MlflowService(clickhouse, publisher, barrier, ArtifactStore(settings.artifact_dir))
+        store = ArtifactStore(settings.artifact_dir, max_bytes=settings.artifact_max_bytes)
+        service = MlflowService(clickhouse, publisher, barrier, store)
         app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers, publisher, service,
                                        barrier)
         try:
@@ -80,6 +82,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     tokens = settings.auth_tokens.get_secret_value() if settings.auth_tokens else None
     app.state.tokens = load_tokens(tokens, settings.auth_tokens_file)
     app.state.sql_guard = SqlGuard(settings.sql_memory_budget_bytes)
+    if app.state.tokens is None:  # open local mode: this machine only (allowed hosts, no cross-site writes)
+        app.add_middleware(LocalOnly, allowed_hosts=settings.allowed_host_list)
     # Reads of run data also wait (bounded) for the projector to pass this instance's own writes.
     read = [Depends(require("read")), Depends(read_your_writes)]
     admin = [Depends(require("admin"))]

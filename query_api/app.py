@@ -14,6 +14,7 @@ from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
 from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_route_scope
+from query_api.clientpool import ClientPool
 from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
 from query_api.health import positions as health_positions
@@ -31,6 +32,7 @@ from query_api.routes.dashboard import install_dashboard
 from query_api.security import LocalOnly
 from query_api.settings import ServerSettings
 from query_api.sqlbudget import SqlGuard
+from query_api.sqlclient import open_client, query_limits
 from query_api.state import AppState
 
 log = logging.getLogger("runstream.api")
@@ -51,13 +53,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
         applied = migrate(clickhouse)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
+        clickhouse.close()  # the requests' client is bounded (time, memory); migrations were not
+        limits = query_limits(settings)
+        pool = ClientPool(lambda: open_client(settings.clickhouse_url, settings.clickhouse_database, limits),
+                          settings.query_clients)
+        clickhouse = pool.as_client()
+        health_client = open_client(settings.clickhouse_url, settings.clickhouse_database, limits)
         admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
         projector = None
         if settings.run_projector:
             projector = ProjectorThread(settings, connect(settings.clickhouse_url, settings.clickhouse_database))
             projector.start()
         maintenance = MaintenanceRunner(settings, projector.projector if projector is not None else None)
-        readers = Readers(settings.clickhouse_url, settings.clickhouse_database)
+        readers = Readers(settings.clickhouse_url, settings.clickhouse_database, limits=limits)
         publisher = ApiPublisher(settings.kafka_bootstrap_servers, settings.topic, timeout_s=settings.publish_timeout_s)
         barrier = ReadBarrier(publisher.acked, lambda: health_positions(clickhouse),
                               local=projector.projected if projector is not None else None,
@@ -65,7 +73,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         store = ArtifactStore(settings.artifact_dir, max_bytes=settings.artifact_max_bytes)
         service = MlflowService(clickhouse, publisher, barrier, store)
         app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers, publisher, service,
-                                       barrier)
+                                       barrier, health_client)
         try:
             yield
         finally:
@@ -75,6 +83,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             if projector is not None:
                 projector.stop()
             clickhouse.close()
+            health_client.close()
             del app.state.runstream  # drop the Kafka clients now, not whenever the app is collected
 
     app = FastAPI(title="runstream", version="0.1.0", lifespan=lifespan, default_response_class=JSONResponse)

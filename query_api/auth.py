@@ -70,8 +70,8 @@ class TokenTable:
         for i, (key, scopes) in enumerate(raw.items(), 1):
             hashed = _DIGEST.match(key) if isinstance(key, str) else None
             if hashed is None and (not isinstance(key, str) or len(key) < 8 or key.startswith("sha256:")):
-                raise ValueError(f"{source}: token #{i} is neither sha256:<64 hex digits> nor a token of 8 or more "
-                                 "characters")
+                raise ValueError(f"{source}: token #{i} is shorter than 8 characters or a malformed "
+                                 "sha256:<64 hex digits>")
             if not isinstance(scopes, list) or not scopes or any(s not in SCOPES for s in scopes):
                 raise ValueError(f"{source}: token #{i} must have a list of scopes among {', '.join(SCOPES)}")
             plaintext += hashed is None

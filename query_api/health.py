@@ -35,10 +35,11 @@ def positions(client: Client) -> dict[int, int]:
 def check(state: AppState) -> tuple[bool, dict[str, Any]]:
     """(ready, body) for /healthz; the body names what is wrong when not ready."""
     s = state.settings
+    clickhouse = getattr(state, "health_clickhouse", None) or state.clickhouse
     body: dict[str, Any] = {}
     reasons = []
     try:
-        state.clickhouse.query("SELECT 1")
+        clickhouse.query("SELECT 1")
         body["clickhouse"] = "ok"
     except Exception as exc:  # any failure to answer means not ready; the reason is reported
         body["clickhouse"] = f"error: {exc}"
@@ -51,7 +52,7 @@ def check(state: AppState) -> tuple[bool, dict[str, Any]]:
         body["kafka"] = f"error: {exc}"
         reasons.append("kafka unreachable")
     if highs is not None and body["clickhouse"] == "ok":
-        body["projector_lag"] = projector_lag(highs, positions(state.clickhouse))
+        body["projector_lag"] = projector_lag(highs, positions(clickhouse))
     if state.projector is not None:
         if state.projector.alive:
             body["projector"] = "running"

@@ -29,6 +29,11 @@ class ServerSettings(ProjectorSettings):
                                       "reach this server's own writes")
     publish_timeout_s: float = Field(10.0, gt=0, description="how long an HTTP write waits for Kafka's ack")
     sql_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of /api/v1/sql queries")
+    query_max_execution_time_s: float = Field(30.0, gt=0, description="time limit of every query the API runs")
+    query_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of every query the "
+                                        "API runs")
+    query_clients: int = Field(4, ge=1, le=64, description="ClickHouse clients the requests share (queries of "
+                               "one client run one at a time)")
     artifact_max_bytes: int = Field(1024**3, ge=1, description="largest artifact upload (413 beyond)")
     allowed_hosts: str = Field("127.0.0.1,localhost,[::1]", description="without tokens: the Host names served "
                                "(comma-separated; *.example.org or * allowed), against DNS rebinding")

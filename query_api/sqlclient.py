@@ -25,13 +25,20 @@ from query_api.settings import ServerSettings
 from query_api.sqlbudget import SqlGuard
 
 
-def open_client(dsn: str, database: str) -> Client:
-    """A new client bound to `database`, the same server as consumers.clickhouse.connect opens (no DDL here)."""
+def open_client(dsn: str, database: str, limits: dict[str, Any] | None = None) -> Client:
+    """A new client bound to `database`, the same server as consumers.clickhouse.connect opens (no DDL here);
+    `limits` are settings sent with every query (a query's own settings override them)."""
     parsed = urlparse(dsn)
     if parsed.scheme == "chdb" and dsn not in ("chdb://memory", "chdb://:memory:"):
         dsn = f"chdb://{Path(dsn.removeprefix('chdb://')).expanduser().resolve()}"
     extra: dict[str, Any] = {"autogenerate_session_id": False} if parsed.scheme in ("http", "https") else {}
-    return clickhouse_connect.get_client(dsn=dsn, database=database, **extra)
+    return clickhouse_connect.get_client(dsn=dsn, database=database, settings=limits or {}, **extra)
+
+
+def query_limits(settings: ServerSettings) -> dict[str, Any]:
+    """The bounds of every query the API runs for a request (analyst SQL has its own, tighter ones)."""
+    return {"max_execution_time": settings.query_max_execution_time_s, "timeout_overflow_mode": "throw",
+            "max_memory_usage": settings.query_max_memory_bytes}
 
 
 @dataclass(frozen=True)

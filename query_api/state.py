@@ -27,3 +27,4 @@ class AppState:
     publisher: ApiPublisher | None = None
     mlflow: MlflowService | None = None
     barrier: ReadBarrier | None = None
+    health_clickhouse: Client | None = None  # /healthz's own client: never queued behind a slow request's query

@@ -14,7 +14,7 @@ from typing import Any
 from query_api.mlflow.protocol import MlflowError
 from query_api.search import Logical, parse_filter, parse_order_by
 from query_api.search.ast import Node, OrderKey
-from query_api.search.paging import query_fingerprint
+from query_api.search.paging import in_range, query_fingerprint
 
 VIEW_TYPES = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all", "1": "active", "2": "deleted",
               "3": "all"}
@@ -67,7 +67,9 @@ def decode_token(token: str | None, query: dict[str, Any]) -> tuple[int, dict[in
         fingerprint = str(raw["query"])
     except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
         raise MlflowError(f"Invalid page token, could not base64-decode and parse: {token!r}") from None
-    if offset < 0 or fingerprint != query_fingerprint(query):
+    if not in_range(offset, snapshot):
+        raise MlflowError(f"Invalid page token: {token[:100]!r} holds numbers this server never writes")
+    if fingerprint != query_fingerprint(query):
         raise MlflowError("Invalid page token: it belongs to a different search (filter, order_by or scope changed)")
     return offset, snapshot
 
@@ -91,6 +93,8 @@ def _like(pattern: str, flags: int) -> re.Pattern[str]:
 def experiment_filter(text: str | None) -> ExperimentPredicate:
     """A predicate over experiment shapes for MLflow's experiment filter (clauses joined by AND)."""
     clauses: list[ExperimentPredicate] = []
+    if text is not None and not isinstance(text, str):
+        raise MlflowError(f"Invalid filter string {text!r}: expected a string")
     rest = (text or "").strip()
     while rest:
         match = _CLAUSE.match(rest)

@@ -9,9 +9,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+MAX_OFFSET = 2**31 - 1  # rows to skip; far beyond any result set (a forged 10**30 would overflow ClickHouse's UInt64)
+INT64_MAX = 2**63 - 1
+
 
 class BadPageToken(ValueError):
     """The page token was not made by this server for this query."""
+
+
+def in_range(offset: int, snapshot: dict[int, int] | None) -> bool:
+    """A token's numbers are ones this server could have written: a row offset and Kafka coordinates."""
+    return 0 <= offset <= MAX_OFFSET and all(0 <= p <= MAX_OFFSET and -1 <= o <= INT64_MAX
+                                             for p, o in (snapshot or {}).items())
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,7 @@ class PageToken:
             raise BadPageToken("page_token is not a token this server made") from None
         if parsed.query != query:
             raise BadPageToken("page_token belongs to a different search (filter, order_by or experiments changed)")
-        if parsed.offset < 0:
+        if not in_range(parsed.offset, parsed.snapshot):
             raise BadPageToken("page_token is not a token this server made")
         return parsed
 

@@ -14,7 +14,6 @@ from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
 from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_route_scope
-from query_api.clientpool import ClientPool
 from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
 from query_api.health import positions as health_positions
@@ -31,6 +30,7 @@ from query_api.routes import analytics, artifacts, experiments, health, opmetric
 from query_api.routes.dashboard import install_dashboard
 from query_api.security import LocalOnly
 from query_api.settings import ServerSettings
+from query_api.sharedclients import ClientPool
 from query_api.sqlbudget import SqlGuard
 from query_api.sqlclient import open_client, query_limits
 from query_api.state import AppState

@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 
 from query_api import deps
 from query_api.app import create_app
-from query_api.clientpool import ClientPool
 from query_api.mlflow import search as mlflow_search
 from query_api.mlflow.deps import get_mlflow
 from query_api.mlflow.protocol import MlflowError
 from query_api.search import SearchSyntaxError, parse_filter, parse_order_by
 from query_api.search.paging import BadPageToken, PageToken, query_fingerprint
 from query_api.settings import ServerSettings
+from query_api.sharedclients import ClientPool
 
 
 class Untouchable:

@@ -24,10 +24,11 @@ def _normalized(dsn: str, *, create: bool) -> tuple[str, dict[str, Any]]:
     return dsn, extra
 
 
-def open_client(dsn: str, database: str) -> Client:
-    """A new client bound to an existing `database` (no DDL)."""
+def open_client(dsn: str, database: str, limits: dict[str, Any] | None = None) -> Client:
+    """A new client bound to an existing `database` (no DDL); `limits` are settings sent with every query
+    (a query's own settings override them)."""
     dsn, extra = _normalized(dsn, create=False)
-    return clickhouse_connect.get_client(dsn=dsn, database=database, **extra)
+    return clickhouse_connect.get_client(dsn=dsn, database=database, settings=limits or {}, **extra)
 
 
 def connect(dsn: str, database: str) -> Client:

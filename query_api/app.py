@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 from confluent_kafka.admin import AdminClient
 from fastapi import Depends, FastAPI, Request
 
-from consumers.clickhouse import connect
+from consumers.clickhouse import connect, open_client
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
 from query_api.artifacts import ArtifactStore
-from query_api.auth import load_tokens, require, require_by_method
+from query_api.auth import load_tokens, require, require_route_scope
 from query_api.clientpool import Readers
 from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
@@ -29,7 +29,11 @@ from query_api.queries.log import positions
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
 from query_api.routes.dashboard import install_dashboard
+from query_api.security import LocalOnly
 from query_api.settings import ApiSettings
+from query_api.sharedclients import ClientPool
+from query_api.sqlbudget import SqlGuard
+from query_api.sqlclient import query_limits
 from query_api.state import AppState
 
 log = logging.getLogger("runstream.api")
@@ -50,22 +54,28 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         applied = migrate(clickhouse)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
+        clickhouse.close()  # the requests' client is bounded (time, memory); migrations were not
+        limits = query_limits(settings)
+        pool = ClientPool(lambda: open_client(store.clickhouse_url, store.clickhouse_database, limits),
+                          settings.query_clients)
+        clickhouse = pool.as_client()
+        health_client = open_client(store.clickhouse_url, store.clickhouse_database, limits)
         admin = AdminClient({"bootstrap.servers": store.kafka_bootstrap_servers})
         projector = None
         if host_projector:
             projector = ProjectorThread(store, connect(store.clickhouse_url, store.clickhouse_database))
             projector.start()
         maintenance = MaintenanceRunner(store, projector.projector if projector is not None else None)
-        readers = Readers(store.clickhouse_url, store.clickhouse_database)
+        readers = Readers(store.clickhouse_url, store.clickhouse_database, limits=limits)
         publisher = ApiPublisher(store.kafka_bootstrap_servers, store.topic, timeout_s=settings.publish_timeout_s)
         barrier = ReadBarrier(publisher.acked, lambda: positions(clickhouse),
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
-        artifacts = ArtifactStore(settings.artifact_dir(store.data_dir))
+        artifacts = ArtifactStore(settings.artifact_dir(store.data_dir), max_bytes=settings.artifact_max_bytes)
         app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts)
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,
-                                       artifacts=artifacts, barrier=barrier)
+                                       artifacts=artifacts, barrier=barrier, health_clickhouse=health_client)
         try:
             yield
         finally:
@@ -75,12 +85,16 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
             if projector is not None:
                 projector.stop()
             clickhouse.close()
+            health_client.close()
             del app.state.runstream, app.state.mlflow  # drop the Kafka clients now, not when the app is collected
 
     app = FastAPI(title="runstream", version="0.1.0", lifespan=lifespan, default_response_class=JSONResponse)
     install_error_handlers(app)
     tokens = settings.auth_tokens.get_secret_value() if settings.auth_tokens else None
     app.state.tokens = load_tokens(tokens, settings.auth_tokens_file)
+    app.state.sql_guard = SqlGuard(settings.sql_memory_budget_bytes)
+    if app.state.tokens is None:  # open local mode: this machine only (allowed hosts, no cross-site writes)
+        app.add_middleware(LocalOnly, allowed_hosts=settings.allowed_host_list)
     # Reads of run data also wait (bounded) for the projector to pass this instance's own writes.
     read = [Depends(require("read")), Depends(read_your_writes)]
     admin = [Depends(require("admin"))]
@@ -94,10 +108,10 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
     app.include_router(admin_routes.router, dependencies=admin)
     # MLflow's REST API: the same events through Kafka, the same tokens (reads need read, writes need write).
     app.state.replays = Replays()
-    by_method = [Depends(require_by_method())]
+    by_route = [Depends(require_route_scope())]
     for prefix in ("/api/2.0", "/ajax-api/2.0"):
-        app.include_router(mlflow_routes.router, prefix=prefix, dependencies=by_method)
-        app.include_router(artifact_routes.router, prefix=prefix, dependencies=by_method)
+        app.include_router(mlflow_routes.router, prefix=prefix, dependencies=by_route)
+        app.include_router(artifact_routes.router, prefix=prefix, dependencies=by_route)
     for prefix in ("/api/3.0", "/ajax-api/3.0"):
         app.include_router(server_routes.v3, prefix=prefix)
     app.include_router(server_routes.plain)

@@ -14,7 +14,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from query_api.errors import InvalidParameter, NotFound
+from query_api.errors import ApiError, InvalidParameter, NotFound
+
+MAX_PATH_LENGTH = 1024  # characters of an artifact path; each segment at most 255 (a file name's limit)
+
+
+class TooLarge(ApiError):
+    status_code = 413
+    error_code = "RESOURCE_LIMIT_EXCEEDED"
 
 
 @dataclass(frozen=True)
@@ -34,8 +41,11 @@ class Entry:
 def check_relative(path: str, what: str = "path") -> str:
     """A relative POSIX path that names something inside a directory, or InvalidParameter."""
     if not path or "\x00" in path or "\\" in path or path.startswith("/"):
-        raise InvalidParameter(f"{what} {path!r} must be a relative path inside the artifact root")
+        raise InvalidParameter(f"{what} {path[:200]!r} must be a relative path inside the artifact root")
     parts = path.rstrip("/").split("/")
+    if len(path) > MAX_PATH_LENGTH or any(len(part.encode()) > 255 for part in parts):
+        raise InvalidParameter(f"{what} {path[:200]!r}… is too long: at most {MAX_PATH_LENGTH} characters, "
+                               "255 bytes a segment")
     if any(part in ("", ".", "..") for part in parts) or posixpath.normpath(path) != path.rstrip("/"):
         raise InvalidParameter(f"{what} {path!r} must not contain empty, '.' or '..' segments")
     return path.rstrip("/")
@@ -44,8 +54,13 @@ def check_relative(path: str, what: str = "path") -> str:
 class ArtifactStore:
     """Files under `root`; each write lands whole (temporary file, fsync, rename) or not at all."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_bytes: int | None = None) -> None:
         self.root = root.expanduser().resolve()
+        self.max_bytes = max_bytes
+
+    def check_size(self, size: int) -> None:
+        if self.max_bytes is not None and size > self.max_bytes:
+            raise TooLarge(f"an artifact may hold at most {self.max_bytes} bytes (RUNSTREAM_ARTIFACT_MAX_BYTES)")
 
     def resolve(self, path: str) -> Path:
         target = (self.root / check_relative(path)).resolve()
@@ -64,6 +79,7 @@ class ArtifactStore:
         try:
             with os.fdopen(fd, "wb") as out:
                 async for chunk in chunks:
+                    self.check_size(size + len(chunk))
                     out.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)

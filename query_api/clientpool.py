@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
@@ -19,10 +19,10 @@ T = TypeVar("T")
 
 
 class Readers:
-    def __init__(self, dsn: str, database: str, size: int = 4) -> None:
+    def __init__(self, dsn: str, database: str, size: int = 4, limits: dict[str, Any] | None = None) -> None:
         self._clients: queue.Queue[Client] = queue.Queue()
         for _ in range(size):
-            self._clients.put(open_client(dsn, database))
+            self._clients.put(open_client(dsn, database, limits))
         self._size = size
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="runstream-read")
 

@@ -32,9 +32,9 @@ def get_readers(request: Request) -> Readers | None:
 ReadersDep = Annotated[Readers | None, Depends(get_readers)]
 
 
-def get_sql_backend(state: StateDep) -> SqlBackend:
+def get_sql_backend(state: StateDep, request: Request) -> SqlBackend:
     """Connects nothing: a request refused by validation never opens a client."""
-    return SqlBackend(state.api, state.store)
+    return SqlBackend(state.api, state.store, request.app.state.sql_guard)
 
 
 SqlBackendDep = Annotated[SqlBackend, Depends(get_sql_backend)]

@@ -14,6 +14,9 @@ from query_api.jsonresponse import JSONResponse
 from query_api.paging import BadPageToken
 
 log = logging.getLogger("runstream.api")
+# ClickHouse's codes for a query over a limit: TOO_MANY_ROWS, TIMEOUT_EXCEEDED, TOO_SLOW, MEMORY_LIMIT_EXCEEDED,
+# TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES.
+LIMIT_CODES = frozenset({158, 159, 160, 241, 307, 396})
 
 
 class ApiError(Exception):
@@ -79,5 +82,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ClickHouseError)
     async def _bug(request: Request, exc: ClickHouseError) -> JSONResponse:
+        if getattr(exc, "code", None) in LIMIT_CODES:  # the request's query went over the API's bounds
+            log.warning("query over a limit on %s %s: %.300s", request.method, request.url.path, exc)
+            return JSONResponse(error_body("QUERY_LIMIT_EXCEEDED", "the request needs more than the server's query "
+                                           f"limits allow (RUNSTREAM_QUERY_MAX_*): {str(exc)[:500]}"), status_code=400)
         log.error("query failed on %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(error_body("INTERNAL_ERROR", f"query failed: {exc}"), status_code=500)

@@ -28,10 +28,11 @@ def high_watermarks(admin: AdminClient, topic: str, timeout: float) -> dict[int,
 
 def check(state: AppState) -> tuple[bool, dict[str, Any]]:
     """(ready, body) for /healthz; the body names what is wrong when not ready."""
+    clickhouse = state.health_clickhouse or state.clickhouse
     body: dict[str, Any] = {}
     reasons = []
     try:
-        ping(state.clickhouse)
+        ping(clickhouse)
         body["clickhouse"] = "ok"
     except Exception as exc:  # any failure to answer means not ready; the reason is reported
         body["clickhouse"] = f"error: {exc}"
@@ -44,7 +45,7 @@ def check(state: AppState) -> tuple[bool, dict[str, Any]]:
         body["kafka"] = f"error: {exc}"
         reasons.append("kafka unreachable")
     if highs is not None and body["clickhouse"] == "ok":
-        body["projector_lag"] = projector_lag(highs, positions(state.clickhouse))
+        body["projector_lag"] = projector_lag(highs, positions(clickhouse))
     if state.projector is not None:
         if state.projector.alive:
             body["projector"] = "running"

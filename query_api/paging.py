@@ -12,11 +12,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+MAX_OFFSET = 2**31 - 1  # rows to skip; far beyond any result set (a forged 10**30 would overflow ClickHouse's UInt64)
+INT64_MAX = 2**63 - 1
 _MALFORMED = (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError)
 
 
 class BadPageToken(ValueError):
     """The page token was not made by this server for this query."""
+
+
+def in_range(offset: int, snapshot: dict[int, int] | None) -> bool:
+    """A token's numbers are ones this server could have written: a row offset and Kafka coordinates."""
+    return 0 <= offset <= MAX_OFFSET and all(0 <= p <= MAX_OFFSET and -1 <= o <= INT64_MAX
+                                             for p, o in (snapshot or {}).items())
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,14 @@ class PageToken:
             parsed = cls(int(raw["offset"]), snapshot, str(raw["query"]))
         except _MALFORMED:
             raise BadPageToken(f"Invalid page token, could not base64-decode and parse: {token!r}") from None
-        message = "Invalid page token: it belongs to a different search (filter, order_by or scope changed)"
-        return parsed._checked(query, message, message)
+        return parsed._checked(query, "Invalid page token: it belongs to a different search (filter, order_by "
+                                      "or scope changed)", f"Invalid page token: {token[:100]!r} holds numbers this "
+                                      "server never writes")
 
     def _checked(self, query: str, other_query: str, negative: str) -> PageToken:
         if self.query != query:
             raise BadPageToken(other_query)
-        if self.offset < 0:
+        if not in_range(self.offset, self.snapshot):
             raise BadPageToken(negative)
         return self
 

@@ -27,6 +27,27 @@ class ApiSettings(BaseSettings):
     mlflow_read_wait_s: float = Field(10.0, gt=0, description="how long a read waits for the projector to "
                                       "reach this server's own writes")
     publish_timeout_s: float = Field(10.0, gt=0, description="how long an HTTP write waits for Kafka's ack")
+    query_max_execution_time_s: float = Field(30.0, gt=0, description="time limit of every query the API runs")
+    query_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of every query the "
+                                        "API runs")
+    query_clients: int = Field(4, ge=1, le=64, description="ClickHouse clients the requests share (queries of "
+                               "one client run one at a time)")
+    artifact_max_bytes: int = Field(1024**3, ge=1, description="largest artifact upload (413 beyond)")
+    allowed_hosts: str = Field("127.0.0.1,localhost,[::1]", description="without tokens: the Host names served "
+                               "(comma-separated; *.example.org or * allowed), against DNS rebinding")
+    sql_clickhouse_dsn: SecretStr | None = Field(None, description="the DSN analyst SQL connects with: on a "
+                                                 "ClickHouse server, a user granted only SELECT on the database "
+                                                 "(compose/clickhouse-analyst.sh); default: clickhouse_dsn")
+    sql_memory_budget_bytes: int = Field(4 * 1024**3, ge=1024**2, description="memory all concurrent /api/v1/sql "
+                                         "queries may reserve together (each reserves its limit)")
+
+    @property
+    def allowed_host_list(self) -> tuple[str, ...]:
+        """allowed_hosts, and the host the API listens on unless it listens on every address."""
+        hosts = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        if self.api_host not in ("0.0.0.0", "::", "") and self.api_host not in hosts:
+            hosts.append(f"[{self.api_host}]" if ":" in self.api_host else self.api_host)
+        return tuple(hosts)
 
     @property
     def base_url(self) -> str:

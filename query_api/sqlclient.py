@@ -12,24 +12,35 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from consumers.clickhouse import open_client
 from consumers.settings import ProjectorSettings
 from query_api.settings import ApiSettings
+from query_api.sqlbudget import SqlGuard
+
+
+def query_limits(settings: ApiSettings) -> dict[str, Any]:
+    """The bounds of every query the API runs for a request (analyst SQL has its own, tighter ones)."""
+    return {"max_execution_time": settings.query_max_execution_time_s, "timeout_overflow_mode": "throw",
+            "max_memory_usage": settings.query_max_memory_bytes}
 
 
 @dataclass(frozen=True)
 class SqlBackend:
-    """What the SQL route needs: the server's settings, and a way to open a client of its own."""
+    """What the SQL route needs: the server's settings, the memory budget, and a way to open a client of its own."""
 
     api: ApiSettings
     store: ProjectorSettings
+    guard: SqlGuard
 
     @contextmanager
     def connect(self) -> Iterator[Client]:
-        client = open_client(self.store.clickhouse_url, self.store.clickhouse_database)
+        dsn = self.api.sql_clickhouse_dsn
+        client = open_client(dsn.get_secret_value() if dsn else self.store.clickhouse_url,
+                             self.store.clickhouse_database)
         try:
             yield client
         finally:

@@ -29,3 +29,4 @@ class AppState:
     publisher: ApiPublisher | None = None
     artifacts: ArtifactStore | None = None
     barrier: ReadBarrier | None = None
+    health_clickhouse: Client | None = None  # /healthz's own client: never queued behind a slow request's query

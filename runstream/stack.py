@@ -89,7 +89,8 @@ def run_demo(settings: ServerSettings) -> None:
     token = None
     if settings.api.auth_tokens:  # read the demo back with any token that may read
         grants = json.loads(settings.api.auth_tokens.get_secret_value())
-        token = next((t for t, scopes in grants.items() if {"read", "admin"} & set(scopes)), None)
+        token = next((t for t, scopes in grants.items() if {"read", "admin"} & set(scopes)
+                      and not t.startswith("sha256:")), None)
     demo_sweep.wait_and_print_leaderboard(settings.api.base_url, runs, steps, token=token)
 
 

@@ -27,6 +27,9 @@ _RUN_PATH = re.compile(r"^(?P<experiment>[^/]+)/(?P<run>[0-9a-f]{32})/artifacts/
 async def upload(path: str, request: Request, writer: WriterDep, artifacts: ArtifactsDep) -> JSONResponse:
     """Store the request body at `path` and log it on its run."""
     check_relative(path)
+    length = request.headers.get("content-length", "")
+    if length.isdigit():
+        artifacts.check_size(int(length))  # 413 before anything is read or stored
     match = _RUN_PATH.match(path)
     if match is None:
         raise p.MlflowError(f"artifact path {path!r} is not under a run's artifact root "

@@ -76,6 +76,8 @@ def _like(pattern: str, flags: int) -> re.Pattern[str]:
 def experiment_filter(text: str | None) -> ExperimentPredicate:
     """A predicate over experiment shapes for MLflow's experiment filter (clauses joined by AND)."""
     clauses: list[ExperimentPredicate] = []
+    if text is not None and not isinstance(text, str):
+        raise MlflowError(f"Invalid filter string {text!r}: expected a string")
     rest = (text or "").strip()
     while rest:
         match = _CLAUSE.match(rest)

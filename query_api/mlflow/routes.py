@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from query_api import run_search
+from query_api.auth import READS
 from query_api.deps import ClickHouseDep
 from query_api.jsonresponse import JSONResponse
 from query_api.mlflow import dialect as s
@@ -85,7 +86,7 @@ def get_experiment_by_name(args: Args, reader: ReaderDep) -> JSONResponse:
     return _ok({"experiment": reader.experiment_by_name(args.get("experiment_name"))})
 
 
-@router.post("/experiments/search")
+@router.post("/experiments/search", openapi_extra=READS)
 def search_experiments(body: Body, reader: ReaderDep) -> JSONResponse:
     view = s.view_type(body.get("view_type"))
     limit = p.check_max_results(body.get("max_results"), p.MAX_RESULTS_EXPERIMENTS)
@@ -214,7 +215,7 @@ def log_inputs(body: Body, writer: WriterDep) -> JSONResponse:
     return _ok()
 
 
-@router.post("/runs/search")
+@router.post("/runs/search", openapi_extra=READS)
 def search_runs(body: Body, reader: ReaderDep, clickhouse: ClickHouseDep) -> JSONResponse:
     experiment_ids = [p.check_experiment_id(e, "experiment_ids") for e in
                       _list_of_str(body.get("experiment_ids"), "experiment_ids")]
@@ -285,7 +286,7 @@ def list_artifacts(args: Args, reader: ReaderDep, artifacts: ArtifactsDep) -> JS
     return _ok({"root_uri": artifact_uri(experiment_id, run_id), "files": files or None})
 
 
-@router.post("/logged-models/search")
+@router.post("/logged-models/search", openapi_extra=READS)
 def search_logged_models() -> JSONResponse:
     """Logged models are not tracked by runstream: the search is always empty."""
     return _ok({"models": []})

@@ -25,11 +25,14 @@ from query_api.queries.sql import (
     prepare_sql,
     verify_settings,
 )
+from query_api.sqlbudget import DeadlinePassed
+from query_api.sqlclient import SqlBackend
 
 router = APIRouter(prefix="/api/v1", tags=["sql"])
 log = logging.getLogger("runstream.api.sql")
 
 # ClickHouse errors that mean "this query went over a limit", by name and by code.
+DEADLINE_GRACE_S = 1.0  # steps 1-2 and the answer's transfer, beyond ClickHouse's own max_execution_time
 LIMIT_ERRORS = {"TIMEOUT_EXCEEDED": 159, "TOO_SLOW": 160, "MEMORY_LIMIT_EXCEEDED": 241, "TOO_MANY_ROWS": 158,
                 "TOO_MANY_BYTES": 307, "TOO_MANY_ROWS_OR_BYTES": 396}
 
@@ -113,21 +116,10 @@ def _check(client: Client, canonical: str, database: str, tables: frozenset[str]
         raise InvalidParameter(str(exc)) from exc
 
 
-@router.post("/sql", response_model=SqlResult)
-def run_sql(request: SqlRequest, backend: SqlBackendDep) -> JSONResponse:
-    """Run one SELECT over the run tables: read-only, with server-fixed limits on time, rows and memory.
-
-    Refused (400 INVALID_PARAMETER_VALUE): anything but one SELECT, other databases and `system.` tables, table
-    functions other than numbers/zeros/generateSeries/values, functions that reach files, dictionaries or other
-    tables, SETTINGS, FORMAT, INTO OUTFILE. Bad SQL: 400 with ClickHouse's message. Over a limit: 400
-    QUERY_LIMIT_EXCEEDED.
-    """
-    s = backend.api
-    limits = SqlLimits(s.sql_max_execution_time_s, s.sql_max_result_rows, s.sql_max_memory_bytes)
-    rows_wanted = min(request.max_rows or limits.max_result_rows, limits.max_result_rows)
-    settings = limits.settings(rows_wanted)
+def _execute(backend: SqlBackend, query: str, settings: dict[str, object]) -> tuple[str, Any, Any, Any, float]:
+    """Steps 1-3 on a client of the query's own (runs on the guard's thread)."""
     with backend.connect() as client:
-        canonical, tables = _prepare(client, request.query, settings)
+        canonical, tables = _prepare(client, query, settings)
         _check(client, canonical, backend.store.clickhouse_database, tables)
         started = time.perf_counter()
         try:
@@ -148,6 +140,31 @@ def run_sql(request: SqlRequest, backend: SqlBackendDep) -> JSONResponse:
         except RecursionError as exc:  # the client reads a type like Array(Array(…)) 500 deep recursively
             raise InvalidParameter("the result cannot be returned: its type is nested too deeply") from exc
         elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+    return canonical, names, types, rows, elapsed_ms
+
+
+@router.post("/sql", response_model=SqlResult)
+def run_sql(request: SqlRequest, backend: SqlBackendDep) -> JSONResponse:
+    """Run one SELECT over the run tables: read-only, with server-fixed limits on time, rows and memory.
+
+    Refused (400 INVALID_PARAMETER_VALUE): anything but one SELECT, other databases and `system.` tables, table
+    functions other than numbers/zeros/generateSeries/values, functions that reach files, dictionaries or other
+    tables, SETTINGS, FORMAT, INTO OUTFILE. Bad SQL: 400 with ClickHouse's message. Over a limit: 400
+    QUERY_LIMIT_EXCEEDED.
+    """
+    s = backend.api
+    memory = min(s.sql_max_memory_bytes, s.sql_memory_budget_bytes)
+    limits = SqlLimits(s.sql_max_execution_time_s, s.sql_max_result_rows, memory)
+    rows_wanted = min(request.max_rows or limits.max_result_rows, limits.max_result_rows)
+    settings = limits.settings(rows_wanted)
+    try:
+        canonical, names, types, rows, elapsed_ms = backend.guard.run(
+            lambda: _execute(backend, request.query, settings), memory=memory,
+            wait_s=s.sql_max_execution_time_s, deadline_s=s.sql_max_execution_time_s + DEADLINE_GRACE_S)
+    except DeadlinePassed as exc:
+        log.warning("analyst SQL overran its time limit; answered at the deadline: %.300s", request.query)
+        raise QueryLimitExceeded(f"the query went over its time limit of {s.sql_max_execution_time_s:g} s "
+                                 "(TIMEOUT_EXCEEDED)") from exc
     truncated = len(rows) > rows_wanted
     rows = rows[:rows_wanted]
     log.info("analyst SQL: %d row(s)%s in %.1f ms: %.300s", len(rows), " (truncated)" if truncated else "",

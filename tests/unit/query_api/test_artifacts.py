@@ -61,3 +61,20 @@ def test_missing_files_and_relative_paths(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         ArtifactStore(tmp_path).file("nope.txt")
     assert check_relative("a/b/") == "a/b"
+
+
+def test_an_upload_over_the_limit_is_a_413_and_leaves_nothing(tmp_path: Path) -> None:
+    from query_api.artifacts import TooLarge
+
+    store = ArtifactStore(tmp_path, max_bytes=10)
+    asyncio.run(store.write("x/ok.bin", chunks(b"0123456789")))
+    with pytest.raises(TooLarge) as caught:
+        asyncio.run(store.write("x/big.bin", chunks(b"012345", b"6789", b"!")))
+    assert caught.value.status_code == 413
+    assert sorted(os.listdir(tmp_path / "x")) == ["ok.bin"], "nothing of the refused upload is kept"
+
+
+@pytest.mark.parametrize("path", ["a/" + "b" * 256, "a/" + "b/" * 600 + "c", "é" * 200])
+def test_over_long_artifact_paths_are_refused(path: str) -> None:
+    with pytest.raises(InvalidParameter, match="too long"):
+        check_relative(path)

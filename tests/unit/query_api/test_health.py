@@ -74,7 +74,8 @@ class FakeAdmin:
 
 def state(clickhouse: FakeClickHouse, admin: FakeAdmin, projector: Any = None) -> Any:
     settings = ServerSettings()
-    return SimpleNamespace(api=settings.api, store=settings.store, clickhouse=clickhouse, kafka_admin=admin,
+    return SimpleNamespace(api=settings.api, store=settings.store, clickhouse=clickhouse, health_clickhouse=None,
+                           kafka_admin=admin,
                            projector=projector)
 
 

@@ -456,7 +456,10 @@ def mlflow_server(home: Path, sampler: Sampler) -> Iterator[Http]:
     log = open(home / "mlflow.log", "wb")  # noqa: SIM115 - owned by the child
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-         "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
+         "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         # uvicorn kills a worker that misses a 5 s health check: on a busy shared machine it killed workers in
+         # the middle of a long search, then every worker it started after them (seen at load 17 on 2 cores)
+         "--uvicorn-opts", "--timeout-worker-healthcheck 300"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -121,8 +122,11 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="runstream-bench-10k-"))
     (home / "runstream").mkdir()
     (home / "mlflow").mkdir()
-    ours = runstream_side(args, home / "runstream")
-    theirs = mlflow_side(args, home / "mlflow")
+    try:
+        ours = runstream_side(args, home / "runstream")
+        theirs = mlflow_side(args, home / "mlflow")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     queries = {name: {"runstream_ms": round(ours["queries"][name], 2), "mlflow_ms": round(theirs["queries"][name], 2),
                       "ratio": round(theirs["queries"][name] / ours["queries"][name], 2)} for name in ours["queries"]}
     return {"runs": args.runs, "metrics": args.metrics, "steps": args.steps,

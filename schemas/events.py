@@ -7,6 +7,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from schemas.alerts import (
+    ALERT_EVENTS,
+    AlertDelivered,
+    AlertFired,
+    AlertRuleChanged,
+    AlertRuleCreated,
+    AlertRuleDeleted,
+)
+
 
 class RunStatus(enum.StrEnum):
     UNKNOWN = "UNKNOWN"
@@ -157,12 +166,13 @@ Payload = (
     ExperimentCreated | RunStarted | ParamsLogged | MetricsLogged | TagsSet | TagDeleted | ArtifactLogged
     | InputsLogged | RunStatusChanged | RunDeleted | RunRestored | RunRenamed | ExperimentRenamed
     | ExperimentDeleted | ExperimentRestored | ExperimentTagsSet | ExperimentTagDeleted
+    | AlertRuleCreated | AlertRuleChanged | AlertRuleDeleted | AlertFired | AlertDelivered
 )
 
 PAYLOAD_TYPES: tuple[type, ...] = (
     ExperimentCreated, RunStarted, ParamsLogged, MetricsLogged, TagsSet, TagDeleted, ArtifactLogged,
     InputsLogged, RunStatusChanged, RunDeleted, RunRestored, RunRenamed, ExperimentRenamed, ExperimentDeleted,
-    ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted,
+    ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted, *ALERT_EVENTS,
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from schemas.alerts import ALERT_EVENTS
 from schemas.errors import InvalidEventError
 from schemas.events import EXPERIMENT_EVENTS, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
 
@@ -15,7 +16,7 @@ def validate_event(event: RunEvent) -> RunEvent:
     payload = event.payload
     if not event.experiment_id:
         raise InvalidEventError("experiment_id is empty")
-    if not isinstance(payload, EXPERIMENT_EVENTS) and not RUN_ID.fullmatch(event.run_id):
+    if not isinstance(payload, EXPERIMENT_EVENTS + ALERT_EVENTS) and not RUN_ID.fullmatch(event.run_id):
         raise InvalidEventError(f"run_id {event.run_id!r} is not 32 lowercase hex characters")
     if event.seq < 1:
         raise InvalidEventError(f"seq {event.seq} is not positive")

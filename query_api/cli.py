@@ -16,6 +16,7 @@ import typer
 import uvicorn
 from confluent_kafka.admin import AdminClient
 
+from consumers.alerts import AlertSettings, AlertWorkerThread, start_alert_worker
 from consumers.clickhouse import connect
 from consumers.maintenance import Kind
 from consumers.migrate import migrate
@@ -78,9 +79,11 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
     _terminate_as_interrupt()
     settings = ServerSettings()
     broker: LocalKafka | None = None
+    alerts = None
     try:
         broker, settings = local_broker(settings)
         _create_topics(settings)
+        alerts = _start_alerts(settings)
         if demo:
             threading.Thread(target=_demo, args=(settings,), name="runstream-demo", daemon=True).start()
         _serve(settings)
@@ -90,9 +93,17 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
     except KeyboardInterrupt:
         pass
     finally:
+        if alerts is not None:
+            alerts.stop()
         if broker is not None:
             log.info("stopping the Kafka broker")
             broker.stop()
+
+
+def _start_alerts(settings: ServerSettings) -> AlertWorkerThread | None:
+    """The alert worker beside the server (RUNSTREAM_ALERTS_ENABLED=false leaves it out)."""
+    alert_settings = AlertSettings(kafka_bootstrap_servers=settings.kafka_bootstrap_servers, topic=settings.topic)
+    return start_alert_worker(alert_settings) if alert_settings.alerts_enabled else None
 
 
 def local_broker(settings: ServerSettings) -> tuple[LocalKafka | None, ServerSettings]:

@@ -11,6 +11,7 @@ class AlertSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic: str = "runstream.events"
+    alerts_enabled: bool = Field(True, description="run the alert worker in the local stack (runstream up)")
     alerts_consumer_group: str = "runstream-alerts"
     alerts_stall_check_s: float = Field(10.0, gt=0, description="how often RUNNING runs are checked for silence")
     alerts_webhook_attempts: int = Field(6, ge=1, description="tries per delivery round (exponential backoff)")

@@ -83,7 +83,7 @@ def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int
 
 
 def runstream_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
-    from producer.ids import experiment_id_for
+    from schemas.ids import experiment_id_for
 
     sampler = sweep.Sampler()
     stack = sweep.Runstream(home)

@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from clickhouse_connect.driver.client import Client  # noqa: E402
 
+from query_api.filters.ast import Node, OrderKey  # noqa: E402
+from query_api.queries.filters import Binder, compile_filter, compile_order  # noqa: E402
 from query_api.queries.fold import CURRENT  # noqa: E402
+from query_api.queries.run_search import VIEWS, BuiltQuery, RunView  # noqa: E402
 from query_api.queries.runs import EXPERIMENT_NAMES  # noqa: E402
 from query_api.queries.runs import _shape as shape  # noqa: E402
-from query_api.queries.search import VIEWS, BuiltQuery, RunView  # noqa: E402
-from query_api.search.ast import Node, OrderKey  # noqa: E402
-from query_api.search.compile import Binder, compile_filter, compile_order  # noqa: E402
 
 ATTRIBUTES = ("r.run_id, r.experiment_id, r.name, r.status, toUnixTimestamp64Micro(r.start_time), "
               "toUnixTimestamp64Micro(r.end_time), r.parent_run_id, r.user, r.source, r.description, r.deleted")
@@ -110,10 +110,10 @@ def _median_ms(calls: dict[str, Callable[[], Any]], repeat: int) -> dict[str, fl
 def main() -> None:
     from benchmarks import queries as loader
     from consumers.clickhouse import connect
-    from producer.ids import experiment_id_for
-    from query_api import health
-    from query_api.queries import runs, search
-    from query_api.search import parse_filter, parse_order_by
+    from query_api.filters import parse_filter, parse_order_by
+    from query_api.queries import log, runs
+    from query_api.queries import run_search as search
+    from schemas.ids import experiment_id_for
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -130,7 +130,7 @@ def main() -> None:
                                      ("top10_by_final_metric", None, ["metrics.train_loss ASC"], 10),
                                      ("all_runs", None, [], 50_000)):
         node, keys = (parse_filter(text) if text else None), parse_order_by(order)
-        snapshot = health.positions(client) or {p: 2**62 for p in range(6)}
+        snapshot = log.positions(client) or {p: 2**62 for p in range(6)}
         ids_query = search.build_search(exp, node, keys, run_view="active", snapshot=snapshot, offset=0, limit=limit)
         one = build_search_page(exp, node, keys, run_view="active", snapshot=snapshot, offset=0, limit=limit)
         ids = search.run_search(client, ids_query)
@@ -138,7 +138,7 @@ def main() -> None:
         bind = {"experiment_ids": exp, "run_ids": ids, "as_of": runs.END_OF_TIME}
         calls: dict[str, Callable[[], Any]] = {
             "SELECT 1": lambda: client.query("SELECT 1").result_rows,
-            "log position": lambda: health.positions(client),
+            "log position": lambda: log.positions(client),
             "ids": lambda q=ids_query: search.run_search(client, q),  # type: ignore[misc]
         }
         for part, sql in (("attributes", runs.RUNS_BY_ID), ("params", runs.PARAMS), ("tags", runs.TAGS),

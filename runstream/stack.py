@@ -11,6 +11,7 @@ import uvicorn
 from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI
 
+from consumers.alerts import AlertWorkerThread, start_alert_worker
 from consumers.settings import ProjectorSettings
 from consumers.topics import ensure_topics
 from query_api.app import create_app
@@ -60,6 +61,14 @@ def local_broker(settings: ServerSettings) -> tuple[LocalKafka | None, ServerSet
     log.info("Kafka %s ready on %s (%s) after %.1fs", cfg.kafka_version, settings.store.kafka_bootstrap_servers,
              "reused" if broker.reused else "started", time.monotonic() - started)
     return broker, settings
+
+
+def start_alerts(settings: ServerSettings) -> AlertWorkerThread | None:
+    """The alert worker beside the server (RUNSTREAM_ALERTS_ENABLED=false leaves it out)."""
+    store = settings.store
+    alerts = settings.alerts.model_copy(update={"kafka_bootstrap_servers": store.kafka_bootstrap_servers,
+                                                "topic": store.topic})
+    return start_alert_worker(alerts) if alerts.alerts_enabled else None
 
 
 def serve(settings: ServerSettings) -> None:

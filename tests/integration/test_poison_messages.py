@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, Message, Producer
 from fastapi.testclient import TestClient
 
 from consumers.sink import ClickHouseSink
-from query_api.app import create_app
+from runstream.stack import build_app
 from schemas import ArtifactLogged, MetricsLogged, RunEvent, RunStarted, TagsSet, encode
 from schemas import Producer as ProducerInfo
 from tests.integration.conftest import Stack, stack_settings, wait_for
@@ -35,9 +35,9 @@ def _client(stack: Stack) -> Any:
 
 
 def _send(stack: Stack, messages: list[tuple[bytes, bytes]], **config: Any) -> None:
-    producer = Producer({"bootstrap.servers": stack.settings.kafka_bootstrap_servers, **config})
+    producer = Producer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers, **config})
     for key, value in messages:
-        producer.produce(stack.settings.topic, value=value, key=key)
+        producer.produce(stack.settings.store.topic, value=value, key=key)
     assert producer.flush(60) == 0
 
 
@@ -48,9 +48,9 @@ def _dead_letters(stack: Stack, run_id: str) -> list[tuple[int, str, str]]:
 
 
 def _dlq(stack: Stack, predicate: Any, count: int) -> list[Message]:
-    consumer = Consumer({"bootstrap.servers": stack.settings.kafka_bootstrap_servers,
+    consumer = Consumer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers,
                          "group.id": f"dlq-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
-    consumer.subscribe([stack.settings.dlq_topic])
+    consumer.subscribe([stack.settings.store.dlq_topic])
     seen: list[Message] = []
     try:
         wait_for(lambda: seen.extend(m for m in consumer.consume(100, 1.0) if m.error() is None and predicate(m))
@@ -184,7 +184,7 @@ def test_a_batch_the_consumer_cannot_decompress_is_skipped_into_dead_letters(sta
 def test_a_partition_that_cannot_be_read_is_reported_while_it_stalls(kafka_bootstrap: str, clickhouse_dsn: str
                                                                      ) -> None:
     settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "stalled", stall_skip_after=1_000_000)
-    with TestClient(create_app(settings)) as api:
+    with TestClient(build_app(settings)) as api:
         stalled = Stack(settings, api)
         _unreadable_batch(stalled, b"0" * 32, records=26)
         body = wait_for(lambda: (lambda r: r.status_code == 503 and r.json())(api.get("/healthz")), 60,

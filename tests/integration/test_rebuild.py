@@ -220,7 +220,7 @@ def test_a_projection_added_in_code_is_filled_from_history(stack: Stack) -> None
                    "kafka_offset UInt64) ENGINE = MergeTree ORDER BY (run_id, kafka_partition, kafka_offset)")
     new = _param_count_projection()
     projector = stack.api.app.state.runstream.projector.projector  # type: ignore[attr-defined]
-    job = MaintenanceJob("rebuild", stack.settings, client, only=["param_counts"], live=projector,
+    job = MaintenanceJob("rebuild", stack.settings.store, client, only=["param_counts"], live=projector,
                          projections=[new])
     status = job.run()
     assert status.state == "done", status.error
@@ -229,7 +229,7 @@ def test_a_projection_added_in_code_is_filled_from_history(stack: Stack) -> None
     assert {r: counts[r] for r in ids} == dict.fromkeys(ids, 2)  # lr at start, batch later
     expected = dict(client.query("SELECT run_id, uniqExact(key) FROM params GROUP BY run_id").result_rows)
     assert counts == expected  # every run of the module's history, not only this test's
-    verify = MaintenanceJob("verify", stack.settings, client, only=["param_counts"], live=projector,
+    verify = MaintenanceJob("verify", stack.settings.store, client, only=["param_counts"], live=projector,
                             projections=[new]).run()
     assert verify.state == "done" and verify.differences == []
 

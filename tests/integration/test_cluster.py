@@ -72,16 +72,18 @@ class Sampler(threading.Thread):
                                  self.projector.alive))
             time.sleep(0.02)
 
-    def longest_stall(self, partition: int, since: float, until: float) -> float:
+    def longest_stall(self, partition: int, since: float, until: float) -> tuple[float, float]:
         """The longest time, between two instants, that events waited in the spool while the partition's
-        acknowledged offset stood still."""
-        longest, last_move, last = 0.0, since, None
+        acknowledged offset stood still: (seconds, when it began)."""
+        longest, began, last_move, last = 0.0, since, since, None
         for at, acked, waiting, _ in self.samples:
             if since <= at <= until:
                 offset = acked.get(partition, -1)
                 if offset != last or not waiting:
-                    longest, last_move, last = max(longest, at - last_move), at, offset
-        return longest
+                    if at - last_move > longest:
+                        longest, began = at - last_move, last_move
+                    last_move, last = at, offset
+        return longest, began
 
     def first_ack_after(self, partition: int, since: float) -> float:
         """Seconds from `since` until the partition's acknowledged offset first moved."""
@@ -116,7 +118,7 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
                                                    metrics_flush_interval_s=0.2))
         runs = [tracker.start_run("cluster-sweep", f"r{i}", params={"i": i}) for i in range(RUNS)]
         sampler = Sampler(tracker, projector)
-        progress = {"step": 0}
+        progress: dict[str, float] = {"step": 0, "logged_at": 0.0}
 
         def sweep() -> None:
             for step in range(STEPS):
@@ -124,6 +126,7 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
                     run.log_metrics({"loss": 1.0 / (step + 1 + i), "acc": step / STEPS}, step=step)
                 progress["step"] = step
                 time.sleep(PACE_S)
+            progress["logged_at"] = time.monotonic()
 
         logger = threading.Thread(target=sweep, daemon=True)
         began = time.monotonic()
@@ -144,8 +147,10 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
         logger.join(300)
         for run in runs:
             run.end()
+        draining = time.monotonic()
         assert tracker.flush(180) == 0
         swept_at = time.monotonic()
+        logged_at = progress["logged_at"]
         wait_for(lambda: len(cluster.in_sync(settings.topic, busy)) == 3, 120, 0.5, "the restarted node in sync")
         wait_for(lambda: api.get("/healthz").json().get("projector_lag") == 0, 180, 0.5, "projector lag 0")
         sampler.stop.set()
@@ -157,18 +162,23 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
         summary = client.query("SELECT sum(point_count) FROM run_metric_summary").result_rows[0][0]
         kinds = dict(client.query("SELECT event_type, count() FROM events GROUP BY event_type").result_rows)
         finished = client.query("SELECT countIf(status = 'FINISHED') FROM runs_current").result_rows[0][0]
+        def stall(partition: int, since: float, until: float) -> dict[str, float]:
+            seconds, at = sampler.longest_stall(partition, since, until)
+            return {"seconds": round(seconds, 2), "from_s": round(at - began, 1)}
+
         figures = {
             "sweep": {"runs": RUNS, "keys": len(KEYS), "steps": STEPS, "points": RUNS * len(KEYS) * STEPS,
-                      "seconds": round(swept_at - began, 1)},
+                      "until_all_acknowledged_s": round(swept_at - began, 1)},
             "busy_partition": busy, "killed_node": victim, "new_leader": new_leader,
             "killed_at_s": round(killed_at - began, 1), "killed_at_step": killed_step,
             "new_leader_after_s": round(led_again_at - killed_at, 1),
             "restarted_at_s": round(restarted_at - began, 1), "restarted_at_step": restarted_step,
             "first_ack_after_kill_s": round(sampler.first_ack_after(busy, killed_at), 2),
-            "producer_stall_s": round(sampler.longest_stall(busy, killed_at, swept_at), 2),
-            "producer_stall_before_kill_s": round(sampler.longest_stall(busy, began + 2, killed_at), 2),
-            "other_partitions_stall_s": {p: round(sampler.longest_stall(p, killed_at, swept_at), 2)
-                                         for p in range(3) if p != busy},
+            "logging_ended_s": round(logged_at - began, 1),
+            "producer_stall_while_logging": stall(busy, killed_at, logged_at),
+            "producer_stall_before_kill": stall(busy, began + 2, killed_at),
+            "other_partitions_stall_while_logging": {p: stall(p, killed_at, logged_at) for p in range(3) if p != busy},
+            "final_flush_s": round(swept_at - draining, 2),
             "max_spooled_events": max(waiting for _, _, waiting, _ in sampler.samples),
             "metrics_rows": points, "distinct_points": distinct, "summary_points": summary,
             "events_by_type": kinds, "runs_finished": finished,

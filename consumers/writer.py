@@ -282,7 +282,8 @@ def _dead_letter(prepared: PreparedChunk, wrong: dict[int, str]) -> None:
     """Take these events out of every block and record them as dead letters (at their event time, so a replay
     writes the same rows)."""
     offsets = set(wrong)
-    prepared.blocks = [_without(block, offsets, -1) for block in prepared.blocks]
+    prepared.blocks = [block if offsets.isdisjoint(block.data[block.columns.index("kafka_offset")])
+                       else _without(block, offsets, -1) for block in prepared.blocks]
     for offset, message in wrong.items():
         row = prepared.duplicate_rows[offset]
         dead = DeadLetter(prepared.partition, offset, row[1], ExperimentMismatchError.reason, message, row[10], row[5])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource
 from fastapi.testclient import TestClient
 
@@ -56,39 +57,57 @@ def _settings(cluster: LocalKafkaCluster, clickhouse_dsn: str) -> ServerSettings
 
 
 class Sampler(threading.Thread):
-    """Every 20 ms: the busy partition's acknowledged offset, and whether the projector thread is alive."""
+    """Every 20 ms: the acknowledged offset per partition, the events waiting in the SDK's spool, and whether the
+    projector thread is alive."""
 
     def __init__(self, tracker: Tracker, projector: Any) -> None:
         super().__init__(daemon=True)
         self.tracker, self.projector = tracker, projector
-        self.partition: int | None = None
-        self.samples: list[tuple[float, int, bool]] = []
+        self.samples: list[tuple[float, dict[int, int], int, bool]] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            acked = self.tracker.acked_offsets.get(self.partition, -1) if self.partition is not None else -1
-            self.samples.append((time.monotonic(), acked, self.projector.alive))
+            self.samples.append((time.monotonic(), self.tracker.acked_offsets, self.tracker.spool_depth[0],
+                                 self.projector.alive))
             time.sleep(0.02)
 
-    def longest_stall(self, since: float, until: float) -> float:
-        """The longest time the busy partition's acknowledged offset stood still between two instants."""
-        longest, last_move, last = 0.0, since, None
-        for at, acked, _ in self.samples:
-            if at < since or at > until:
-                continue
-            if acked != last:
-                longest, last_move, last = max(longest, at - last_move), at, acked
-        return longest
+    def longest_stall(self, partition: int, since: float, until: float) -> tuple[float, float]:
+        """The longest time, between two instants, that events waited in the spool while the partition's
+        acknowledged offset stood still: (seconds, when it began)."""
+        longest, began, last_move, last = 0.0, since, since, None
+        for at, acked, waiting, _ in self.samples:
+            if since <= at <= until:
+                offset = acked.get(partition, -1)
+                if offset != last or not waiting:
+                    if at - last_move > longest:
+                        longest, began = at - last_move, last_move
+                    last_move, last = at, offset
+        return longest, began
+
+    def first_ack_after(self, partition: int, since: float) -> float:
+        """Seconds from `since` until the partition's acknowledged offset first moved."""
+        before = None
+        for at, acked, _, _ in self.samples:
+            if at >= since:
+                before = acked.get(partition, -1) if before is None else before
+                if acked.get(partition, -1) != before:
+                    return at - since
+        return float("nan")
 
 
 def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
         cluster: LocalKafkaCluster, clickhouse_dsn: str, tmp_path: Path) -> None:
     settings = _settings(cluster, clickhouse_dsn)
     admin = AdminClient({"bootstrap.servers": settings.store.kafka_bootstrap_servers})
-    config = admin.describe_configs([ConfigResource("topic", settings.store.topic)])
-    described = next(iter(config.values())).result()
-    assert described["min.insync.replicas"].value == "2"
+
+    def described() -> dict[str, Any] | None:  # a new topic reaches every broker's metadata a moment later
+        try:
+            return next(iter(admin.describe_configs([ConfigResource("topic", settings.store.topic)]).values())).result()
+        except KafkaException:
+            return None
+
+    assert wait_for(described, 30, 0.5, "the topic on every broker")["min.insync.replicas"].value == "2"
     assert all(len(p.replicas) == 3 for p in admin.list_topics(settings.store.topic).topics[settings.store.topic]
                .partitions.values())
 
@@ -99,7 +118,7 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
                                                    metrics_flush_interval_s=0.2))
         runs = [tracker.start_run("cluster-sweep", f"r{i}", params={"i": i}) for i in range(RUNS)]
         sampler = Sampler(tracker, projector)
-        progress = {"step": 0}
+        progress: dict[str, float] = {"step": 0, "logged_at": 0.0}
 
         def sweep() -> None:
             for step in range(STEPS):
@@ -107,6 +126,7 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
                     run.log_metrics({"loss": 1.0 / (step + 1 + i), "acc": step / STEPS}, step=step)
                 progress["step"] = step
                 time.sleep(PACE_S)
+            progress["logged_at"] = time.monotonic()
 
         logger = threading.Thread(target=sweep, daemon=True)
         began = time.monotonic()
@@ -114,7 +134,7 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
         sampler.start()
         wait_for(lambda: progress["step"] >= STEPS * 0.3, 120, 0.05, "30% of the sweep")
         acked = tracker.acked_offsets
-        sampler.partition = busy = max(acked, key=lambda p: acked[p])
+        busy = max(acked, key=lambda p: acked[p])
         victim = cluster.leader(settings.store.topic, busy)
         killed_at, killed_step = time.monotonic(), progress["step"]
         cluster.nodes[victim].kill()
@@ -127,8 +147,10 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
         logger.join(300)
         for run in runs:
             run.end()
+        draining = time.monotonic()
         assert tracker.flush(180) == 0
         swept_at = time.monotonic()
+        logged_at = progress["logged_at"]
         wait_for(lambda: len(cluster.in_sync(settings.store.topic, busy)) == 3, 120, 0.5, "the restarted node in sync")
         wait_for(lambda: api.get("/healthz").json().get("projector_lag") == 0, 180, 0.5, "projector lag 0")
         sampler.stop.set()
@@ -140,15 +162,24 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
         summary = client.query("SELECT sum(point_count) FROM run_metric_summary").result_rows[0][0]
         kinds = dict(client.query("SELECT event_type, count() FROM events GROUP BY event_type").result_rows)
         finished = client.query("SELECT countIf(status = 'FINISHED') FROM runs_current").result_rows[0][0]
+        def stall(partition: int, since: float, until: float) -> dict[str, float]:
+            seconds, at = sampler.longest_stall(partition, since, until)
+            return {"seconds": round(seconds, 2), "from_s": round(at - began, 1)}
+
         figures = {
             "sweep": {"runs": RUNS, "keys": len(KEYS), "steps": STEPS, "points": RUNS * len(KEYS) * STEPS,
-                      "seconds": round(swept_at - began, 1)},
+                      "until_all_acknowledged_s": round(swept_at - began, 1)},
             "busy_partition": busy, "killed_node": victim, "new_leader": new_leader,
             "killed_at_s": round(killed_at - began, 1), "killed_at_step": killed_step,
             "new_leader_after_s": round(led_again_at - killed_at, 1),
             "restarted_at_s": round(restarted_at - began, 1), "restarted_at_step": restarted_step,
-            "producer_stall_s": round(sampler.longest_stall(killed_at, swept_at), 2),
-            "producer_stall_before_kill_s": round(sampler.longest_stall(began, killed_at), 2),
+            "first_ack_after_kill_s": round(sampler.first_ack_after(busy, killed_at), 2),
+            "logging_ended_s": round(logged_at - began, 1),
+            "producer_stall_while_logging": stall(busy, killed_at, logged_at),
+            "producer_stall_before_kill": stall(busy, began + 2, killed_at),
+            "other_partitions_stall_while_logging": {p: stall(p, killed_at, logged_at) for p in range(3) if p != busy},
+            "final_flush_s": round(swept_at - draining, 2),
+            "max_spooled_events": max(waiting for _, _, waiting, _ in sampler.samples),
             "metrics_rows": points, "distinct_points": distinct, "summary_points": summary,
             "events_by_type": kinds, "runs_finished": finished,
         }
@@ -158,6 +189,6 @@ def test_a_leader_killed_mid_sweep_loses_no_point_and_counts_none_twice(
         assert points == distinct == summary == expected
         assert kinds.get("DeadLetter", 0) == 0
         assert finished == RUNS
-        assert all(alive for _, _, alive in sampler.samples), "the projector stopped during the sweep"
+        assert all(alive for *_, alive in sampler.samples), "the projector stopped during the sweep"
         assert projector.alive and projector.error is None
         assert api.get("/healthz").json()["projector"] == "running"

@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@command -v mvn >/dev/null || { echo "Maven is needed to fetch the Kafka jars"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[server,test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,8 +35,9 @@ demo: $(STAMP) $(WEB_BUILT)  ## the same, plus a demo sweep and a leaderboard
 	$(BIN)/runstream up --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check schemas producer consumers query_api tests benchmarks
-	$(BIN)/mypy schemas producer consumers query_api
+	$(BIN)/ruff check schemas producer consumers query_api runstream tests benchmarks
+	$(BIN)/mypy schemas producer consumers query_api runstream
+	$(BIN)/lint-imports
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
@@ -70,7 +71,7 @@ clean:
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[server,test,bench]'
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)  ## runstream vs an MLflow server on the same machine (1M points; see benchmarks/sweep.py)

@@ -81,7 +81,7 @@ def load(data_dir: str, runs: int, steps: int) -> None:
     from consumers.derived import DERIVED
     from consumers.migrate import migrate
     from consumers.sink import ClickHouseSink
-    from producer.ids import experiment_id_for
+    from schemas.ids import experiment_id_for
 
     client = connect(f"chdb://{data_dir}/clickhouse", "runstream")
     migrate(client)
@@ -102,12 +102,12 @@ def serve(data_dir: str, port: int) -> None:
     sys.path.insert(0, str(ROOT))
     import uvicorn
 
-    from query_api.app import create_app
-    from query_api.settings import ServerSettings
+    from runstream.settings import ServerSettings
+    from runstream.stack import build_app
 
     settings = ServerSettings(data_dir=Path(data_dir), run_projector=False, kafka_bootstrap_servers="127.0.0.1:1",
                               api_port=port)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(build_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 
 class Api:

@@ -38,7 +38,7 @@ from consumers.projector import Projector  # noqa: E402
 from consumers.settings import ProjectorSettings  # noqa: E402
 from consumers.topics import ensure_topics  # noqa: E402
 from producer import Tracker, TrackerSettings  # noqa: E402
-from query_api.local.kafka import BrokerConfig, LocalKafka  # noqa: E402
+from runstream.local.kafka import BrokerConfig, LocalKafka  # noqa: E402
 
 KEYS = ["train_loss", "val_loss", "accuracy", "lr_actual", "grad_norm"]
 

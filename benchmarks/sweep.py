@@ -194,7 +194,7 @@ class Runstream:
                     "RUNSTREAM_KAFKA_CONTROLLER_PORT": str(self.controller_port),
                     "RUNSTREAM_RUN_PROJECTOR": "true" if self.projector else "false"})
         log = open(self.home / "up.log", "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen([sys.executable, "-m", "query_api", "up"], env=env, stdout=log,
+        self.proc = subprocess.Popen([sys.executable, "-m", "runstream", "up"], env=env, stdout=log,
                                      stderr=subprocess.STDOUT, cwd=ROOT)
         log.close()
         api = Http(self.api_port)
@@ -357,7 +357,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: Path) -> dict[str, Any]:
-    from producer.ids import experiment_id_for
+    from schemas.ids import experiment_id_for
 
     stack = Runstream(home)
     stack.start()
@@ -481,7 +481,7 @@ def mlflow_queries(api: Http, experiment_id: str, args: argparse.Namespace) -> d
 # -- backlog --------------------------------------------------------------------------------------------------------
 def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
     """Publish `--backlog` points with the projector off, then start it and watch the server's RSS."""
-    from producer.ids import experiment_id_for
+    from schemas.ids import experiment_id_for
 
     steps = args.steps
     runs = max(1, args.backlog // (args.metrics * steps))

@@ -15,6 +15,7 @@ from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_a
 from consumers.derived import Derived
 from consumers.errors import SinkError
 from consumers.projections import Block
+from consumers.projections.metrics import MetricBlock
 
 log = logging.getLogger("runstream.projector")
 
@@ -116,9 +117,12 @@ class ClickHouseSink:
                     if attempt.retry_state.attempt_number > 1:
                         log.warning("retrying insert into %s (attempt %d)", block.table,
                                     attempt.retry_state.attempt_number)
-                    self._client.insert(block.table, block.data, column_names=block.columns,
-                                        column_types=self.column_types(block.table, block.columns),
-                                        column_oriented=True, settings=settings)
+                    if isinstance(block, MetricBlock):  # numpy columns as Arrow: no Python object per point
+                        self._client.insert_arrow(block.table, block.to_arrow(), settings=settings)
+                    else:
+                        self._client.insert(block.table, block.data, column_names=block.columns,
+                                            column_types=self.column_types(block.table, block.columns),
+                                            column_oriented=True, settings=settings)
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise SinkError(f"insert into {block.table} failed {self._retries + 1} times: {cause}") from cause

@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import Message
 
@@ -20,6 +20,7 @@ from consumers.derived import DERIVED, Derived
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, LoggedEvent, Projection
 from consumers.projections.events import dead_letter_row, duplicate_row
+from consumers.projections.metrics import MetricBlock
 from consumers.sink import ClickHouseSink
 from consumers.stats import ProjectorStats
 from schemas import MetricsLogged
@@ -147,8 +148,8 @@ class BatchWriter:
         for derived in self.tables.derived:  # derived tables whose source is a live table we do not write
             if derived.source not in self._projection_names and not self.defer_derived:
                 self.derive(derived, partition, last)
-        good = [e for e in prepared.events if e[0] not in duplicates]
-        return BatchResult(len(good), sum(e[3] for e in good), len(prepared.dead), len(duplicates))
+        good = [e for e in prepared.events if e.offset not in duplicates]
+        return BatchResult(len(good), sum(e.points for e in good), len(prepared.dead), len(duplicates))
 
     def _duplicate_offsets(self, prepared: PreparedChunk) -> set[int]:
         """Offsets of events whose event_id was already projected (a re-sent spool, a retried send): they
@@ -158,7 +159,7 @@ class BatchWriter:
         if not events or not self.tables.projections:
             return set()
         earlier = self.sink.seen_event_ids(
-            prepared.partition, sorted({e[2] for e in events}), [e[1] for e in events], events[0][0],
+            prepared.partition, sorted({e.run_id for e in events}), [e.event_id for e in events], events[0].offset,
             table=self.tables.physical(POSITION_TABLE),
         )
         duplicates = set()
@@ -182,6 +183,15 @@ class BatchWriter:
             self.positions[derived.table][partition] = upto
 
 
+class EventRef(NamedTuple):
+    """Where a decodable event of a chunk sits, and what it counts for."""
+
+    offset: int
+    event_id: str
+    run_id: str
+    points: int  # metric points it carries
+
+
 RawMessage = tuple[bytes | None, bytes | None, int, int | None]
 """(value, key, offset, broker timestamp in ms): what preparing a chunk needs of a Kafka message."""
 
@@ -201,7 +211,7 @@ class PreparedChunk:
     first: int
     last: int
     blocks: list[Block]
-    events: list[tuple[int, str, str, int]]  # (offset, event_id, run_id, metric points) of decodable events
+    events: list[EventRef]  # the decodable events
     duplicate_rows: dict[int, tuple[Any, ...]]  # the events row each would become if it is a duplicate
     dead: list[DeadLetter]
 
@@ -224,14 +234,16 @@ def prepare_chunk(partition: int, raws: list[RawMessage], projections: Iterable[
                 block.append(*dead_letter_row(d.partition, d.offset, d.key, d.reason, d.message, d.fingerprint,
                                               d.time))
         blocks.append(block)
-    events = [(e.offset, e.event.event_id, e.event.run_id,
-               len(e.event.payload) if isinstance(e.event.payload, MetricsLogged) else 0) for e in good]
+    events = [EventRef(e.offset, e.event.event_id, e.event.run_id,
+                       len(e.event.payload) if isinstance(e.event.payload, MetricsLogged) else 0) for e in good]
     duplicate_rows = {e.offset: duplicate_row(e, e.event.event_time) for e in good}
     return PreparedChunk(partition, raws[0][2], raws[-1][2], blocks, events, duplicate_rows, dead)
 
 
 def _without(block: Block, offsets: set[int], done: int) -> Block:
     """The block without rows from these offsets or from offsets up to `done`."""
+    if isinstance(block, MetricBlock):
+        return block.without(offsets, done)  # type: ignore[return-value]
     column = block.data[block.columns.index("kafka_offset")]
     keep = [i for i, offset in enumerate(column) if offset > done and offset not in offsets]
     out = Block(block.table, block.columns)

@@ -9,16 +9,17 @@ import os
 import socket
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from producer import validation as v
-from producer.ids import experiment_id_for, new_event_id, new_run_id
+from producer.channel import EventChannel
 from producer.publisher import Publisher
-from producer.run import ActiveRun, check_tags
+from producer.run import ActiveRun
 from producer.settings import TrackerSettings
-from schemas import ExperimentCreated, Payload, Producer, RunEvent, RunStarted, encode
+from schemas import ExperimentCreated, Producer, RunStarted
+from schemas.factory import EventFactory
+from schemas.ids import experiment_id_for, new_run_id
 
 log = logging.getLogger("runstream.producer")
 
@@ -54,6 +55,7 @@ class Tracker:
         self.settings = base.model_copy(update=overrides) if overrides else base
         self._publisher = publisher or Publisher(self.settings, extra_config=dict(producer_config or {}))
         self._identity = Producer(socket.gethostname(), os.getpid(), _user(), _sdk_version())
+        self._channel = EventChannel(EventFactory(self._identity), self._publisher)
         self._lock = threading.Lock()
         self._announced: set[str] = set()
         self._pending: set[ActiveRun] = set()
@@ -71,7 +73,7 @@ class Tracker:
             if experiment_id in self._announced:
                 return experiment_id
             self._announced.add(experiment_id)
-        self._send("", experiment_id, 1, ExperimentCreated(name, artifact_location=artifact_location))
+        self._channel.send("", experiment_id, 1, ExperimentCreated(name, artifact_location=artifact_location))
         return experiment_id
 
     def start_run(
@@ -91,19 +93,15 @@ class Tracker:
         name = v.check_name("run", name) if name is not None else f"run-{run_id[:8]}"
         if parent_run_id is not None:
             v.check_run_id("parent_run_id", parent_run_id)
-        run = ActiveRun(
-            self, run_id=run_id, experiment_id=experiment_id_for(experiment), name=name,
-            batch_points=self.settings.metrics_batch_points,
-        )
-        checked_params = run._check_params(params or {})
-        checked_tags = check_tags(tags or {})
+        checked_params = v.check_params(params or {})
+        checked_tags = v.check_tags(tags or {})
         self.create_experiment(experiment)
-        run._publish(RunStarted(name, self._identity.user, parent_run_id, source, description))
-        if checked_params:
-            run.log_params(checked_params)
-        if checked_tags:
-            run.set_tags(checked_tags)
-        return run
+        run = ActiveRun(
+            self._channel, run_id=run_id, experiment_id=experiment_id_for(experiment), name=name,
+            batch_points=self.settings.metrics_batch_points, on_pending=self._mark_pending,
+        )
+        started = RunStarted(name, self._identity.user, parent_run_id, source, description)
+        return run.begin(started, checked_params, checked_tags)
 
     def flush(self, timeout: float = 30.0) -> int:
         """Send every pending point and wait for the broker's acknowledgements.
@@ -161,14 +159,7 @@ class Tracker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- used by ActiveRun ----------------------------------------------------------------------------
-    def _clock(self) -> datetime:
-        return datetime.now(UTC)
-
-    def _send(self, run_id: str, experiment_id: str, seq: int, payload: Payload) -> None:
-        event = RunEvent(new_event_id(), run_id, experiment_id, seq, self._clock(), self._identity, payload)
-        self._publisher.send(run_id or experiment_id, encode(event))
-
+    # -- runs with points waiting ----------------------------------------------------------------------------
     def _mark_pending(self, run: ActiveRun) -> None:
         with self._lock:
             self._pending.add(run)
@@ -178,7 +169,7 @@ class Tracker:
         with self._lock:
             runs, self._pending = self._pending, set()
         for run in runs:
-            run._flush_metrics()
+            run.flush_metrics()
 
     def _flush_loop(self) -> None:
         interval = self.settings.metrics_flush_interval_s

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas import MetricsLogged
+from schemas import MetricsLogged, metric_columns
 
 
 class MetricBuffer:
@@ -30,6 +30,11 @@ class MetricBuffer:
         last = self._last_step.get(key)
         return 0 if last is None else last + 1
 
+    def note_step(self, key: str, step: int) -> None:
+        """Points of `key` up to `step` were logged elsewhere (a series): the next default step follows them."""
+        if step > self._last_step.get(key, step - 1):
+            self._last_step[key] = step
+
     def add(self, key: str, value: float, step: int, timestamp_ms: int) -> None:
         i = self._index.get(key)
         if i is None:
@@ -46,6 +51,7 @@ class MetricBuffer:
         """The pending points as one batch (None when empty); the buffer starts afresh."""
         if not self._values:
             return None
-        batch = MetricsLogged(self._names, self._name_index, self._steps, self._timestamps, self._values)
+        batch = metric_columns.from_columns(self._names, self._name_index, self._steps, self._timestamps,
+                                            self._values)
         self._reset()
         return batch

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Any
 
+from producer import series
 from producer import validation as v
+from producer.channel import EventChannel
 from producer.metric_buffer import MetricBuffer
-from schemas import ParamsLogged, Payload, RunStatus, RunStatusChanged, TagDeleted, TagsSet
-
-if TYPE_CHECKING:
-    from producer.client import Tracker
+from schemas import ParamsLogged, Payload, RunStarted, RunStatus, RunStatusChanged, TagDeleted, TagsSet
 
 
 def _now_ms() -> int:
@@ -23,8 +22,10 @@ def _now_ms() -> int:
 class ActiveRun:
     """Logs to one run. Thread-safe; use as a context manager to end the run FINISHED or FAILED."""
 
-    def __init__(self, tracker: Tracker, *, run_id: str, experiment_id: str, name: str, batch_points: int) -> None:
-        self._tracker = tracker
+    def __init__(self, channel: EventChannel, *, run_id: str, experiment_id: str, name: str, batch_points: int,
+                 on_pending: Callable[[ActiveRun], None] = lambda run: None) -> None:
+        self._channel = channel
+        self._on_pending = on_pending
         self.run_id = run_id
         self.experiment_id = experiment_id
         self.name = name
@@ -35,6 +36,15 @@ class ActiveRun:
         self._buffer = MetricBuffer()
         self._metric_keys: set[str] = set()  # keys already checked: the hot path skips the regex
         self.status = RunStatus.RUNNING
+
+    def begin(self, started: RunStarted, params: Mapping[str, str], tags: Mapping[str, str]) -> ActiveRun:
+        """Publish the run's first events (RunStarted, then its checked params and tags); returns the run."""
+        self._publish(started)
+        if params:
+            self.log_params(params)
+        if tags:
+            self.set_tags(tags)
+        return self
 
     # -- metrics ------------------------------------------------------------------------------------
     def log_metric(self, key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
@@ -55,8 +65,21 @@ class ActiveRun:
             for key, value in points:
                 self._buffer.add(key, value, self._buffer.next_step(key) if checked_step is None else checked_step, ts)
             if len(self._buffer) >= self._batch_points:
-                self._flush_metrics()
-        self._tracker._mark_pending(self)
+                self.flush_metrics()
+        self._on_pending(self)
+
+    def log_metric_series(self, key: str, steps: Any, values: Any, timestamps: Any = None) -> None:
+        """Log many points of one key at once (arrays or sequences of equal length; timestamps in ms default
+        to now): checked column-wise and sent as columnar batches, after any points logged before."""
+        batch = series.check_series(key, steps, values, timestamps, _now_ms())
+        if not len(batch):
+            return
+        with self._lock:
+            self._metric_keys.add(key)
+            self._buffer.note_step(key, int(batch.steps.max()))
+            self.flush_metrics()
+            for piece in series.split(batch):
+                self._send(piece)
 
     # -- params and tags ------------------------------------------------------------------------------
     def log_param(self, key: str, value: object) -> None:
@@ -64,7 +87,7 @@ class ActiveRun:
 
     def log_params(self, params: Mapping[str, object]) -> None:
         """Params are immutable: re-logging the same value is a no-op, a different one a ValueError."""
-        checked = self._check_params(params)
+        checked = v.check_params(params)
         with self._lock:
             for key, text in checked.items():
                 old = self._params.get(key)
@@ -79,7 +102,7 @@ class ActiveRun:
         self.set_tags({key: value})
 
     def set_tags(self, tags: Mapping[str, object]) -> None:
-        checked = check_tags(tags)
+        checked = v.check_tags(tags)
         if checked:
             self._publish(TagsSet(checked))
 
@@ -93,7 +116,7 @@ class ActiveRun:
         if status in (RunStatus.UNKNOWN, RunStatus.RUNNING, RunStatus.SCHEDULED):
             raise ValueError(f"a run ends FINISHED, FAILED or KILLED, not {status}")
         with self._lock:
-            self._publish(RunStatusChanged(status, end_time=self._tracker._clock()))
+            self._publish(RunStatusChanged(status, end_time=self._channel.now()))
             self.status = status
 
     def __enter__(self) -> ActiveRun:
@@ -110,20 +133,14 @@ class ActiveRun:
             self.end(RunStatus.FAILED)
 
     # -- internals ----------------------------------------------------------------------------------
-    def _check_params(self, params: Mapping[str, object]) -> dict[str, str]:
-        if not isinstance(params, Mapping):
-            raise ValueError(f"params must be a mapping, got {type(params).__name__}")
-        return {
-            v.check_key("param", k): v.check_text("param", k, x, v.MAX_PARAM_VALUE_LENGTH) for k, x in params.items()
-        }
-
     def _publish(self, payload: Payload) -> None:
         """Publish one event after any pending points, so the log keeps the order of the calls."""
         with self._lock:
-            self._flush_metrics()
+            self.flush_metrics()
             self._send(payload)
 
-    def _flush_metrics(self) -> bool:
+    def flush_metrics(self) -> bool:
+        """Send the pending points now as one batch; True when there were any."""
         with self._lock:
             batch = self._buffer.drain()
             if batch is not None:
@@ -132,10 +149,5 @@ class ActiveRun:
 
     def _send(self, payload: Payload) -> None:
         self._seq += 1
-        self._tracker._send(self.run_id, self.experiment_id, self._seq, payload)
+        self._channel.send(self.run_id, self.experiment_id, self._seq, payload)
 
-
-def check_tags(tags: Mapping[str, object]) -> dict[str, str]:
-    if not isinstance(tags, Mapping):
-        raise ValueError(f"tags must be a mapping, got {type(tags).__name__}")
-    return {v.check_key("tag", k): v.check_text("tag", k, x, v.MAX_TAG_VALUE_LENGTH) for k, x in tags.items()}

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
+from collections.abc import Mapping
 
-MAX_KEY_LENGTH = 250
-MAX_PARAM_VALUE_LENGTH = 6000
-MAX_TAG_VALUE_LENGTH = 8000
-MAX_NAME_LENGTH = 500
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-# The characters MLflow allows in keys: letters, digits, underscore, dash, period, space, slash, colon.
-_KEY = re.compile(r"^[\w\-. /:]+$")
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+from schemas.ids import RUN_ID
+from schemas.limits import (
+    INT64_MAX,
+    INT64_MIN,
+    KEY,
+    MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+)
+
+__all__ = ["INT64_MAX", "INT64_MIN", "MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "MAX_PARAM_VALUE_LENGTH",
+           "MAX_TAG_VALUE_LENGTH"]
 
 
 def check_key(kind: str, key: object) -> str:
@@ -24,7 +29,7 @@ def check_key(kind: str, key: object) -> str:
         raise ValueError(f"{kind} key must not be empty")
     if len(key) > MAX_KEY_LENGTH:
         raise ValueError(f"{kind} key {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}")
-    if not _KEY.fullmatch(key):
+    if not KEY.fullmatch(key):
         raise ValueError(
             f"{kind} key {key!r} may only contain letters, digits, underscores, dashes, periods, "
             "spaces, slashes and colons"
@@ -77,6 +82,20 @@ def check_name(kind: str, name: object) -> str:
 
 
 def check_run_id(what: str, run_id: object) -> str:
-    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         raise ValueError(f"{what} {run_id!r} is not a run id (32 lowercase hex characters)")
     return run_id
+
+
+def check_params(params: Mapping[str, object]) -> dict[str, str]:
+    """Params as checked key -> text; raises ValueError naming the first bad one."""
+    if not isinstance(params, Mapping):
+        raise ValueError(f"params must be a mapping, got {type(params).__name__}")
+    return {check_key("param", k): check_text("param", k, x, MAX_PARAM_VALUE_LENGTH) for k, x in params.items()}
+
+
+def check_tags(tags: Mapping[str, object]) -> dict[str, str]:
+    """Tags as checked key -> text; raises ValueError naming the first bad one."""
+    if not isinstance(tags, Mapping):
+        raise ValueError(f"tags must be a mapping, got {type(tags).__name__}")
+    return {check_key("tag", k): check_text("tag", k, x, MAX_TAG_VALUE_LENGTH) for k, x in tags.items()}

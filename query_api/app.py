@@ -9,14 +9,15 @@ from contextlib import asynccontextmanager
 from confluent_kafka.admin import AdminClient
 from fastapi import Depends, FastAPI, Request
 
-from consumers.clickhouse import connect
+from consumers.clickhouse import connect, open_client
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
+from consumers.settings import ProjectorSettings
 from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_route_scope
+from query_api.clientpool import Readers
 from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
-from query_api.health import positions as health_positions
 from query_api.jsonresponse import JSONResponse
 from query_api.maintenance import MaintenanceRunner
 from query_api.mlflow import artifact_routes, server_routes
@@ -24,15 +25,14 @@ from query_api.mlflow import routes as mlflow_routes
 from query_api.mlflow.deps import Replays
 from query_api.mlflow.service import MlflowService
 from query_api.publisher import ApiPublisher
-from query_api.readers import Readers
+from query_api.queries.log import positions
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
 from query_api.routes.dashboard import install_dashboard
 from query_api.security import LocalOnly
-from query_api.settings import ServerSettings
+from query_api.settings import ApiSettings
 from query_api.sharedclients import ClientPool
 from query_api.sqlbudget import SqlGuard
-from query_api.sqlclient import open_client, query_limits
 from query_api.state import AppState
 
 log = logging.getLogger("runstream.api")
@@ -44,36 +44,37 @@ def read_your_writes(request: Request) -> None:
         state.barrier.wait()
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """The app; its lifespan connects, migrates and starts the projector when settings ask for it."""
+def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True) -> FastAPI:
+    """The app; its lifespan connects to the store, migrates it and, with host_projector, runs the projector."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        clickhouse = connect(settings.clickhouse_url, settings.clickhouse_database)
+        clickhouse = connect(store.clickhouse_url, store.clickhouse_database)
         applied = migrate(clickhouse)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        clickhouse.close()  # the requests' client is bounded (time, memory); migrations were not
-        limits = query_limits(settings)
-        pool = ClientPool(lambda: open_client(settings.clickhouse_url, settings.clickhouse_database, limits),
+        clickhouse.close()  # the requests' clients are bounded (time, memory); migrations were not
+        limits = settings.query_limits()
+        pool = ClientPool(lambda: open_client(store.clickhouse_url, store.clickhouse_database, limits),
                           settings.query_clients)
         clickhouse = pool.as_client()
-        health_client = open_client(settings.clickhouse_url, settings.clickhouse_database, limits)
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+        health_client = open_client(store.clickhouse_url, store.clickhouse_database, limits)
+        admin = AdminClient({"bootstrap.servers": store.kafka_bootstrap_servers})
         projector = None
-        if settings.run_projector:
-            projector = ProjectorThread(settings, connect(settings.clickhouse_url, settings.clickhouse_database))
+        if host_projector:
+            projector = ProjectorThread(store, connect(store.clickhouse_url, store.clickhouse_database))
             projector.start()
-        maintenance = MaintenanceRunner(settings, projector.projector if projector is not None else None)
-        readers = Readers(settings.clickhouse_url, settings.clickhouse_database, limits=limits)
-        publisher = ApiPublisher(settings.kafka_bootstrap_servers, settings.topic, timeout_s=settings.publish_timeout_s)
-        barrier = ReadBarrier(publisher.acked, lambda: health_positions(clickhouse),
+        maintenance = MaintenanceRunner(store, projector.projector if projector is not None else None)
+        readers = Readers(store.clickhouse_url, store.clickhouse_database, limits=limits)
+        publisher = ApiPublisher(store.kafka_bootstrap_servers, store.topic, timeout_s=settings.publish_timeout_s)
+        barrier = ReadBarrier(publisher.acked, lambda: positions(clickhouse),
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
-        store = ArtifactStore(settings.artifact_dir, max_bytes=settings.artifact_max_bytes)
-        service = MlflowService(clickhouse, publisher, barrier, store)
-        app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers, publisher, service,
-                                       barrier, health_client)
+        artifacts = ArtifactStore(settings.artifact_dir(store.data_dir), max_bytes=settings.artifact_max_bytes)
+        app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts)
+        app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
+                                       maintenance=maintenance, readers=readers, publisher=publisher,
+                                       artifacts=artifacts, barrier=barrier, health_clickhouse=health_client)
         try:
             yield
         finally:
@@ -84,7 +85,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 projector.stop()
             clickhouse.close()
             health_client.close()
-            del app.state.runstream  # drop the Kafka clients now, not whenever the app is collected
+            del app.state.runstream, app.state.mlflow  # drop the Kafka clients now, not when the app is collected
 
     app = FastAPI(title="runstream", version="0.1.0", lifespan=lifespan, default_response_class=JSONResponse)
     install_error_handlers(app)

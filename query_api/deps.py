@@ -5,7 +5,8 @@ from typing import Annotated
 from clickhouse_connect.driver.client import Client
 from fastapi import Depends, Request
 
-from query_api.readers import Readers
+from query_api.clientpool import Readers
+from query_api.sqlclient import SqlBackend
 from query_api.state import AppState
 
 
@@ -29,3 +30,11 @@ def get_readers(request: Request) -> Readers | None:
 
 
 ReadersDep = Annotated[Readers | None, Depends(get_readers)]
+
+
+def get_sql_backend(state: StateDep, request: Request) -> SqlBackend:
+    """Connects nothing: a request refused by validation never opens a client."""
+    return SqlBackend(state.api, state.store, request.app.state.sql_guard)
+
+
+SqlBackendDep = Annotated[SqlBackend, Depends(get_sql_backend)]

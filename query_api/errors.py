@@ -9,9 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from query_api.filters.parser import SearchSyntaxError
 from query_api.jsonresponse import JSONResponse
-from query_api.search.paging import BadPageToken
-from query_api.search.parser import SearchSyntaxError
+from query_api.paging import BadPageToken
 
 log = logging.getLogger("runstream.api")
 # ClickHouse's codes for a query over a limit: TOO_MANY_ROWS, TIMEOUT_EXCEEDED, TOO_SLOW, MEMORY_LIMIT_EXCEEDED,

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from query_api.queries.log import ping, positions
 from query_api.state import AppState
-
-POSITIONS = "SELECT kafka_partition, max(kafka_offset) FROM event_offsets GROUP BY kafka_partition"
 
 
 def projector_lag(high_watermarks: dict[int, int], positions: dict[int, int]) -> int:
@@ -28,24 +26,19 @@ def high_watermarks(admin: AdminClient, topic: str, timeout: float) -> dict[int,
     return {tp.partition: f.result().offset for tp, f in futures.items()}
 
 
-def positions(client: Client) -> dict[int, int]:
-    return {int(p): int(o) for p, o in client.query(POSITIONS).result_rows}
-
-
 def check(state: AppState) -> tuple[bool, dict[str, Any]]:
     """(ready, body) for /healthz; the body names what is wrong when not ready."""
-    s = state.settings
-    clickhouse = getattr(state, "health_clickhouse", None) or state.clickhouse
+    clickhouse = getattr(state, "health_clickhouse", None) or state.clickhouse  # its own: never behind a request
     body: dict[str, Any] = {}
     reasons = []
     try:
-        clickhouse.query("SELECT 1")
+        ping(clickhouse)
         body["clickhouse"] = "ok"
     except Exception as exc:  # any failure to answer means not ready; the reason is reported
         body["clickhouse"] = f"error: {exc}"
         reasons.append("clickhouse unreachable")
     try:
-        highs = high_watermarks(state.kafka_admin, s.topic, s.health_timeout_s)
+        highs = high_watermarks(state.kafka_admin, state.store.topic, state.api.health_timeout_s)
         body["kafka"] = "ok"
     except Exception as exc:
         highs = None

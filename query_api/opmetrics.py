@@ -9,15 +9,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from query_api import health
+from query_api.queries import log
 from query_api.state import AppState
-
-TOTALS = "SELECT sum(events), sum(dead_letters) FROM event_offsets"
-GAPS = """
-SELECT count(), sum(missing) FROM (
-    SELECT run_id, max(seq) - uniqExact(seq) AS missing FROM events
-    WHERE run_id != '' AND event_type NOT IN ('DeadLetter', 'Duplicate') GROUP BY run_id HAVING missing > 0
-)
-"""
 
 
 class RunstreamCollector(Collector):
@@ -27,12 +20,13 @@ class RunstreamCollector(Collector):
         self.state = state
 
     def collect(self) -> Iterator[Metric]:
-        s, ch = self.state.settings, self.state.clickhouse
-        positions = health.positions(ch)
+        ch = self.state.clickhouse
+        positions = log.positions(ch)
         lag = GaugeMetricFamily("runstream_projector_lag", "Events in the log not yet projected", labels=["partition"])
         offsets = GaugeMetricFamily("runstream_projector_position", "Last projected offset", labels=["partition"])
         try:
-            highs = health.high_watermarks(self.state.kafka_admin, s.topic, s.health_timeout_s)
+            highs = health.high_watermarks(self.state.kafka_admin, self.state.store.topic,
+                                              self.state.api.health_timeout_s)
         except Exception:  # Kafka unreachable: lag is unknown, the rest still reports
             highs = {}
         for partition, high in sorted(highs.items()):
@@ -41,14 +35,14 @@ class RunstreamCollector(Collector):
             offsets.add_metric([str(partition)], offset)
         yield lag
         yield offsets
-        events, dead = ch.query(TOTALS).result_rows[0]
-        yield CounterMetricFamily("runstream_log_events", "Messages projected into ClickHouse", value=events or 0)
-        yield CounterMetricFamily("runstream_dead_letters", "Messages sent to the dead-letter topic", value=dead or 0)
-        runs_with_gaps, missing = ch.query(GAPS).result_rows[0]
+        events, dead = log.totals(ch)
+        yield CounterMetricFamily("runstream_log_events", "Messages projected into ClickHouse", value=events)
+        yield CounterMetricFamily("runstream_dead_letters", "Messages sent to the dead-letter topic", value=dead)
+        runs_with_gaps, missing = log.seq_gaps(ch)
         yield GaugeMetricFamily("runstream_runs_with_seq_gaps", "Runs whose seq numbers have holes",
-                                value=runs_with_gaps or 0)
+                                value=runs_with_gaps)
         yield GaugeMetricFamily("runstream_missing_events", "Events missing from seq holes, all runs",
-                                value=missing or 0)
+                                value=missing)
         projector = self.state.projector
         if projector is not None:
             stats = projector.projector.stats

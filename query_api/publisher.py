@@ -17,6 +17,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from query_api.errors import Unavailable
 from schemas import RunEvent, encode
+from schemas.model_events import REGISTRY_KEY
 
 log = logging.getLogger("runstream.api")
 
@@ -68,7 +69,8 @@ class ApiPublisher:
 
         try:
             for event in events:
-                self._producer.produce(self.topic, value=encode(event), key=event.run_id or event.experiment_id,
+                key = event.run_id or event.experiment_id or REGISTRY_KEY  # registry events: one partition
+                self._producer.produce(self.topic, value=encode(event), key=key,
                                        on_delivery=delivered)
         except BufferError as exc:
             raise PublishFailed(f"Kafka's send queue is full, try again: {exc}") from None

@@ -1,34 +1,37 @@
-"""Settings of the runstream server (API, and the projector when hosted in the same process)."""
+"""Settings of the HTTP layer: where it listens, who may call it, and the bounds of what it answers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consumers.settings import ProjectorSettings
 
+class ApiSettings(BaseSettings):
+    """The API's own settings; where the log and the tables are comes from consumers.settings."""
 
-class ServerSettings(ProjectorSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNSTREAM_", frozen=True, extra="ignore")
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
-    run_projector: bool = Field(True, description="host the projector in the API process")
-    kafka_version: str = Field("4.1.1", description="Apache Kafka version the local broker runs")
-    kafka_port: int = Field(9092, ge=1, le=65535, description="port of the local broker")
-    kafka_controller_port: int = Field(9093, ge=1, le=65535)
-    kafka_heap: str = Field("1g", description="-Xmx of the local broker")
     health_timeout_s: float = Field(2.0, gt=0)
     auth_tokens: SecretStr | None = Field(None, description='JSON {"token": ["read", "write", "admin"], ...}')
     auth_tokens_file: Path | None = Field(None, description="a file holding the same JSON")
     sql_max_execution_time_s: float = Field(10.0, gt=0, description="time limit of /api/v1/sql queries")
     sql_max_result_rows: int = Field(100_000, ge=1, description="rows /api/v1/sql returns at most")
+    sql_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of /api/v1/sql queries")
     dashboard_dir: Path | None = Field(None, description="built dashboard (default: query_api/static/dashboard)")
     artifact_root: Path | None = Field(None, description="where MLflow artifacts are stored "
                                        "(default: <data dir>/artifacts)")
     mlflow_read_wait_s: float = Field(10.0, gt=0, description="how long a read waits for the projector to "
                                       "reach this server's own writes")
     publish_timeout_s: float = Field(10.0, gt=0, description="how long an HTTP write waits for Kafka's ack")
-    sql_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of /api/v1/sql queries")
+    sql_clickhouse_dsn: SecretStr | None = Field(None, description="the DSN analyst SQL connects with: on a "
+                                                 "ClickHouse server, a user granted only SELECT on the database "
+                                                 "(compose/clickhouse-analyst.sh); default: clickhouse_dsn")
+    sql_memory_budget_bytes: int = Field(4 * 1024**3, ge=1024**2, description="memory all concurrent /api/v1/sql "
+                                         "queries may reserve together (each reserves its limit)")
     query_max_execution_time_s: float = Field(30.0, gt=0, description="time limit of every query the API runs")
     query_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of every query the "
                                         "API runs")
@@ -37,11 +40,6 @@ class ServerSettings(ProjectorSettings):
     artifact_max_bytes: int = Field(1024**3, ge=1, description="largest artifact upload (413 beyond)")
     allowed_hosts: str = Field("127.0.0.1,localhost,[::1]", description="without tokens: the Host names served "
                                "(comma-separated; *.example.org or * allowed), against DNS rebinding")
-    sql_clickhouse_dsn: SecretStr | None = Field(None, description="the DSN analyst SQL connects with: on a "
-                                                 "ClickHouse server, a user granted only SELECT on the database "
-                                                 "(compose/clickhouse-analyst.sh); default: clickhouse_dsn")
-    sql_memory_budget_bytes: int = Field(4 * 1024**3, ge=1024**2, description="memory all concurrent /api/v1/sql "
-                                         "queries may reserve together (each reserves its limit)")
 
     @property
     def allowed_host_list(self) -> tuple[str, ...]:
@@ -51,17 +49,15 @@ class ServerSettings(ProjectorSettings):
             hosts.append(f"[{self.api_host}]" if ":" in self.api_host else self.api_host)
         return tuple(hosts)
 
-    @property
-    def artifact_dir(self) -> Path:
-        return self.artifact_root or self.data_dir / "artifacts"
+    def query_limits(self) -> dict[str, object]:
+        """The bounds of every query the API runs for a request (analyst SQL has its own, tighter ones)."""
+        return {"max_execution_time": self.query_max_execution_time_s, "timeout_overflow_mode": "throw",
+                "max_memory_usage": self.query_max_memory_bytes}
 
     @property
-    def local_kafka(self) -> bool:
-        """True unless RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS names an existing cluster."""
-        return "kafka_bootstrap_servers" not in self.model_fields_set
+    def base_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
 
-    def with_local_kafka(self) -> ServerSettings:
-        """These settings with the bootstrap address of the local broker filled in."""
-        if not self.local_kafka:
-            return self
-        return self.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{self.kafka_port}"})
+    def artifact_dir(self, data_dir: Path) -> Path:
+        """Where artifacts are stored: artifact_root, else under the server's data directory."""
+        return self.artifact_root or data_dir / "artifacts"

@@ -1,5 +1,6 @@
 """Avro run events: the wire contract shared by the SDK, the projector and the API."""
 
+from schemas import metric_columns
 from schemas.catalog import SchemaCatalog, default_catalog
 from schemas.codec import decode, encode
 from schemas.errors import (
@@ -43,5 +44,5 @@ __all__ = [
     "InputsLogged", "InvalidEventError", "MetricsLogged", "ParamsLogged", "Payload", "Producer", "RunDeleted",
     "RunEvent", "RunRenamed", "RunRestored", "RunStarted", "RunStatus", "RunStatusChanged", "SchemaCatalog",
     "SchemaError", "TagDeleted", "TagsSet", "TruncatedMessageError", "UnknownFingerprintError", "decode",
-    "default_catalog", "encode", "validate_event",
+    "default_catalog", "encode", "metric_columns", "validate_event",
 ]

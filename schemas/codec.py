@@ -8,9 +8,18 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
-from schemas.catalog import SchemaCatalog, default_catalog
+from schemas import metric_columns
+from schemas.catalog import SchemaCatalog, SchemaVersion, default_catalog
 from schemas.errors import BadMagicError, DecodeError, TruncatedMessageError
-from schemas.events import PAYLOAD_TYPES, DatasetInput, Producer, RunEvent, RunStatus, RunStatusChanged
+from schemas.events import (
+    PAYLOAD_TYPES,
+    DatasetInput,
+    MetricsLogged,
+    Producer,
+    RunEvent,
+    RunStatus,
+    RunStatusChanged,
+)
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
@@ -27,7 +36,9 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return _FIELDS[cls]
 
 
-def _payload_to_avro(payload: Any) -> dict[str, Any]:
+def _payload_to_avro(payload: Any, version: int) -> dict[str, Any]:
+    if isinstance(payload, MetricsLogged):
+        return metric_columns.pack(payload, version)
     record = {name: getattr(payload, name) for name in _field_names(type(payload))}
     if isinstance(payload, RunStatusChanged):
         record["status"] = str(payload.status)
@@ -36,8 +47,10 @@ def _payload_to_avro(payload: Any) -> dict[str, Any]:
     return record
 
 
-def to_avro(event: RunEvent) -> dict[str, Any]:
-    """The Avro datum (a dict) for an event, with the payload as a (record name, dict) union branch."""
+def to_avro(event: RunEvent, version: int | None = None) -> dict[str, Any]:
+    """The Avro datum (a dict) for an event, with the payload as a (record name, dict) union branch, in the
+    shape of a schema version (default: the current one)."""
+    version = default_catalog().current.version if version is None else version
     return {
         "event_id": event.event_id,
         "run_id": event.run_id,
@@ -45,7 +58,7 @@ def to_avro(event: RunEvent) -> dict[str, Any]:
         "seq": event.seq,
         "event_time": event.event_time,
         "producer": {n: getattr(event.producer, n) for n in _field_names(Producer)},
-        "payload": (f"{NAMESPACE}.{type(event.payload).__name__}", _payload_to_avro(event.payload)),
+        "payload": (f"{NAMESPACE}.{type(event.payload).__name__}", _payload_to_avro(event.payload, version)),
     }
 
 
@@ -53,10 +66,14 @@ def from_avro(datum: dict[str, Any]) -> RunEvent:
     """The RunEvent for an Avro datum read with return_record_name=True."""
     name, record = datum["payload"]
     cls = _PAYLOAD_BY_NAME[name]
-    if cls is RunStatusChanged:
+    if cls is MetricsLogged:
+        payload: Any = metric_columns.unpack(record)
+    elif cls is RunStatusChanged:
         record["status"] = RunStatus(record["status"])
     elif "datasets" in record:
         record["datasets"] = [DatasetInput(**d) for d in record["datasets"]]
+    if cls is not MetricsLogged:
+        payload = cls(**record)
     return RunEvent(
         event_id=str(datum["event_id"]),
         run_id=datum["run_id"],
@@ -64,17 +81,17 @@ def from_avro(datum: dict[str, Any]) -> RunEvent:
         seq=datum["seq"],
         event_time=datum["event_time"],
         producer=Producer(**datum["producer"]),
-        payload=cls(**record),
+        payload=payload,
     )
 
 
-def encode(event: RunEvent, catalog: SchemaCatalog | None = None) -> bytes:
-    """Single-object-encode an event with the current schema."""
-    current = (catalog or default_catalog()).current
+def encode(event: RunEvent, catalog: SchemaCatalog | None = None, *, version: SchemaVersion | None = None) -> bytes:
+    """Single-object-encode an event with the current schema (or an older `version`, for tests and tools)."""
+    writer = version or (catalog or default_catalog()).current
     out = io.BytesIO()
     out.write(MAGIC)
-    out.write(current.fingerprint)
-    schemaless_writer(out, current.parsed, to_avro(event))
+    out.write(writer.fingerprint)
+    schemaless_writer(out, writer.parsed, to_avro(event, writer.version))
     return out.getvalue()
 
 

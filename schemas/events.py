@@ -7,6 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
+from schemas.model_events import LOGGED_MODEL_EVENTS, MODEL_PAYLOAD_TYPES, REGISTRY_EVENTS, ModelPayload
+
 
 class RunStatus(enum.StrEnum):
     UNKNOWN = "UNKNOWN"
@@ -39,6 +43,7 @@ class RunStarted:
     parent_run_id: str | None = None
     source: str | None = None
     description: str | None = None
+    start_time: datetime | None = None  # the client's (MLflow's start_time); None: the event's time
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,24 +51,48 @@ class ParamsLogged:
     params: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class MetricsLogged:
-    """A columnar batch of points: point i is (names[name_index[i]], steps[i], timestamps[i], values[i])."""
+    """A columnar batch of points: point i is (names[name_index[i]], steps[i], timestamps[i], values[i]).
+
+    The four point columns are numpy arrays (int32, int64, int64 ms, float64), whatever sequence they were made
+    from: a batch never holds a Python object per point. `schemas.metric_columns` builds and packs them."""
 
     names: list[str]
-    name_index: list[int]
-    steps: list[int]
-    timestamps: list[int]
-    values: list[float]
+    name_index: np.ndarray
+    steps: np.ndarray
+    timestamps: np.ndarray
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name, dtype in _COLUMN_DTYPES.items():
+            column = getattr(self, name)
+            if not isinstance(column, np.ndarray) or column.dtype != dtype:
+                object.__setattr__(self, name, np.asarray(column, dtype=dtype))
 
     def __len__(self) -> int:
         return len(self.values)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MetricsLogged):
+            return NotImplemented
+        return list(self.names) == list(other.names) and all(
+            np.array_equal(getattr(self, n), getattr(other, n), equal_nan=n == "values") for n in _COLUMN_DTYPES)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def points(self) -> Iterator[tuple[str, int, int, float]]:
-        """Yield (key, step, timestamp_ms, value) for every point, in batch order."""
+        """Yield (key, step, timestamp_ms, value) for every point, in batch order (for tests and tools: the
+        projector reads the columns)."""
         names = self.names
-        for i, step, ts, value in zip(self.name_index, self.steps, self.timestamps, self.values, strict=True):
+        columns = (self.name_index.tolist(), self.steps.tolist(), self.timestamps.tolist(), self.values.tolist())
+        for i, step, ts, value in zip(*columns, strict=True):
             yield names[i], step, ts, value
+
+
+_COLUMN_DTYPES: dict[str, np.dtype] = {
+    "name_index": np.dtype("<i4"), "steps": np.dtype("<i8"), "timestamps": np.dtype("<i8"), "values": np.dtype("<f8"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +185,16 @@ EXPERIMENT_EVENTS: tuple[type, ...] = (
 Payload = (
     ExperimentCreated | RunStarted | ParamsLogged | MetricsLogged | TagsSet | TagDeleted | ArtifactLogged
     | InputsLogged | RunStatusChanged | RunDeleted | RunRestored | RunRenamed | ExperimentRenamed
-    | ExperimentDeleted | ExperimentRestored | ExperimentTagsSet | ExperimentTagDeleted
+    | ExperimentDeleted | ExperimentRestored | ExperimentTagsSet | ExperimentTagDeleted | ModelPayload
 )
 
 PAYLOAD_TYPES: tuple[type, ...] = (
     ExperimentCreated, RunStarted, ParamsLogged, MetricsLogged, TagsSet, TagDeleted, ArtifactLogged,
     InputsLogged, RunStatusChanged, RunDeleted, RunRestored, RunRenamed, ExperimentRenamed, ExperimentDeleted,
-    ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted,
+    ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted, *MODEL_PAYLOAD_TYPES,
 )
+# Events that belong to no run (run_id ""): experiments', logged models' and the registry's.
+RUNLESS_EVENTS: tuple[type, ...] = (*EXPERIMENT_EVENTS, *LOGGED_MODEL_EVENTS, *REGISTRY_EVENTS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 from schemas.errors import InvalidEventError
-from schemas.events import EXPERIMENT_EVENTS, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
-
-RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+from schemas.events import RUNLESS_EVENTS, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
+from schemas.ids import RUN_ID
+from schemas.model_events import REGISTRY_EVENTS
 
 
 def validate_event(event: RunEvent) -> RunEvent:
     """Return the event unchanged, or raise InvalidEventError naming the broken rule."""
     payload = event.payload
-    if not event.experiment_id:
+    if not event.experiment_id and not isinstance(payload, REGISTRY_EVENTS):
         raise InvalidEventError("experiment_id is empty")
-    if not isinstance(payload, EXPERIMENT_EVENTS) and not RUN_ID.fullmatch(event.run_id):
+    if not isinstance(payload, RUNLESS_EVENTS) and not RUN_ID.fullmatch(event.run_id):
         raise InvalidEventError(f"run_id {event.run_id!r} is not 32 lowercase hex characters")
     if event.seq < 1:
         raise InvalidEventError(f"seq {event.seq} is not positive")
@@ -25,7 +23,7 @@ def validate_event(event: RunEvent) -> RunEvent:
         n = len(payload.values)
         if not (len(payload.name_index) == len(payload.steps) == len(payload.timestamps) == n):
             raise InvalidEventError("MetricsLogged arrays differ in length")
-        if n and (min(payload.name_index) < 0 or max(payload.name_index) >= len(payload.names)):  # C loops
+        if n and (payload.name_index.min() < 0 or payload.name_index.max() >= len(payload.names)):
             raise InvalidEventError("MetricsLogged name_index points outside names")
         if any(not name for name in payload.names):
             raise InvalidEventError("MetricsLogged has an empty metric key")

@@ -42,9 +42,11 @@ class Projection:
     table: str
     columns: tuple[str, ...]
     project: Callable[[LoggedEvent, Block], None]
+    make_block: Callable[[str, tuple[str, ...]], Block] = Block
+    """Rows as Python lists (Block), or another columnar holder with the same surface (metrics.MetricBlock)."""
 
     def block(self, events: Iterable[LoggedEvent]) -> Block:
-        block = Block(self.table, self.columns)
+        block = self.make_block(self.table, self.columns)
         for logged in events:
             self.project(logged, block)
         return block

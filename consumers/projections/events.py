@@ -29,8 +29,8 @@ def payload_json(payload: Payload) -> str:
         summary = {
             "keys": payload.names,
             "points": len(payload),
-            "min_step": min(payload.steps, default=None),
-            "max_step": max(payload.steps, default=None),
+            "min_step": int(payload.steps.min()) if len(payload) else None,
+            "max_step": int(payload.steps.max()) if len(payload) else None,
         }
         return json.dumps(summary)
     return json.dumps(asdict(payload), default=_json_default, sort_keys=True)

@@ -1,29 +1,102 @@
-"""Metric points: a columnar MetricsLogged batch becomes one row per point."""
+"""Metric points: the columnar MetricsLogged batches of a chunk become one Arrow block, one row per point.
 
-from consumers.projections.base import Block, LoggedEvent, Projection
+No Python object is made per point: each event's numpy columns are concatenated, and the strings a point
+repeats (experiment, run, key) travel as Arrow dictionary columns (an int32 index per point).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from consumers.projections.base import LoggedEvent, Projection
 from schemas import MetricsLogged
 
 COLUMNS = (
     "experiment_id", "run_id", "key", "step", "ts", "value", "kafka_partition", "kafka_offset",
     "point_index",
 )
+_TS = pa.timestamp("ms", tz="UTC")  # DateTime64(3, 'UTC') takes the milliseconds as they are
 
 
-def project(logged: LoggedEvent, block: Block) -> None:
-    e, p = logged.event, logged.event.payload
-    if not isinstance(p, MetricsLogged):
-        return
-    n = len(p)
-    exp, run, key, step, ts, value, part, off, idx = block.data
-    exp.extend([e.experiment_id] * n)
-    run.extend([e.run_id] * n)
-    key.extend([p.names[i] for i in p.name_index])
-    step.extend(p.steps)
-    ts.extend(p.timestamps)  # milliseconds: DateTime64(3) takes the raw ticks
-    value.extend(p.values)
-    part.extend([logged.partition] * n)
-    off.extend([logged.offset] * n)
-    idx.extend(range(n))
+@dataclass(frozen=True, slots=True)
+class _Part:
+    experiment_id: str
+    run_id: str
+    partition: int
+    offset: int
+    batch: MetricsLogged
 
 
-PROJECTION = Projection("metrics", COLUMNS, project)
+class MetricBlock:
+    """The metric points of several events, kept as each event's numpy columns until `to_arrow`."""
+
+    def __init__(self, table: str, columns: tuple[str, ...] = COLUMNS) -> None:
+        self.table = table
+        self.columns = columns
+        self.parts: list[_Part] = []
+
+    def __len__(self) -> int:
+        return sum(len(p.batch) for p in self.parts)
+
+    def add(self, logged: LoggedEvent) -> None:
+        e = logged.event
+        if isinstance(e.payload, MetricsLogged) and len(e.payload):
+            self.parts.append(_Part(e.experiment_id, e.run_id, logged.partition, logged.offset, e.payload))
+
+    def without(self, offsets: set[int], done: int) -> MetricBlock:
+        """The block without the events at these offsets or at offsets up to `done` (whole events: a batch
+        is one offset)."""
+        out = MetricBlock(self.table, self.columns)
+        out.parts = [p for p in self.parts if p.offset > done and p.offset not in offsets]
+        return out
+
+    @property
+    def data(self) -> list[list[Any]]:
+        """The rows column by column as Python lists, `ts` in milliseconds (for tests and tools; the sink
+        inserts `to_arrow`)."""
+        table = self.to_arrow()
+        return [(table.column(c).cast(pa.int64()) if c == "ts" else table.column(c)).to_pylist() for c in self.columns]
+
+    def to_arrow(self) -> pa.Table:
+        """One Arrow table of every point, in event then batch order."""
+        parts = self.parts
+        counts = np.fromiter((len(p.batch) for p in parts), dtype=np.int64, count=len(parts))
+        keys: dict[str, int] = {}
+        key_index = np.concatenate([
+            np.array([keys.setdefault(n, len(keys)) for n in p.batch.names], dtype=np.int32)[p.batch.name_index]
+            for p in parts]) if parts else np.zeros(0, dtype=np.int32)
+        starts = np.cumsum(counts) - counts
+        columns = {
+            "experiment_id": _repeated([p.experiment_id for p in parts], counts),
+            "run_id": _repeated([p.run_id for p in parts], counts),
+            "key": pa.DictionaryArray.from_arrays(key_index, list(keys)),
+            "step": _concat([p.batch.steps for p in parts], np.int64),
+            "ts": pa.array(_concat([p.batch.timestamps for p in parts], np.int64)).view(_TS),
+            "value": _concat([p.batch.values for p in parts], np.float64),
+            "kafka_partition": np.repeat(np.array([p.partition for p in parts], dtype=np.uint32), counts),
+            "kafka_offset": np.repeat(np.array([p.offset for p in parts], dtype=np.uint64), counts),
+            "point_index": (np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)).astype(np.uint32),
+        }
+        return pa.table({c: columns[c] for c in self.columns})
+
+
+def _concat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
+
+
+def _repeated(values: list[str], counts: np.ndarray) -> pa.DictionaryArray:
+    """values[i] repeated counts[i] times, as a dictionary column (one int32 per row, each string once)."""
+    distinct: dict[str, int] = {}
+    codes = np.array([distinct.setdefault(v, len(distinct)) for v in values], dtype=np.int32)
+    return pa.DictionaryArray.from_arrays(np.repeat(codes, counts), list(distinct))
+
+
+def project(logged: LoggedEvent, block: MetricBlock) -> None:
+    block.add(logged)
+
+
+PROJECTION = Projection("metrics", COLUMNS, project, MetricBlock)  # type: ignore[arg-type]

@@ -17,8 +17,8 @@ def project(logged: LoggedEvent, block: Block) -> None:
     row: tuple[Any, ...]
     head = (e.experiment_id, e.run_id, e.type, e.event_time, e.seq)
     if isinstance(p, RunStarted):
-        row = (p.name, p.user, p.parent_run_id, p.source, p.description, str(RunStatus.RUNNING), e.event_time,
-               None, None)
+        row = (p.name, p.user, p.parent_run_id, p.source, p.description, str(RunStatus.RUNNING),
+               p.start_time or e.event_time, None, None)
     elif isinstance(p, RunStatusChanged):
         row = (None, None, None, None, None, str(p.status), None, p.end_time, None)
     elif isinstance(p, RunRenamed):

@@ -17,47 +17,47 @@ from starlette.concurrency import run_in_threadpool
 from query_api.artifacts import check_relative
 from query_api.jsonresponse import JSONResponse
 from query_api.mlflow import protocol as p
-from query_api.mlflow.deps import MlflowDep
+from query_api.mlflow.deps import ArtifactsDep, WriterDep
 
 router = APIRouter(prefix="/mlflow-artifacts", tags=["mlflow"])
 _RUN_PATH = re.compile(r"^(?P<experiment>[^/]+)/(?P<run>[0-9a-f]{32})/artifacts/(?P<rel>.+)$")
 
 
 @router.put("/artifacts/{path:path}")
-async def upload(path: str, request: Request, mlflow: MlflowDep) -> JSONResponse:
+async def upload(path: str, request: Request, writer: WriterDep, artifacts: ArtifactsDep) -> JSONResponse:
     """Store the request body at `path` and log it on its run."""
     check_relative(path)
     length = request.headers.get("content-length", "")
     if length.isdigit():
-        mlflow.artifacts.check_size(int(length))  # 413 before anything is read or stored
+        artifacts.check_size(int(length))  # 413 before anything is read or stored
     match = _RUN_PATH.match(path)
     if match is None:
         raise p.MlflowError(f"artifact path {path!r} is not under a run's artifact root "
                             "(<experiment_id>/<run_id>/artifacts/<path>)")
     run_id, experiment_id = match.group("run"), match.group("experiment")
-    await run_in_threadpool(mlflow.check_can_log, run_id, experiment_id)
-    stored = await mlflow.artifacts.write(path, request.stream())
+    await run_in_threadpool(writer.check_can_log, run_id, experiment_id)
+    stored = await artifacts.write(path, request.stream())
     media_type = request.headers.get("content-type")
     if not media_type or media_type == "application/octet-stream":
         media_type = mimetypes.guess_type(path)[0] or media_type
     try:
-        await run_in_threadpool(mlflow.log_artifact, run_id, experiment_id, stored, match.group("rel"), media_type)
+        await run_in_threadpool(writer.log_artifact, run_id, experiment_id, stored, match.group("rel"), media_type)
     except BaseException:
-        mlflow.artifacts.remove(path)
+        artifacts.remove(path)
         raise
     return JSONResponse({})
 
 
 @router.get("/artifacts/{path:path}")
-def download(path: str, mlflow: MlflowDep) -> FileResponse:
-    target = mlflow.artifacts.file(path)
+def download(path: str, artifacts: ArtifactsDep) -> FileResponse:
+    target = artifacts.file(path)
     return FileResponse(target, media_type=mimetypes.guess_type(target.name)[0] or "application/octet-stream",
                         filename=target.name)
 
 
 @router.get("/artifacts")
-def list_files(mlflow: MlflowDep, path: str | None = None) -> JSONResponse:
-    listed = mlflow.artifacts.list(path or None)
+def list_files(artifacts: ArtifactsDep, path: str | None = None) -> JSONResponse:
+    listed = artifacts.list(path or None)
     files = [p.drop_none({"path": e.path.rsplit("/", 1)[-1], "is_dir": e.is_dir, "file_size": e.size})
              for e in listed]
     return JSONResponse({"files": files} if files else {})

@@ -12,13 +12,20 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from query_api.artifacts import ArtifactStore
+from query_api.mlflow.reader import MlflowReader
 from query_api.mlflow.service import MlflowService
+from query_api.mlflow.writer import MlflowWriter
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class Replays:
-    """Answers a repeated create request (same route, body and credentials within `ttl_s`) with the first
-    answer instead of creating a second run or experiment: MLflow's client retries a request whose answer
-    it did not receive. Only successes are remembered; requests with the same key run one at a time."""
+    """Answers a retried create (same route, credentials and `Idempotency-Key` header within `ttl_s`) with the
+    first answer instead of creating a second run. A retry is recognised only by the key its sender gave it,
+    never by equal content: parallel sweeps send identical bodies for distinct runs. Without the header every
+    request creates (as MLflow's own server does). Only successes are remembered; requests with the same key
+    run one at a time."""
 
     def __init__(self, *, ttl_s: float = 600.0, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
@@ -27,12 +34,17 @@ class Replays:
         self._lock = threading.Lock()
         self._running: dict[str, threading.Lock] = {}
 
-    def key(self, request: Request, body: dict[str, Any]) -> str:
-        text = json.dumps([request.url.path, request.headers.get("authorization", ""), body], sort_keys=True)
+    def key(self, request: Request) -> str | None:
+        given = request.headers.get(IDEMPOTENCY_HEADER)
+        if not given:
+            return None
+        text = json.dumps([request.url.path, request.headers.get("authorization", ""), given])
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def once(self, request: Request, body: dict[str, Any], create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        key = self.key(request, body)
+    def once(self, request: Request, create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        key = self.key(request)
+        if key is None:
+            return create()
         with self._lock:
             gate = self._running.setdefault(key, threading.Lock())
         with gate:
@@ -54,8 +66,20 @@ class Replays:
 
 
 def get_mlflow(request: Request) -> MlflowService:
-    service: MlflowService = request.app.state.runstream.mlflow
+    service: MlflowService = request.app.state.mlflow
     return service
+
+
+def get_reader(service: Annotated[MlflowService, Depends(get_mlflow)]) -> MlflowReader:
+    return service.reader
+
+
+def get_writer(service: Annotated[MlflowService, Depends(get_mlflow)]) -> MlflowWriter:
+    return service.writer
+
+
+def get_artifacts(service: Annotated[MlflowService, Depends(get_mlflow)]) -> ArtifactStore:
+    return service.artifacts
 
 
 def get_replays(request: Request) -> Replays:
@@ -63,5 +87,7 @@ def get_replays(request: Request) -> Replays:
     return replays
 
 
-MlflowDep = Annotated[MlflowService, Depends(get_mlflow)]
+ReaderDep = Annotated[MlflowReader, Depends(get_reader)]
+WriterDep = Annotated[MlflowWriter, Depends(get_writer)]
+ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
 ReplaysDep = Annotated[Replays, Depends(get_replays)]

@@ -12,8 +12,16 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from producer.validation import MAX_KEY_LENGTH, MAX_NAME_LENGTH, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH
 from query_api.errors import ApiError
+from schemas.ids import RUN_ID
+from schemas.limits import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+)
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
@@ -31,10 +39,8 @@ MAX_RESULTS_EXPERIMENTS = 50000
 MAX_HISTORY_PAGE = 25000
 BULK_MAX_RUNS = 100
 BULK_MAX_POINTS = 2500
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _NAME = re.compile(r"^[/\w.\- :]*$")
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _EXPERIMENT_ID = re.compile(r"^[0-9]{1,19}$|^[0-9a-f]{32}$")
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
@@ -114,7 +120,7 @@ def check_tags(tags: list[tuple[Any, Any]], limit: int = MAX_TAG_VAL_LENGTH) -> 
 def check_run_id(run_id: Any, path: str = "run_id") -> str:
     if run_id is None or run_id == "":
         raise MlflowError(f"Missing value for required parameter '{path}'.")
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
         raise MlflowError(invalid_value(path, run_id))
     return run_id
 

@@ -7,15 +7,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from query_api import health
+from query_api import run_search
 from query_api.auth import READS
 from query_api.deps import ClickHouseDep
 from query_api.jsonresponse import JSONResponse
+from query_api.mlflow import dialect as s
 from query_api.mlflow import protocol as p
-from query_api.mlflow import search as s
-from query_api.mlflow.deps import MlflowDep, Replays, ReplaysDep
+from query_api.mlflow import validation as v
+from query_api.mlflow.deps import ArtifactsDep, ReaderDep, Replays, ReplaysDep, WriterDep
+from query_api.mlflow.reader import artifact_uri
+from query_api.paging import query_fingerprint
 from query_api.queries import mlflow as q
-from query_api.queries import search as search_queries
+from query_api.run_search import RunQuery
 
 router = APIRouter(prefix="/mlflow", tags=["mlflow"])
 
@@ -65,66 +68,71 @@ def _list_of_str(value: Any, path: str) -> list[str]:
 
 # -- experiments ------------------------------------------------------------------------------------------------
 @router.post("/experiments/create")
-def create_experiment(body: Body, mlflow: MlflowDep) -> JSONResponse:
+def create_experiment(body: Body, writer: WriterDep) -> JSONResponse:
     """A second create of a name (a retry included) is RESOURCE_ALREADY_EXISTS, as on MLflow's server: nothing
     is created twice, and the client's set_experiment looks the name up again."""
-    tags = p.key_values(body.get("tags"), "tags")
-    return _ok({"experiment_id": mlflow.create_experiment(body.get("name"), body.get("artifact_location"), tags)})
+    name = p.check_experiment_name(body.get("name"))
+    tags = p.check_tags(p.key_values(body.get("tags"), "tags"), p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    return _ok({"experiment_id": writer.create_experiment(name, body.get("artifact_location"), tags)})
 
 
 @router.get("/experiments/get")
-def get_experiment(args: Args, mlflow: MlflowDep) -> JSONResponse:
-    return _ok({"experiment": mlflow.experiment(args.get("experiment_id"))})
+def get_experiment(args: Args, reader: ReaderDep) -> JSONResponse:
+    return _ok({"experiment": reader.experiment(args.get("experiment_id"))})
 
 
 @router.get("/experiments/get-by-name")
-def get_experiment_by_name(args: Args, mlflow: MlflowDep) -> JSONResponse:
-    return _ok({"experiment": mlflow.experiment_by_name(args.get("experiment_name"))})
+def get_experiment_by_name(args: Args, reader: ReaderDep) -> JSONResponse:
+    return _ok({"experiment": reader.experiment_by_name(args.get("experiment_name"))})
 
 
 @router.post("/experiments/search", openapi_extra=READS)
-def search_experiments(body: Body, mlflow: MlflowDep) -> JSONResponse:
+def search_experiments(body: Body, reader: ReaderDep) -> JSONResponse:
     view = s.view_type(body.get("view_type"))
     limit = p.check_max_results(body.get("max_results"), p.MAX_RESULTS_EXPERIMENTS)
     order_by = _list_of_str(body.get("order_by"), "order_by")
     matches = s.experiment_filter(body.get("filter"))
     query = {"filter": body.get("filter") or "", "order_by": order_by, "view": view}
-    offset, _ = s.decode_token(body.get("page_token"), query)
-    found = [e for e in mlflow.all_experiments() if matches(e) and (
+    fingerprint = query_fingerprint(query)
+    offset = s.page_offset(body.get("page_token"), fingerprint)
+    found = [e for e in reader.all_experiments() if matches(e) and (
         view == "all" or (e["lifecycle_stage"] == "deleted") == (view == "deleted"))]
     found = s.experiment_order(order_by)(found)
     page = found[offset: offset + limit]
     more = offset + limit < len(found)
-    return _ok({"experiments": page, "next_page_token": s.encode_token(offset + limit, query) if more else None})
+    return _ok({"experiments": page, "next_page_token": s.next_token(offset + limit, fingerprint) if more else None})
 
 
 @router.post("/experiments/update")
-def update_experiment(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.rename_experiment(body.get("experiment_id"), body.get("new_name"))
+def update_experiment(body: Body, writer: WriterDep) -> JSONResponse:
+    new_name = p.check_experiment_name(body.get("new_name"))
+    writer.rename_experiment(p.check_experiment_id(body.get("experiment_id")), new_name)
     return _ok()
 
 
 @router.post("/experiments/delete")
-def delete_experiment(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.delete_experiment(body.get("experiment_id"))
+def delete_experiment(body: Body, writer: WriterDep) -> JSONResponse:
+    writer.delete_experiment(p.check_experiment_id(body.get("experiment_id")))
     return _ok()
 
 
 @router.post("/experiments/restore")
-def restore_experiment(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.restore_experiment(body.get("experiment_id"))
+def restore_experiment(body: Body, writer: WriterDep) -> JSONResponse:
+    writer.restore_experiment(p.check_experiment_id(body.get("experiment_id")))
     return _ok()
 
 
 @router.post("/experiments/set-experiment-tag")
-def set_experiment_tag(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.set_experiment_tag(body.get("experiment_id"), body.get("key"), body.get("value"))
+def set_experiment_tag(body: Body, writer: WriterDep) -> JSONResponse:
+    tags = p.check_tags([(body.get("key"), body.get("value"))], p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    writer.set_experiment_tags(p.check_experiment_id(body.get("experiment_id")), tags)
     return _ok()
 
 
 @router.post("/experiments/delete-experiment-tag")
-def delete_experiment_tag(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.delete_experiment_tag(body.get("experiment_id"), body.get("key"))
+def delete_experiment_tag(body: Body, writer: WriterDep) -> JSONResponse:
+    key = p.check_key("Tag", body.get("key"), "key")
+    writer.delete_experiment_tag(p.check_experiment_id(body.get("experiment_id")), key)
     return _ok()
 
 
@@ -134,125 +142,116 @@ def _run_id(body: dict[str, Any]) -> str:
 
 
 @router.post("/runs/create")
-def create_run(body: Body, mlflow: MlflowDep, replays: ReplaysDep, request: Request) -> JSONResponse:
+def create_run(body: Body, writer: WriterDep, replays: ReplaysDep, request: Request) -> JSONResponse:
     def run() -> dict[str, Any]:
         tags = p.key_values(body.get("tags"), "tags")
-        return {"run": mlflow.create_run(body.get("experiment_id"), body.get("user_id"), body.get("start_time"),
-                                         body.get("run_name"), tags)}
-    return _ok(replays.once(request, body, run))
+        return {"run": writer.create_run(v.check_new_run(body.get("experiment_id"), body.get("user_id"),
+                                                         body.get("start_time"), body.get("run_name"), tags))}
+    return _ok(replays.once(request, run))
 
 
 @router.get("/runs/get")
-def get_run(args: Args, mlflow: MlflowDep) -> JSONResponse:
-    return _ok({"run": mlflow.get_run(_run_id(args))})
+def get_run(args: Args, reader: ReaderDep) -> JSONResponse:
+    return _ok({"run": reader.get_run(_run_id(args))})
 
 
 @router.post("/runs/update")
-def update_run(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    info = mlflow.update_run(_run_id(body), body.get("status"), body.get("end_time"), body.get("run_name"))
+def update_run(body: Body, writer: WriterDep) -> JSONResponse:
+    info = writer.update_run(_run_id(body), body.get("status"), body.get("end_time"), body.get("run_name"))
     return _ok({"run_info": info})
 
 
 @router.post("/runs/delete")
-def delete_run(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.set_run_deleted(_run_id(body), True)
+def delete_run(body: Body, writer: WriterDep) -> JSONResponse:
+    writer.set_run_deleted(_run_id(body), True)
     return _ok()
 
 
 @router.post("/runs/restore")
-def restore_run(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.set_run_deleted(_run_id(body), False)
+def restore_run(body: Body, writer: WriterDep) -> JSONResponse:
+    writer.set_run_deleted(_run_id(body), False)
     return _ok()
 
 
 @router.post("/runs/log-metric")
-def log_metric(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.log_metric(_run_id(body), body)
+def log_metric(body: Body, writer: WriterDep) -> JSONResponse:
+    writer.log_batch(_run_id(body), v.CheckedBatch([v.check_point(body, None)], {}, {}))
     return _ok()
 
 
 @router.post("/runs/log-parameter")
-def log_parameter(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.log_batch(_run_id(body), [], [(body.get("key"), body.get("value"))], [])
+def log_parameter(body: Body, writer: WriterDep) -> JSONResponse:
+    writer.log_batch(_run_id(body), v.check_log_batch([], [(body.get("key"), body.get("value"))], []))
     return _ok()
 
 
 @router.post("/runs/log-batch")
-def log_batch(body: Body, mlflow: MlflowDep) -> JSONResponse:
+def log_batch(body: Body, writer: WriterDep) -> JSONResponse:
     metrics = body.get("metrics") or []
     if not isinstance(metrics, list):
         raise p.MlflowError(p.invalid_value("metrics", metrics, "expected a list"))
-    mlflow.log_batch(_run_id(body), metrics, p.key_values(body.get("params"), "params"),
-                     p.key_values(body.get("tags"), "tags"))
+    writer.log_batch(_run_id(body), v.check_log_batch(metrics, p.key_values(body.get("params"), "params"),
+                                                      p.key_values(body.get("tags"), "tags")))
     return _ok()
 
 
 @router.post("/runs/set-tag")
-def set_tag(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.log_batch(_run_id(body), [], [], [(body.get("key"), body.get("value"))])
+def set_tag(body: Body, writer: WriterDep) -> JSONResponse:
+    writer.log_batch(_run_id(body), v.check_log_batch([], [], [(body.get("key"), body.get("value"))]))
     return _ok()
 
 
 @router.post("/runs/delete-tag")
-def delete_tag(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.delete_tag(_run_id(body), body.get("key"))
+def delete_tag(body: Body, writer: WriterDep) -> JSONResponse:
+    run_id = _run_id(body)
+    writer.delete_tag(run_id, p.check_key("Tag", body.get("key"), "key"))
     return _ok()
 
 
 @router.post("/runs/log-inputs")
-def log_inputs(body: Body, mlflow: MlflowDep) -> JSONResponse:
-    mlflow.log_inputs(_run_id(body), body.get("datasets"))
+def log_inputs(body: Body, writer: WriterDep) -> JSONResponse:
+    run_id = _run_id(body)
+    writer.log_inputs(run_id, v.check_datasets(body.get("datasets")))
     return _ok()
 
 
 @router.post("/runs/search", openapi_extra=READS)
-def search_runs(body: Body, mlflow: MlflowDep, clickhouse: ClickHouseDep) -> JSONResponse:
+def search_runs(body: Body, reader: ReaderDep, clickhouse: ClickHouseDep) -> JSONResponse:
     experiment_ids = [p.check_experiment_id(e, "experiment_ids") for e in
                       _list_of_str(body.get("experiment_ids"), "experiment_ids")]
     view = s.view_type(body.get("run_view_type"))
     limit = p.check_max_results(body.get("max_results"), p.MAX_RESULTS_RUNS)
     order_by = _list_of_str(body.get("order_by"), "order_by")
-    node = s.run_filter(body.get("filter"))
-    order = s.parse_order(order_by)
-    query = {"experiments": sorted(experiment_ids), "filter": body.get("filter") or "", "order_by": order_by,
-             "view": view}
-    offset, snapshot = s.decode_token(body.get("page_token"), query)
-    mlflow.barrier.wait()
-    if snapshot is None:
-        snapshot = health.positions(clickhouse)
-    deleted = mlflow.deleted_experiments()
-    if view == "active":
-        experiment_ids = [e for e in experiment_ids if e not in deleted]
-    if not experiment_ids:
-        return _ok({"runs": []})
-    built = search_queries.build_search(sorted(experiment_ids), node, order, run_view=view,  # type: ignore[arg-type]
-                                        snapshot=snapshot, offset=offset, limit=limit + 1)
-    run_ids = search_queries.run_search(clickhouse, built)
-    more = len(run_ids) > limit
-    runs = mlflow.get_runs(run_ids[:limit], sorted(experiment_ids), deleted)
-    token = s.encode_token(offset + limit, query, snapshot) if more else None
-    return _ok({"runs": runs, "next_page_token": token})
+    query = RunQuery.of(experiment_ids, body.get("filter"), s.run_filter(body.get("filter")), order_by, view)
+    token = s.decode_token(body.get("page_token"), query.fingerprint())
+    reader.barrier.wait()
+    deleted = reader.deleted_experiments()
+    page = run_search.search_runs(clickhouse, query, limit=limit, token=token,
+                       exclude_experiments=deleted if view == "active" else ())
+    runs = reader.get_runs(page.run_ids, sorted(experiment_ids), deleted)
+    return _ok({"runs": runs, "next_page_token": page.next_token.encode_mlflow() if page.next_token else None})
 
 
 # -- metrics --------------------------------------------------------------------------------------------------
 @router.get("/metrics/get-history")
-def get_metric_history(args: Args, mlflow: MlflowDep, clickhouse: ClickHouseDep) -> JSONResponse:
+def get_metric_history(args: Args, reader: ReaderDep, clickhouse: ClickHouseDep) -> JSONResponse:
     run_id = _run_id(args)
     key = args.get("metric_key")
     if not key:
         raise p.MlflowError("Missing value for required parameter 'metric_key'.")
     limit = p.check_max_results(args.get("max_results"), p.MAX_HISTORY_PAGE, default=p.MAX_HISTORY_PAGE)
     query = {"run_id": run_id, "key": key}
-    offset, _ = s.decode_token(args.get("page_token"), query)
-    experiment_id = mlflow.run_experiment(run_id)
+    fingerprint = query_fingerprint(query)
+    offset = s.page_offset(args.get("page_token"), fingerprint)
+    experiment_id = reader.run_experiment(run_id)
     points = q.history(clickhouse, experiment_id, run_id, key, offset, limit + 1)
     more = len(points) > limit
     metrics = [p.metric_shape(key, v, ts, step) for v, ts, step in points[:limit]]
-    return _ok({"metrics": metrics, "next_page_token": s.encode_token(offset + limit, query) if more else None})
+    return _ok({"metrics": metrics, "next_page_token": s.next_token(offset + limit, fingerprint) if more else None})
 
 
 @router.get("/metrics/get-history-bulk-interval")
-def get_history_bulk_interval(args: Args, mlflow: MlflowDep, clickhouse: ClickHouseDep) -> JSONResponse:
+def get_history_bulk_interval(args: Args, reader: ReaderDep, clickhouse: ClickHouseDep) -> JSONResponse:
     run_ids = [p.check_run_id(r, "run_ids") for r in _list_of_str(args.get("run_ids"), "run_ids")]
     if not run_ids:
         raise p.MlflowError("GetMetricHistoryBulkInterval request must specify at least one run_id.")
@@ -268,23 +267,23 @@ def get_history_bulk_interval(args: Args, mlflow: MlflowDep, clickhouse: ClickHo
         raise p.MlflowError("end_step must be greater than start_step. Found start_step="
                             f"{start} and end_step={end}.")
     limit = p.check_max_results(args.get("max_results"), p.BULK_MAX_POINTS, default=p.BULK_MAX_POINTS)
-    mlflow.barrier.wait()
-    experiments = sorted({mlflow.run_experiment(r) for r in run_ids})
+    reader.barrier.wait()
+    experiments = sorted({reader.run_experiment(r) for r in run_ids})
     rows = q.interval(clickhouse, experiments, sorted(set(run_ids)), key, start, end, max(limit, 2))
     return _ok({"metrics": [p.metric_shape(key, v, ts, step, run_id) for run_id, v, ts, step in rows]})
 
 
 # -- artifacts (listing through the tracking API) ---------------------------------------------------------------
 @router.get("/artifacts/list")
-def list_artifacts(args: Args, mlflow: MlflowDep) -> JSONResponse:
+def list_artifacts(args: Args, reader: ReaderDep, artifacts: ArtifactsDep) -> JSONResponse:
     run_id = _run_id(args)
-    experiment_id = mlflow.run_experiment(run_id)
+    experiment_id = reader.run_experiment(run_id)
     root = f"{experiment_id}/{run_id}/artifacts"
     sub = args.get("path") or None
-    listed = mlflow.artifacts.list(f"{root}/{sub}" if sub else root)
+    listed = artifacts.list(f"{root}/{sub}" if sub else root)
     files = [p.drop_none({"path": e.path.removeprefix(root + "/"), "is_dir": e.is_dir, "file_size": e.size})
              for e in listed]
-    return _ok({"root_uri": mlflow.artifact_uri(experiment_id, run_id), "files": files or None})
+    return _ok({"root_uri": artifact_uri(experiment_id, run_id), "files": files or None})
 
 
 @router.post("/logged-models/search", openapi_extra=READS)

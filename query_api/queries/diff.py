@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 EMPTY: dict[str, Any] = {"name": None, "status": None, "deleted": False, "params": {}, "tags": {}, "metrics": {}}
 
 
-def diff_states(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+def diff_states(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:
     """Tags set or removed, params added, attribute changes, metric keys added and points logged."""
     old, new = before or EMPTY, after or EMPTY
     changes = {

@@ -4,7 +4,7 @@ points with their timestamps, full metric histories, dataset inputs and run writ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from clickhouse_connect.driver.client import Client
 
@@ -13,6 +13,9 @@ SELECT experiment_id, name, artifact_location, toUnixTimestamp64Milli(created_ti
        toUnixTimestamp64Milli(last_update_time), deleted
 FROM experiments_current
 """
+EXPERIMENT_BY_ID = EXPERIMENTS + "WHERE experiment_id = {experiment_id:String}"
+EXPERIMENT_BY_NAME = EXPERIMENTS + "WHERE name = {name:String}"
+DELETED_EXPERIMENTS = "SELECT experiment_id FROM experiments_current WHERE deleted"
 
 EXPERIMENT_TAGS = """
 SELECT experiment_id, key, argMax(value, kafka_offset) AS value, argMax(deleted, kafka_offset) AS gone
@@ -64,12 +67,31 @@ ORDER BY run_id, o
 MAX_SEQ = "SELECT max(seq), count() FROM events WHERE run_id = {run_id:String} AND seq > 0"
 
 
-def experiments(client: Client) -> list[dict[str, Any]]:
-    return [
-        {"experiment_id": eid, "name": name, "artifact_location": location, "creation_time": created,
-         "last_update_time": updated, "deleted": bool(deleted)}
-        for eid, name, location, created, updated, deleted in client.query(EXPERIMENTS).result_rows
-    ]
+class ExperimentRow(TypedDict):
+    experiment_id: str
+    name: str
+    artifact_location: str | None
+    creation_time: int | None  # ms
+    last_update_time: int | None  # ms
+    deleted: bool
+
+
+def experiments(client: Client, *, experiment_id: str | None = None, name: str | None = None
+                ) -> list[ExperimentRow]:
+    """Every experiment in the log, or the one with this id or name."""
+    if experiment_id is not None:
+        rows = client.query(EXPERIMENT_BY_ID, parameters={"experiment_id": experiment_id}).result_rows
+    elif name is not None:
+        rows = client.query(EXPERIMENT_BY_NAME, parameters={"name": name}).result_rows
+    else:
+        rows = client.query(EXPERIMENTS).result_rows
+    return [ExperimentRow(experiment_id=eid, name=name_, artifact_location=location, creation_time=created,
+                          last_update_time=updated, deleted=bool(deleted))
+            for eid, name_, location, created, updated, deleted in rows]
+
+
+def deleted_experiments(client: Client) -> set[str]:
+    return {row[0] for row in client.query(DELETED_EXPERIMENTS).result_rows}
 
 
 def experiment_tags(client: Client, ids: Sequence[str]) -> dict[str, dict[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from clickhouse_connect.driver.client import Client
 
@@ -13,7 +13,7 @@ from consumers.derived import summary_select
 from query_api.queries.fold import runs_as_of
 
 if TYPE_CHECKING:
-    from query_api.readers import Readers
+    from query_api.clientpool import Readers
 from query_api.timefmt import iso_from_micros
 
 EXPERIMENT_NAMES = "SELECT experiment_id, name FROM experiments_current"
@@ -58,12 +58,40 @@ WHERE {SCOPE}
 GROUP BY run_id, key
 """
 
+class MetricSummary(TypedDict):
+    last: float
+    min: float
+    max: float
+    count: int
+    last_step: int
+
+
+class RunRecord(TypedDict):
+    """A run's folded state as the read path returns it (rendered as query_api.models.Run)."""
+
+    run_id: str
+    experiment_id: str
+    experiment_name: str | None
+    name: str
+    status: str
+    start_time: str | None
+    end_time: str | None
+    parent_run_id: str | None
+    user: str
+    source: str | None
+    description: str | None
+    deleted: bool
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: dict[str, MetricSummary]
+
+
 def _nan_if_null(value: float | None) -> float:
     return math.nan if value is None else value
 
 
 def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None, *,
-               experiment_ids: list[str] | None = None, readers: Readers | None = None) -> list[dict[str, Any]]:
+               experiment_ids: list[str] | None = None, readers: Readers | None = None) -> list[RunRecord]:
     """The full shape of each run that exists, in the order of run_ids; as it stood at `as_of` when given.
 
     With the experiments known (a search knows them) and `readers`, its four queries run side by side."""
@@ -88,15 +116,14 @@ def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None
 
 
 def _shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[Sequence[Any]],
-           tags: Sequence[Sequence[Any]], summaries: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    runs: dict[str, dict[str, Any]] = {}
+           tags: Sequence[Sequence[Any]], summaries: Sequence[Sequence[Any]]) -> list[RunRecord]:
+    runs: dict[str, RunRecord] = {}
     for (run_id, exp_id, exp_name, name, status, start, end, parent, user, source, description, deleted) in rows:
-        runs[run_id] = {
-            "run_id": run_id, "experiment_id": exp_id, "experiment_name": exp_name or None, "name": name,
-            "status": status, "start_time": iso_from_micros(start), "end_time": iso_from_micros(end),
-            "parent_run_id": parent, "user": user, "source": source, "description": description,
-            "deleted": bool(deleted), "params": {}, "tags": {}, "metrics": {},
-        }
+        runs[run_id] = RunRecord(
+            run_id=run_id, experiment_id=exp_id, experiment_name=exp_name or None, name=name, status=status,
+            start_time=iso_from_micros(start), end_time=iso_from_micros(end), parent_run_id=parent, user=user,
+            source=source, description=description, deleted=bool(deleted), params={}, tags={}, metrics={},
+        )
     for run_id, key, value in params:
         if run_id in runs:
             runs[run_id]["params"][key] = value
@@ -105,13 +132,12 @@ def _shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[S
             runs[run_id]["tags"][key] = value
     for run_id, key, last, vmin, vmax, count, last_step in summaries:
         if run_id in runs:
-            runs[run_id]["metrics"][key] = {
-                "last": last, "min": _nan_if_null(vmin), "max": _nan_if_null(vmax), "count": int(count),
-                "last_step": int(last_step),
-            }
+            runs[run_id]["metrics"][key] = MetricSummary(last=last, min=_nan_if_null(vmin), max=_nan_if_null(vmax),
+                                                         count=int(count), last_step=int(last_step))
     for run in runs.values():
-        for part in ("params", "tags", "metrics"):
-            run[part] = dict(sorted(run[part].items()))
+        run["params"] = dict(sorted(run["params"].items()))
+        run["tags"] = dict(sorted(run["tags"].items()))
+        run["metrics"] = dict(sorted(run["metrics"].items()))
     return [runs[r] for r in run_ids if r in runs]
 
 

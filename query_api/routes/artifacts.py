@@ -32,8 +32,8 @@ def list_artifacts(clickhouse: ClickHouseDep, run_id: str = RunId) -> JSONRespon
 def download_artifact(clickhouse: ClickHouseDep, state: StateDep, path: str, run_id: str = RunId) -> FileResponse:
     """The bytes of one artifact stored by this server (artifacts logged elsewhere have only their record)."""
     experiment_id = experiment_of(clickhouse, run_id)
-    if state.mlflow is None:
+    if state.artifacts is None:
         raise NotFound("this server has no artifact store")
-    target = state.mlflow.artifacts.file(f"{experiment_id}/{run_id}/artifacts/{path}")
+    target = state.artifacts.file(f"{experiment_id}/{run_id}/artifacts/{path}")
     return FileResponse(target, media_type=mimetypes.guess_type(target.name)[0] or "application/octet-stream",
                         filename=target.name)

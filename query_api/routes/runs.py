@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from query_api import health
+from query_api import run_search
 from query_api.deps import ClickHouseDep, ReadersDep
 from query_api.errors import InvalidParameter, NotFound
+from query_api.filters import parse_filter
 from query_api.jsonresponse import JSONResponse
 from query_api.models import MetricHistory, Run, RunHistory, RunList, SearchRuns
-from query_api.queries import curves, diff, experiments, history, runs, search
+from query_api.paging import PageToken, query_fingerprint
+from query_api.queries import curves, diff, experiments, history, runs
 from query_api.queries import mlflow as mlflow_queries
-from query_api.search import parse_filter, parse_order_by
-from query_api.search.paging import PageToken, query_fingerprint
+from query_api.run_search import RunQuery
+from schemas.ids import RUN_ID_PATTERN, is_run_id
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
-RunId = Path(description="32 lowercase hex characters", pattern="^[0-9a-f]{32}$")
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+RunId = Path(description="32 lowercase hex characters", pattern=RUN_ID_PATTERN)
 
 
 def _check_run_id(run_id: str) -> str:
-    if not _RUN_ID.match(run_id):
+    if not is_run_id(run_id):
         raise InvalidParameter(f"run_id {run_id!r} is not 32 lowercase hex characters")
     return run_id
 
@@ -48,8 +49,7 @@ def get_run(
         when = f" at {as_of.isoformat()}" if as_of else ""
         raise NotFound(f"run {run_id} does not exist{when}")
     run = found[0]
-    run["inputs"] = mlflow_queries.inputs(clickhouse, [run["experiment_id"]], [run_id])[run_id]
-    return JSONResponse(run)
+    return JSONResponse({**run, "inputs": mlflow_queries.inputs(clickhouse, [run["experiment_id"]], [run_id])[run_id]})
 
 
 @router.get("/runs/{run_id}/diff")
@@ -75,24 +75,13 @@ def get_diff(
 @router.post("/runs/search", response_model=RunList)
 def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: ReadersDep) -> JSONResponse:
     """Runs of the given experiments matching the filter, in order_by order, one page at a time."""
-    node = parse_filter(request.filter)
-    order = parse_order_by(request.order_by)
+    query = RunQuery.of([], request.filter, parse_filter(request.filter), request.order_by, request.run_view)
     experiment_ids = _resolve_experiments(clickhouse, request)
-    fingerprint = query_fingerprint({"experiments": experiment_ids, "filter": request.filter or "",
-                                     "order_by": request.order_by or [], "run_view": request.run_view})
-    if request.page_token:
-        token = PageToken.decode(request.page_token, fingerprint)
-        snapshot, offset = token.snapshot, token.offset
-    else:
-        snapshot, offset = health.positions(clickhouse), 0
-    built = search.build_search(experiment_ids, node, order, run_view=request.run_view, snapshot=snapshot,
-                                offset=offset, limit=request.max_results + 1)
-    run_ids = search.run_search(clickhouse, built)
-    more = len(run_ids) > request.max_results
-    run_ids = run_ids[: request.max_results]
-    next_token = PageToken(offset + len(run_ids), snapshot, fingerprint).encode() if more else None
-    found = runs.fetch_runs(clickhouse, run_ids, experiment_ids=experiment_ids, readers=readers)
-    return JSONResponse({"runs": found, "next_page_token": next_token})
+    query = replace(query, experiment_ids=tuple(experiment_ids))
+    token = PageToken.decode(request.page_token, query.fingerprint()) if request.page_token else None
+    page = run_search.search_runs(clickhouse, query, limit=request.max_results, token=token)
+    found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers)
+    return JSONResponse({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 
 
 def _resolve_experiments(clickhouse: ClickHouseDep, request: SearchRuns) -> list[str]:

@@ -11,6 +11,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from query_api.deps import SqlBackendDep
 from query_api.errors import ApiError, InvalidParameter
 from query_api.jsonresponse import JSONResponse
 from query_api.queries.sql import (
@@ -25,7 +26,7 @@ from query_api.queries.sql import (
     verify_settings,
 )
 from query_api.sqlbudget import DeadlinePassed
-from query_api.sqlclient import SqlBackend, SqlBackendDep
+from query_api.sqlclient import SqlBackend
 
 router = APIRouter(prefix="/api/v1", tags=["sql"])
 log = logging.getLogger("runstream.api.sql")
@@ -117,10 +118,9 @@ def _check(client: Client, canonical: str, database: str, tables: frozenset[str]
 
 def _execute(backend: SqlBackend, query: str, settings: dict[str, object]) -> tuple[str, Any, Any, Any, float]:
     """Steps 1-3 on a client of the query's own (runs on the guard's thread)."""
-    s = backend.settings
     with backend.connect() as client:
         canonical, tables = _prepare(client, query, settings)
-        _check(client, canonical, s.clickhouse_database, tables)
+        _check(client, canonical, backend.store.clickhouse_database, tables)
         started = time.perf_counter()
         try:
             # tz_mode="aware": every time carries its zone, so it leaves as ISO-8601 with Z (or its offset)
@@ -152,7 +152,7 @@ def run_sql(request: SqlRequest, backend: SqlBackendDep) -> JSONResponse:
     tables, SETTINGS, FORMAT, INTO OUTFILE. Bad SQL: 400 with ClickHouse's message. Over a limit: 400
     QUERY_LIMIT_EXCEEDED.
     """
-    s = backend.settings
+    s = backend.api
     memory = min(s.sql_max_memory_bytes, s.sql_memory_budget_bytes)
     limits = SqlLimits(s.sql_max_execution_time_s, s.sql_max_result_rows, memory)
     rows_wanted = min(request.max_rows or limits.max_result_rows, limits.max_result_rows)

@@ -26,8 +26,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from producer import Tracker, TrackerSettings
-from query_api.app import create_app
-from query_api.settings import ServerSettings
+from runstream.settings import ServerSettings
+from runstream.stack import build_app
 from tests.integration.conftest import clickhouse_dsn, free_port, kafka_bootstrap, stack_settings, wait_for
 
 __all__ = ["clickhouse_dsn", "kafka_bootstrap"]  # session fixtures shared with the integration suite
@@ -101,8 +101,8 @@ class Dashboard:
         return found
 
     def tracker(self) -> Tracker:
-        return Tracker(settings=TrackerSettings(kafka_bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                                topic=self.settings.topic))
+        return Tracker(settings=TrackerSettings(kafka_bootstrap_servers=self.settings.store.kafka_bootstrap_servers,
+                                                topic=self.settings.store.topic))
 
     def wait_projected(self) -> None:
         wait_for(lambda: call(self.url + "/healthz")[1].get("projector_lag") == 0, 60, what="projector lag 0")
@@ -170,7 +170,7 @@ def upload_artifacts(dash: Dashboard, run_id: str) -> None:
 @pytest.fixture(scope="session")
 def dashboard(kafka_bootstrap: str, clickhouse_dsn: str) -> Iterator[Dashboard]:
     settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "dashboard")
-    with ServerThread(create_app(settings)) as server:
+    with ServerThread(build_app(settings)) as server:
         dash = Dashboard(server.url, settings)
         log_sweep(dash)
         yield dash
@@ -179,9 +179,9 @@ def dashboard(kafka_bootstrap: str, clickhouse_dsn: str) -> Iterator[Dashboard]:
 @pytest.fixture(scope="session")
 def auth_dashboard(dashboard: Dashboard) -> Iterator[Dashboard]:
     """The same data behind a second API with tokens on (no projector of its own)."""
-    settings = dashboard.settings.model_copy(
-        update={"run_projector": False, "auth_tokens": SecretStr(json.dumps({TOKEN: ["read"]}))})
-    with ServerThread(create_app(settings)) as server:
+    settings = dashboard.settings.updated(
+        run_projector=False, auth_tokens=SecretStr(json.dumps({TOKEN: ["read"]})))
+    with ServerThread(build_app(settings)) as server:
         yield Dashboard(server.url, settings, dict(dashboard.experiments), dict(dashboard.runs))
 
 

@@ -48,7 +48,7 @@ def main() -> int:
                 "RUNSTREAM_KAFKA_PORT": str(kafka_port), "RUNSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
                 "RUNSTREAM_KAFKA_HEAP": "512m", "RUNSTREAM_SQL_MAX_EXECUTION_TIME_S": "2"})
     with open(data_dir / "up.log", "wb") as log:
-        up = subprocess.Popen([sys.executable, "-m", "query_api", "up"], env=env, stdout=log, stderr=subprocess.STDOUT,
+        up = subprocess.Popen([sys.executable, "-m", "runstream", "up"], env=env, stdout=log, stderr=subprocess.STDOUT,
                               cwd=ROOT)
     try:
         deadline = time.monotonic() + 180

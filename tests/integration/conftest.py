@@ -27,9 +27,9 @@ from fastapi.testclient import TestClient
 
 from consumers.topics import ensure_topics
 from producer import Tracker, TrackerSettings
-from query_api.app import create_app
-from query_api.local.kafka import BrokerConfig, LocalKafka
-from query_api.settings import ServerSettings
+from runstream.local.kafka import BrokerConfig, LocalKafka
+from runstream.settings import ServerSettings
+from runstream.stack import build_app
 
 log = logging.getLogger("tests")
 
@@ -118,8 +118,8 @@ class Stack:
     api: TestClient
 
     def tracker(self, **overrides: Any) -> Tracker:
-        settings = TrackerSettings(kafka_bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                   topic=self.settings.topic, **overrides)
+        settings = TrackerSettings(kafka_bootstrap_servers=self.settings.store.kafka_bootstrap_servers,
+                                   topic=self.settings.store.topic, **overrides)
         return Tracker(settings=settings)
 
     def lag(self) -> int | None:
@@ -138,7 +138,8 @@ def stack_settings(kafka_bootstrap: str, clickhouse_dsn: str, name: str, **extra
         topic_partitions=3, **extra,
     )
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    ensure_topics(admin, [settings.topic, settings.dlq_topic], partitions=settings.topic_partitions)
+    store = settings.store
+    ensure_topics(admin, [store.topic, store.dlq_topic], partitions=store.topic_partitions)
     return settings
 
 
@@ -146,7 +147,7 @@ def stack_settings(kafka_bootstrap: str, clickhouse_dsn: str, name: str, **extra
 def stack(kafka_bootstrap: str, clickhouse_dsn: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
     name = Path(str(request.node.name)).stem.removeprefix("test_")
     settings = stack_settings(kafka_bootstrap, clickhouse_dsn, name)
-    with TestClient(create_app(settings)) as api:
+    with TestClient(build_app(settings)) as api:
         yield Stack(settings, api)
 
 
@@ -158,7 +159,7 @@ def serving(settings: ServerSettings) -> Iterator[int]:
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings.model_copy(update={"api_port": port})),
+    server = uvicorn.Server(uvicorn.Config(build_app(settings.updated(api_port=port)),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

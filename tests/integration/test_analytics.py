@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.routing import Match
 
+from query_api.models import Run
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -140,3 +145,42 @@ def test_responses_match_their_documented_models(stack: Stack, sweep: dict[str, 
     for model, response in checks:
         assert response.status_code == 200, (model, response.text)
         model.model_validate(response.json())
+
+
+def _declared_model(app: Any, method: str, path: str) -> type[BaseModel]:
+    """The response model the route table declares for this request (what OpenAPI publishes)."""
+    scope = {"type": "http", "method": method, "path": path}
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.matches(scope)[0] == Match.FULL:
+            assert route.response_model is not None, f"{method} {path} declares no response model"
+            return route.response_model  # type: ignore[no-any-return]
+    raise AssertionError(f"no route for {method} {path}")
+
+
+def _conforms(model: type[BaseModel], body: Any) -> None:
+    model.model_validate(body)
+    fields = {f.alias or name for name, f in model.model_fields.items()}
+    assert set(body) <= fields, f"{model.__name__} does not declare {set(body) - fields}"
+
+
+def test_every_v1_answer_is_the_shape_openapi_declares(stack: Stack, sweep: dict[str, str]) -> None:
+    experiment, run = _experiment(stack), sweep["t1"]
+    calls: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", "/api/v1/experiments", None),
+        ("GET", f"/api/v1/runs/{run}", None),
+        ("POST", "/api/v1/runs/search", {"experiment_ids": [experiment], "max_results": 2}),
+        ("GET", f"/api/v1/runs/{run}/metrics/loss?max_points=50", None),
+        ("GET", f"/api/v1/runs/{run}/history", None),
+        ("GET", f"/api/v1/runs/{run}/artifacts", None),
+        ("GET", f"/api/v1/experiments/{experiment}/leaderboard?metric=loss&k=3", None),
+        ("GET", f"/api/v1/experiments/{experiment}/parallel-coordinates?metric=loss", None),
+        ("POST", "/api/v1/compare", {"run_ids": [sweep["t0"], run], "metric_keys": ["loss"]}),
+        ("POST", "/api/v1/sql", {"query": "SELECT count() AS n FROM runs"}),
+    ]
+    for method, url, body in calls:
+        response = stack.api.request(method, url, json=body)
+        assert response.status_code == 200, (url, response.text)
+        _conforms(_declared_model(stack.api.app, method, url.split("?")[0]), response.json())
+        if url.endswith("/search"):
+            for item in response.json()["runs"]:
+                _conforms(Run, item)

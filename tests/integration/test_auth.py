@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from query_api.app import create_app
-from query_api.settings import ServerSettings
+from runstream.settings import ServerSettings
+from runstream.stack import build_app
 from tests.integration.conftest import Stack, stack_settings
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ def stack(kafka_bootstrap: str, clickhouse_dsn: str, tmp_path_factory: pytest.Te
     token_file = tmp_path_factory.mktemp("auth") / "tokens.json"
     token_file.write_text(json.dumps(TOKENS))
     settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "auth", auth_tokens_file=token_file)
-    with TestClient(create_app(settings)) as api:
+    with TestClient(build_app(settings)) as api:
         yield Stack(settings, api)
 
 
@@ -85,5 +85,5 @@ def test_health_stays_open_and_a_reader_reads(stack: Stack) -> None:
 def test_a_bad_token_table_stops_the_app_with_a_clear_error(text: str, problem: str, tmp_path: Path) -> None:
     settings = ServerSettings(auth_tokens=text)
     with pytest.raises(ValueError, match=problem) as info:
-        create_app(settings)
+        build_app(settings)
     assert "long-enough-token" not in str(info.value)

@@ -46,16 +46,16 @@ def test_bad_messages_go_to_the_dlq_and_good_ones_are_projected(stack: Stack) ->
         "empty_run_id": encode(_event("", TagsSet({"k": "v"}))),
         "unknown_status": _unknown_status(run_id),
     }
-    producer = Producer({"bootstrap.servers": stack.settings.kafka_bootstrap_servers})
+    producer = Producer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers})
     for key, value in bad.items():
-        producer.produce(stack.settings.topic, value=value, key=run_id if key != "empty_run_id" else key)
-    producer.produce(stack.settings.topic, value=good, key=run_id)
+        producer.produce(stack.settings.store.topic, value=value, key=run_id if key != "empty_run_id" else key)
+    producer.produce(stack.settings.store.topic, value=good, key=run_id)
     assert producer.flush(30) == 0
     stack.wait_projected()
 
-    consumer = Consumer({"bootstrap.servers": stack.settings.kafka_bootstrap_servers, "group.id": "dlq-reader",
+    consumer = Consumer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers, "group.id": "dlq-reader",
                          "auto.offset.reset": "earliest"})
-    consumer.subscribe([stack.settings.dlq_topic])
+    consumer.subscribe([stack.settings.store.dlq_topic])
     seen: list = []
     try:
         wait_for(lambda: seen.extend(consumer.consume(10, 1.0)) or len(seen) >= len(bad), 30, what="DLQ messages")
@@ -71,7 +71,7 @@ def test_bad_messages_go_to_the_dlq_and_good_ones_are_projected(stack: Stack) ->
         assert reason in expected[by_value[message.value()]], (by_value[message.value()], message.value()[:12])
     for message in seen:
         headers = dict(message.headers())
-        assert headers["runstream.source.topic"].decode() == stack.settings.topic
+        assert headers["runstream.source.topic"].decode() == stack.settings.store.topic
         assert int(headers["runstream.source.offset"]) >= 0
         assert headers["runstream.error.message"]
 
@@ -107,17 +107,17 @@ def test_a_corpus_of_1000_poison_messages_lands_in_the_dlq_around_good_events(st
     client = stack.api.app.state.runstream.clickhouse  # type: ignore[attr-defined]
     dead_before = client.query("SELECT sum(dead_letters) FROM event_offsets").result_rows[0][0] or 0
     runs = [uuid.uuid4().hex for _ in range(10)]
-    producer = Producer({"bootstrap.servers": stack.settings.kafka_bootstrap_servers})
+    producer = Producer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers})
     sent_poison = 0
     for seq in range(1, 21):
         for run_id in runs:
             good = encode(_event(run_id, TagsSet({f"k{seq}": str(seq)}), seq=seq))
-            producer.produce(stack.settings.topic, value=good, key=run_id)
+            producer.produce(stack.settings.store.topic, value=good, key=run_id)
             for _ in range(5):
                 _, value = _poison(rng, good, run_id)
                 if value and value[:2] == MAGIC and value == good:
                     continue
-                producer.produce(stack.settings.topic, value=value, key=run_id)
+                producer.produce(stack.settings.store.topic, value=value, key=run_id)
                 sent_poison += 1
     assert producer.flush(30) == 0 and sent_poison >= 1000
     stack.wait_projected(120)
@@ -134,9 +134,9 @@ def test_a_corpus_of_1000_poison_messages_lands_in_the_dlq_around_good_events(st
         good_events = [e for e in history["events"] if e["type"] == "TagsSet"]
         assert [e["seq"] for e in good_events] == list(range(1, 21))
         assert history["seq_gaps"] == []
-    consumer = Consumer({"bootstrap.servers": stack.settings.kafka_bootstrap_servers, "group.id": "corpus-reader",
+    consumer = Consumer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers, "group.id": "corpus-reader",
                          "auto.offset.reset": "earliest"})
-    consumer.subscribe([stack.settings.dlq_topic])
+    consumer.subscribe([stack.settings.store.dlq_topic])
     seen: list = []
     try:
         wait_for(lambda: seen.extend(m for m in consumer.consume(500, 1.0) if m.error() is None)

@@ -25,9 +25,9 @@ def test_duplicates_count_once_and_gaps_are_visible(stack: Stack) -> None:
     batch = encode(_event(run_id, 2, MetricsLogged(["loss"], [0] * 100, list(range(100)), [0] * 100,
                                                    [float(i) for i in range(100)])))
     after_gap = encode(_event(run_id, 5, TagsSet({"k": "v"})))
-    producer = KafkaProducer({"bootstrap.servers": stack.settings.kafka_bootstrap_servers})
+    producer = KafkaProducer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers})
     for value in (started, batch, batch, after_gap, batch):  # the batch arrives three times
-        producer.produce(stack.settings.topic, value=value, key=run_id)
+        producer.produce(stack.settings.store.topic, value=value, key=run_id)
         producer.flush(10)
     stack.wait_projected()
 

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from producer import Tracker, TrackerSettings
-from query_api.app import create_app
-from query_api.settings import ServerSettings
+from runstream.settings import ServerSettings
+from runstream.stack import build_app
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def test_sdk_never_raises_or_hangs_when_the_broker_is_dead(tmp_path: Path) -> No
 def test_healthz_is_503_with_the_reason_when_kafka_is_unreachable(clickhouse_dsn: str) -> None:
     settings = ServerSettings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", clickhouse_dsn=clickhouse_dsn,
                               clickhouse_database="it_dead_kafka", run_projector=False, health_timeout_s=1.0)
-    with TestClient(create_app(settings)) as api:
+    with TestClient(build_app(settings)) as api:
         response = api.get("/healthz")
     assert response.status_code == 503
     body = response.json()

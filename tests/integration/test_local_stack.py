@@ -41,7 +41,7 @@ class Up:
     def start(self) -> None:
         self.starts += 1
         log = open(self.data_dir / f"up-{self.starts}.log", "wb")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen([sys.executable, "-m", "query_api", "up"], env=self.env, stdout=log,
+        self.proc = subprocess.Popen([sys.executable, "-m", "runstream", "up"], env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT)
         log.close()
         wait_for(lambda: self.health()[0] == 200, 180, 0.5, what=f"runstream up #{self.starts} healthy")
@@ -122,7 +122,7 @@ def test_sigkill_and_restart_loses_and_duplicates_nothing(up: Up) -> None:
 
 
 def _cli(up: Up, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "query_api", *args], env=up.env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "runstream", *args], env=up.env, capture_output=True, text=True,
                           timeout=300, check=False)
 
 
@@ -176,7 +176,7 @@ def test_a_server_killed_during_a_rebuild_leaves_tables_that_verify(up: Up) -> N
     tracker.close(120)
     wait_for(lambda: up.health()[1].get("projector_lag") == 0, 180, 0.5, what="projection caught up")
 
-    cli = subprocess.Popen([sys.executable, "-m", "query_api", "rebuild"], env=up.env, stdout=subprocess.PIPE,
+    cli = subprocess.Popen([sys.executable, "-m", "runstream", "rebuild"], env=up.env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     wait_for(lambda: up.get("/api/v1/admin/rebuild")[1].get("events", 0) > 0, 60, 0.05, what="the replay under way")
     assert up.stop(signal.SIGKILL) == -signal.SIGKILL

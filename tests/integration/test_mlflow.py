@@ -158,8 +158,9 @@ def test_a_retried_request_changes_nothing_twice(runstream: str) -> None:
     status, history = call(runstream, "GET", f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=loss")
     assert status == 200 and [m["step"] for m in history["metrics"]] == list(range(10))
     create = {"experiment_id": experiment_id, "run_name": "once", "start_time": 1_700_000_000_123}
-    first = call(runstream, "POST", "/api/2.0/mlflow/runs/create", create)[1]["run"]["info"]["run_id"]
-    again = call(runstream, "POST", "/api/2.0/mlflow/runs/create", create)[1]["run"]["info"]["run_id"]
+    key = {"Idempotency-Key": "create-once-1"}  # a retry is recognised by the key its sender gave it
+    first = call(runstream, "POST", "/api/2.0/mlflow/runs/create", create, key)[1]["run"]["info"]["run_id"]
+    again = call(runstream, "POST", "/api/2.0/mlflow/runs/create", create, key)[1]["run"]["info"]["run_id"]
     assert first == again
     status, found = call(runstream, "POST", "/api/2.0/mlflow/runs/search",
                          {"experiment_ids": [experiment_id], "filter": "attributes.run_name = 'once'"})
@@ -247,6 +248,24 @@ def test_experiment_lifecycle(runstream: str) -> None:
     assert call(runstream, "POST", "/api/2.0/mlflow/experiments/restore", {"experiment_id": experiment_id})[0] == 200
     assert call(runstream, "POST", "/api/2.0/mlflow/runs/log-parameter",
                 {"run_id": run_id, "key": "late", "value": "1"})[0] == 200
+
+
+def test_identical_creates_are_distinct_runs_with_the_clients_start_time(runstream: str) -> None:
+    """Parallel sweeps send byte-identical runs/create bodies within a millisecond: each is its own run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    experiment_id, _ = _new_run(runstream, "identical-creates")
+    create = {"experiment_id": experiment_id, "start_time": 1, "tags": [{"key": "sweep", "value": "same"}]}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: call(runstream, "POST", "/api/2.0/mlflow/runs/create", create), range(24)))
+    assert all(status == 200 for status, _ in answers), answers
+    ids = {body["run"]["info"]["run_id"] for _, body in answers}
+    assert len(ids) == 24
+    assert {body["run"]["info"]["start_time"] for _, body in answers} == {1}
+    status, found = call(runstream, "POST", "/api/2.0/mlflow/runs/search",
+                         {"experiment_ids": [experiment_id], "filter": "tags.sweep = 'same'", "max_results": 100})
+    assert status == 200 and {r["info"]["run_id"] for r in found["runs"]} == ids
+    assert {r["info"]["start_time"] for r in found["runs"]} == {1}
 
 
 def test_bulk_interval_keeps_first_and_last_steps(runstream: str) -> None:

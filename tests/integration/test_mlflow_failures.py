@@ -10,7 +10,7 @@ import pytest
 
 from consumers.clickhouse import connect
 from consumers.runner import ProjectorThread
-from query_api.settings import ServerSettings
+from runstream.settings import ServerSettings
 from tests.integration.conftest import free_port, serving, stack_settings
 from tests.integration.test_mlflow import call
 
@@ -85,7 +85,8 @@ def test_reads_wait_for_a_stopped_projector_then_say_so(kafka_bootstrap: str, cl
         status, body = call(base, "GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=stalled")
         assert status == 503 and "projector" in body["message"], body
         assert call(base, "GET", "/api/v1/experiments")[0] == 503, "one rule for every front door"
-        projector = ProjectorThread(settings, connect(settings.clickhouse_url, settings.clickhouse_database))
+        projector = ProjectorThread(settings.store, connect(settings.store.clickhouse_url,
+                                                                  settings.store.clickhouse_database))
         projector.start()  # the worker comes back: the same read now sees the write
         try:
             deadline = time.monotonic() + 60

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from producer import Tracker, TrackerSettings
-from query_api.app import create_app
-from query_api.local.kafka import BrokerConfig, LocalKafka
+from runstream.local.kafka import BrokerConfig, LocalKafka
+from runstream.stack import build_app
 from tests.integration.conftest import Stack, free_port, stack_settings, wait_for
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]
 @pytest.fixture(scope="module")
 def stack(own_broker: LocalKafka, clickhouse_dsn: str) -> Iterator[Stack]:
     settings = stack_settings(own_broker.cfg.bootstrap, clickhouse_dsn, "outage")
-    with TestClient(create_app(settings)) as api:
+    with TestClient(build_app(settings)) as api:
         yield Stack(settings, api)
 
 
@@ -51,8 +51,8 @@ def _counts(stack: Stack, experiment: str) -> dict[str, int]:
 def test_a_30s_broker_outage_mid_sweep_loses_and_doubles_nothing(
     stack: Stack, own_broker: LocalKafka, tmp_path: Path
 ) -> None:
-    tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=stack.settings.kafka_bootstrap_servers,
-                                               topic=stack.settings.topic, spool_dir=tmp_path,
+    tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=stack.settings.store.kafka_bootstrap_servers,
+                                               topic=stack.settings.store.topic, spool_dir=tmp_path,
                                                metrics_batch_points=100, metrics_flush_interval_s=0.2))
     runs = [tracker.start_run("outage", f"r{i}") for i in range(5)]
     for step in range(1000):  # 5,000 points before the outage
@@ -90,9 +90,10 @@ def test_events_spooled_by_a_process_that_exited_are_sent_by_the_next_tracker(
     stack: Stack, tmp_path: Path
 ) -> None:
     dead = f"127.0.0.1:{free_port()}"
+    topic = stack.settings.store.topic
     script = textwrap.dedent(f"""
         from producer import Tracker, TrackerSettings
-        tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers={dead!r}, topic={stack.settings.topic!r},
+        tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers={dead!r}, topic={topic!r},
                                                    spool_dir={str(tmp_path)!r}))
         with tracker.start_run("exited", "orphan", params={{"lr": 0.5}}) as run:
             for step in range(3000):
@@ -101,8 +102,8 @@ def test_events_spooled_by_a_process_that_exited_are_sent_by_the_next_tracker(
     """)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=Path(__file__).parents[2])
     assert list(tmp_path.rglob("*.spool"))
-    successor = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=stack.settings.kafka_bootstrap_servers,
-                                                 topic=stack.settings.topic, spool_dir=tmp_path))
+    successor = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=stack.settings.store.kafka_bootstrap_servers,
+                                                 topic=stack.settings.store.topic, spool_dir=tmp_path))
     assert successor.flush(60) == 0
     successor.close()
     wait_for(lambda: _counts(stack, "exited") == {"orphan": 3000}, 60, 0.5, what="the orphaned points")

@@ -33,7 +33,7 @@ class Server:
     def start(self) -> None:
         self.starts += 1
         with open(self.data_dir / f"serve-{self.starts}.log", "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "query_api", "serve"], env=self.env, stdout=log,
+            self.proc = subprocess.Popen([sys.executable, "-m", "runstream", "serve"], env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT)
         wait_for(lambda: self.call("GET", "/healthz")[0] == 200, 120, 0.2, what=f"serve #{self.starts}")
 
@@ -51,8 +51,8 @@ def server(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Server]:
     settings = stack_settings(kafka_bootstrap, "chdb://unused", "kills")  # creates the topics
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTREAM_")}
     env.update({
-        "RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "RUNSTREAM_TOPIC": settings.topic,
-        "RUNSTREAM_DLQ_TOPIC": settings.dlq_topic, "RUNSTREAM_CONSUMER_GROUP": settings.consumer_group,
+        "RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "RUNSTREAM_TOPIC": settings.store.topic,
+        "RUNSTREAM_DLQ_TOPIC": settings.store.dlq_topic, "RUNSTREAM_CONSUMER_GROUP": settings.store.consumer_group,
         "RUNSTREAM_DATA_DIR": str(tmp_path), "RUNSTREAM_API_PORT": str(free_port()),
         "RUNSTREAM_BATCH_MAX_MESSAGES": "50", "RUNSTREAM_SPOOL_DIR": str(tmp_path / "spool"),
     })

@@ -13,7 +13,7 @@ from consumers.clickhouse import connect
 from consumers.projections import Block
 from consumers.runner import ProjectorThread
 from consumers.sink import ClickHouseSink
-from query_api.app import create_app
+from runstream.stack import build_app
 from tests.integration.conftest import Stack, stack_settings, wait_for
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ RUNS, STEPS, KEYS = 12, 400, ("loss", "acc")
 @pytest.fixture
 def stack_without_projector(kafka_bootstrap: str, clickhouse_dsn: str) -> Iterator[Stack]:
     settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "restart", run_projector=False, batch_max_messages=7)
-    with TestClient(create_app(settings)) as api:
+    with TestClient(build_app(settings)) as api:
         yield Stack(settings, api)
 
 
@@ -46,7 +46,8 @@ def _client(stack: Stack) -> Any:
 
 
 def _projector(stack: Stack, sink: ClickHouseSink | None = None) -> ProjectorThread:
-    thread = ProjectorThread(stack.settings, connect(stack.settings.clickhouse_url, stack.settings.clickhouse_database))
+    store = stack.settings.store
+    thread = ProjectorThread(store, connect(store.clickhouse_url, store.clickhouse_database))
     if sink is not None:
         thread.projector.sink = sink
     thread.start()
@@ -118,7 +119,7 @@ class _AckLost:
 def test_crash_between_table_inserts_and_lost_acks(stack_without_projector: Stack) -> None:
     stack = stack_without_projector
     events = _publish_sweep(stack, "restart")
-    client = connect(stack.settings.clickhouse_url, stack.settings.clickhouse_database)
+    client = connect(stack.settings.store.clickhouse_url, stack.settings.store.clickhouse_database)
     crashing = _projector(stack, _CrashOnEvents(client, retries=0))
     wait_for(lambda: not crashing.alive, 60, what="the crashing projector to die")
     assert isinstance(crashing.error, RuntimeError)

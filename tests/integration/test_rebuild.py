@@ -16,7 +16,7 @@ from consumers.clickhouse import connect
 from consumers.maintenance import MaintenanceJob
 from consumers.projections.base import Block, LoggedEvent, Projection
 from consumers.runner import ProjectorThread
-from query_api.app import create_app
+from runstream.stack import build_app
 from schemas import ArtifactLogged, DatasetInput, InputsLogged, ParamsLogged, RunDeleted, RunRestored
 from tests.integration.conftest import Stack, stack_settings, wait_for
 
@@ -236,7 +236,8 @@ def test_a_projection_added_in_code_is_filled_from_history(stack: Stack) -> None
 
 def test_a_projector_it_cannot_pause_makes_it_refuse(stack: Stack) -> None:
     _sweep(stack, runs=1, steps=5)
-    other = ProjectorThread(stack.settings, connect(stack.settings.clickhouse_url, stack.settings.clickhouse_database))
+    store = stack.settings.store
+    other = ProjectorThread(store, connect(store.clickhouse_url, store.clickhouse_database))
     other.start()  # a second member of the consumer group, in a "process" the job cannot pause
     try:
         wait_for(lambda: other.projector.stats.assigned, 60, what="the second projector to get partitions")
@@ -262,14 +263,14 @@ def test_leftovers_of_an_interrupted_rebuild_are_replaced(stack: Stack) -> None:
 
 def test_a_log_that_lost_its_history_cannot_be_replayed(kafka_bootstrap: str, clickhouse_dsn: str) -> None:
     settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "truncated")
-    with TestClient(create_app(settings)) as api:
+    with TestClient(build_app(settings)) as api:
         stack = Stack(settings, api)
         _sweep(stack, runs=2, steps=5)
         probe = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "probe"})
-        used = [p for p in range(3) if probe.get_watermark_offsets(TopicPartition(settings.topic, p), 30)[1] > 1]
+        used = [p for p in range(3) if probe.get_watermark_offsets(TopicPartition(settings.store.topic, p), 30)[1] > 1]
         probe.close()
         admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-        futures = admin.delete_records([TopicPartition(settings.topic, p, 1) for p in used])
+        futures = admin.delete_records([TopicPartition(settings.store.topic, p, 1) for p in used])
         for future in futures.values():
             future.result(30)
         status = _job(stack, "verify")

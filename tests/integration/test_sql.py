@@ -16,10 +16,10 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from query_api import cli
-from query_api.app import create_app
+from consumers.clickhouse import open_client
 from query_api.queries.sql import SqlLimits
-from query_api.sqlclient import open_client
+from runstream import cli
+from runstream.stack import build_app
 from tests.integration.conftest import Stack, free_port, stack_settings, wait_for
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def val_loss(d: int) -> list[float]:
 def stack(kafka_bootstrap: str, clickhouse_dsn: str) -> Iterator[Stack]:
     settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "sql", sql_max_execution_time_s=1.0,
                               sql_max_result_rows=MAX_ROWS, sql_max_memory_bytes=MEMORY)
-    with TestClient(create_app(settings)) as api:
+    with TestClient(build_app(settings)) as api:
         stack = Stack(settings, api)
         tracker = stack.tracker()
         for experiment, name, family, lr, batch_size, optimizer, d in RUNS:
@@ -81,7 +81,7 @@ def counts(stack: Stack) -> list[list[int]]:
 
 def tables(stack: Stack) -> list[tuple[str, str]]:
     """The database's tables, read around the API with a client of the test's own."""
-    client = open_client(stack.settings.clickhouse_url, stack.settings.clickhouse_database)
+    client = open_client(stack.settings.store.clickhouse_url, stack.settings.store.clickhouse_database)
     try:
         rows = client.query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()").result_rows
         return sorted(rows)
@@ -211,7 +211,7 @@ def test_times_uuids_decimals_and_containers_are_json_safe(stack: Stack) -> None
     ("SELECT 1; SELECT 2", "Multi-statements"),
 ])
 def test_refusals_are_400_and_change_nothing(stack: Stack, query: str, named: str) -> None:
-    db = stack.settings.clickhouse_database
+    db = stack.settings.store.clickhouse_database
     before, tables_before = counts(stack), tables(stack)
     status, body = sql(stack, query.replace("{db}", db))
     assert status == 400, body
@@ -283,7 +283,7 @@ def test_the_limits_are_the_ones_clickhouse_runs_with(stack: Stack) -> None:
 def test_clickhouse_itself_refuses_writes_and_outside_reads_under_these_settings(stack: Stack) -> None:
     """Below the AST check: with the route's settings, ClickHouse's own readonly=1 refuses (chdb 26.9)."""
     settings = SqlLimits(5.0, 10, MEMORY).settings(10)
-    client = open_client(stack.settings.clickhouse_url, stack.settings.clickhouse_database)
+    client = open_client(stack.settings.store.clickhouse_url, stack.settings.store.clickhouse_database)
     try:
         for query in ["SELECT * FROM file('/etc/hostname', 'LineAsString')",
                       "SELECT * FROM url('http://127.0.0.1:1/', 'CSV', 'a String')",
@@ -299,7 +299,7 @@ def test_clickhouse_itself_refuses_writes_and_outside_reads_under_these_settings
                       "CREATE TABLE x (a UInt8) ENGINE = Memory", "ALTER TABLE tags DELETE WHERE 1",
                       "TRUNCATE TABLE tags", "OPTIMIZE TABLE tags FINAL"]:
         # A throwaway client each: command() applies settings with SET, and readonly=1 cannot be undone.
-        client = open_client(stack.settings.clickhouse_url, stack.settings.clickhouse_database)
+        client = open_client(stack.settings.store.clickhouse_url, stack.settings.store.clickhouse_database)
         try:
             with pytest.raises(DatabaseError) as raised:
                 client.command(statement, settings={"readonly": 1})
@@ -354,13 +354,13 @@ def test_the_row_limit_cuts_the_answer_not_the_subqueries(stack: Stack) -> None:
 
 
 def test_a_parameterized_view_of_the_database_is_a_table(stack: Stack) -> None:
-    client = open_client(stack.settings.clickhouse_url, stack.settings.clickhouse_database)
+    client = open_client(stack.settings.store.clickhouse_url, stack.settings.store.clickhouse_database)
     try:
         client.command("CREATE VIEW IF NOT EXISTS sql_test_points AS SELECT run_id, step, value FROM metrics "
                        "WHERE key = 'val_loss' AND step <= {upto:Int64}")
     finally:
         client.close()
-    db = stack.settings.clickhouse_database
+    db = stack.settings.store.clickhouse_database
     assert ok(stack, "SELECT count() FROM sql_test_points(upto = 1)")["rows"] == [[2 * len(RUNS)]]
     assert ok(stack, f"SELECT count() FROM {db}.sql_test_points(upto = 0)")["rows"] == [[len(RUNS)]]
     status, body = sql(stack, "SELECT count() FROM system.sql_test_points(upto = 0)")
@@ -396,8 +396,8 @@ def test_the_worked_questions_answer_them(stack: Stack) -> None:
 def server(stack: Stack) -> Iterator[int]:
     """The same database behind a real port, for the `runstream sql` command (no second projector)."""
     port = free_port()
-    settings = stack.settings.model_copy(update={"run_projector": False, "api_port": port})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    settings = stack.settings.updated(run_projector=False, api_port=port)
+    server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, 30, what="the API to listen")

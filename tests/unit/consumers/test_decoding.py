@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,40 @@ CURRENT_HEX = default_catalog().current.fingerprint.hex()
 
 def make_event(payload: Any, *, run_id: str = RUN_ID, seq: int = 1) -> RunEvent:
     return RunEvent(str(uuid.uuid4()), run_id, "exp", seq, NOW, Producer("h", 1, "u", "v"), payload)
+
+
+NOT_PACKED = {"packed_name_index": b"", "packed_steps": b"", "packed_timestamps": b"", "packed_values": b""}
+
+
+def packed(names: list[str], index: list[int], steps: list[int], stamps: list[int], values: list[float]) -> dict:
+    """A version-4 MetricsLogged record with little-endian columns, written by hand."""
+    return {"names": names, "name_index": [], "steps": [], "timestamps": [], "values": [],
+            "packed_name_index": struct.pack(f"<{len(index)}i", *index),
+            "packed_steps": struct.pack(f"<{len(steps)}q", *steps),
+            "packed_timestamps": struct.pack(f"<{len(stamps)}q", *stamps),
+            "packed_values": struct.pack(f"<{len(values)}d", *values)}
+
+
+@pytest.mark.parametrize(("record", "words"), [
+    ({**packed(["a"], [0], [1], [1], [1.0]), "packed_steps": b"\x01" * 9}, "multiple of 8"),
+    ({**packed(["a"], [0], [1], [1], [1.0]), "steps": [1]}, "both"),
+])
+def test_a_malformed_packed_batch_is_an_undecodable_dead_letter(record: dict, words: str) -> None:
+    result = classify(raw_message(payload=("runstream.v1.MetricsLogged", record)), b"key", 1, 2)
+    assert isinstance(result, DeadLetter) and result.reason == "undecodable"
+    assert words in result.message
+
+
+def test_packed_columns_decode_to_the_same_batch_as_avro_arrays() -> None:
+    arrays = {"names": ["a", "b"], "name_index": [0, 1, 0], "steps": [1, 1, 2], "timestamps": [5, 5, 6],
+              "values": [0.5, -1.0, float("inf")], **NOT_PACKED}
+    as_arrays = classify(raw_message(payload=("runstream.v1.MetricsLogged", arrays)), b"k", 0, 1)
+    as_packed = classify(raw_message(payload=("runstream.v1.MetricsLogged", packed(
+        ["a", "b"], [0, 1, 0], [1, 1, 2], [5, 5, 6], [0.5, -1.0, float("inf")]))), b"k", 0, 1)
+    assert not isinstance(as_arrays, DeadLetter) and not isinstance(as_packed, DeadLetter)
+    assert as_arrays.event.payload == as_packed.event.payload
+    assert list(as_packed.event.payload.points()) == [  # type: ignore[union-attr]
+        ("a", 1, 5, 0.5), ("b", 1, 5, -1.0), ("a", 2, 6, float("inf"))]
 
 
 def raw_message(**overrides: Any) -> bytes:
@@ -99,9 +134,12 @@ def test_trailing_bytes_are_a_truncated_dead_letter() -> None:
     ({"seq": 0}, "seq"),
     ({"payload": ("runstream.v1.RunStatusChanged", {"status": "UNKNOWN", "end_time": None})}, "UNKNOWN"),
     ({"payload": ("runstream.v1.MetricsLogged", {"names": ["a"], "name_index": [0, 0], "steps": [1],
-                                                 "timestamps": [1], "values": [1.0]})}, "length"),
+                                                 "timestamps": [1], "values": [1.0], **NOT_PACKED})}, "length"),
     ({"payload": ("runstream.v1.MetricsLogged", {"names": ["a"], "name_index": [3], "steps": [1],
-                                                 "timestamps": [1], "values": [1.0]})}, "name_index"),
+                                                 "timestamps": [1], "values": [1.0], **NOT_PACKED})}, "name_index"),
+    ({"payload": ("runstream.v1.MetricsLogged", packed(["a"], [0, 0], [1], [1], [1.0]))}, "length"),
+    ({"payload": ("runstream.v1.MetricsLogged", packed(["a"], [3], [1], [1], [1.0]))}, "name_index"),
+    ({"payload": ("runstream.v1.MetricsLogged", packed(["a"], [-1], [1], [1], [1.0]))}, "name_index"),
 ])
 def test_valid_avro_that_breaks_a_rule_is_an_invalid_dead_letter(overrides: dict[str, Any], words: str) -> None:
     result = classify(raw_message(**overrides), b"key", 1, 2)

@@ -252,7 +252,7 @@ def test_an_empty_metric_batch_summary() -> None:
      {"datasets": [{"name": "m", "digest": "d", "source_type": None, "source": None, "context": None,
                    "schema": None, "profile": None}]}),
     (RunStarted("r", "u", description="ü"), {"name": "r", "user": "u", "parent_run_id": None, "source": None,
-                                              "description": "ü"}),
+                                              "description": "ü", "start_time": None}),
 ])
 def test_other_payloads_are_stored_as_json(payload: Any, expected: dict[str, Any]) -> None:
     assert json.loads(events_projection.payload_json(payload)) == expected

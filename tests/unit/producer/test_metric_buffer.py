@@ -77,4 +77,4 @@ def test_non_finite_values_are_kept() -> None:
         buffer.add("x", value, i, 0)
     batch = buffer.drain()
     assert batch is not None and len(batch) == 3
-    assert math.isnan(batch.values[0]) and batch.values[1:] == [math.inf, -math.inf]
+    assert math.isnan(batch.values[0]) and batch.values[1:].tolist() == [math.inf, -math.inf]

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 import pytest
 
 from producer import ActiveRun, Tracker, TrackerSettings
-from producer.ids import experiment_id_for
 from schemas import (
     ExperimentCreated,
     MetricsLogged,
@@ -31,6 +30,7 @@ from schemas import (
     decode,
     validate_event,
 )
+from schemas.ids import experiment_id_for
 from tests.unit.producer.fakes import RecordingPublisher
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -98,8 +98,8 @@ def test_the_readme_example(tracker: Tracker, publisher: RecordingPublisher) -> 
     first, second = run_events[3].payload, run_events[4].payload
     assert isinstance(first, MetricsLogged) and isinstance(second, MetricsLogged)
     assert len(first) == len(second) == 1000  # the default batch size
-    assert first.names == ["loss", "acc"] and first.name_index[:4] == [0, 1, 0, 1]
-    assert first.steps[:4] == [0, 0, 1, 1] and second.steps[-2:] == [999, 999]
+    assert first.names == ["loss", "acc"] and first.name_index[:4].tolist() == [0, 1, 0, 1]
+    assert first.steps[:4].tolist() == [0, 0, 1, 1] and second.steps[-2:].tolist() == [999, 999]
     assert set(first.values) == {0.40, 0.8}
     assert run_events[5].payload == ParamsLogged({"batch_size": "64"})
     assert run_events[6].payload == TagsSet({"stage": "warmup"})
@@ -319,7 +319,8 @@ def test_nan_and_infinities_survive(tracker: Tracker, publisher: RecordingPublis
         run.log_metric("a", float("-nan"), step=1)
     (batch,) = publisher.batches(run.run_id)
     assert batch.names == ["a", "b", "c"]
-    assert math.isnan(batch.values[0]) and batch.values[1:3] == [math.inf, -math.inf] and math.isnan(batch.values[3])
+    assert math.isnan(batch.values[0]) and batch.values[1:3].tolist() == [math.inf, -math.inf]
+    assert math.isnan(batch.values[3])
 
 
 def test_points_are_batched_by_size(publisher: RecordingPublisher) -> None:
@@ -348,7 +349,7 @@ def test_a_multi_key_call_is_never_split_across_batches(publisher: RecordingPubl
         assert publisher.batches() == []
         run.log_metrics({f"k{i}": float(i) for i in range(4)}, step=2)  # 12 >= 10: flushed as one batch
         (batch,) = publisher.batches()
-        assert len(batch) == 12 and batch.steps == [0] * 4 + [1] * 4 + [2] * 4
+        assert len(batch) == 12 and batch.steps.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     finally:
         tracker.close()
 
@@ -362,7 +363,7 @@ def test_flush_sends_pending_points_and_waits_on_the_publisher(tracker: Tracker,
     assert tracker.flush(timeout=3.5) == 0
     assert publisher.flushes == [3.5]
     (batch,) = publisher.batches()
-    assert batch.values == [1.0, 2.0] and batch.steps == [0, 1]
+    assert batch.values.tolist() == [1.0, 2.0] and batch.steps.tolist() == [0, 1]
     tracker.flush()
     assert len(publisher.batches()) == 1  # nothing new to send
 
@@ -392,7 +393,7 @@ def test_the_background_flusher_sends_pending_points(publisher: RecordingPublish
         deadline = time.monotonic() + 5
         while not publisher.batches() and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert [b.values for b in publisher.batches()] == [[1.0]]
+        assert [b.values.tolist() for b in publisher.batches()] == [[1.0]]
     finally:
         tracker.close()
 
@@ -406,7 +407,7 @@ def test_a_tag_after_points_publishes_the_points_first(tracker: Tracker, publish
     run.log_param("p", 1)
     events = assert_run_log_is_consistent(publisher, run)
     assert [e.type for e in events] == ["RunStarted", "MetricsLogged", "TagsSet", "MetricsLogged", "ParamsLogged"]
-    assert events[1].payload.steps == [0, 1] and events[3].payload.steps == [2]  # type: ignore[union-attr]
+    assert events[1].payload.steps.tolist() == [0, 1] and events[3].payload.steps.tolist() == [2]  # type: ignore[union-attr]
     assert events[2].payload == TagsSet({"phase": "eval"})
 
 
@@ -425,7 +426,7 @@ def test_default_steps_count_up_per_key_from_zero(tracker: Tracker, publisher: R
     tracker.flush()
     run.log_metric("a", 1.0)  # the count carries on across batches
     tracker.flush()
-    assert publisher.batches()[-1].steps == [4]
+    assert publisher.batches()[-1].steps.tolist() == [4]
 
 
 def test_timestamps_are_milliseconds_now_unless_given(tracker: Tracker, publisher: RecordingPublisher) -> None:

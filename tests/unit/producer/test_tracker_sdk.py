@@ -119,7 +119,7 @@ def test_non_finite_values_are_legal(tracker: Tracker, publisher: RecordingPubli
     with tracker.start_run("e") as run:
         run.log_metrics({"a": math.nan, "b": math.inf, "c": -math.inf}, step=0)
     batch = next(e.payload for e in publisher.events() if isinstance(e.payload, MetricsLogged))
-    assert math.isnan(batch.values[0]) and batch.values[1:] == [math.inf, -math.inf]
+    assert math.isnan(batch.values[0]) and batch.values[1:].tolist() == [math.inf, -math.inf]
 
 
 def test_points_are_batched_by_size_and_default_steps_count_up(publisher: RecordingPublisher) -> None:

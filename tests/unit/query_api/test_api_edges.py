@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from query_api import deps
-from query_api.app import create_app
 from query_api.health import projector_lag
 from query_api.jsonresponse import JSONResponse, dumps, finite_json
-from query_api.local.kafka import BrokerConfig, server_properties
-from query_api.settings import ServerSettings
+from runstream.local.kafka import BrokerConfig, server_properties
+from runstream.settings import ServerSettings
+from runstream.stack import build_app
 
 
 def test_non_finite_floats_become_mlflow_strings_and_strings_stay_untouched() -> None:
@@ -41,10 +41,10 @@ def test_broker_configuration(tmp_path: Path) -> None:
 def test_a_configured_bootstrap_means_no_local_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS", raising=False)
     assert ServerSettings().local_kafka
-    assert ServerSettings(kafka_port=9999).with_local_kafka().kafka_bootstrap_servers == "127.0.0.1:9999"
+    assert ServerSettings(kafka_port=9999).with_local_kafka().store.kafka_bootstrap_servers == "127.0.0.1:9999"
     monkeypatch.setenv("RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
     settings = ServerSettings()
-    assert not settings.local_kafka and settings.with_local_kafka().kafka_bootstrap_servers == "kafka:9092"
+    assert not settings.local_kafka and settings.with_local_kafka().store.kafka_bootstrap_servers == "kafka:9092"
     with pytest.raises(ValueError):
         ServerSettings(clickhouse_database="x; DROP")
 
@@ -56,7 +56,7 @@ class Untouchable:
 
 @pytest.fixture
 def api() -> TestClient:
-    app = create_app(ServerSettings())
+    app = build_app(ServerSettings())
     app.dependency_overrides[deps.get_clickhouse] = Untouchable
     return TestClient(app)  # the lifespan does not run: no services
 
@@ -94,7 +94,7 @@ def test_unknown_routes_answer_json(api: TestClient) -> None:
 
 
 def test_cluster_ids_never_look_like_options() -> None:
-    from query_api.local.kafka import new_cluster_id
+    from runstream.local.kafka import new_cluster_id
 
     ids = [new_cluster_id() for _ in range(2000)]
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)

@@ -10,14 +10,14 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from query_api.app import create_app
 from query_api.auth import TokenTable, route_scope
 from query_api.deps import get_clickhouse
 from query_api.errors import ApiError
 from query_api.mlflow import artifact_routes
 from query_api.mlflow import routes as mlflow_routes
 from query_api.mlflow.deps import get_mlflow
-from query_api.settings import ServerSettings
+from runstream.settings import ServerSettings
+from runstream.stack import build_app
 
 READER, WRITER = "reader-token-0123456789", "writer-token-0123456789"
 
@@ -41,7 +41,7 @@ class Service:
 @pytest.fixture
 def api() -> TestClient:
     grants = {digest(READER): ["read"], digest(WRITER): ["read", "write"]}
-    app = create_app(ServerSettings(auth_tokens=SecretStr(json.dumps(grants))))
+    app = build_app(ServerSettings(auth_tokens=SecretStr(json.dumps(grants))))
     app.dependency_overrides[get_mlflow] = Service
     app.dependency_overrides[get_clickhouse] = Service
     return TestClient(app)  # the lifespan does not run: no services

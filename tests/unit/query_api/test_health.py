@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from confluent_kafka import TopicPartition
 
-from query_api.health import POSITIONS, check, high_watermarks, positions, projector_lag
-from query_api.settings import ServerSettings
+from query_api.health import check, high_watermarks, projector_lag
+from query_api.queries.log import POSITIONS, positions
+from runstream.settings import ServerSettings
 
 # -- projector_lag ---------------------------------------------------------------------------------------------
 
@@ -72,7 +73,9 @@ class FakeAdmin:
 
 
 def state(clickhouse: FakeClickHouse, admin: FakeAdmin, projector: Any = None) -> Any:
-    return SimpleNamespace(settings=ServerSettings(), clickhouse=clickhouse, kafka_admin=admin, projector=projector)
+    settings = ServerSettings()
+    return SimpleNamespace(api=settings.api, store=settings.store, clickhouse=clickhouse, kafka_admin=admin,
+                           projector=projector)
 
 
 # -- positions, high watermarks, check -------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from query_api import deps
-from query_api.app import create_app
-from query_api.settings import ServerSettings
+from runstream.settings import ServerSettings
+from runstream.stack import build_app
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
 
@@ -42,7 +42,7 @@ def untouchable() -> Untouchable:
 def api(monkeypatch: pytest.MonkeyPatch, untouchable: Untouchable) -> Iterator[TestClient]:
     for name in ("RUNSTREAM_AUTH_TOKENS", "RUNSTREAM_AUTH_TOKENS_FILE"):
         monkeypatch.delenv(name, raising=False)
-    app = create_app(ServerSettings())
+    app = build_app(ServerSettings())
     app.dependency_overrides[deps.get_clickhouse] = lambda: untouchable
     # Not entered as a context manager: the lifespan (connect, migrate, start the projector) does not run.
     yield TestClient(app)
@@ -153,7 +153,7 @@ def test_a_valid_request_does_reach_clickhouse(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("RUNSTREAM_AUTH_TOKENS", raising=False)
     monkeypatch.delenv("RUNSTREAM_AUTH_TOKENS_FILE", raising=False)
     fake = Untouchable()
-    app = create_app(ServerSettings())
+    app = build_app(ServerSettings())
     app.dependency_overrides[deps.get_clickhouse] = lambda: fake
     with pytest.raises(AssertionError, match="ClickHouse was asked"):
         TestClient(app).get(f"/api/v1/runs/{RUN_ID}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from query_api.queries.search import build_search
-from query_api.search import Comparison, Identifier, Logical, SearchSyntaxError, parse_filter, parse_order_by
-from query_api.search.paging import BadPageToken, PageToken, query_fingerprint
+from query_api.filters import Comparison, Identifier, Logical, SearchSyntaxError, parse_filter, parse_order_by
+from query_api.paging import BadPageToken, PageToken, query_fingerprint
+from query_api.queries.run_search import build_search
 
 
 def test_mlflow_filter_parses_into_an_ast() -> None:

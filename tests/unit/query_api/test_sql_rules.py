@@ -11,7 +11,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from query_api.app import create_app
+from query_api.deps import get_sql_backend
 from query_api.queries.sql import (
     LimitsNotApplied,
     SqlLimits,
@@ -23,8 +23,8 @@ from query_api.queries.sql import (
     prepare_sql,
     verify_settings,
 )
-from query_api.settings import ServerSettings
-from query_api.sqlclient import get_sql_backend
+from runstream.settings import ServerSettings
+from runstream.stack import build_app
 
 DB = "runstream"
 TABLES = frozenset({"metrics", "runs", "runs_current", "runs_as_of"})
@@ -226,7 +226,7 @@ class Untouchable:
                                   {"query": "SELECT 1", "max_rows": 1_000_001}, {"query": "x" * 100_001},
                                   {"query": "SELECT 1", "surprise": True}, {"query": 42}])
 def test_a_bad_request_is_a_400_before_any_query(body: dict[str, object]) -> None:
-    app = create_app(ServerSettings())
+    app = build_app(ServerSettings())
     app.dependency_overrides[get_sql_backend] = Untouchable
     response = TestClient(app).post("/api/v1/sql", json=body)  # the lifespan does not run: no services
     assert response.status_code == 400, response.text

@@ -119,8 +119,9 @@ def raw_datum(**overrides: Any) -> dict[str, Any]:
 
 def test_every_payload_type_is_covered() -> None:
     from schemas.events import PAYLOAD_TYPES
+    from tests.unit.schemas.test_model_events import MODEL_PAYLOADS
 
-    assert {type(p) for p in PAYLOADS} == set(PAYLOAD_TYPES)
+    assert {type(p) for p in [*PAYLOADS, *MODEL_PAYLOADS]} == set(PAYLOAD_TYPES)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: type(p).__name__)
@@ -152,8 +153,9 @@ def test_non_finite_metric_values_survive_the_round_trip() -> None:
     assert isinstance(decoded, MetricsLogged)
     assert math.isnan(decoded.values[0])
     assert decoded.values[1] == math.inf and decoded.values[2] == -math.inf and decoded.values[3] == 1.5
-    assert (decoded.names, decoded.name_index, decoded.steps, decoded.timestamps) == (
-        batch.names, batch.name_index, batch.steps, batch.timestamps)
+    assert decoded == batch
+    assert (decoded.names, decoded.name_index.tolist(), decoded.steps.tolist(), decoded.timestamps.tolist()) == (
+        ["a", "b", "c", "d"], [0, 1, 2, 3], [1, 2, 3, 4], [10, 20, 30, 40])
     keys = [key for key, _, _, _ in decoded.points()]
     assert keys == ["a", "b", "c", "d"]
 
@@ -192,9 +194,9 @@ def test_header_is_c3_01_and_the_current_fingerprint_little_endian() -> None:
 
 def test_the_catalog_holds_every_version_with_the_highest_current() -> None:
     catalog = default_catalog()
-    assert [v.version for v in catalog.versions] == [1, 2, 3]
+    assert [v.version for v in catalog.versions] == [1, 2, 3, 4, 5]
     assert catalog.current is catalog.versions[-1]
-    assert len({v.fingerprint for v in catalog.versions}) == 3
+    assert len({v.fingerprint for v in catalog.versions}) == len(catalog.versions)
     assert all(len(v.fingerprint) == 8 for v in catalog.versions)
     assert catalog.writer(catalog.versions[0].fingerprint) is catalog.versions[0]
 

@@ -8,16 +8,17 @@ import threading
 import pytest
 
 from query_api.consistency import ProjectorBehind, ReadBarrier, reached
-from query_api.mlflow.service import content_event_id, metrics_payload
 from query_api.mlflow.state import StateCache
+from query_api.mlflow.writer import content_event_id, metrics_payload
 
 POINTS = [("loss", 0.5, 1000, 0), ("acc", 0.9, 1000, 0), ("loss", 0.4, 1001, 1)]
 
 
 def test_a_metric_batch_is_columnar_with_each_key_once() -> None:
     batch = metrics_payload(POINTS)
-    assert batch.names == ["loss", "acc"] and batch.name_index == [0, 1, 0]
-    assert batch.steps == [0, 0, 1] and batch.timestamps == [1000, 1000, 1001] and batch.values == [0.5, 0.9, 0.4]
+    assert batch.names == ["loss", "acc"] and batch.name_index.tolist() == [0, 1, 0]
+    assert batch.steps.tolist() == [0, 0, 1] and batch.timestamps.tolist() == [1000, 1000, 1001]
+    assert batch.values.tolist() == [0.5, 0.9, 0.4]
     assert list(batch.points()) == [("loss", 0, 1000, 0.5), ("acc", 0, 1000, 0.9), ("loss", 1, 1001, 0.4)]
 
 
@@ -96,20 +97,19 @@ def test_concurrent_barrier_waits() -> None:
 
 def test_metric_points_parse_alike_on_the_fast_and_the_checked_path() -> None:
     from query_api.mlflow.protocol import MlflowError
-    from query_api.mlflow.service import MlflowService
+    from query_api.mlflow.validation import check_point
 
-    service = MlflowService.__new__(MlflowService)
     known: set[str] = set()
     sent = [{"key": "loss", "value": 1, "timestamp": 5, "step": 2}, {"key": "loss", "value": 1, "timestamp": 5,
                                                                      "step": 2},
             {"key": "loss", "value": "NaN", "timestamp": "7"}, {"key": "acc", "value": 0.5, "timestamp": 5}]
-    got = [service._point(m, i, known) for i, m in enumerate(sent)]
+    got = [check_point(m, i, known) for i, m in enumerate(sent)]
     assert got[0] == got[1] == ("loss", 1.0, 5, 2) and got[3] == ("acc", 0.5, 5, 0)
     assert got[2][0] == "loss" and math.isnan(got[2][1]) and got[2][2:] == (7, 0)
     for bad in ({"key": "loss", "value": True, "timestamp": 5}, {"key": "loss", "value": 1, "timestamp": -1},
                 {"key": "loss", "value": 1, "timestamp": 5, "step": 2**63}, "not a metric"):
         with pytest.raises(MlflowError, match=r"metrics\[3\]"):
-            service._point(bad, 3, known)
+            check_point(bad, 3, known)
 
 
 def test_the_barrier_prefers_the_local_projector_and_still_asks_clickhouse() -> None:

@@ -1,69 +1,37 @@
-"""The `runstream` command: the local stack, the server, the projector on its own."""
+"""The `runstream` command: the local stack, the server, the projector on its own, maintenance, SQL."""
 
 from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import typer
-import uvicorn
-from confluent_kafka.admin import AdminClient
 
 from consumers.clickhouse import connect
 from consumers.maintenance import Kind
 from consumers.migrate import migrate
 from consumers.projector import Projector
 from consumers.settings import ProjectorSettings
-from consumers.topics import ensure_topics
-from query_api.app import create_app
-from query_api.local.kafka import BrokerConfig, LocalKafka, LocalKafkaError
-from query_api.settings import ServerSettings
+from runstream import maintenance_cli
+from runstream.local.kafka import LocalKafka, LocalKafkaError
+from runstream.settings import ServerSettings
+from runstream.stack import (
+    StackError,
+    configure_logging,
+    create_topics,
+    local_broker,
+    run_demo,
+    serve,
+    terminate_as_interrupt,
+)
 
 app = typer.Typer(help="runstream: event-sourced experiment tracking on Kafka and ClickHouse.", no_args_is_help=True)
 log = logging.getLogger("runstream")
-
-
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _terminate_as_interrupt() -> None:
-    """SIGTERM unwinds like Ctrl-C, so `finally` blocks stop the broker before uvicorn takes over signals."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, handler)
-
-
-def _create_topics(settings: ProjectorSettings) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
-    created = ensure_topics(admin, [settings.topic, settings.dlq_topic], partitions=settings.topic_partitions,
-                            replication_factor=settings.topic_replication_factor)
-    if created:
-        log.info("created topics %s", ", ".join(created))
-
-
-def _serve(settings: ServerSettings) -> None:
-    try:
-        app = create_app(settings)
-    except ValueError as exc:  # a bad token table: say what is wrong, never the tokens
-        raise typer.Exit(_fail(str(exc))) from None
-    tokens = app.state.tokens
-    url = f"http://{settings.api_host}:{settings.api_port}"
-    if tokens is not None:
-        log.info("API on %s; bearer tokens required (%d configured)", url, len(tokens))
-    elif settings.api_host in ("127.0.0.1", "localhost", "::1"):
-        log.warning("API on %s is OPEN: no RUNSTREAM_AUTH_TOKENS, so it listens on loopback only", url)
-    else:
-        raise typer.Exit(_fail(f"refusing to serve {url} without authentication: set RUNSTREAM_AUTH_TOKENS "
-                               "(or RUNSTREAM_AUTH_TOKENS_FILE), or listen on 127.0.0.1"))
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info", timeout_graceful_shutdown=10)
 
 
 def _fail(message: str) -> int:
@@ -74,19 +42,18 @@ def _fail(message: str) -> int:
 @app.command()
 def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo sweep and print a leaderboard")) -> None:
     """Run the local stack: a Kafka broker (unless RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS is set) and the server."""
-    _logging()
-    _terminate_as_interrupt()
+    configure_logging()
+    terminate_as_interrupt()
     settings = ServerSettings()
     broker: LocalKafka | None = None
     try:
         broker, settings = local_broker(settings)
-        _create_topics(settings)
+        create_topics(settings.store)
         if demo:
-            threading.Thread(target=_demo, args=(settings,), name="runstream-demo", daemon=True).start()
-        _serve(settings)
-    except LocalKafkaError as exc:
-        typer.echo(f"runstream: {exc}", err=True)
-        raise typer.Exit(1) from exc
+            threading.Thread(target=run_demo, args=(settings,), name="runstream-demo", daemon=True).start()
+        serve(settings)
+    except (LocalKafkaError, StackError) as exc:
+        raise typer.Exit(_fail(str(exc))) from exc
     except KeyboardInterrupt:
         pass
     finally:
@@ -95,53 +62,25 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
             broker.stop()
 
 
-def local_broker(settings: ServerSettings) -> tuple[LocalKafka | None, ServerSettings]:
-    """Start (or reuse) the local broker unless RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS names a cluster."""
-    if not settings.local_kafka:
-        return None, settings
-    started = time.monotonic()
-    broker = LocalKafka(BrokerConfig(
-        home=(settings.data_dir / "kafka").expanduser().resolve(), port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port, version=settings.kafka_version, heap=settings.kafka_heap,
-    ))
-    broker.start()
-    settings = settings.with_local_kafka()
-    log.info("Kafka %s ready on %s (%s) after %.1fs", settings.kafka_version, settings.kafka_bootstrap_servers,
-             "reused" if broker.reused else "started", time.monotonic() - started)
-    return broker, settings
-
-
-def _demo(settings: ServerSettings) -> None:
-    from query_api import demo as demo_sweep
-
-    api = f"http://{settings.api_host}:{settings.api_port}"
-    runs, steps = 50, 500
-    points = demo_sweep.publish_demo_sweep(settings.kafka_bootstrap_servers, settings.topic, runs=runs, steps=steps)
-    log.info("demo sweep published: %d runs, %d points", runs, points)
-    token = None
-    if settings.auth_tokens:  # read the demo back with any token that may read
-        grants = json.loads(settings.auth_tokens.get_secret_value())
-        token = next((t for t, scopes in grants.items() if {"read", "admin"} & set(scopes)
-                      and not t.startswith("sha256:")), None)
-    demo_sweep.wait_and_print_leaderboard(api, runs, steps, token=token)
-
-
-@app.command()
-def serve() -> None:
+@app.command("serve")
+def serve_command() -> None:
     """Run the API (and the projector, unless RUNSTREAM_RUN_PROJECTOR=false) against existing Kafka/ClickHouse."""
-    _logging()
+    configure_logging()
     settings = ServerSettings()
-    _create_topics(settings)
-    _serve(settings)
+    create_topics(settings.store)
+    try:
+        serve(settings)
+    except StackError as exc:
+        raise typer.Exit(_fail(str(exc))) from exc
 
 
 @app.command()
 def project() -> None:
     """Run only the projector (for clusters: several of these share the consumer group)."""
-    _logging()
-    _terminate_as_interrupt()
+    configure_logging()
+    terminate_as_interrupt()
     settings = ProjectorSettings()
-    _create_topics(settings)
+    create_topics(settings)
     client = connect(settings.clickhouse_url, settings.clickhouse_database)
     migrate(client)
     stop = threading.Event()
@@ -154,7 +93,7 @@ def project() -> None:
 @app.command()
 def migrate_db() -> None:
     """Apply pending ClickHouse migrations and exit."""
-    _logging()
+    configure_logging()
     settings = ProjectorSettings()
     applied = migrate(connect(settings.clickhouse_url, settings.clickhouse_database))
     typer.echo(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
@@ -165,12 +104,9 @@ TOKEN = typer.Option(None, envvar="RUNSTREAM_API_TOKEN", help="bearer token with
 
 
 def _maintenance(kind: Kind, only: list[str] | None, token: str | None) -> None:
-    from query_api import maintenance_cli
-
-    _logging()
+    configure_logging()
     logging.getLogger("runstream").setLevel(logging.WARNING)  # progress lines say what matters
-    settings = ServerSettings()
-    base = f"http://{settings.api_host}:{settings.api_port}"
+    base = ServerSettings().api.base_url
     if maintenance_cli.server_answers(base):
         code = maintenance_cli.through_server(kind, base, only, token)
     else:
@@ -204,7 +140,7 @@ def spool_flush(timeout: float = typer.Option(120.0, help="seconds to wait for t
     """Send the events that ended processes left spooled on this machine (RUNSTREAM_SPOOL_DIR)."""
     from producer import Tracker
 
-    _logging()
+    configure_logging()
     tracker = Tracker()
     found = tracker.recovered_events
     remaining = tracker.close(timeout)
@@ -221,8 +157,8 @@ def sql(
     token: str | None = typer.Option(None, envvar="RUNSTREAM_API_TOKEN", help="bearer token with the admin scope"),
 ) -> None:
     """Run read-only SQL through a running server (RUNSTREAM_API_HOST / RUNSTREAM_API_PORT)."""
-    settings = ServerSettings()
-    url = f"http://{settings.api_host}:{settings.api_port}/api/v1/sql"
+    settings = ServerSettings().api
+    url = f"{settings.base_url}/api/v1/sql"
     body = json.dumps({"query": query, **({"max_rows": max_rows} if max_rows else {})}).encode()
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
     request = urllib.request.Request(url, body, headers)

@@ -9,7 +9,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
-from query_api.search.ast import Comparison, Identifier, Logical, Node, OrderKey
+from query_api.filters.ast import Comparison, Identifier, Logical, Node, OrderKey
 
 GRAMMAR = r"""
 ?start: or_expr

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from query_api.search.ast import Comparison, Identifier, Logical, Node, OrderKey
+from query_api.filters.ast import Comparison, Identifier, Logical, Node, OrderKey
 
 ATTRIBUTE_SQL = {
     "status": "r.status", "run_name": "r.name", "run_id": "r.run_id", "user": "r.user",

@@ -12,7 +12,11 @@ from typing import Any
 
 import typer
 
-from consumers.maintenance import Kind
+from consumers.clickhouse import connect
+from consumers.maintenance import Kind, MaintenanceJob, select_tables
+from consumers.migrate import migrate
+from runstream.settings import ServerSettings
+from runstream.stack import local_broker
 
 POLL_S = 1.0
 
@@ -121,11 +125,6 @@ def _follow(kind: Kind, url: str, only: list[str] | None, token: str | None, ech
 
 def direct(kind: Kind, only: list[str] | None, echo: Callable[[str], None] = typer.echo) -> int:
     """No server runs: open the data ourselves (starting the local broker if it is not running)."""
-    from consumers.clickhouse import connect
-    from consumers.maintenance import MaintenanceJob, select_tables
-    from consumers.migrate import migrate
-    from query_api.cli import local_broker
-    from query_api.settings import ServerSettings
 
     try:
         select_tables(only)
@@ -135,13 +134,14 @@ def direct(kind: Kind, only: list[str] | None, echo: Callable[[str], None] = typ
     settings = ServerSettings()
     broker, settings = local_broker(settings)
     try:
+        store = settings.store
         try:
-            client = connect(settings.clickhouse_url, settings.clickhouse_database)
+            client = connect(store.clickhouse_url, store.clickhouse_database)
         except Exception as exc:  # chdb refuses a data directory another process holds, a server may be down
-            echo(f"runstream {kind}: cannot open ClickHouse at {settings.clickhouse_url}: {exc}")
+            echo(f"runstream {kind}: cannot open ClickHouse at {store.clickhouse_url}: {exc}")
             return EXIT_FAILED
         migrate(client)
-        job = MaintenanceJob(kind, settings, client, only=only)
+        job = MaintenanceJob(kind, store, client, only=only)
         worker = threading.Thread(target=job.run, name=f"runstream-{kind}")
         worker.start()
         while worker.is_alive():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from query_api.maintenance_cli import EXIT_DIFFERENT, EXIT_FAILED, EXIT_OK, format_outcome, format_progress
+from runstream.maintenance_cli import EXIT_DIFFERENT, EXIT_FAILED, EXIT_OK, format_outcome, format_progress
 
 
 def _status(**overrides: Any) -> dict[str, Any]:

@@ -1,6 +1,10 @@
-"""Identifiers the SDK makes without asking anyone."""
+"""Identifiers every side makes or checks without asking anyone: run, event and experiment ids."""
 
+import re
 import uuid
+
+RUN_ID_PATTERN = "^[0-9a-f]{32}$"  # a run id: 32 lowercase hex characters (what new_run_id makes)
+RUN_ID = re.compile(RUN_ID_PATTERN)
 
 _EXPERIMENTS = uuid.UUID("6f1d3c1e-52b4-4e4f-9a39-0c5b0e8b7a11")
 DEFAULT_EXPERIMENT = "Default"
@@ -26,3 +30,8 @@ def experiment_id_for(name: str, attempt: int = 0) -> str:
         return DEFAULT_EXPERIMENT_ID
     seed = name if attempt == 0 else f"{name}\x00{attempt}"
     return str(uuid.uuid5(_EXPERIMENTS, seed).int >> 65)
+
+
+def is_run_id(value: object) -> bool:
+    """True for a string of 32 lowercase hex characters."""
+    return isinstance(value, str) and RUN_ID.match(value) is not None

@@ -1,26 +1,24 @@
 """Search in MLflow's dialect: run filters through runstream's grammar (without OR, which MLflow lacks),
-experiment filters over names, tags and times, view types, and MLflow's page tokens (base64 JSON holding
-an "offset"; runstream's also pin the log snapshot and the query, so pages never shift)."""
+experiment filters over names, tags and times, view types, and MLflow's spelling of page tokens (base64 JSON
+holding an "offset"; runstream's also pin the log snapshot and the query, so pages never shift)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
+from query_api.filters import Logical, parse_filter
+from query_api.filters.ast import Node
 from query_api.mlflow.protocol import MlflowError
-from query_api.search import Logical, parse_filter, parse_order_by
-from query_api.search.ast import Node, OrderKey
-from query_api.search.paging import in_range, query_fingerprint
+from query_api.paging import PageToken
+from query_api.queries.run_search import RunView
 
-VIEW_TYPES = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all", "1": "active", "2": "deleted",
-              "3": "all"}
+VIEW_TYPES: dict[str, RunView] = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all",
+                                  "1": "active", "2": "deleted", "3": "all"}
 
 
-def view_type(value: Any) -> str:
+def view_type(value: Any) -> RunView:
     if value is None or value == "":
         return "active"
     found = VIEW_TYPES.get(str(value).upper())
@@ -43,35 +41,20 @@ def run_filter(text: str | None) -> Node | None:
     return node
 
 
-def parse_order(order_by: list[str]) -> list[OrderKey]:
-    """MLflow's order_by clauses; without any, newest runs first (then by run id), as MLflow orders them."""
-    return parse_order_by(order_by)
+# -- page tokens: the one codec (query_api.paging), in MLflow's spelling -------------------------------------
+def decode_token(token: str | None, fingerprint: str) -> PageToken | None:
+    """The token this server made for this query (None without one); BadPageToken in MLflow's words."""
+    return PageToken.decode_mlflow(token, fingerprint) if token else None
 
 
-# -- page tokens --------------------------------------------------------------------------------------------
-def encode_token(offset: int, query: dict[str, Any], snapshot: dict[int, int] | None = None) -> str:
-    body: dict[str, Any] = {"offset": offset, "query": query_fingerprint(query)}
-    if snapshot is not None:
-        body["snapshot"] = {str(p): o for p, o in snapshot.items()}
-    return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+def page_offset(token: str | None, fingerprint: str) -> int:
+    """Where a page starts, for listings that need no snapshot (experiments, a metric's history)."""
+    decoded = decode_token(token, fingerprint)
+    return decoded.offset if decoded is not None else 0
 
 
-def decode_token(token: str | None, query: dict[str, Any]) -> tuple[int, dict[int, int] | None]:
-    """(offset, snapshot) of a token this server made for this query; (0, None) without a token."""
-    if not token:
-        return 0, None
-    try:
-        raw = json.loads(base64.b64decode(token, validate=True))
-        offset = int(raw["offset"])
-        snapshot = {int(p): int(o) for p, o in raw["snapshot"].items()} if "snapshot" in raw else None
-        fingerprint = str(raw["query"])
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
-        raise MlflowError(f"Invalid page token, could not base64-decode and parse: {token!r}") from None
-    if not in_range(offset, snapshot):
-        raise MlflowError(f"Invalid page token: {token[:100]!r} holds numbers this server never writes")
-    if fingerprint != query_fingerprint(query):
-        raise MlflowError("Invalid page token: it belongs to a different search (filter, order_by or scope changed)")
-    return offset, snapshot
+def next_token(offset: int, fingerprint: str) -> str:
+    return PageToken(offset, None, fingerprint).encode_mlflow()
 
 
 # -- experiment filters -------------------------------------------------------------------------------------

@@ -13,13 +13,13 @@ from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
+from consumers.clickhouse import open_client
+
 T = TypeVar("T")
 
 
 class Readers:
     def __init__(self, dsn: str, database: str, size: int = 4, limits: dict[str, Any] | None = None) -> None:
-        from query_api.sqlclient import open_client  # not at import time: sqlclient -> deps -> state -> here
-
         self._clients: queue.Queue[Client] = queue.Queue()
         for _ in range(size):
             self._clients.put(open_client(dsn, database, limits))

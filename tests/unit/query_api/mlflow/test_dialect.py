@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from query_api.mlflow import search as s
+from query_api.mlflow import dialect as s
 from query_api.mlflow.protocol import MlflowError
+from query_api.paging import BadPageToken, PageToken, query_fingerprint
 
 EXPERIMENTS = [
     {"experiment_id": "0", "name": "Default", "creation_time": 100, "last_update_time": 100, "tags": []},
@@ -72,14 +73,15 @@ def test_page_tokens_are_mlflow_shaped_and_tied_to_their_query() -> None:
     import base64
     import json
 
-    query = {"filter": "x", "order_by": []}
-    token = s.encode_token(50, query, {0: 10, 1: 20})
+    query = query_fingerprint({"filter": "x", "order_by": []})
+    token = PageToken(50, {0: 10, 1: 20}, query).encode_mlflow()
     assert json.loads(base64.b64decode(token))["offset"] == 50
-    assert s.decode_token(token, query) == (50, {0: 10, 1: 20})
-    assert s.decode_token(None, query) == (0, None)
-    assert s.decode_token(s.encode_token(5, query), query) == (5, None)
-    with pytest.raises(MlflowError, match="different search"):
-        s.decode_token(token, {"filter": "y", "order_by": []})
-    for bad in ("not base64!", base64.b64encode(b"[]").decode(), base64.b64encode(b'{"offset": -1}').decode()):
-        with pytest.raises(MlflowError):
+    assert s.decode_token(token, query) == PageToken(50, {0: 10, 1: 20}, query)
+    assert s.decode_token(None, query) is None and s.page_offset(None, query) == 0
+    assert s.page_offset(s.next_token(5, query), query) == 5
+    with pytest.raises(BadPageToken, match="different search"):
+        s.decode_token(token, query_fingerprint({"filter": "y", "order_by": []}))
+    negative = base64.b64encode(json.dumps({"offset": -1, "query": query}).encode()).decode()
+    for bad in ("not base64!", base64.b64encode(b"[]").decode(), base64.b64encode(b'{"offset": 1}').decode(), negative):
+        with pytest.raises(BadPageToken):
             s.decode_token(bad, query)

@@ -1,4 +1,4 @@
-"""query_api.local.kafka and ServerSettings: the local KRaft broker's configuration, without starting one."""
+"""runstream.local.kafka and ServerSettings: the local KRaft broker's configuration, without starting one."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from query_api.local.kafka import BrokerConfig, new_cluster_id, server_properties
-from query_api.settings import ServerSettings
+from runstream.local.kafka import BrokerConfig, new_cluster_id, server_properties
+from runstream.settings import ServerSettings
 
 
 def properties(text: str) -> dict[str, str]:
@@ -69,21 +69,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_local_kafka_is_the_default(clean_env: pytest.MonkeyPatch) -> None:
     settings = ServerSettings()
     assert settings.local_kafka is True
-    assert settings.with_local_kafka().kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.with_local_kafka().store.kafka_bootstrap_servers == "127.0.0.1:9092"
 
 
 def test_the_local_broker_port_is_used_for_the_bootstrap(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("RUNSTREAM_KAFKA_PORT", "19092")
     settings = ServerSettings()
     assert settings.local_kafka is True
-    assert settings.with_local_kafka().kafka_bootstrap_servers == "127.0.0.1:19092"
+    assert settings.with_local_kafka().store.kafka_bootstrap_servers == "127.0.0.1:19092"
 
 
 def test_a_configured_bootstrap_means_no_local_broker(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
     settings = ServerSettings()
     assert settings.local_kafka is False
-    assert settings.kafka_bootstrap_servers == "kafka-1:9092,kafka-2:9092"
+    assert settings.store.kafka_bootstrap_servers == "kafka-1:9092,kafka-2:9092"
     assert settings.with_local_kafka() is settings
 
 

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from clickhouse_connect.driver.client import Client
 
+from query_api.filters.ast import Node, OrderKey
+from query_api.queries.filters import Binder, compile_filter, compile_order
 from query_api.queries.fold import CURRENT
-from query_api.search.ast import Node, OrderKey
-from query_api.search.compile import Binder, compile_filter, compile_order
 
 RunView = Literal["active", "deleted", "all"]
 VIEWS = {"active": "r.deleted = 0", "deleted": "r.deleted = 1", "all": "1"}

@@ -84,7 +84,7 @@ def provision(cfg: BrokerConfig) -> Path:
     work = libs.parent
     work.mkdir(parents=True, exist_ok=True)
     pom = work / "pom.xml"
-    template = files("query_api.local").joinpath("kafka-pom.xml").read_text()
+    template = files("runstream.local").joinpath("kafka-pom.xml").read_text()
     pom.write_text(template.replace("@KAFKA_VERSION@", cfg.version))
     print(f"runstream: resolving Apache Kafka {cfg.version} from Maven Central (first run only)...", file=sys.stderr)
     staging = work / "libs.partial"
@@ -122,7 +122,7 @@ def format_storage(cfg: BrokerConfig) -> None:
     """Write the config and format KRaft storage, unless already formatted."""
     cfg.home.mkdir(parents=True, exist_ok=True)
     (cfg.home / "logs").mkdir(exist_ok=True)
-    (cfg.home / "log4j2.properties").write_text(files("query_api.local").joinpath("log4j2.properties").read_text())
+    (cfg.home / "log4j2.properties").write_text(files("runstream.local").joinpath("log4j2.properties").read_text())
     (cfg.home / "server.properties").write_text(server_properties(cfg))
     if (cfg.home / "data" / "meta.properties").exists():
         return

@@ -1,4 +1,4 @@
-from query_api.cli import main
+from runstream.entry import main
 
 if __name__ == "__main__":  # a spawned worker process imports this module too, and must not run the CLI
     main()

@@ -1,0 +1,141 @@
+"""The MLflow front door's reads: experiments, runs in MLflow's shapes, and the write state its checks need.
+Every read first waits (bounded) until the projector has passed this instance's own writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from query_api.consistency import ReadBarrier
+from query_api.mlflow import protocol as p
+from query_api.mlflow.state import ExperimentState, RunState
+from query_api.queries import mlflow as q
+from query_api.queries import runs as run_queries
+from query_api.queries.mlflow import ExperimentRow
+from schemas.ids import DEFAULT_EXPERIMENT, DEFAULT_EXPERIMENT_ID
+
+
+def artifact_uri(experiment_id: str, run_id: str) -> str:
+    return f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"
+
+
+def _iso_ms(value: str | None) -> int | None:
+    return None if value is None else int(datetime.fromisoformat(value).timestamp() * 1000)
+
+
+_DEFAULT = ExperimentRow(experiment_id=DEFAULT_EXPERIMENT_ID, name=DEFAULT_EXPERIMENT, artifact_location=None,
+                         creation_time=None, last_update_time=None, deleted=False)
+
+
+class MlflowReader:
+    """Reads over runstream's tables, in MLflow's shapes."""
+
+    def __init__(self, clickhouse: Client, barrier: ReadBarrier) -> None:
+        self.clickhouse = clickhouse
+        self.barrier = barrier
+
+    # -- experiments -------------------------------------------------------------------------------------
+    def _shaped(self, rows: list[ExperimentRow]) -> list[dict[str, Any]]:
+        tags = q.experiment_tags(self.clickhouse, [r["experiment_id"] for r in rows])
+        return [p.experiment_shape(r, tags[r["experiment_id"]]) for r in rows]
+
+    def all_experiments(self) -> list[dict[str, Any]]:
+        """Every experiment with its tags, the Default one ("0") included even before anything was logged."""
+        self.barrier.wait()
+        rows = q.experiments(self.clickhouse)
+        if not any(r["experiment_id"] == DEFAULT_EXPERIMENT_ID for r in rows):
+            rows.append(_DEFAULT)
+        return self._shaped(rows)
+
+    def experiment(self, experiment_id: Any, *, missing_ok: bool = False) -> dict[str, Any] | None:
+        experiment_id = p.check_experiment_id(experiment_id)
+        self.barrier.wait()
+        rows = q.experiments(self.clickhouse, experiment_id=experiment_id)
+        if not rows and experiment_id == DEFAULT_EXPERIMENT_ID:
+            rows = [_DEFAULT]
+        if rows:
+            return self._shaped(rows)[0]
+        if missing_ok:
+            return None
+        raise p.DoesNotExist(f"No Experiment with id={experiment_id} exists")
+
+    def experiment_by_name(self, name: Any) -> dict[str, Any]:
+        name = p.check_experiment_name(name)
+        self.barrier.wait()
+        rows = q.experiments(self.clickhouse, name=name)
+        if not rows and name == DEFAULT_EXPERIMENT:
+            rows = [r for r in [_DEFAULT] if not q.experiments(self.clickhouse, experiment_id=DEFAULT_EXPERIMENT_ID)]
+        if not rows:
+            raise p.DoesNotExist(f"Could not find experiment with name '{name}'")
+        return self._shaped(rows)[0]
+
+    def name_taken(self, name: str, *, other_than: str | None = None) -> bool:
+        """True when an experiment other than `other_than` holds this name."""
+        found = {r["experiment_id"] for r in q.experiments(self.clickhouse, name=name)}
+        if name == DEFAULT_EXPERIMENT and not q.experiments(self.clickhouse, experiment_id=DEFAULT_EXPERIMENT_ID):
+            found.add(DEFAULT_EXPERIMENT_ID)
+        return bool(found - {other_than})
+
+    def experiment_ids(self) -> set[str]:
+        return {r["experiment_id"] for r in q.experiments(self.clickhouse)} | {DEFAULT_EXPERIMENT_ID}
+
+    def deleted_experiments(self) -> set[str]:
+        return q.deleted_experiments(self.clickhouse)
+
+    # -- runs --------------------------------------------------------------------------------------------
+    def get_runs(self, run_ids: list[str], experiment_ids: list[str] | None = None,
+                 deleted_experiments: set[str] | None = None) -> list[dict[str, Any]]:
+        """MLflow Run shapes, in run_ids order (runs that do not exist are left out); a search that already
+        waited and knows the deleted experiments passes them."""
+        if deleted_experiments is None:
+            self.barrier.wait()
+            deleted_experiments = self.deleted_experiments()
+        found = run_queries.fetch_runs(self.clickhouse, run_ids, experiment_ids=experiment_ids)
+        if not found:
+            return []
+        ids = [r["run_id"] for r in found]
+        exps = sorted({r["experiment_id"] for r in found})
+        latest = q.latest_metrics(self.clickhouse, exps, ids)
+        inputs = q.inputs(self.clickhouse, exps, ids)
+        shaped = []
+        for run in found:
+            times = {"start_ms": _iso_ms(run["start_time"]), "end_ms": _iso_ms(run["end_time"])}
+            shaped.append(p.run_shape({**run, **times}, latest[run["run_id"]], inputs[run["run_id"]],
+                                      artifact_uri(run["experiment_id"], run["run_id"]),
+                                      run["experiment_id"] in deleted_experiments))
+        return shaped
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        found = self.get_runs([p.check_run_id(run_id)])
+        if not found:
+            raise p.DoesNotExist(f"Run with id={run_id} not found")
+        return found[0]
+
+    def run_experiment(self, run_id: str) -> str:
+        self.barrier.wait()
+        experiment_id = run_queries.run_experiment(self.clickhouse, p.check_run_id(run_id))
+        if experiment_id is None:
+            raise p.DoesNotExist(f"Run with id={run_id} not found")
+        return experiment_id
+
+    # -- the state writes are checked against ------------------------------------------------------------
+    def run_state(self, run_id: str) -> RunState | None:
+        self.barrier.wait()
+        found = run_queries.fetch_runs(self.clickhouse, [run_id])
+        if not found:
+            return None
+        run = found[0]
+        return RunState(run_id, run["experiment_id"], run["name"], run["deleted"], dict(run["params"]),
+                        dict(run["tags"]), q.max_seq(self.clickhouse, run_id), status=run["status"],
+                        user=run["user"] or "", start_ms=_iso_ms(run["start_time"]),
+                        end_ms=_iso_ms(run["end_time"]))
+
+    def experiment_state(self, experiment_id: str) -> ExperimentState | None:
+        found = self.experiment(experiment_id, missing_ok=True)
+        if found is None:
+            return None
+        tags = {t["key"]: t["value"] for t in found.get("tags", [])}
+        return ExperimentState(experiment_id, found["name"], found["lifecycle_stage"] == "deleted", tags,
+                               announced="creation_time" in found)

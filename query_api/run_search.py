@@ -1,0 +1,63 @@
+"""The one read path of run searches, called by both front doors: scope, filter, order, snapshot and page
+in, one page of run ids and the token of the next out. Each door adds only its own dialect (MLflow refuses
+OR and spells page tokens its way) and its own shape of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+
+from query_api.filters import parse_order_by
+from query_api.filters.ast import Node, OrderKey
+from query_api.paging import PageToken, query_fingerprint
+from query_api.queries.log import positions
+from query_api.queries.run_search import RunView, build_search, run_search
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """A run search as asked: experiments, the parsed filter and order, the view of deleted runs."""
+
+    experiment_ids: tuple[str, ...]
+    filter_text: str
+    node: Node | None
+    order_by: tuple[str, ...]
+    order: tuple[OrderKey, ...]
+    view: RunView
+
+    @classmethod
+    def of(cls, experiment_ids: Collection[str], filter_text: str | None, node: Node | None,
+           order_by: Collection[str] | None, view: RunView) -> RunQuery:
+        """The query with its order_by parsed (a bad clause raises SearchSyntaxError here, before any read)."""
+        texts = tuple(order_by or ())
+        return cls(tuple(experiment_ids), filter_text or "", node, texts, tuple(parse_order_by(list(texts))), view)
+
+    def fingerprint(self) -> str:
+        """What a page token is tied to: the same question asked again."""
+        return query_fingerprint({"experiments": sorted(self.experiment_ids), "filter": self.filter_text,
+                                  "order_by": list(self.order_by), "view": self.view})
+
+
+@dataclass(frozen=True)
+class RunPage:
+    run_ids: list[str]
+    next_token: PageToken | None
+
+
+def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken | None = None,
+                exclude_experiments: Collection[str] = ()) -> RunPage:
+    """One page of matching run ids in order. The first page pins the log position (snapshot) and later
+    pages read at that position, so runs projected meanwhile never shift a page."""
+    snapshot = token.snapshot if token is not None and token.snapshot is not None else positions(client)
+    offset = token.offset if token is not None else 0
+    experiment_ids = sorted(set(query.experiment_ids) - set(exclude_experiments))
+    if not experiment_ids:
+        return RunPage([], None)
+    built = build_search(experiment_ids, query.node, list(query.order), run_view=query.view, snapshot=snapshot,
+                         offset=offset, limit=limit + 1)
+    run_ids = run_search(client, built)
+    more = len(run_ids) > limit
+    next_token = PageToken(offset + limit, snapshot, query.fingerprint()) if more else None
+    return RunPage(run_ids[:limit], next_token)

@@ -39,6 +39,10 @@ class ProjectorThread:
         except RuntimeError:  # the dict changed while copied: report nothing rather than a torn view
             return {}
 
+    def caught_up(self) -> dict[int, int]:
+        """Per partition, the log offset before which everything is projected (transaction markers included)."""
+        return dict(self.projector.caught_up)
+
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()

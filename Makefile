@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test unit integration fuzz lint install clean bench-queries bench-replay bench bench-mlflow web browser \
+.PHONY: up demo test unit integration cluster-test fuzz lint install clean bench-queries bench-replay bench bench-mlflow web browser \
         bench-dashboard
 
 $(STAMP): pyproject.toml
@@ -44,7 +44,11 @@ unit: $(STAMP)
 
 # Integration tests run in their own process: embedded ClickHouse allows one data path per process.
 integration: $(STAMP)
-	$(BIN)/pytest tests/integration -q --timeout=300
+	$(BIN)/pytest tests/integration -q --timeout=300 -m "not cluster"
+
+# Three KRaft brokers from the same jars; the leader of a busy partition is killed mid-sweep (slow: run apart).
+cluster-test: $(STAMP)
+	$(BIN)/pytest tests/integration/test_cluster.py -q -s -m cluster --timeout=900
 
 # Schemathesis over the OpenAPI schema of a running local stack: any 5xx fails (bounded examples).
 fuzz: $(STAMP)

@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 EXPERIMENT = "bench-sweep"
 KEYS = ["train_loss", "val_loss", "accuracy", "lr_actual", "grad_norm"]
-PARAMS = ["lr", "optimizer", "batch_size", "dropout", "layers", "width", "warmup", "weight_decay", "seed", "scheduler"]
-TARGETS_MS = {"search": 50, "leaderboard": 20, "curve": 20, "compare": 100, "parallel_coordinates": 200}
+PARAMS = ["lr", "optimizer", "batch_size", "dropout", "layers", "width", "config", "weight_decay", "seed", "scheduler"]
+TARGETS_MS = {"search": 50, "leaderboard": 20, "curve": 20, "compare": 100, "parallel_coordinates": 200,
+              "group_curves": 200, "group_leaderboard": 100}
 
 LOAD_SQL = [
     """INSERT INTO experiments (experiment_id, name, artifact_location, created_time, event_id, kafka_partition,
@@ -52,6 +53,8 @@ LOAD_SQL = [
               multiIf(number % 10 = 0, toString(pow(10, -1 - toInt64(sipHash64(intDiv(number, 10), 0) % 4))),
                       number % 10 = 1, ['adam', 'sgd', 'adamw'][sipHash64(intDiv(number, 10), 1) % 3 + 1],
                       number % 10 = 2, toString(16 * pow(2, sipHash64(intDiv(number, 10), 2) % 5)),
+                      number % 10 = 6, toString(intDiv(number, 50)),
+                      number % 10 = 8, toString(intDiv(number, 10) % 5),
                       toString(sipHash64(intDiv(number, 10), number % 10) % 100)),
               now64(6), 2, generateUUIDv4(), intDiv(number, 10) % 6, 1 + intDiv(intDiv(number, 10), 6)
        FROM numbers({runs:UInt64} * 10)""",
@@ -181,6 +184,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "parallel_coordinates": api.median_ms(
                     args.repeat, "GET",
                     f"/api/v1/experiments/{exp_id}/parallel-coordinates?params=lr,optimizer,batch_size&metric=val_loss"),
+                # 200 configurations x 5 seeds (params.config is a run's number // 5; params.seed its number % 5)
+                "group_curves": api.median_ms(args.repeat, "POST", "/api/v1/groups/curves", {
+                    "experiment_ids": [exp_id], "filter": "params.config < 200", "group_by": ["params.config"],
+                    "metric_keys": ["val_loss"], "max_points": 1000}),
+                "group_leaderboard": api.median_ms(args.repeat, "POST", "/api/v1/groups/leaderboard", {
+                    "experiment_ids": [exp_id], "group_by": ["params.config"], "metric_key": "val_loss"}),
             }
         finally:
             proc.terminate()

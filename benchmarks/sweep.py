@@ -219,6 +219,7 @@ class Runstream:
 
 # -- producers (separate processes) -------------------------------------------------------------------------
 def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int, seed: int, out: Any) -> None:
+    """Per-point logging (`--per-point`): log_metrics at every step, as a training loop does."""
     from producer import Tracker, TrackerSettings
 
     keys = metric_names(metrics)
@@ -231,6 +232,40 @@ def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int
                 active.log_metrics({k: metric_value(seed, run, i, step) for i, k in enumerate(keys)}, step=step)
     remaining = tracker.close(600)
     out.put({"first": first, "last": time.time(), "undelivered": remaining})
+
+
+def runstream_series_producer(bootstrap: str, runs: list[int], metrics: int, steps: int, seed: int,
+                              out: Any) -> None:
+    """Batched logging (the default, as MLflow's producers send log_batch of 1,000): each key's series in one call."""
+    from producer import Tracker, TrackerSettings
+
+    keys = metric_names(metrics)
+    tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=bootstrap,
+                                               spool_dir=Path(tempfile.mkdtemp(prefix="bench-spool-"))))
+    first = time.time()
+    for run in runs:
+        with tracker.start_run(EXPERIMENT, f"trial-{run}", params=run_params(seed, run)) as active:
+            for i, k in enumerate(keys):
+                active.log_metric_series(k, range(steps), [metric_value(seed, run, i, s) for s in range(steps)])
+    remaining = tracker.close(600)
+    out.put({"first": first, "last": time.time(), "undelivered": remaining})
+
+
+def per_point_rate(bootstrap: str, points: int = 200_000, metrics: int = 5) -> float:
+    """What a training loop pays: points/s of per-point `log_metrics` calls in one process (until flushed)."""
+    from producer import Tracker, TrackerSettings
+
+    keys = metric_names(metrics)
+    tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=bootstrap,
+                                               spool_dir=Path(tempfile.mkdtemp(prefix="bench-spool-"))))
+    with tracker.start_run("bench-per-point", "per-point") as run:
+        began = time.perf_counter()
+        for step in range(points // metrics):
+            run.log_metrics({k: step * 0.5 + i for i, k in enumerate(keys)}, step=step)
+        tracker.flush(60)
+        seconds = time.perf_counter() - began
+    tracker.close(60)
+    return points / seconds
 
 
 def mlflow_producer(uri: str, experiment_id: str, runs: list[int], metrics: int, steps: int, seed: int,
@@ -370,8 +405,8 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
         expected = runs * args.metrics * args.steps
         probe = FreshnessProbe(stack.bootstrap, stack.api_port)
         probe.start()
-        producers, out = start_producers(runstream_producer, (stack.bootstrap,), runs, args, sampler,
-                                         "runstream producers")
+        producer = runstream_producer if args.per_point else runstream_series_producer
+        producers, out = start_producers(producer, (stack.bootstrap,), runs, args, sampler, "runstream producers")
         reports = [out.get(timeout=3600) for _ in range(args.producers)]
         wait(lambda: visible_points(api, experiment_id) >= expected, 3600, "every point visible", 0.1)
         visible_at = time.time()
@@ -383,6 +418,7 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
                   "published_s": max(r["last"] for r in reports) - first,
                   "undelivered": sum(r["undelivered"] for r in reports)}
         queries = runstream_queries(api, experiment_id, args)
+        ingest["per_point_log_metrics_points_per_s"] = per_point_rate(stack.bootstrap)
         return {"ingest": ingest, "queries": queries,
                 "freshness": {"samples": len(probe.delays), "p50_s": percentile(probe.delays, 0.5),
                               "p99_s": percentile(probe.delays, 0.99)}}
@@ -420,7 +456,10 @@ def mlflow_server(home: Path, sampler: Sampler) -> Iterator[Http]:
     log = open(home / "mlflow.log", "wb")  # noqa: SIM115 - owned by the child
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-         "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
+         "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         # uvicorn kills a worker that misses a 5 s health check: on a busy shared machine it killed workers in
+         # the middle of a long search, then every worker it started after them (seen at load 17 on 2 cores)
+         "--uvicorn-opts", "--timeout-worker-healthcheck 300"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     try:
@@ -549,6 +588,12 @@ def summarize(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any
         other = theirs["queries"][name] if theirs else None
         latest["queries"][name] = {"runstream_ms": round(ms, 2), "mlflow_ms": round(other, 2) if other else None,
                                    "ratio": round(ratio(ms, other, higher_is_better=False), 1) if other else None}
+    latest["ingest"]["per_point_log_metrics_points_per_s"] = round(ours["ingest"]["per_point_log_metrics_points_per_s"])
+    latest["ingest"]["producer_call"] = "log_metrics per step" if args.per_point else "log_metric_series per key"
+    latest["load_average"] = {"before": result["load_before"], "after": result.get("load_after")}
+    if "scale10k" in result:
+        latest["queries_10k"] = result["scale10k"]["queries_10k"]
+        latest["scale_10k"] = {k: v for k, v in result["scale10k"].items() if k != "queries_10k"}
     if "backlog" in result:
         latest["backlog"] = result["backlog"]
     if "scale" in result:
@@ -575,6 +620,17 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
                  f"{i['mlflow_points_per_s'] or 0:,} | {i['ratio']}x |")
     for name, q in latest["queries"].items():
         lines.append(f"| {name.replace('_', ' ')}, ms | {q['runstream_ms']} | {q['mlflow_ms']} | {q['ratio']}x |")
+    lines.append(f"| per-point `log_metrics`, points/s in one producer process | "
+                 f"{i['per_point_log_metrics_points_per_s']:,} | | |")
+    if "queries_10k" in latest:
+        s10 = latest["scale_10k"]
+        lines += ["", f"## {s10['runs']:,} runs ({s10['points']:,} points): the same questions over both HTTP APIs", "",
+                  f"MLflow's store filled in bulk through its SQLAlchemy models ({s10['mlflow_bulk_load_s']} s); "
+                  f"runstream through Kafka ({s10['runstream_load_s']} s, {s10['runstream_points_per_s']:,} points/s). "
+                  f"Load average before/after: {s10['load_average_before']} / {s10['load_average_after']}.", "",
+                  "| question | runstream ms | MLflow ms | ratio |", "|---|---:|---:|---:|"]
+        for name, q in latest["queries_10k"].items():
+            lines.append(f"| {name.replace('_', ' ')} | {q['runstream_ms']} | {q['mlflow_ms']} | {q['ratio']}x |")
     lines += [
         "",
         f"Freshness while ingesting (probe point logged -> visible through the API, {ours['freshness']['samples']} "
@@ -616,6 +672,12 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=0, help="points to leave waiting in Kafka (e.g. 10000000)")
     parser.add_argument("--backlog-only", action="store_true", help="measure only the backlog (no table saved)")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--per-point", action="store_true",
+                        help="runstream producers call log_metrics per step (default: log_metric_series per key)")
+    parser.add_argument("--skip-10k", action="store_true", help="skip the 10,000-run comparison")
+    import scale10k
+
+    scale10k.add_arguments(parser)
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
@@ -647,6 +709,12 @@ def main() -> None:
             scaled = runstream_side(args, args.runs * 10, Sampler(), home / "scale")
             result["scale"] = {"runs": args.runs * 10, "points": scaled["ingest"]["points"],
                                "ingest_points_per_s": scaled["ingest"]["points_per_s"], "queries": scaled["queries"]}
+        if not args.skip_10k and not args.skip_mlflow:
+            print(f"{args.runs_10k:,} runs in both systems ...", flush=True)
+            import scale10k
+
+            result["scale10k"] = scale10k.compare(argparse.Namespace(**{**vars(args), "runs": args.runs_10k,
+                                                                         "steps": args.steps_10k}))
         if args.backlog:
             print(f"backlog: {args.backlog:,} points ...", flush=True)
             (home / "backlog").mkdir()
@@ -654,6 +722,7 @@ def main() -> None:
     finally:
         sampler.stop()
         shutil.rmtree(home, ignore_errors=True)
+    result["load_after"] = os.getloadavg()[0]
     latest = summarize(args, result)
     text = report(args, result, latest)
     print(text)

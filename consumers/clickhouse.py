@@ -25,7 +25,8 @@ def _normalized(dsn: str, *, create: bool) -> tuple[str, dict[str, Any]]:
 
 
 def open_client(dsn: str, database: str, limits: dict[str, Any] | None = None) -> Client:
-    """A new client bound to an existing `database` (no DDL); `limits` are settings sent with every query."""
+    """A new client bound to an existing `database` (no DDL); `limits` are settings sent with every query
+    (a query's own settings override them)."""
     dsn, extra = _normalized(dsn, create=False)
     return clickhouse_connect.get_client(dsn=dsn, database=database, settings=limits or {}, **extra)
 

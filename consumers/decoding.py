@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from consumers.projections import LoggedEvent
+from consumers.screening import MAX_KEY_CHARS, check_key
 from schemas import DecodeError, InvalidEventError, decode, validate_event
 from schemas.codec import read_fingerprint
 
@@ -29,8 +30,8 @@ def classify(value: bytes | None, key: bytes | None, partition: int, offset: int
     key_text = (key or b"").decode("utf-8", "replace")
     try:
         fingerprint = read_fingerprint(value or b"").hex()
-        event = validate_event(decode(value or b""))
+        event = check_key(validate_event(decode(value or b"")), key_text)
     except (DecodeError, InvalidEventError) as exc:
         at = datetime.fromtimestamp(max(timestamp_ms or 0, 0) / 1000, UTC)
-        return DeadLetter(partition, offset, key_text, exc.reason, str(exc), fingerprint, at)
+        return DeadLetter(partition, offset, key_text[:MAX_KEY_CHARS], exc.reason, str(exc), fingerprint, at)
     return LoggedEvent(event, partition, offset, fingerprint)

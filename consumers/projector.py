@@ -13,12 +13,19 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumers.dlq import DeadLetterPublisher
+from consumers.projections import POSITION_TABLE
 from consumers.settings import ProjectorSettings
 from consumers.sink import ClickHouseSink
+from consumers.skipping import unreadable_range
+from consumers.stalls import UNREADABLE_REASON, Stall, StallWatch
 from consumers.stats import ProjectorStats
 from consumers.writer import BatchWriter, offset_of, partition_of
 
 log = logging.getLogger("runstream.projector")
+
+
+def _or(value: int | None, default: int = -1) -> int:
+    return default if value is None else value
 
 
 class Projector:
@@ -28,6 +35,7 @@ class Projector:
         self.settings = settings
         self.dlq = DeadLetterPublisher(settings.kafka_bootstrap_servers, settings.dlq_topic)
         self.stats = ProjectorStats()
+        self.stalls = StallWatch(settings.stall_skip_after)
         sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
         self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
                                   chunk_bytes=settings.chunk_bytes)
@@ -111,12 +119,14 @@ class Projector:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.stats.assigned = []
+        self.stalls.stalled.clear()
         consumer.unassign()
 
     # -- one batch ---------------------------------------------------------------------------------------
     def process(self, messages: list[Message]) -> None:
         """Project a consumed batch: per partition, every table's block, the events table last."""
         by_partition: dict[int, list[Message]] = defaultdict(list)
+        unreadable: list[Stall] = []
         for msg in messages:
             err = msg.error()
             if err is None:
@@ -124,17 +134,40 @@ class Projector:
             elif err.code() != KafkaError._PARTITION_EOF:
                 if err.fatal():
                     raise KafkaException(err)
-                log.warning("consumer error: %s", err)
+                stall = self.stalls.error(_or(msg.partition()), _or(msg.offset()), err.code(), err.str())
+                if stall is not None:
+                    unreadable.append(stall)
+                else:
+                    log.warning("consumer error: %s", err)
         commits = []
         for partition, msgs in by_partition.items():
+            self.stalls.progressed(partition, offset_of(msgs[-1]))
             started = time.perf_counter()
             result = self.writer.write(partition, msgs)
             self.stats.insert_seconds += time.perf_counter() - started
             self.stats.record_batch(events=result.events, points=result.points, dead_letters=result.dead_letters,
                                     duplicates=result.duplicates)
             commits.append(TopicPartition(self.settings.topic, partition, offset_of(msgs[-1]) + 1))
+        for stall in unreadable:
+            commits.append(self._skip(stall))
         if commits:
             self._commit(commits)
+
+    def _skip(self, stall: Stall) -> TopicPartition:
+        """Record the batch the consumer cannot read as dead letters (by reference: there are no bytes to copy),
+        then fetch on from after it. The message is librdkafka's, so a replay records the same rows."""
+        topic, partition = self.settings.topic, stall.partition
+        resume = self.writer.positions[POSITION_TABLE].get(partition, -1) + 1
+        first, last = unreadable_range(self.settings.kafka_bootstrap_servers, topic, stall, resume)
+        for offset in range(first, last + 1):
+            self.dlq.publish_unreadable(topic, partition, offset, reason=UNREADABLE_REASON, message=stall.error)
+        self.dlq.flush()
+        result = self.writer.skip_unreadable(partition, first, last, UNREADABLE_REASON, stall.error)
+        self.stats.record_batch(events=0, points=0, dead_letters=result.dead_letters, duplicates=0)
+        self.stats.record_skip(partition, first, last, stall.error)
+        self.stalls.stalled.pop(partition, None)
+        self._consumer.seek(TopicPartition(topic, partition, last + 1))
+        return TopicPartition(topic, partition, last + 1)
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
         """Tell Kafka how far we got (for lag tools); the resume position itself comes from ClickHouse."""

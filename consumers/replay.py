@@ -15,6 +15,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from consumers.errors import ConsumerError
 from consumers.settings import ProjectorSettings
 from consumers.sink import PipelinedSink
+from consumers.skipping import unreadable_range
+from consumers.stalls import UNREADABLE_REASON, Stall, StallWatch
 from consumers.writer import BatchResult, BatchWriter, Tables, offset_of, partition_of
 
 log = logging.getLogger("runstream.replay")
@@ -68,6 +70,7 @@ class Replay:
             "queued.max.messages.kbytes": settings.fetch_queue_kbytes,  # the projector's memory bound
         })
         self.partitions = self._partitions()
+        self._stalls = StallWatch(settings.stall_skip_after)
 
     def _partitions(self) -> list[int]:
         topic = self._consumer.list_topics(self.settings.topic, timeout=30).topics.get(self.settings.topic)
@@ -108,6 +111,7 @@ class Replay:
             began = time.perf_counter()
             messages = self._consumer.consume(self._batch, 0.5)
             by_partition: dict[int, list[Message]] = defaultdict(list)
+            unreadable: list[Stall] = []
             for msg in messages:
                 err = msg.error()
                 if err is not None:
@@ -115,7 +119,13 @@ class Replay:
                         continue
                     if err.fatal():
                         raise KafkaException(err)
-                    log.warning("replay consumer error: %s", err)
+                    partition, offset = msg.partition(), msg.offset()
+                    stall = None if partition is None or offset is None else \
+                        self._stalls.error(partition, offset, err.code(), err.str())
+                    if stall is not None:
+                        unreadable.append(stall)
+                    else:
+                        log.warning("replay consumer error: %s", err)
                     continue
                 partition, offset = partition_of(msg), offset_of(msg)
                 if partition in open_ and self.counters.consumed[partition] < offset <= wanted[partition]:
@@ -123,8 +133,9 @@ class Replay:
             for partition, msgs in by_partition.items():
                 self.counters.add(self.writer.write(partition, msgs))
                 self.counters.consumed[partition] = offset_of(msgs[-1])
+            skipped = self._skip(unreadable, open_, wanted)
             done = {p for p in open_ if self.counters.consumed[p] >= wanted[p]}
-            if done:
+            if done or skipped:
                 open_ -= done
                 self._assign(open_)
             self.counters.seconds += time.perf_counter() - began
@@ -132,6 +143,20 @@ class Replay:
         self.writer.derive_pending(self.counters.consumed)  # one INSERT ... SELECT per table and partition
         self._sink.flush()
         self.counters.seconds += time.perf_counter() - began
+
+    def _skip(self, stalls: list[Stall], open_: set[int], wanted: dict[int, int]) -> bool:
+        """Write the dead letters the projector wrote for batches the consumer cannot read; True if any."""
+        for stall in stalls:
+            partition = stall.partition
+            if partition not in open_:
+                continue
+            first, last = unreadable_range(self.settings.kafka_bootstrap_servers, self.settings.topic, stall,
+                                           self.counters.consumed[partition] + 1)
+            last = min(last, wanted[partition])
+            self.counters.add(self.writer.skip_unreadable(partition, first, last, UNREADABLE_REASON, stall.error))
+            self.counters.consumed[partition] = last
+            self._stalls.stalled.pop(partition, None)
+        return bool(stalls)
 
     def _assign(self, partitions: set[int]) -> None:
         """Consume exactly these partitions, each from just after what was written (explicit offsets, so

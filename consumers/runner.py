@@ -43,6 +43,14 @@ class ProjectorThread:
         """Per partition, the log offset before which everything is projected (transaction markers included)."""
         return dict(self.projector.caught_up)
 
+    def stalled(self) -> list[dict[str, object]]:
+        """Partitions the consumer cannot read past right now (each is skipped after a few tries)."""
+        return self.projector.stalls.report()
+
+    def skipped(self) -> list[dict[str, object]]:
+        """The latest batches skipped because they could not be read, each recorded as dead letters."""
+        return list(self.projector.stats.skips)
+
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()

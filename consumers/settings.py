@@ -28,6 +28,8 @@ class ProjectorSettings(BaseSettings):
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch")
+    stall_skip_after: int = Field(3, ge=1, description="read errors at one offset (a batch the consumer cannot "
+                                  "decompress) before that batch is skipped into dead letters")
     fetch_queue_kbytes: int = Field(32 * 1024, ge=1024,
                                     description="Kafka messages the consumer prefetches, in KiB (librdkafka)")
 

@@ -81,6 +81,18 @@ class ClickHouseSink:
         ).result_rows
         return {row[0] for row in rows}
 
+    def first_experiments(self, partition: int, run_ids: list[str], before: int, *,
+                          table: str = "events") -> dict[str, str]:
+        """The experiment of each run's first event before offset `before` of the partition (runs without one
+        are left out)."""
+        rows = self._client.query(
+            f"SELECT run_id, argMin(experiment_id, kafka_offset) FROM `{table}` WHERE run_id IN {{runs:Array(String)}} "
+            "AND kafka_partition = {p:UInt32} AND kafka_offset < {before:UInt64} "
+            "AND event_type NOT IN ('DeadLetter', 'Duplicate') GROUP BY run_id",
+            parameters={"runs": run_ids, "p": partition, "before": before},
+        ).result_rows
+        return {str(run): str(experiment) for run, experiment in rows}
+
     def derive(self, derived: Derived, partition: int, after: int, upto: int, *, target: str | None = None,
                source: str | None = None) -> None:
         """Fill a derived table for offsets (after, upto] of a partition. A retry first asks ClickHouse how far
@@ -174,6 +186,11 @@ class PipelinedSink(ClickHouseSink):
                        table: str = "events") -> set[str]:
         self.flush()
         return super().seen_event_ids(partition, run_ids, event_ids, before, table=table)
+
+    def first_experiments(self, partition: int, run_ids: list[str], before: int, *,
+                          table: str = "events") -> dict[str, str]:
+        self.flush()
+        return super().first_experiments(partition, run_ids, before, table=table)
 
     def derive(self, derived: Derived, partition: int, after: int, upto: int, *, target: str | None = None,
                source: str | None = None) -> None:

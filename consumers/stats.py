@@ -28,6 +28,9 @@ class ProjectorStats:
     last_batch_at: float | None = None
     assigned: list[int] = field(default_factory=list)
     insert_latency: Histogram = field(default_factory=_latency)
+    skipped_messages: int = 0
+    """Offsets the consumer could not read, skipped into dead letters (also counted in dead_letters)."""
+    skips: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=20))
     _window: deque[tuple[float, int, int]] = field(default_factory=deque)
 
     def record_batch(self, *, events: int, points: int, dead_letters: int, duplicates: int) -> None:
@@ -41,6 +44,11 @@ class ProjectorStats:
         self._window.append((now, self.events, self.points))
         while self._window and now - self._window[0][0] > RATE_WINDOW_S:
             self._window.popleft()
+
+    def record_skip(self, partition: int, first: int, last: int, error: str) -> None:
+        self.skipped_messages += last - first + 1
+        self.skips.append({"partition": partition, "first_offset": first, "last_offset": last, "error": error,
+                           "at": time.time()})
 
     def rates(self) -> tuple[float, float]:
         """(events/s, points/s) over the last RATE_WINDOW_S seconds of batches."""

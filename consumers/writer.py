@@ -21,6 +21,7 @@ from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, LoggedEvent, Projection
 from consumers.projections.events import dead_letter_row, duplicate_row
 from consumers.projections.metrics import MetricBlock
+from consumers.screening import ExperimentMismatchError, misfiled
 from consumers.sink import ClickHouseSink
 from consumers.stats import ProjectorStats
 from schemas import MetricsLogged
@@ -28,6 +29,7 @@ from schemas import MetricsLogged
 log = logging.getLogger("runstream.projector")
 
 CHUNK_BYTES = 8 * 1024 * 1024  # of Avro per block: about half a million metric points
+MAX_REMEMBERED_RUNS = 200_000  # per partition: past it the owners are forgotten and asked again
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class BatchWriter:
     """A replay fills derived tables once per catch-up (`derive_pending`), not after every batch."""
     chunk_bytes: int = CHUNK_BYTES
     positions: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    owners: dict[int, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    """Per partition, the experiment each run seen so far belongs to (filled from ClickHouse on first sight)."""
 
     def load_positions(self, partitions: list[int]) -> dict[int, int]:
         """Read every table's position from ClickHouse, derive what a crash left underived, and return the
@@ -81,6 +85,7 @@ class BatchWriter:
         a sparse table such as artifacts may have no row in a partition at all)."""
         for table in self.tables.names:
             self.positions[table] = self.sink.positions(self.tables.physical(table), partitions)
+        self.owners.clear()
         for derived in self.tables.derived:
             if derived.source in self.positions:
                 for partition in partitions:
@@ -103,6 +108,18 @@ class BatchWriter:
                 start, size = i + 1, 0
         return total
 
+    def skip_unreadable(self, partition: int, first: int, last: int, reason: str, message: str) -> BatchResult:
+        """Record offsets first..last, which the consumer cannot read, as dead letters (so the position moves
+        past them, and a replay that meets the same batch writes the same rows)."""
+        dead = [DeadLetter(partition, offset, "", reason, message, "") for offset in range(first, last + 1)]
+        blocks = [Block(p.table, p.columns) for p in self.tables.projections]
+        for block in blocks:
+            if block.table == POSITION_TABLE:
+                for d in dead:
+                    block.append(*dead_letter_row(d.partition, d.offset, d.key, d.reason, d.message, d.fingerprint,
+                                                  d.time))
+        return self.apply(PreparedChunk(partition, first, last, blocks, [], {}, dead))
+
     def derive_pending(self, upto: dict[int, int]) -> None:
         """Bring every derived table up to `upto` per partition (after deferred batches)."""
         for derived in self.tables.derived:
@@ -111,7 +128,7 @@ class BatchWriter:
 
     def _write_chunk(self, partition: int, msgs: list[Message]) -> BatchResult:
         """Prepare a chunk (pure), send its dead letters on (live only), then apply it."""
-        prepared = prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections)
+        prepared = self.screen(prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections))
         if prepared.dead and self.dlq is not None:
             by_offset = {offset_of(m): m for m in msgs}
             for d in prepared.dead:
@@ -119,6 +136,25 @@ class BatchWriter:
             self.dlq.flush()
             log.warning("%d message(s) of partition %d sent to %s", len(prepared.dead), partition, self.dlq.topic)
         return self.apply(prepared)
+
+    def screen(self, prepared: PreparedChunk) -> PreparedChunk:
+        """Turn the chunk's events whose run belongs to another experiment into dead letters. Unlike preparing,
+        this needs what earlier offsets hold: each run's first experiment, asked of the events table once per
+        run and partition, then remembered."""
+        runs = [(e.offset, e.run_id, e.experiment_id) for e in prepared.events if e.run_id]
+        if not runs or not self.tables.projections:
+            return prepared
+        owners = self.owners[prepared.partition]
+        if len(owners) > MAX_REMEMBERED_RUNS:
+            owners.clear()
+        unknown = sorted({run for _, run, _ in runs if run not in owners})
+        if unknown:
+            owners.update(self.sink.first_experiments(prepared.partition, unknown, prepared.first,
+                                                      table=self.tables.physical(POSITION_TABLE)))
+        wrong = misfiled(runs, owners)
+        if wrong:
+            _dead_letter(prepared, wrong)
+        return prepared
 
     def apply(self, prepared: PreparedChunk) -> BatchResult:
         """Insert a prepared chunk: duplicates found against the events table become Duplicate rows, each
@@ -163,7 +199,7 @@ class BatchWriter:
             table=self.tables.physical(POSITION_TABLE),
         )
         duplicates = set()
-        for offset, event_id, _, _ in events:
+        for offset, event_id, *_ in events:
             if event_id in earlier:
                 duplicates.add(offset)
             else:
@@ -190,6 +226,7 @@ class EventRef(NamedTuple):
     event_id: str
     run_id: str
     points: int  # metric points it carries
+    experiment_id: str
 
 
 RawMessage = tuple[bytes | None, bytes | None, int, int | None]
@@ -235,9 +272,26 @@ def prepare_chunk(partition: int, raws: list[RawMessage], projections: Iterable[
                                               d.time))
         blocks.append(block)
     events = [EventRef(e.offset, e.event.event_id, e.event.run_id,
-                       len(e.event.payload) if isinstance(e.event.payload, MetricsLogged) else 0) for e in good]
+                       len(e.event.payload) if isinstance(e.event.payload, MetricsLogged) else 0,
+                       e.event.experiment_id) for e in good]
     duplicate_rows = {e.offset: duplicate_row(e, e.event.event_time) for e in good}
     return PreparedChunk(partition, raws[0][2], raws[-1][2], blocks, events, duplicate_rows, dead)
+
+
+def _dead_letter(prepared: PreparedChunk, wrong: dict[int, str]) -> None:
+    """Take these events out of every block and record them as dead letters (at their event time, so a replay
+    writes the same rows)."""
+    offsets = set(wrong)
+    prepared.blocks = [_without(block, offsets, -1) for block in prepared.blocks]
+    for offset, message in wrong.items():
+        row = prepared.duplicate_rows[offset]
+        dead = DeadLetter(prepared.partition, offset, row[1], ExperimentMismatchError.reason, message, row[10], row[5])
+        prepared.dead.append(dead)
+        for block in prepared.blocks:
+            if block.table == POSITION_TABLE:
+                block.append(*dead_letter_row(dead.partition, dead.offset, dead.key, dead.reason, dead.message,
+                                              dead.fingerprint, dead.time))
+    prepared.events = [e for e in prepared.events if e.offset not in offsets]
 
 
 def _without(block: Block, offsets: set[int], done: int) -> Block:

@@ -59,7 +59,7 @@ class ActiveRun:
         points = [(k if k in known else v.check_key("metric", k), v.check_metric_value(k, x))
                   for k, x in metrics.items()]
         ts = _now_ms() if timestamp is None else v.check_timestamp_ms(timestamp)
-        checked_step = None if step is None else v.check_int64("step", step)
+        checked_step = None if step is None else v.check_step(step)
         with self._lock:
             known.update(k for k, _ in points)
             for key, value in points:

@@ -19,6 +19,7 @@ from schemas.limits import (
 
 __all__ = ["INT64_MAX", "INT64_MIN", "MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "MAX_PARAM_VALUE_LENGTH",
            "MAX_TAG_VALUE_LENGTH"]
+from schemas.ranges import STEP_MAX, STEP_MIN, TIME_MAX, TIME_MAX_MS
 
 
 def check_key(kind: str, key: object) -> str:
@@ -59,7 +60,17 @@ def check_timestamp_ms(value: object) -> int:
     ts = check_int64("timestamp", value)
     if ts < 0:
         raise ValueError(f"timestamp {ts} is before 1970; pass milliseconds since the epoch")
+    if ts >= TIME_MAX_MS:  # the projector would dead-letter the batch (schemas.ranges)
+        raise ValueError(f"timestamp {ts} is after {TIME_MAX.year}; pass milliseconds since the epoch")
     return ts
+
+
+def check_step(value: object) -> int:
+    """A metric step within what the projector stores and JSON readers hold exactly (schemas.ranges)."""
+    step = check_int64("step", value)
+    if not STEP_MIN <= step <= STEP_MAX:
+        raise ValueError(f"step {step} is outside [{STEP_MIN}, {STEP_MAX}]")
+    return step
 
 
 def check_text(kind: str, key: str, value: object, limit: int) -> str:

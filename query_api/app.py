@@ -27,12 +27,13 @@ from query_api.mlflow.service import MlflowService
 from query_api.publisher import ApiPublisher
 from query_api.queries.log import positions
 from query_api.routes import admin as admin_routes
-from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
+from query_api.routes import alerts, analytics, artifacts, experiments, groups, health, opmetrics, runs, sql
 from query_api.routes.dashboard import install_dashboard
 from query_api.security import LocalOnly
 from query_api.settings import ApiSettings
 from query_api.sharedclients import ClientPool
 from query_api.sqlbudget import SqlGuard
+from query_api.sqlclient import query_limits
 from query_api.state import AppState
 
 log = logging.getLogger("runstream.api")
@@ -53,8 +54,8 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         applied = migrate(clickhouse)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        clickhouse.close()  # the requests' clients are bounded (time, memory); migrations were not
-        limits = settings.query_limits()
+        clickhouse.close()  # the requests' client is bounded (time, memory); migrations were not
+        limits = query_limits(settings)
         pool = ClientPool(lambda: open_client(store.clickhouse_url, store.clickhouse_database, limits),
                           settings.query_clients)
         clickhouse = pool.as_client()
@@ -102,6 +103,8 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
     app.include_router(experiments.router, dependencies=read)
     app.include_router(runs.router, dependencies=read)
     app.include_router(analytics.router, dependencies=read)
+    app.include_router(groups.router, dependencies=read)
+    app.include_router(alerts.router, dependencies=[Depends(require_route_scope()), Depends(read_your_writes)])
     app.include_router(artifacts.router, dependencies=read)
     app.include_router(sql.router, dependencies=admin)
     app.include_router(admin_routes.router, dependencies=admin)

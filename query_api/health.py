@@ -28,7 +28,7 @@ def high_watermarks(admin: AdminClient, topic: str, timeout: float) -> dict[int,
 
 def check(state: AppState) -> tuple[bool, dict[str, Any]]:
     """(ready, body) for /healthz; the body names what is wrong when not ready."""
-    clickhouse = getattr(state, "health_clickhouse", None) or state.clickhouse  # its own: never behind a request
+    clickhouse = state.health_clickhouse or state.clickhouse
     body: dict[str, Any] = {}
     reasons = []
     try:
@@ -56,6 +56,12 @@ def check(state: AppState) -> tuple[bool, dict[str, Any]]:
         else:
             body["projector"] = f"stopped: {state.projector.error!r}"
             reasons.append("projector stopped")
+        stalled, skips = state.projector.stalled(), state.projector.skipped()
+        if stalled:  # a partition the consumer cannot read past (skipped after a few repeats)
+            body["projector_stalled"] = stalled
+            reasons.append("projector stalled on partition(s) " + ", ".join(str(s["partition"]) for s in stalled))
+        if skips:
+            body["projector_skipped"] = skips
     if reasons:
         body["reason"] = "; ".join(reasons)
     return not reasons, body

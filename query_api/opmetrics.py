@@ -59,6 +59,12 @@ class RunstreamCollector(Collector):
                                     value=points_rate)
             yield GaugeMetricFamily("runstream_projector_up", "1 while the projector thread runs",
                                     value=1 if projector.alive else 0)
+            yield GaugeMetricFamily("runstream_projector_stalled_partitions",
+                                    "Partitions whose next batch cannot be read (skipped after a few tries)",
+                                    value=len(projector.projector.stalls.stalled))
+            yield CounterMetricFamily("runstream_projector_skipped_messages",
+                                      "Offsets the consumer could not read, skipped into dead letters",
+                                      value=stats.skipped_messages)
             yield from stats.insert_latency.collect()
 
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+MAX_OFFSET = 2**31 - 1  # rows to skip; far beyond any result set (a forged 10**30 would overflow ClickHouse's UInt64)
+INT64_MAX = 2**63 - 1
 _MALFORMED = (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError)
 
 
@@ -65,8 +67,9 @@ class PageToken:
             parsed = cls(int(raw["offset"]), snapshot, str(raw["query"]))
         except _MALFORMED:
             raise BadPageToken(f"Invalid page token, could not base64-decode and parse: {token!r}") from None
-        message = "Invalid page token: it belongs to a different search (filter, order_by or scope changed)"
-        return parsed._checked(query, message, message)
+        return parsed._checked(query, "Invalid page token: it belongs to a different search (filter, order_by "
+                                      "or scope changed)", f"Invalid page token: {token[:100]!r} holds numbers this "
+                                      "server never writes")
 
     def _checked(self, query: str, other_query: str, negative: str) -> PageToken:
         if self.query != query:

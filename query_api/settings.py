@@ -27,11 +27,6 @@ class ApiSettings(BaseSettings):
     mlflow_read_wait_s: float = Field(10.0, gt=0, description="how long a read waits for the projector to "
                                       "reach this server's own writes")
     publish_timeout_s: float = Field(10.0, gt=0, description="how long an HTTP write waits for Kafka's ack")
-    sql_clickhouse_dsn: SecretStr | None = Field(None, description="the DSN analyst SQL connects with: on a "
-                                                 "ClickHouse server, a user granted only SELECT on the database "
-                                                 "(compose/clickhouse-analyst.sh); default: clickhouse_dsn")
-    sql_memory_budget_bytes: int = Field(4 * 1024**3, ge=1024**2, description="memory all concurrent /api/v1/sql "
-                                         "queries may reserve together (each reserves its limit)")
     query_max_execution_time_s: float = Field(30.0, gt=0, description="time limit of every query the API runs")
     query_max_memory_bytes: int = Field(2 * 1024**3, ge=1024**2, description="memory limit of every query the "
                                         "API runs")
@@ -40,6 +35,11 @@ class ApiSettings(BaseSettings):
     artifact_max_bytes: int = Field(1024**3, ge=1, description="largest artifact upload (413 beyond)")
     allowed_hosts: str = Field("127.0.0.1,localhost,[::1]", description="without tokens: the Host names served "
                                "(comma-separated; *.example.org or * allowed), against DNS rebinding")
+    sql_clickhouse_dsn: SecretStr | None = Field(None, description="the DSN analyst SQL connects with: on a "
+                                                 "ClickHouse server, a user granted only SELECT on the database "
+                                                 "(compose/clickhouse-analyst.sh); default: clickhouse_dsn")
+    sql_memory_budget_bytes: int = Field(4 * 1024**3, ge=1024**2, description="memory all concurrent /api/v1/sql "
+                                         "queries may reserve together (each reserves its limit)")
 
     @property
     def allowed_host_list(self) -> tuple[str, ...]:
@@ -48,11 +48,6 @@ class ApiSettings(BaseSettings):
         if self.api_host not in ("0.0.0.0", "::", "") and self.api_host not in hosts:
             hosts.append(f"[{self.api_host}]" if ":" in self.api_host else self.api_host)
         return tuple(hosts)
-
-    def query_limits(self) -> dict[str, object]:
-        """The bounds of every query the API runs for a request (analyst SQL has its own, tighter ones)."""
-        return {"max_execution_time": self.query_max_execution_time_s, "timeout_overflow_mode": "throw",
-                "max_memory_usage": self.query_max_memory_bytes}
 
     @property
     def base_url(self) -> str:

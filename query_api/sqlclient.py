@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -21,9 +22,15 @@ from query_api.settings import ApiSettings
 from query_api.sqlbudget import SqlGuard
 
 
+def query_limits(settings: ApiSettings) -> dict[str, Any]:
+    """The bounds of every query the API runs for a request (analyst SQL has its own, tighter ones)."""
+    return {"max_execution_time": settings.query_max_execution_time_s, "timeout_overflow_mode": "throw",
+            "max_memory_usage": settings.query_max_memory_bytes}
+
+
 @dataclass(frozen=True)
 class SqlBackend:
-    """What the SQL route needs: the server's settings, and a way to open a client of its own."""
+    """What the SQL route needs: the server's settings, the memory budget, and a way to open a client of its own."""
 
     api: ApiSettings
     store: ProjectorSettings

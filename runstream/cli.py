@@ -27,6 +27,7 @@ from runstream.stack import (
     local_broker,
     run_demo,
     serve,
+    start_alerts,
     terminate_as_interrupt,
 )
 
@@ -46,9 +47,11 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
     terminate_as_interrupt()
     settings = ServerSettings()
     broker: LocalKafka | None = None
+    alerts = None
     try:
         broker, settings = local_broker(settings)
         create_topics(settings.store)
+        alerts = start_alerts(settings)
         if demo:
             threading.Thread(target=run_demo, args=(settings,), name="runstream-demo", daemon=True).start()
         serve(settings)
@@ -57,6 +60,8 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
     except KeyboardInterrupt:
         pass
     finally:
+        if alerts is not None:
+            alerts.stop()
         if broker is not None:
             log.info("stopping the Kafka broker")
             broker.stop()

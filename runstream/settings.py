@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consumers.alerts.settings import AlertSettings
 from consumers.settings import ProjectorSettings
 from query_api.settings import ApiSettings
 
@@ -32,6 +33,7 @@ class HostSettings(BaseSettings):
 
 _PARTS: dict[str, type[BaseSettings]] = {
     "store": ProjectorSettings, "api": ApiSettings, "broker": BrokerSettings, "host": HostSettings,
+    "alerts": AlertSettings,
 }
 
 
@@ -45,6 +47,7 @@ class ServerSettings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     host: HostSettings = Field(default_factory=HostSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @model_validator(mode="before")
     @classmethod

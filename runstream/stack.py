@@ -11,6 +11,7 @@ import uvicorn
 from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI
 
+from consumers.alerts import AlertWorkerThread, start_alert_worker
 from consumers.settings import ProjectorSettings
 from consumers.topics import ensure_topics
 from query_api.app import create_app
@@ -62,6 +63,14 @@ def local_broker(settings: ServerSettings) -> tuple[LocalKafka | None, ServerSet
     return broker, settings
 
 
+def start_alerts(settings: ServerSettings) -> AlertWorkerThread | None:
+    """The alert worker beside the server (RUNSTREAM_ALERTS_ENABLED=false leaves it out)."""
+    store = settings.store
+    alerts = settings.alerts.model_copy(update={"kafka_bootstrap_servers": store.kafka_bootstrap_servers,
+                                                "topic": store.topic})
+    return start_alert_worker(alerts) if alerts.alerts_enabled else None
+
+
 def serve(settings: ServerSettings) -> None:
     """Run the API (hosting the projector unless told not to) until interrupted."""
     try:
@@ -90,7 +99,7 @@ def run_demo(settings: ServerSettings) -> None:
     if settings.api.auth_tokens:  # read the demo back with any token that may read
         grants = json.loads(settings.api.auth_tokens.get_secret_value())
         token = next((t for t, scopes in grants.items() if {"read", "admin"} & set(scopes)
-                      and not t.startswith("sha256:")), None)  # a digest is not a token
+                      and not t.startswith("sha256:")), None)
     demo_sweep.wait_and_print_leaderboard(settings.api.base_url, runs, steps, token=token)
 
 

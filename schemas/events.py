@@ -9,6 +9,14 @@ from datetime import datetime
 
 import numpy as np
 
+from schemas.alerts import (
+    ALERT_EVENTS,
+    AlertDelivered,
+    AlertFired,
+    AlertRuleChanged,
+    AlertRuleCreated,
+    AlertRuleDeleted,
+)
 from schemas.model_events import LOGGED_MODEL_EVENTS, MODEL_PAYLOAD_TYPES, REGISTRY_EVENTS, ModelPayload
 
 
@@ -186,15 +194,16 @@ Payload = (
     ExperimentCreated | RunStarted | ParamsLogged | MetricsLogged | TagsSet | TagDeleted | ArtifactLogged
     | InputsLogged | RunStatusChanged | RunDeleted | RunRestored | RunRenamed | ExperimentRenamed
     | ExperimentDeleted | ExperimentRestored | ExperimentTagsSet | ExperimentTagDeleted | ModelPayload
+    | AlertRuleCreated | AlertRuleChanged | AlertRuleDeleted | AlertFired | AlertDelivered
 )
 
 PAYLOAD_TYPES: tuple[type, ...] = (
     ExperimentCreated, RunStarted, ParamsLogged, MetricsLogged, TagsSet, TagDeleted, ArtifactLogged,
     InputsLogged, RunStatusChanged, RunDeleted, RunRestored, RunRenamed, ExperimentRenamed, ExperimentDeleted,
-    ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted, *MODEL_PAYLOAD_TYPES,
+    ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted, *MODEL_PAYLOAD_TYPES, *ALERT_EVENTS,
 )
 # Events that belong to no run (run_id ""): experiments', logged models' and the registry's.
-RUNLESS_EVENTS: tuple[type, ...] = (*EXPERIMENT_EVENTS, *LOGGED_MODEL_EVENTS, *REGISTRY_EVENTS)
+RUNLESS_EVENTS: tuple[type, ...] = (*EXPERIMENT_EVENTS, *LOGGED_MODEL_EVENTS, *REGISTRY_EVENTS, *ALERT_EVENTS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,17 +62,6 @@ def series(key: str, steps: Any, values: Any, timestamps: Any) -> MetricsLogged:
     return MetricsLogged([key], np.zeros(len(values), dtype="<i4"), steps, timestamps, values)
 
 
-def concat(batches: Sequence[MetricsLogged]) -> MetricsLogged:
-    """Several batches as one, in order (names merged by first appearance)."""
-    index: dict[str, int] = {}
-    remapped = []
-    for batch in batches:
-        mapping = np.array([index.setdefault(n, len(index)) for n in batch.names], dtype="<i4")
-        remapped.append(mapping[batch.name_index])
-    return MetricsLogged(list(index), *(np.concatenate(c) for c in (
-        remapped, [b.steps for b in batches], [b.timestamps for b in batches], [b.values for b in batches])))
-
-
 def pack(batch: MetricsLogged, version: int = PACKED_SINCE_VERSION) -> dict[str, Any]:
     """The Avro record of a batch for a schema version: packed bytes (version 4 on), else Avro arrays."""
     if version >= PACKED_SINCE_VERSION:

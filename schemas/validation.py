@@ -6,10 +6,11 @@ from schemas.errors import InvalidEventError
 from schemas.events import RUNLESS_EVENTS, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
 from schemas.ids import RUN_ID
 from schemas.model_events import REGISTRY_EVENTS
+from schemas.ranges import check_ranges
 
 
 def validate_event(event: RunEvent) -> RunEvent:
-    """Return the event unchanged, or raise InvalidEventError naming the broken rule."""
+    """Return the event unchanged, or raise InvalidEventError naming the broken rule (ranges included)."""
     payload = event.payload
     if not event.experiment_id and not isinstance(payload, REGISTRY_EVENTS):
         raise InvalidEventError("experiment_id is empty")
@@ -27,4 +28,4 @@ def validate_event(event: RunEvent) -> RunEvent:
             raise InvalidEventError("MetricsLogged name_index points outside names")
         if any(not name for name in payload.names):
             raise InvalidEventError("MetricsLogged has an empty metric key")
-    return event
+    return check_ranges(event)

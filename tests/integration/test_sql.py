@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -373,7 +374,7 @@ def doc_queries() -> list[str]:
 
 def test_every_query_of_the_docs_runs(stack: Stack) -> None:
     queries = doc_queries()
-    assert len(queries) == 5
+    assert len(queries) == 7
     for query in queries:
         assert ok(stack, query)["row_count"] > 0, query
 
@@ -390,6 +391,20 @@ def test_the_worked_questions_answer_them(stack: Stack) -> None:
         ["lstm", 2, pytest.approx(sum(lstm) / 2), 1.0 / 13, 2 * STEPS],
         ["transformer", 2, pytest.approx(sum(transformer) / 2), 1.0 / 12, 2 * STEPS],
     ]
+
+
+def test_the_grouped_examples_aggregate_across_seeds(stack: Stack) -> None:
+    configs, curves = (ok(stack, q)["rows"] for q in doc_queries()[4:6])
+    sgd = [val_loss(2)[-1], val_loss(4)[-1]]  # lr 0.1 with sgd: two runs, the "seeds" of one configuration
+    # ranked by the mean final val_loss: 1/12 (one run), (1/11 + 1/13) / 2, 1/10 (one run)
+    assert [row[:3] for row in configs] == [["0.001", "adam", 1], ["0.1", "sgd", 2], ["0.01", "adam", 1]]
+    assert configs[1][3:6] == [pytest.approx(sum(sgd) / 2), pytest.approx(statistics.stdev(sgd)),
+                               pytest.approx(sum(sgd) / 2)]
+    assert configs[0][4] is None and configs[2][4] is None, "one run has no sample std"
+    # 10 steps, fewer than 100 buckets: one bucket per step, and lr 0.1's runs meet in each
+    lr01 = [row for row in curves if row[0] == "0.1"]
+    assert [row[2] for row in lr01] == list(range(STEPS)) and {row[3] for row in lr01} == {2}
+    assert lr01[0][4:] == [pytest.approx((0.5 + 0.25) / 2), pytest.approx(statistics.stdev([0.5, 0.25]))]
 
 
 @pytest.fixture(scope="module")

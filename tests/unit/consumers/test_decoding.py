@@ -60,9 +60,9 @@ def test_a_malformed_packed_batch_is_an_undecodable_dead_letter(record: dict, wo
 def test_packed_columns_decode_to_the_same_batch_as_avro_arrays() -> None:
     arrays = {"names": ["a", "b"], "name_index": [0, 1, 0], "steps": [1, 1, 2], "timestamps": [5, 5, 6],
               "values": [0.5, -1.0, float("inf")], **NOT_PACKED}
-    as_arrays = classify(raw_message(payload=("runstream.v1.MetricsLogged", arrays)), b"k", 0, 1)
+    as_arrays = classify(raw_message(payload=("runstream.v1.MetricsLogged", arrays)), RUN_ID.encode(), 0, 1)
     as_packed = classify(raw_message(payload=("runstream.v1.MetricsLogged", packed(
-        ["a", "b"], [0, 1, 0], [1, 1, 2], [5, 5, 6], [0.5, -1.0, float("inf")]))), b"k", 0, 1)
+        ["a", "b"], [0, 1, 0], [1, 1, 2], [5, 5, 6], [0.5, -1.0, float("inf")]))), RUN_ID.encode(), 0, 1)
     assert not isinstance(as_arrays, DeadLetter) and not isinstance(as_packed, DeadLetter)
     assert as_arrays.event.payload == as_packed.event.payload
     assert list(as_packed.event.payload.points()) == [  # type: ignore[union-attr]

@@ -145,6 +145,9 @@ class RecordingSink:
                        **_: Any) -> set[str]:
         return set()
 
+    def first_experiments(self, partition: int, run_ids: list[str], before: int, **_: Any) -> dict[str, str]:
+        return {}
+
     def derive(self, derived: Any, partition: int, after: int, upto: int, **_: Any) -> None:
         self.inserted.append((derived.table, list(range(after + 1, upto + 1))))
 

@@ -76,7 +76,7 @@ def test_the_events_table_comes_last_and_holds_the_position() -> None:
     assert PROJECTIONS[-1].table == POSITION_TABLE == "events"
     assert [p.table for p in PROJECTIONS] == [
         "experiments", "experiment_changes", "experiment_tags", "runs", "params", "tags", "artifacts", "inputs",
-        "metrics", "events"]
+        "metrics", "alert_rules", "alert_firings", "alert_deliveries", "events"]
 
 
 def test_an_empty_block() -> None:
@@ -280,3 +280,28 @@ def test_duplicate_row_shape() -> None:
     assert (row["event_id"], row["event_type"], row["run_id"], row["seq"], row["kafka_offset"], row["error"]) == (
         events_projection.NIL_UUID, "Duplicate", RUN_ID, 5, 9, "")
     assert json.loads(row["payload"]) == {"duplicate_of": original.event.event_id, "type": "TagsSet"}
+
+
+def test_metric_points_leave_as_one_arrow_table_of_numpy_columns() -> None:
+    import pyarrow as pa
+
+    first = logged(MetricsLogged(["a", "b"], [0, 1, 1], [0, 0, 1], [5, 5, 6], [1.0, 2.0, 3.0]), offset=1)
+    second = logged(MetricsLogged(["b", "c"], [1, 0], [7, 7], [8, 8], [4.0, 5.0]), offset=2, run_id="cd" * 16)
+    block = metrics_projection.PROJECTION.block([first, second])
+    table = block.to_arrow()
+    assert table.column_names == list(metrics_projection.COLUMNS) and table.num_rows == len(block) == 5
+    assert pa.types.is_dictionary(table.schema.field("key").type)  # one int32 per point, each key once
+    assert table.schema.field("ts").type == pa.timestamp("ms", tz="UTC")
+    assert table.column("key").to_pylist() == ["a", "b", "b", "c", "b"]
+    assert table.column("run_id").to_pylist() == [RUN_ID] * 3 + ["cd" * 16] * 2
+    assert table.column("point_index").to_pylist() == [0, 1, 2, 0, 1]
+    assert table.column("kafka_offset").to_pylist() == [1, 1, 1, 2, 2]
+
+
+def test_a_metric_block_drops_whole_events_already_written_or_duplicated() -> None:
+    events = [logged(MetricsLogged(["a"], [0], [i], [i], [float(i)]), offset=i) for i in range(1, 6)]
+    block = metrics_projection.PROJECTION.block(events)
+    kept = block.without({4}, done=2)
+    assert sorted(set(kept.to_arrow().column("kafka_offset").to_pylist())) == [3, 5]
+    assert len(block) == 5 and len(kept) == 2
+    assert len(block.without(set(), done=5)) == 0 and block.without(set(), done=5).to_arrow().num_rows == 0

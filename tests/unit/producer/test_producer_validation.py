@@ -104,6 +104,19 @@ def test_timestamps_are_non_negative_milliseconds() -> None:
         v.check_timestamp_ms(-1)
     with pytest.raises(ValueError, match="integer"):
         v.check_timestamp_ms(1.5)
+    with pytest.raises(ValueError, match="after 2262"):
+        v.check_timestamp_ms(2**63 - 1)  # the projector would dead-letter it
+
+
+@pytest.mark.parametrize("step", [0, -(2**53 - 1), 2**53 - 1])
+def test_steps_the_projector_stores_are_accepted(step: int) -> None:
+    assert v.check_step(step) == step
+
+
+@pytest.mark.parametrize("step", [2**53, -(2**53), 2**63 - 1])
+def test_steps_beyond_exact_json_numbers_are_refused(step: int) -> None:
+    with pytest.raises(ValueError, match="outside"):
+        v.check_step(step)
 
 
 # -- text values -------------------------------------------------------------------------------------------------

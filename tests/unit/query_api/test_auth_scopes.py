@@ -15,7 +15,7 @@ from query_api.deps import get_clickhouse
 from query_api.errors import ApiError
 from query_api.mlflow import artifact_routes
 from query_api.mlflow import routes as mlflow_routes
-from query_api.mlflow.deps import get_mlflow
+from query_api.mlflow.deps import get_artifacts, get_reader, get_writer
 from runstream.settings import ServerSettings
 from runstream.stack import build_app
 
@@ -42,7 +42,8 @@ class Service:
 def api() -> TestClient:
     grants = {digest(READER): ["read"], digest(WRITER): ["read", "write"]}
     app = build_app(ServerSettings(auth_tokens=SecretStr(json.dumps(grants))))
-    app.dependency_overrides[get_mlflow] = Service
+    for dependency in (get_reader, get_writer, get_artifacts):
+        app.dependency_overrides[dependency] = Service
     app.dependency_overrides[get_clickhouse] = Service
     return TestClient(app)  # the lifespan does not run: no services
 

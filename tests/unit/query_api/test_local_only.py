@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from query_api.artifacts import ArtifactStore
 from query_api.errors import ApiError
-from query_api.mlflow.deps import get_artifacts, get_mlflow, get_writer
+from query_api.mlflow.deps import get_artifacts, get_reader, get_writer
 from query_api.security import allowed_host, host_name
 from runstream.settings import ServerSettings
 from runstream.stack import build_app
@@ -30,7 +28,8 @@ class Service:
 def client(**settings: object) -> TestClient:
     settings = {"allowed_hosts": "127.0.0.1,localhost,[::1]", **settings}
     app = build_app(ServerSettings(**settings))  # type: ignore[arg-type]
-    app.dependency_overrides[get_mlflow] = Service
+    for dependency in (get_reader, get_writer, get_artifacts):
+        app.dependency_overrides[dependency] = Service
     return TestClient(app, base_url="http://127.0.0.1:8080")  # the lifespan does not run: no services
 
 
@@ -53,8 +52,8 @@ def test_local_host_names_are_served(host: str) -> None:
 
 def test_a_configured_host_is_served() -> None:
     api = client(allowed_hosts="127.0.0.1,tracking.lab,*.corp.example")
-    assert api.post(CREATE, headers={"Host": "tracking.lab:80"}, json={}).status_code == 418
-    assert api.post(CREATE, headers={"Host": "a.corp.example"}, json={}).status_code == 418
+    assert api.post(CREATE, headers={"Host": "tracking.lab:80"}, json={"name": "x"}).status_code == 418
+    assert api.post(CREATE, headers={"Host": "a.corp.example"}, json={"name": "x"}).status_code == 418
     assert api.post(CREATE, headers={"Host": "corp.example.evil"}, json={}).status_code == 403
 
 
@@ -105,18 +104,23 @@ def test_host_names() -> None:
     assert allowed_host("anything", ["*"])
 
 
-class Writer:
-    """The MLflow writer: an upload over the limit must be refused before the run is looked up."""
+class Uploads:
+    """The MLflow service with only an artifact store: the upload must be refused before the run is looked up."""
+
+    def __init__(self, root: object) -> None:
+        from query_api.artifacts import ArtifactStore
+
+        self.artifacts = ArtifactStore(root, max_bytes=1000)  # type: ignore[arg-type]
 
     def check_can_log(self, run_id: str, experiment_id: str) -> None:
         raise Reached("check_can_log")
 
 
-def test_an_upload_over_the_limit_is_a_413_before_anything_is_stored(tmp_path: Path) -> None:
+def test_an_upload_over_the_limit_is_a_413_before_anything_is_stored(tmp_path: object) -> None:
     app = build_app(ServerSettings(artifact_max_bytes=1000))
-    store = ArtifactStore(tmp_path, max_bytes=1000)
-    app.dependency_overrides[get_writer] = Writer
-    app.dependency_overrides[get_artifacts] = lambda: store
+    uploads = Uploads(tmp_path)
+    app.dependency_overrides[get_writer] = lambda: uploads
+    app.dependency_overrides[get_artifacts] = lambda: uploads.artifacts
     api = TestClient(app, base_url="http://127.0.0.1:8080")
     path = f"/api/2.0/mlflow-artifacts/artifacts/1/{'a' * 32}/artifacts/big.bin"
     response = api.put(path, content=b"x" * 1001)

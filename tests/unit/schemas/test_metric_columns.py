@@ -64,14 +64,6 @@ def test_series_builds_one_key_and_checks_lengths() -> None:
         metric_columns.series("lr", [1, 2], [0.1], [5, 6])
 
 
-def test_concat_merges_names_and_keeps_order() -> None:
-    a = metric_columns.from_points([("x", 0, 1, 1.0), ("y", 0, 1, 2.0)])
-    b = metric_columns.from_points([("y", 1, 2, 3.0), ("z", 1, 2, 4.0)])
-    both = metric_columns.concat([a, b])
-    assert both.names == ["x", "y", "z"]
-    assert list(both.points()) == [*a.points(), *b.points()]
-
-
 def test_equality_compares_columns_with_nan_equal_to_nan() -> None:
     assert sample() == sample()
     other = metric_columns.from_points([("loss", 0, 1000, 0.5)])

@@ -39,7 +39,7 @@ GOOD_BATCH = MetricsLogged(["loss", "acc"], [0, 1, 1], [0, 0, 1], [1, 2, 3], [0.
     make_event(ParamsLogged({"a": "1"}), seq=2),
     make_event(GOOD_BATCH, seq=3),
     make_event(MetricsLogged([], [], [], [], [])),
-    make_event(RunStatusChanged(RunStatus.FINISHED), seq=2**62),
+    make_event(RunStatusChanged(RunStatus.FINISHED), seq=2**53 - 1),  # the largest seq a JSON reader holds exactly
     make_event(ExperimentCreated("x"), run_id=""),
     make_event(ExperimentCreated("x"), run_id=RUN_ID),
 ], ids=lambda e: e.type)

@@ -3,8 +3,10 @@ import { ApiError, get, post } from "../api.js";
 import { ATTRIBUTES, DEFAULT_ATTRIBUTES, columnId, parseColumn } from "../columns.js";
 import { href, list, replaceState } from "../route.js";
 import { VirtualTable } from "../table.js";
-import { errorBox, h, runColor, timings } from "../util.js";
+import { errorBox, fmtNum, h, runColor, timings } from "../util.js";
+import { aggregateText, groupPicker, groupRows, groupRuns } from "../grouping.js";
 import { CurvesPanel } from "./curves-panel.js";
+import { GroupCurvesPanel } from "./group-curves-panel.js";
 import { ParallelPanel } from "./parallel-panel.js";
 
 const FIRST_PAGE = 300;
@@ -22,8 +24,10 @@ export function renderRuns(root, route) {
     columns: list(p, "c"),
     selection: new Set(list(p, "sel")),
     tab: p.get("tab") || "curves",
-    panel: Object.fromEntries(["m", "x", "log", "z", "pp", "pm"].map((k) => [k, p.get(k) || ""])),
+    panel: Object.fromEntries(["m", "x", "log", "z", "pp", "pm", "band"].map((k) => [k, p.get(k) || ""])),
+    group: list(p, "g"), // API group keys, e.g. params.`lr`
   };
+  const expanded = new Set(); // ids of the groups opened in the table
   let runs = [];
   let brushed = null; // Set of run ids kept by the parallel-coordinates brushes, or null
   let loading = 0;
@@ -32,7 +36,7 @@ export function renderRuns(root, route) {
   const save = () =>
     replaceState("/runs", {
       e: state.experiments, f: state.filter, s: state.sort, d: state.sort ? state.dir : "", c: state.columns,
-      sel: [...state.selection], tab: state.tab, ...state.panel,
+      sel: [...state.selection], tab: state.tab, ...state.panel, g: state.group,
     });
 
   // --- toolbar ---
@@ -43,14 +47,15 @@ export function renderRuns(root, route) {
   const filterForm = h("form", { class: "filter", onsubmit: (e) => { e.preventDefault(); state.filter = filterInput.value.trim(); save(); load(); } },
     filterInput, h("button", { type: "submit" }, "Search"));
   const colPicker = h("details", { class: "picker columns-picker" }, h("summary", {}, "columns"));
+  const groupPick = h("details", { class: "picker group-picker" }, h("summary", {}, "group by"));
   const count = h("span", { class: "count" });
   const compareBtn = h("button", { class: "compare-btn", onclick: () => { location.hash = href("/compare", { runs: [...state.selection] }); } }, "Compare selected");
   const clearBtn = h("button", { onclick: () => { state.selection.clear(); selectionChanged(); } }, "Clear selection");
-  const toolbar = h("div", { class: "toolbar" }, expPicker, filterForm, colPicker, count, compareBtn, clearBtn);
+  const toolbar = h("div", { class: "toolbar" }, expPicker, filterForm, colPicker, groupPick, count, compareBtn, clearBtn);
 
   const table = new VirtualTable({
     rowKey: (r) => r.run_id,
-    rowClass: (r) => (state.selection.has(r.run_id) ? "selected" : ""),
+    rowClass: (r) => (r.group ? "group-row" : state.selection.has(r.run_id) ? "selected" : ""),
     onSort: (id) => {
       if (state.sort === id) state.dir = state.dir === "asc" ? "desc" : "asc";
       else {
@@ -82,21 +87,29 @@ export function renderRuns(root, route) {
       showRows();
     },
   });
+  const grouped = new GroupCurvesPanel({
+    state: state.panel,
+    save,
+    runs: () => runs,
+    scope: () => ({ experiment_ids: state.experiments, filter: state.filter || null, group_by: state.group }),
+  });
   const panels = { curves, parallel };
+  const curvesPanel = () => (state.group.length ? grouped : curves);
   const showTab = () => {
     tabs.replaceChildren(
       ...[["curves", "Curves"], ["parallel", "Parallel coordinates"]].map(([id, label]) =>
         h("button", { class: `tab${state.tab === id ? " active" : ""}`, dataset: { tab: id }, onclick: () => { state.tab = id; save(); showTab(); } }, label)),
     );
-    panelBox.replaceChildren(panels[state.tab].el);
-    panels[state.tab].show();
+    const panel = state.tab === "curves" ? curvesPanel() : panels[state.tab];
+    panelBox.replaceChildren(panel.el);
+    panel.show();
   };
 
   function selectionChanged() {
     save();
     table.paint(true);
     updateCount();
-    if (state.tab === "curves") curves.show();
+    if (state.tab === "curves" && !state.group.length) curves.show();
   }
 
   function toggle(runId, on) {
@@ -108,14 +121,29 @@ export function renderRuns(root, route) {
     selectionChanged();
   }
 
-  function visibleRows() {
+  function visibleRuns() {
     return brushed ? runs.filter((r) => brushed.has(r.run_id)) : runs;
   }
 
+  function visibleRows() {
+    return state.group.length ? groupRows(groupRuns(visibleRuns(), state.group), expanded) : visibleRuns();
+  }
+
+  function setGrouping(keys) {
+    state.group = keys;
+    expanded.clear();
+    save();
+    groupPicker(groupPick, runs, state.group, setGrouping);
+    applyColumns();
+    showRows();
+    showTab();
+  }
+
   function updateCount() {
-    const shown = visibleRows().length;
+    const shown = visibleRuns().length;
     const total = `${runs.length}${complete ? "" : "…"}`;
-    count.textContent = `${brushed ? `${shown} of ${total}` : total} runs · ${state.selection.size} selected`;
+    const groups = state.group.length ? ` in ${groupRuns(visibleRuns(), state.group).length} groups` : "";
+    count.textContent = `${brushed ? `${shown} of ${total}` : total} runs${groups} · ${state.selection.size} selected`;
     count.dataset.rows = String(shown);
     compareBtn.disabled = state.selection.size < 2 || state.selection.size > 100;
   }
@@ -145,7 +173,7 @@ export function renderRuns(root, route) {
     const select = {
       id: "select", label: "", width: 34,
       headerNode: () => h("input", { type: "checkbox", title: "select all rows shown", onchange: (e) => {
-        for (const r of visibleRows().slice(0, 100)) (e.target.checked ? state.selection.add(r.run_id) : state.selection.delete(r.run_id));
+        for (const r of visibleRuns().slice(0, 100)) (e.target.checked ? state.selection.add(r.run_id) : state.selection.delete(r.run_id));
         selectionChanged();
       } }),
       cell: (r) => h("input", { type: "checkbox", class: "row-select", checked: state.selection.has(r.run_id), onchange: (e) => toggle(r.run_id, e.target.checked) }),
@@ -154,13 +182,28 @@ export function renderRuns(root, route) {
     const swatch = (r) => (state.selection.has(r.run_id)
       ? h("span", { class: "swatch", style: `background:${runColor(r.run_id)}` })
       : h("span", { class: "swatch unselected" }));
+    const chosenById = Object.fromEntries(chosen.map((c) => [c.id, c]));
     const cols = [select, ...chosen.map((c) => ({
       id: c.id, label: c.label, width: c.kind === "a" && c.key === "name" ? 180 : c.width, sortable: true, align: c.align,
       cell: c.kind === "a" && c.key === "name"
         ? (r) => h("a", { href: href(`/run/${r.run_id}`), class: "run-link" }, swatch(r), c.text(r))
         : c.text,
     }))];
-    table.setColumns(cols, state.sort ? { id: state.sort, dir: state.dir } : null);
+    // a group's row: a toggle, the group's label and size, and each column aggregated over its runs
+    const groupCell = (c, i) => (r) => {
+      const g = r.group;
+      if (i === 0) {
+        return h("button", { class: "group-toggle", title: "show or hide the group's runs", onclick: () => {
+          if (expanded.has(g.id)) expanded.delete(g.id);
+          else expanded.add(g.id);
+          showRows();
+        } }, expanded.has(g.id) ? "▾" : "▸");
+      }
+      if (i === 1) return h("span", { class: "group-label" }, `${g.label} (${g.runs.length})`);
+      return c.value ? aggregateText(c, g.runs, fmtNum) : "";
+    };
+    const withGroups = cols.map((c, i) => ({ ...c, cell: (r) => (r.group ? groupCell(chosenById[c.id] || c, i)(r) : c.cell(r)) }));
+    table.setColumns(state.group.length ? withGroups : cols, state.sort ? { id: state.sort, dir: state.dir } : null);
     fillColumnPicker();
   }
 
@@ -258,11 +301,12 @@ export function renderRuns(root, route) {
     if (!state.columns.length) state.columns = defaultColumns();
     applyColumns();
     showRows();
+    groupPicker(groupPick, runs, state.group, setGrouping);
     if (!quiet) {
       const first = { ms: performance.now() - started, fetchMs: performance.now() - t0, rows: runs.length, sinceNavigation: performance.now() };
       // the next frame: style, layout and paint of the first screen have been scheduled by then
       requestAnimationFrame(() => setTimeout(() => { timings.firstScreen = { ...first, paintedSinceNavigation: performance.now() }; }, 0));
-      if (state.tab === "curves") curves.show();
+      if (state.tab === "curves") curvesPanel().show();
     }
     while (page.next_page_token && runs.length < MAX_RUNS) {
       page = await post("/api/v1/runs/search", searchBody({ max_results: Math.min(PAGE, MAX_RUNS - runs.length), page_token: page.next_page_token }));
@@ -274,10 +318,11 @@ export function renderRuns(root, route) {
     complete = true;
     updateCount();
     fillColumnPicker();
+    groupPicker(groupPick, runs, state.group, setGrouping);
     timings.allRows = { ms: performance.now() - t0, rows: runs.length };
     if (!quiet && state.tab === "parallel") parallel.show();
     // selected runs beyond the first page: draw them now that every run is here
-    if (!quiet && state.tab === "curves" && state.selection.size && curves.drawnRuns < Math.min(state.selection.size, 50)) curves.show();
+    if (!quiet && state.tab === "curves" && !state.group.length && state.selection.size && curves.drawnRuns < Math.min(state.selection.size, 50)) curves.show();
   }
 
   showTab();
@@ -288,7 +333,8 @@ export function renderRuns(root, route) {
     refresh: async () => {
       if (runs.length <= 5000) await load(true);
       const training = runs.some((r) => state.selection.has(r.run_id) && r.status === "RUNNING");
-      if (state.tab === "curves" && training) await curves.refresh();
+      if (state.tab === "curves" && state.group.length) await grouped.refresh();
+      else if (state.tab === "curves" && training) await curves.refresh();
     },
   };
 }

@@ -1,0 +1,21 @@
+"""Settings of the alert worker, read from RUNSTREAM_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AlertSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNSTREAM_", frozen=True, extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "runstream.events"
+    alerts_enabled: bool = Field(True, description="run the alert worker in the local stack (runstream up)")
+    alerts_consumer_group: str = "runstream-alerts"
+    alerts_stall_check_s: float = Field(10.0, gt=0, description="how often RUNNING runs are checked for silence")
+    alerts_webhook_attempts: int = Field(6, ge=1, description="tries per delivery round (exponential backoff)")
+    alerts_webhook_timeout_s: float = Field(5.0, gt=0)
+    alerts_retry_s: float = Field(30.0, gt=0, description="undelivered firings are tried again this often")
+    alerts_delivery_delay_s: float = Field(0.0, ge=0, description="a pause between recording a firing and "
+                                           "delivering it (the tests kill the worker there)")

@@ -1,0 +1,205 @@
+"""The alert worker: reads the whole log, evaluates rules as events arrive, records each firing as an AlertFired
+event through Kafka, then delivers it to its webhook and records an AlertDelivered.
+
+Exactly once per (rule, run, condition): a firing's id is derived from those three, and the worker's memory is the
+log itself. At start it reads every partition up to its current end twice, first for the rules and for what was
+already fired and delivered, then to evaluate every event against the rules that stood when it was logged; a firing
+the log does not hold yet is recorded then, and one recorded but never delivered is delivered again under the same
+idempotency key. So a worker killed between recording and delivering (or in the middle of a delivery) delivers on
+restart: a receiver may see a retry carrying the same key, never two different firings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+from consumers.alerts.evaluate import Evaluator, Firing
+from consumers.alerts.settings import AlertSettings
+from consumers.alerts.webhook import DeliveryError, deliver
+from consumers.decoding import DeadLetter, classify
+from consumers.projections.base import LoggedEvent
+from schemas import Producer as EventProducer
+from schemas import RunEvent, encode
+from schemas.alerts import ALERT_EVENTS, AlertDelivered, AlertFired
+
+log = logging.getLogger("runstream.alerts")
+Deliver = Callable[[Firing], tuple[int, int]]
+
+
+class AlertWorker:
+    def __init__(self, settings: AlertSettings, *, deliver_to: Deliver | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.deliver_to = deliver_to or (lambda f: deliver(f, attempts=settings.alerts_webhook_attempts,
+                                                           timeout_s=settings.alerts_webhook_timeout_s))
+        self.state = Evaluator()
+        self.pending: dict[str, Firing] = {}  # recorded, not yet delivered
+        self.identity = EventProducer(socket.gethostname(), os.getpid(), "runstream-alerts", "alerts-1")
+        self._consumer = Consumer({
+            "bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.alerts_consumer_group,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest", "client.id": "runstream-alerts"})
+        self._producer = Producer({
+            "bootstrap.servers": settings.kafka_bootstrap_servers, "enable.idempotence": True, "acks": "all",
+            "linger.ms": 5, "client.id": "runstream-alerts"})
+
+    # -- start-up: the log is the worker's memory ---------------------------------------------------------
+    def _ends(self) -> dict[int, int]:
+        """Each partition's end offset now: the snapshot that recovery reads up to, and live reading starts at."""
+        meta = self._consumer.list_topics(self.settings.topic, timeout=30)
+        return {p: self._consumer.get_watermark_offsets(TopicPartition(self.settings.topic, p), timeout=30)[1]
+                for p in sorted(meta.topics[self.settings.topic].partitions)}
+
+    def _read_to_end(self, ends: dict[int, int], take: Callable[[LoggedEvent], None]) -> None:
+        """Every event from offset 0 up to `ends`."""
+        todo = {p for p, end in ends.items() if end > 0}
+        self._consumer.assign([TopicPartition(self.settings.topic, p, 0) for p in todo])
+        while todo:
+            for msg in self._consumer.consume(num_messages=1000, timeout=1.0):
+                partition, offset = msg.partition() or 0, msg.offset() or 0
+                if msg.error() or partition not in todo or offset >= ends[partition]:
+                    continue
+                logged = self._decode(msg)
+                if logged is not None:
+                    take(logged)
+                if offset + 1 >= ends[partition]:
+                    todo.discard(partition)
+
+    def recover(self) -> None:
+        """Fold the log, record the firings it misses, deliver the ones never delivered."""
+        due: list[Firing] = []
+
+        def alerts(logged: LoggedEvent) -> None:
+            if isinstance(logged.event.payload, ALERT_EVENTS):
+                self.state.observe(logged)
+
+        def others(logged: LoggedEvent) -> None:
+            if not isinstance(logged.event.payload, ALERT_EVENTS):
+                due.extend(self.state.observe(logged))
+
+        ends = self._ends()
+        self._read_to_end(ends, alerts)  # rules, and what was fired and delivered before
+        self._read_to_end(ends, others)  # every event against the rules that stood then
+        for fired, experiment_id in self.state.recorded.values():
+            rule = self.state.rules.get(fired.rule_id)
+            if fired.firing_id not in self.state.delivered and rule is not None:
+                self.pending[fired.firing_id] = Firing(
+                    fired.firing_id, rule, fired.run_id, experiment_id, fired.condition, fired.text,
+                    fired.source_partition, fired.source_offset, fired.value, fired.metric_key, fired.step)
+        log.info("recovered from the log: %d firing(s) to record, %d to deliver", len(due), len(self.pending))
+        self._record(due)
+        self._deliver_pending()
+        self._consumer.assign([TopicPartition(self.settings.topic, p, end) for p, end in ends.items()])
+
+    # -- live ---------------------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        self.recover()
+        last_stall = last_retry = time.monotonic()
+        while not stop.is_set():
+            batch = self._consumer.consume(num_messages=1000, timeout=0.2)
+            for msg in batch:
+                error = msg.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.warning("consume: %s", error)
+                    continue
+                logged = self._decode(msg)
+                if logged is not None:
+                    self._record(self.state.observe(logged))
+            if batch:
+                self._consumer.commit(asynchronous=True)  # the group's position shows the worker's lag
+            now = time.monotonic()
+            if now - last_stall >= self.settings.alerts_stall_check_s:
+                last_stall = now
+                self._record(self.state.stalled(self.clock()))
+            if self.pending and now - last_retry >= self.settings.alerts_retry_s:
+                last_retry = now
+                self._deliver_pending()
+        self.close()
+
+    def _decode(self, msg: Message) -> LoggedEvent | None:
+        logged = classify(msg.value(), msg.key(), msg.partition() or 0, msg.offset() or 0)
+        return None if isinstance(logged, DeadLetter) else logged
+
+    def _record(self, firings: list[Firing]) -> None:
+        """Publish AlertFired for each firing and wait for the broker; only then deliver."""
+        if not firings:
+            return
+        for f in firings:
+            self._publish(f.experiment_id, AlertFired(f.firing_id, f.rule.rule_id, f.run_id, f.condition, f.text,
+                                                      f.partition, f.offset, f.value, f.metric_key, f.step))
+            self.pending[f.firing_id] = f
+            log.info("fired %s: %s", f.firing_id, f.text)
+        self._flush()
+        if self.settings.alerts_delivery_delay_s:
+            time.sleep(self.settings.alerts_delivery_delay_s)
+        self._deliver_pending()
+
+    def _deliver_pending(self) -> None:
+        for firing_id, f in list(self.pending.items()):
+            try:
+                status, tries = self.deliver_to(f)
+            except DeliveryError as exc:
+                log.error("could not deliver %s (kept for a later try): %s", firing_id, exc)
+                continue
+            self._publish(f.experiment_id or "*", AlertDelivered(firing_id, f.rule.rule_id, f.run_id, status, tries))
+            self._flush()
+            self.state.delivered.add(firing_id)
+            del self.pending[firing_id]
+
+    def _publish(self, experiment_id: str, payload: AlertFired | AlertDelivered) -> None:
+        event = RunEvent(str(uuid.uuid4()), "", experiment_id, 1, datetime.now(UTC), self.identity, payload)
+        # keyed as every event without a run: by its experiment (the projector's key rule)
+        self._producer.produce(self.settings.topic, value=encode(event), key=experiment_id)
+
+    def _flush(self) -> None:
+        left = self._producer.flush(30)
+        if left:
+            raise RuntimeError(f"{left} alert event(s) not acknowledged by Kafka in 30 s")
+
+    def close(self) -> None:
+        self._producer.flush(10)
+        self._consumer.close()
+
+
+class AlertWorkerThread:
+    """The worker on a background thread of a host process (the local stack runs it beside the projector)."""
+
+    def __init__(self, settings: AlertSettings) -> None:
+        self.worker = AlertWorker(settings)
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="runstream-alerts", daemon=True)
+
+    def start(self) -> AlertWorkerThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self.worker.run(self._stop)
+        except BaseException as exc:  # loudly: logged and kept for the host to report
+            self.error = exc
+            log.exception("alert worker stopped")
+
+
+def start_alert_worker(settings: AlertSettings) -> AlertWorkerThread:
+    """The hook for an assembly (the local stack): start the worker in this process; call .stop() at shutdown."""
+    return AlertWorkerThread(settings).start()

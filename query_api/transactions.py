@@ -6,8 +6,9 @@ a failure after the first left the run half-changed for ever (a name and its tag
 transaction the projector (read_committed, librdkafka's default, set explicitly in consumers/projector.py) sees
 all of them or none: a failure aborts, and an aborted event is never projected.
 
-A transactional producer runs one transaction at a time, so a few of them serve concurrent requests. Each is
-initialised on first use (the broker's transaction coordinator answers within the timeout or the write is a 503).
+A transactional producer runs one transaction at a time, so a few of them serve concurrent requests. The first is
+initialised in the background at start-up (the coordinator took 8 s to answer on a loaded machine), the others on
+first use (the broker's transaction coordinator answers within the timeout or the write is a 503).
 """
 
 from __future__ import annotations
@@ -43,12 +44,24 @@ class TransactionalSender:
             self._free.put(None)  # made on first use
         self._all: list[Producer] = []
         self._lock = threading.Lock()
+        self._ready: queue.Queue[Producer] = queue.Queue()  # initialised ahead of the first request
+        threading.Thread(target=self._warm_up, name="runstream-api-txn-init", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        try:
+            self._ready.put(self._new_producer())
+        except TransactionFailed as exc:  # the first request tries again, and answers 503 if it cannot
+            log.warning("transactional producer not ready at start-up: %s", exc)
 
     def send(self, messages: Sequence[Encoded], on_acked: Callable[[int, int], None]) -> None:
         """Publish every message or none; on_acked(partition, offset) for each, only once committed."""
         producer = self._free.get()
         try:
-            producer = producer or self._new_producer()
+            if producer is None:
+                try:
+                    producer = self._ready.get_nowait()
+                except queue.Empty:
+                    producer = self._new_producer()
             acked: list[tuple[int, int]] = []
             errors: list[str] = []
 

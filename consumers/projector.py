@@ -40,10 +40,15 @@ class Projector:
         self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
                                   chunk_bytes=settings.chunk_bytes)
         self._batch_lock = threading.Lock()  # held while a batch is written; pause() takes it
+        # partition -> the consumer's position when it last had nothing more to give: every message before it is
+        # projected. Unlike the tables' positions it passes transaction markers, which are never messages.
+        self.caught_up: dict[int, int] = {}
         self._consumer = Consumer({
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "group.id": settings.consumer_group,
             "enable.auto.commit": False,
+            # A request the API publishes as several events is one transaction: see all of it or nothing.
+            "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
             "client.id": "runstream-projector",
             "queued.max.messages.kbytes": settings.fetch_queue_kbytes,
@@ -62,9 +67,16 @@ class Projector:
                 if messages:
                     with self._batch_lock:
                         self.process(messages)
+                else:
+                    self._note_caught_up()
         finally:
             self._consumer.close()
             self.dlq.close()
+
+    def _note_caught_up(self) -> None:
+        assignment = self._consumer.assignment()
+        if assignment:
+            self.caught_up = {tp.partition: tp.offset for tp in self._consumer.position(assignment) if tp.offset >= 0}
 
     @contextmanager
     def pause(self) -> Iterator[None]:

@@ -39,6 +39,10 @@ class ProjectorThread:
         except RuntimeError:  # the dict changed while copied: report nothing rather than a torn view
             return {}
 
+    def caught_up(self) -> dict[int, int]:
+        """Per partition, the log offset before which everything is projected (transaction markers included)."""
+        return dict(self.projector.caught_up)
+
     def stalled(self) -> list[dict[str, object]]:
         """Partitions the consumer cannot read past right now (each is skipped after a few tries)."""
         return self.projector.stalls.report()

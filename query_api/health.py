@@ -45,7 +45,11 @@ def check(state: AppState) -> tuple[bool, dict[str, Any]]:
         body["kafka"] = f"error: {exc}"
         reasons.append("kafka unreachable")
     if highs is not None and body["clickhouse"] == "ok":
-        body["projector_lag"] = projector_lag(highs, positions(clickhouse))
+        done = positions(clickhouse)
+        if state.projector is not None:  # past transaction markers, which the tables' positions never reach
+            for partition, following in state.projector.caught_up().items():
+                done[partition] = max(done.get(partition, -1), following - 1)
+        body["projector_lag"] = projector_lag(highs, done)
     if state.projector is not None:
         if state.projector.alive:
             body["projector"] = "running"

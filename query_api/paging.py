@@ -17,6 +17,10 @@ INT64_MAX = 2**63 - 1
 _MALFORMED = (binascii.Error, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError)
 
 
+MAX_OFFSET = 2**31 - 1  # rows to skip; far beyond any result set (a forged 10**30 would overflow ClickHouse's UInt64)
+INT64_MAX = 2**63 - 1
+
+
 class BadPageToken(ValueError):
     """The page token was not made by this server for this query."""
 

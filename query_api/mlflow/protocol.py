@@ -144,7 +144,13 @@ def check_experiment_name(name: Any) -> str:
     return name
 
 
-def check_int64(value: Any, path: str, *, default: int | None = None, minimum: int = INT64_MIN) -> int:
+# The last instant ClickHouse's DateTime64(3) holds (2299-12-31T23:59:59.999Z): a later time in ms overflows the
+# tables' time columns (as-of and diff answered 500 after a timestamp of 2**63-1).
+MAX_TIMESTAMP_MS = 10_413_791_999_999
+
+
+def check_int64(value: Any, path: str, *, default: int | None = None, minimum: int = INT64_MIN,
+                maximum: int = INT64_MAX) -> int:
     """An int64 sent as a JSON number or a decimal string (proto JSON allows both)."""
     if value is None:
         if default is None:
@@ -158,8 +164,10 @@ def check_int64(value: Any, path: str, *, default: int | None = None, minimum: i
         number = None
     if number is None and isinstance(value, float) and value.is_integer():
         number = int(value)
-    if number is None or not minimum <= number <= INT64_MAX:
+    if number is None or not INT64_MIN <= number <= INT64_MAX:
         raise MlflowError(invalid_value(path, value, "Must be a long (64-bit integer)"))
+    if not minimum <= number <= maximum:
+        raise MlflowError(invalid_value(path, value, f"Must be between {minimum} and {maximum}"))
     return number
 
 

@@ -44,7 +44,7 @@ def check_point(metric: Any, index: int | None, known: set[str] | None = None) -
         key, value, ts = metric.get("key"), metric.get("value"), metric.get("timestamp")
         step = metric.get("step", 0)
         if (key in known and isinstance(value, float | int) and type(value) is not bool
-                and type(ts) is int and 0 <= ts <= p.INT64_MAX
+                and type(ts) is int and 0 <= ts <= p.MAX_TIMESTAMP_MS
                 and type(step) is int and p.INT64_MIN <= step <= p.INT64_MAX):
             return Point(key, float(value), ts, step)
     path = "" if index is None else f"metrics[{index}]"
@@ -54,7 +54,8 @@ def check_point(metric: Any, index: int | None, known: set[str] | None = None) -
     if known is not None:
         known.add(key)
     value = p.check_metric_value(metric.get("value"), key, f"{path}.value" if path else "value")
-    timestamp = p.check_int64(metric.get("timestamp"), f"{path}.timestamp" if path else "timestamp", minimum=0)
+    timestamp = p.check_int64(metric.get("timestamp"), f"{path}.timestamp" if path else "timestamp", minimum=0,
+                              maximum=p.MAX_TIMESTAMP_MS)
     step = p.check_int64(metric.get("step"), f"{path}.step" if path else "step", default=0)
     return Point(key, value, timestamp, step)
 
@@ -81,7 +82,9 @@ def check_new_run(experiment_id: Any, user_id: Any, start_time: Any, run_name: A
     """A runs/create request; the run's name comes from run_name or the mlflow.runName tag (equal if both)."""
     experiment_id = p.check_experiment_id(experiment_id)
     checked = p.check_tags(tags)
-    start_ms = None if start_time is None else p.check_int64(start_time, "start_time", minimum=0)
+    run_name = check_run_name(run_name)
+    start_ms = None if start_time is None else p.check_int64(start_time, "start_time", minimum=0,
+                                                                     maximum=p.MAX_TIMESTAMP_MS)
     tag_name = checked.get(p.RUN_NAME_TAG)
     if run_name and tag_name and run_name != tag_name:
         raise p.MlflowError(
@@ -94,11 +97,19 @@ def check_new_run(experiment_id: Any, user_id: Any, start_time: Any, run_name: A
                   checked.get("mlflow.note.content"), start_ms)
 
 
+def check_run_name(run_name: Any) -> str | None:
+    """A run name is the mlflow.runName tag's value too: the tag's limit, checked before anything is published."""
+    if run_name is None or run_name == "":
+        return None
+    return p.check_value("Tag", run_name, p.MAX_TAG_VAL_LENGTH, "run_name")
+
+
 def check_status_update(status: Any, end_time: Any) -> tuple[str | None, int | None]:
     """(status, end time ms) of a runs/update request; each None when not given."""
     if status is not None and status not in p.STATUSES:
         raise p.MlflowError(p.invalid_value("status", status, f"must be one of {', '.join(p.STATUSES)}"))
-    end_ms = None if end_time is None else p.check_int64(end_time, "end_time", minimum=0)
+    end_ms = None if end_time is None else p.check_int64(end_time, "end_time", minimum=0,
+                                                                 maximum=p.MAX_TIMESTAMP_MS)
     return status, end_ms
 
 

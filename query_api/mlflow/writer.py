@@ -184,8 +184,9 @@ class MlflowWriter:
         return p.run_shape(_state_as_run(run), {}, [], artifact_uri(request.experiment_id, run_id))
 
     def update_run(self, run_id: str, status: Any, end_time: Any, run_name: Any) -> dict[str, Any]:
-        state = self._active_run(run_id)
         status, end_ms = v.check_status_update(status, end_time)
+        run_name = v.check_run_name(run_name)
+        state = self._active_run(run_id)
         with state.lock:
             payloads: list[Payload] = []
             if status is not None or end_ms is not None:

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["sql"])
 log = logging.getLogger("runstream.api.sql")
 
 # ClickHouse errors that mean "this query went over a limit", by name and by code.
-DEADLINE_GRACE_S = 1.0  # steps 1-2 and the answer's transfer, beyond ClickHouse's own max_execution_time
+DEADLINE_GRACE_S = 2.0  # steps 1-2 (parse, EXPLAIN) and the answer, beyond ClickHouse's own max_execution_time
 LIMIT_ERRORS = {"TIMEOUT_EXCEEDED": 159, "TOO_SLOW": 160, "MEMORY_LIMIT_EXCEEDED": 241, "TOO_MANY_ROWS": 158,
                 "TOO_MANY_BYTES": 307, "TOO_MANY_ROWS_OR_BYTES": 396}
 

@@ -241,7 +241,7 @@ def test_one_long_block_is_answered_at_the_time_limit(stack: Stack) -> None:
     status, body = sql(stack, "SELECT length(arrayMap(x -> x * 2, arrayMap(x -> x + 1, range(60000000))))")
     elapsed = time.monotonic() - started
     assert status == 400 and body["error_code"] == "QUERY_LIMIT_EXCEEDED", body
-    assert elapsed < stack.settings.sql_max_execution_time_s + 2.0, elapsed
+    assert elapsed < stack.settings.api.sql_max_execution_time_s + 3.0, elapsed
     assert ok(stack, "SELECT 1")["rows"] == [[1]], "the next query runs"
 
 

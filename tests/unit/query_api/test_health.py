@@ -95,7 +95,7 @@ def test_a_missing_topic_is_an_error() -> None:
 
 
 def test_ready_when_everything_answers_with_the_lag() -> None:
-    projector = SimpleNamespace(alive=True, error=None, stalled=list, skipped=list)
+    projector = SimpleNamespace(alive=True, error=None, stalled=list, skipped=list, caught_up=dict)
     ready, body = check(state(FakeClickHouse([(0, 4)]), FakeAdmin({0: 10, 1: 2}), projector))
     assert ready
     assert body == {"clickhouse": "ok", "kafka": "ok", "projector_lag": 5 + 2, "projector": "running"}
@@ -109,7 +109,7 @@ def test_not_ready_when_clickhouse_fails() -> None:
 
 
 def test_not_ready_when_kafka_fails_or_the_projector_stopped() -> None:
-    stopped = SimpleNamespace(alive=False, error=ValueError("boom"), stalled=list, skipped=list)
+    stopped = SimpleNamespace(alive=False, error=ValueError("boom"), stalled=list, skipped=list, caught_up=dict)
     ready, body = check(state(FakeClickHouse([]), FakeAdmin(None), stopped))
     assert not ready
     assert body["kafka"] == "error: broker unreachable" and "projector_lag" not in body
@@ -117,10 +117,19 @@ def test_not_ready_when_kafka_fails_or_the_projector_stopped() -> None:
     assert body["reason"] == "kafka unreachable; projector stopped"
 
 
+def test_a_trailing_transaction_marker_is_not_lag() -> None:
+    """The tables' position stops at the last event (offset 8); the marker at 9 is no message. The projector's
+    consumer, with nothing more to give, stands at 10: nothing is behind."""
+    projector = SimpleNamespace(alive=True, error=None, caught_up=lambda: {0: 10}, stalled=list, skipped=list)
+    ready, body = check(state(FakeClickHouse([(0, 8)]), FakeAdmin({0: 10, 1: 2}), projector))
+    assert ready and body["projector_lag"] == 2, "partition 1 is still behind"
+
+
 def test_not_ready_while_a_partition_cannot_be_read_and_skips_are_reported() -> None:
     stall = {"partition": 2, "offset": 7, "error": "Decompression failed", "repeats": 2, "since": 0.0}
     skip = {"partition": 1, "first_offset": 3, "last_offset": 5, "error": "Decompression failed", "at": 0.0}
-    projector = SimpleNamespace(alive=True, error=None, stalled=lambda: [stall], skipped=lambda: [skip])
+    projector = SimpleNamespace(alive=True, error=None, stalled=lambda: [stall], skipped=lambda: [skip],
+                                caught_up=dict)
     ready, body = check(state(FakeClickHouse([(0, 9)]), FakeAdmin({0: 10}), projector))
     assert not ready
     assert body["projector"] == "running" and body["projector_stalled"] == [stall]

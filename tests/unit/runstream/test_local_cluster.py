@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from query_api.local.cluster import ClusterConfig, node_properties
+from runstream.local.cluster import ClusterConfig, node_properties
 
 
 def _props(text: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from query_api.maintenance import MaintenanceRunner
 from query_api.mlflow import artifact_routes, server_routes
 from query_api.mlflow import routes as mlflow_routes
 from query_api.mlflow.deps import Replays
+from query_api.mlflow.model_app import build_model_services, install_model_routes
 from query_api.mlflow.service import MlflowService
 from query_api.publisher import ApiPublisher
 from query_api.readers import Readers
@@ -61,6 +62,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
         service = MlflowService(clickhouse, publisher, barrier, ArtifactStore(settings.artifact_dir))
+        build_model_services(app, service)
         app.state.runstream = AppState(settings, clickhouse, admin, projector, maintenance, readers, publisher, service,
                                        barrier)
         try:
@@ -97,6 +99,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.include_router(artifact_routes.router, prefix=prefix, dependencies=by_method)
     for prefix in ("/api/3.0", "/ajax-api/3.0"):
         app.include_router(server_routes.v3, prefix=prefix)
+    install_model_routes(app, by_method)  # MLflow 3 logged models and the model registry
     app.include_router(server_routes.plain)
     install_dashboard(app, settings.dashboard_dir)
     return app

@@ -286,10 +286,4 @@ def list_artifacts(args: Args, mlflow: MlflowDep) -> JSONResponse:
     return _ok({"root_uri": mlflow.artifact_uri(experiment_id, run_id), "files": files or None})
 
 
-@router.post("/logged-models/search")
-def search_logged_models() -> JSONResponse:
-    """Logged models are not tracked by runstream: the search is always empty."""
-    return _ok({"models": []})
-
-
 __all__ = ["Replays", "router"]

@@ -19,9 +19,11 @@ from producer.ids import DEFAULT_EXPERIMENT, DEFAULT_EXPERIMENT_ID, experiment_i
 from query_api.artifacts import ArtifactStore, StoredFile
 from query_api.consistency import ReadBarrier
 from query_api.mlflow import protocol as p
+from query_api.mlflow.model_metrics import linked_metrics, split_points
 from query_api.mlflow.state import ExperimentState, RunState, StateCache
 from query_api.publisher import ApiPublisher
 from query_api.queries import mlflow as q
+from query_api.queries import models as model_queries
 from query_api.queries import runs as run_queries
 from schemas import (
     ArtifactLogged,
@@ -338,14 +340,24 @@ class MlflowService:
                 if p.RUN_NAME_TAG in checked_tags and checked_tags[p.RUN_NAME_TAG] != state.name:
                     payloads.append(RunRenamed(checked_tags[p.RUN_NAME_TAG]))
                 payloads.append(TagsSet(checked_tags))
+            linked = linked_metrics(run_id, metrics, points)  # MLflow 3: points linked to a logged model
+            if linked:
+                points = split_points(metrics, points, lambda keys: self._existing_points(state, keys))
             if points:
                 metric_ids[len(payloads)] = content_event_id(run_id, points)
                 payloads.append(metrics_payload(points))
+            for event_id, payload in linked:
+                metric_ids[len(payloads)] = event_id
+                payloads.append(payload)
             self._publish_run(state, payloads, metric_ids=metric_ids)
             state.params.update(fresh)
             state.tags.update(checked_tags)
             if p.RUN_NAME_TAG in checked_tags:
                 state.name = checked_tags[p.RUN_NAME_TAG]
+
+    def _existing_points(self, state: RunState, keys: list[str]) -> set[tuple[str, int, int, float]]:
+        self.barrier.wait()
+        return model_queries.existing_points(self.clickhouse, state.experiment_id, state.run_id, keys)
 
     def _point(self, metric: Any, index: int | None, known: set[str] | None = None) -> Point:
         """(key, value, timestamp, step) of metrics[index] (of the request itself when index is None)."""
@@ -441,12 +453,15 @@ class MlflowService:
         exps = sorted({r["experiment_id"] for r in found})
         latest = q.latest_metrics(self.clickhouse, exps, ids)
         inputs = q.inputs(self.clickhouse, exps, ids)
+        outputs = model_queries.outputs(self.clickhouse, ids)  # MLflow 3: logged models the runs produced
         shaped = []
         for run in found:
             run = {**run, "start_ms": _iso_ms(run["start_time"]), "end_ms": _iso_ms(run["end_time"])}
             shaped.append(p.run_shape(run, latest[run["run_id"]], inputs[run["run_id"]],
                                       self.artifact_uri(run["experiment_id"], run["run_id"]),
                                       run["experiment_id"] in deleted_experiments))
+            if produced := outputs[run["run_id"]]:
+                shaped[-1]["outputs"] = {"model_outputs": [{"model_id": m, "step": s} for m, s in produced]}
         return shaped
 
     def get_run(self, run_id: str) -> dict[str, Any]:

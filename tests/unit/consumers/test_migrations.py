@@ -13,7 +13,8 @@ def test_migrations_are_numbered_in_order_starting_at_1() -> None:
     found = migrations()
     versions = [version for version, _, _ in found]
     assert versions[0] == 1
-    assert versions == sorted(set(versions)) == list(range(1, len(versions) + 1))
+    # numbers are handed out per branch (0012-0015: models and registry), so gaps exist until all are merged
+    assert versions == sorted(set(versions))
     assert found[0][1] == "0001_initial.sql"
     assert all(name.startswith(f"{version:04d}_") and name.endswith(".sql") for version, name, _ in found)
 

@@ -27,7 +27,8 @@ def _post(stack: Stack, path: str, body: dict[str, Any], method: str = "POST") -
 def _build(stack: Stack) -> dict[str, Any]:
     """A run producing a logged model with linked metrics, registered twice; the alias moved v1 -> v2 -> v1."""
     experiment_id = _post(stack, "experiments/create", {"name": "audit"})["experiment_id"]
-    run_id = _post(stack, "runs/create", {"experiment_id": experiment_id, "run_name": "trainer"})["run"]["info"]["run_id"]
+    run = _post(stack, "runs/create", {"experiment_id": experiment_id, "run_name": "trainer"})
+    run_id = run["run"]["info"]["run_id"]
     _post(stack, "runs/log-batch", {"run_id": run_id, "params": [{"key": "lr", "value": "0.1"}]})
     model = _post(stack, "logged-models", {"experiment_id": experiment_id, "name": "model", "source_run_id": run_id,
                                            "params": [{"key": "depth", "value": "3"}]})["model"]

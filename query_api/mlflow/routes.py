@@ -81,8 +81,10 @@ def get_experiment_by_name(args: Args, mlflow: MlflowDep) -> JSONResponse:
     return _ok({"experiment": mlflow.experiment_by_name(args.get("experiment_name"))})
 
 
+@router.get("/experiments/search")
 @router.post("/experiments/search")
-def search_experiments(body: Body, mlflow: MlflowDep) -> JSONResponse:
+def search_experiments(body: Body, args: Args, mlflow: MlflowDep) -> JSONResponse:
+    body = {**args, **body}  # MLflow's server takes GET parameters too
     view = s.view_type(body.get("view_type"))
     limit = p.check_max_results(body.get("max_results"), p.MAX_RESULTS_EXPERIMENTS)
     order_by = _list_of_str(body.get("order_by"), "order_by")

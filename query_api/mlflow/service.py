@@ -226,7 +226,7 @@ class MlflowService:
     def create_run(self, experiment_id: Any, user_id: Any, start_time: Any, run_name: Any,
                    tags: list[tuple[Any, Any]]) -> dict[str, Any]:
         experiment_id = p.check_experiment_id(experiment_id)
-        checked = p.check_tags(tags)
+        checked = p.check_tags(tags, truncate=True)
         start_ms = None if start_time is None else p.check_int64(start_time, "start_time", minimum=0)
         started_at = None if start_ms is None else datetime.fromtimestamp(start_ms / 1000, UTC)
         user = str(user_id or checked.get(p.USER_TAG) or "")
@@ -319,12 +319,12 @@ class MlflowService:
         new_params: dict[str, str] = {}
         for i, (key, value) in enumerate(params):
             key = p.check_key("Param", key, f"params[{i}].key")
-            value = p.check_value("Param", value, p.MAX_PARAM_VAL_LENGTH, f"params[{i}].value")
+            value = p.check_value("Param", value, p.MAX_PARAM_VAL_LENGTH, f"params[{i}].value", truncate=True)
             if key in new_params and new_params[key] != value:
                 raise p.MlflowError(f"Duplicate parameter keys have been submitted: {[key]}. Please ensure the "
                                     "request contains only one param value per param key.")
             new_params[key] = value
-        checked_tags = p.check_tags(tags)
+        checked_tags = p.check_tags(tags, truncate=True)  # MLflow's server cuts long run tags, with a warning
         state = self._active_run(run_id)
         with state.lock:
             changed = [(k, state.params[k], v) for k, v in new_params.items() if k in state.params

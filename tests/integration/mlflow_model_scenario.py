@@ -40,7 +40,12 @@ def run_model_scenario(tracking_uri: str, workdir: Path, prefix: str) -> dict[st
         mlflow.log_metric("train_acc", 0.75, step=1)
         info = mlflow.sklearn.log_model(model, name="model", input_example=x[:2], registered_model_name=name)
         mlflow.log_metric("val_acc", 0.9, model_id=info.model_id)
+        dataset = mlflow.data.from_numpy(x, targets=y, name="train-set")
+        mlflow.log_input(dataset, context="training")
+        mlflow.log_metrics({"fit_loss": 0.3}, dataset=dataset)  # logs the dataset again, without a context
     run_id = run.info.run_id
+    observed["inputs"] = [(d.dataset.name, [(t.key, t.value) for t in d.tags])
+                          for d in client.get_run(run_id).inputs.dataset_inputs]
     observed["run_status"] = client.get_run(run_id).info.status
     observed["model_uri_shape"] = info.model_uri == f"models:/{info.model_id}" and info.model_id.startswith("m-")
     observed["registered_version"] = info.registered_model_version

@@ -39,6 +39,7 @@ def test_models_and_registry_match_a_real_mlflow_server(runstream: str, mlflow_s
                                             "by_tag": 1, "by_status": 1}
     assert ours["alias_moved"] == "2" and ours["alias_deleted"] != "no error"
     assert ours["duplicate_name"] == "RESOURCE_ALREADY_EXISTS" and ours["missing_version"] == "RESOURCE_DOES_NOT_EXIST"
+    assert ours["inputs"] == [("train-set", [("mlflow.data.context", "training")])], "one input per dataset"
     assert ours["versions_after_delete"] == ["1"] and ours["deleted_model"] == "RESOURCE_DOES_NOT_EXIST"
 
 
@@ -74,6 +75,8 @@ def test_registry_rest_shapes_and_errors(runstream: str) -> None:  # noqa: F811
     status, alias = call(runstream, "POST", f"{base}/registered-models/alias",
                          {"name": "rest-model", "alias": "latest", "version": "1"})
     assert status == 400 and "reserved" in alias["message"]
+    status, listed = call(runstream, "GET", f"{base}/experiments/search?max_results=5&view_type=ALL")
+    assert status == 200 and listed["experiments"], "GET experiments/search, as MLflow's server takes it"
     status, got = call(runstream, "GET", f"{base}/model-versions/search?filter=name%3D%27rest-model%27")
     assert [v["version"] for v in got["model_versions"]] == ["1"] and got["model_versions"][0]["tags"] == [
         {"key": "a", "value": "b"}]

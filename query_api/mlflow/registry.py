@@ -5,7 +5,6 @@ write it guards see the same registry."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import uuid
 from collections.abc import Sequence
@@ -15,6 +14,16 @@ from typing import Any
 from query_api.mlflow import protocol as p
 from query_api.mlflow.logged_models import LoggedModels
 from query_api.mlflow.registry_fold import RegisteredModel, Version, by_name, fold
+from query_api.mlflow.registry_protocol import (
+    MODEL_VERSIONS_TAG,
+    STAGES,
+    check_alias,
+    check_name,
+    check_version,
+    model_shape,
+    text_or_none,
+    version_shape,
+)
 from query_api.mlflow.service import MlflowService
 from query_api.queries import registry as q
 from schemas import Payload
@@ -35,58 +44,6 @@ from schemas.model_events import (
     RegisteredModelTagDeleted,
     RegisteredModelTagsSet,
 )
-
-STAGES = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
-_ALIAS = re.compile(r"^[\w\-]*$")
-_VERSION_ALIAS = re.compile(r"^[vV]\d+$")
-MODEL_VERSIONS_TAG = "mlflow.modelVersions"
-
-
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
-
-
-def version_shape(model: RegisteredModel, v: Version) -> dict[str, Any]:
-    return p.drop_none({
-        "name": model.name, "version": str(v.version), "creation_timestamp": _ms(v.created),
-        "last_updated_timestamp": _ms(v.updated), "user_id": v.user or None, "current_stage": v.stage,
-        "description": v.description, "source": v.source, "run_id": v.run_id, "status": "READY",
-        "run_link": v.run_link, "model_id": v.model_id,
-        "tags": [{"key": k, "value": t} for k, t in sorted(v.tags.items())] or None,
-        "aliases": sorted(a for a, n in model.aliases.items() if n == v.version) or None,
-    })
-
-
-def model_shape(model: RegisteredModel) -> dict[str, Any]:
-    latest: dict[str, Version] = {}
-    for v in model.live_versions():
-        latest[v.stage] = v
-    return p.drop_none({
-        "name": model.name, "creation_timestamp": _ms(model.created), "last_updated_timestamp": _ms(model.updated),
-        "user_id": model.user or None, "description": model.description,
-        "latest_versions": [version_shape(model, v) for v in sorted(latest.values(), key=lambda v: v.version)]
-        or None,
-        "tags": [{"key": k, "value": t} for k, t in sorted(model.tags.items())] or None,
-        "aliases": [{"alias": a, "version": str(n)} for a, n in sorted(model.aliases.items())] or None,
-    })
-
-
-def check_name(name: Any) -> str:
-    if name is None or name == "":
-        raise p.MlflowError("Registered model name cannot be empty.")
-    if not isinstance(name, str):
-        raise p.MlflowError(p.invalid_value("name", name))
-    return name
-
-
-def check_version(version: Any) -> int:
-    try:
-        number = int(str(version))
-    except ValueError:
-        raise p.MlflowError(f"Parameter 'version' must be an integer, got '{version}'.") from None
-    if number < 1:
-        raise p.MlflowError(f"Parameter 'version' must be an integer, got '{version}'.")
-    return number
 
 
 class Registry:
@@ -135,7 +92,7 @@ class Registry:
         with self._lock:
             if by_name(self.state(), name) is not None:
                 raise p.AlreadyExists(f"Registered Model (name={name}) already exists.")
-            self._publish([RegisteredModelCreated(uuid.uuid4().hex, name, _text(description), checked)])
+            self._publish([RegisteredModelCreated(uuid.uuid4().hex, name, text_or_none(description), checked)])
             return model_shape(self.model(name))
 
     def rename_model(self, name: Any, new_name: Any) -> dict[str, Any]:
@@ -151,7 +108,7 @@ class Registry:
     def update_model(self, name: Any, description: Any) -> dict[str, Any]:
         with self._lock:
             model = self.model(name)
-            self._publish([RegisteredModelDescribed(model.registered_model_id, model.name, _text(description))])
+            self._publish([RegisteredModelDescribed(model.registered_model_id, model.name, text_or_none(description))])
             return model_shape(self.model(model.name))
 
     def delete_model(self, name: Any) -> None:
@@ -182,7 +139,8 @@ class Registry:
             model = self.model(name)
             number = model.next_version()
             self._publish([ModelVersionCreated(model.registered_model_id, model.name, number, source, run_id,
-                                               model_id, _text(run_link), _text(description), checked, storage)])
+                                               model_id, text_or_none(run_link), text_or_none(description), checked,
+                                               storage)])
             if model_id:  # as MLflow's server does: the logged model lists its registrations
                 self._tag_logged_model(model.name, number, model_id)
             found, version = self.version(model.name, number)
@@ -234,7 +192,7 @@ class Registry:
         with self._lock:
             model, v = self.version(name, version)
             self._publish([ModelVersionDescribed(model.registered_model_id, model.name, v.version,
-                                                 _text(description))])
+                                                 text_or_none(description))])
             return version_shape(*self.version(model.name, v.version))
 
     def transition_stage(self, name: Any, version: Any, stage: Any, archive_existing: Any) -> dict[str, Any]:
@@ -282,20 +240,3 @@ class Registry:
             model = self.model(name)
             if alias in model.aliases:
                 self._publish([ModelAliasDeleted(model.registered_model_id, model.name, alias)])
-
-
-def check_alias(alias: Any) -> str:
-    if alias is None or alias == "":
-        raise p.MlflowError("Registered model alias name cannot be empty.")
-    if not isinstance(alias, str) or not _ALIAS.match(alias):
-        raise p.MlflowError(f"Invalid alias name: '{alias}'. Names may only contain alphanumerics, underscores "
-                            "(_), and dashes (-).")
-    if alias.lower() == "latest":
-        raise p.MlflowError("'latest' alias name (case insensitive) is reserved.")
-    if _VERSION_ALIAS.match(alias):
-        raise p.MlflowError(f"Version alias name '{alias}' is reserved.")
-    return alias
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)

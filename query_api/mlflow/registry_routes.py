@@ -12,8 +12,8 @@ from query_api.mlflow import entity_filter
 from query_api.mlflow import protocol as p
 from query_api.mlflow.logged_models import decode_page_token, encode_page_token
 from query_api.mlflow.model_deps import RegistryDep
-from query_api.mlflow.registry import _ms, model_shape, version_shape
 from query_api.mlflow.registry_fold import RegisteredModel, Version
+from query_api.mlflow.registry_protocol import epoch_ms, model_shape, version_shape
 from query_api.mlflow.routes import Args, Body, _list_of_str, _ok
 
 router = APIRouter(prefix="/mlflow", tags=["mlflow"])
@@ -133,8 +133,8 @@ def search_registered_models(args: Args, body: Body, registry: RegistryDep) -> J
     order_by = _list_of_str(given.get("order_by"), "order_by")
     models = [m for m in registry.state().values() if not m.deleted]
     found = [m for m in models if entity_filter.matches(clauses, {
-        "name": m.name, "description": m.description, "tags": m.tags, "creation_timestamp": _ms(m.created),
-        "last_updated_timestamp": _ms(m.updated)})]
+        "name": m.name, "description": m.description, "tags": m.tags, "creation_timestamp": epoch_ms(m.created),
+        "last_updated_timestamp": epoch_ms(m.updated)})]
     keys: dict[str, Callable[[RegisteredModel], Any]] = {
         "name": lambda m: m.name, "timestamp": lambda m: m.created, "creation_timestamp": lambda m: m.created,
         "last_updated_timestamp": lambda m: m.updated}
@@ -208,7 +208,7 @@ def search_model_versions(args: Args, body: Body, registry: RegistryDep) -> JSON
     found = [(m, v) for m, v in pairs if entity_filter.matches(clauses, {
         "name": m.name, "version_number": v.version, "run_id": v.run_id, "source_path": v.source,
         "source": v.source, "current_stage": v.stage, "model_id": v.model_id, "description": v.description,
-        "tags": v.tags, "creation_timestamp": _ms(v.created), "last_updated_timestamp": _ms(v.updated)})]
+        "tags": v.tags, "creation_timestamp": epoch_ms(v.created), "last_updated_timestamp": epoch_ms(v.updated)})]
     keys: dict[str, Callable[[tuple[RegisteredModel, Version]], Any]] = {
         "name": lambda mv: mv[0].name, "version_number": lambda mv: mv[1].version,
         "creation_timestamp": lambda mv: mv[1].created, "timestamp": lambda mv: mv[1].created,

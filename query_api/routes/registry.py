@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query, Request
 
 from query_api.deps import ClickHouseDep
 from query_api.errors import NotFound
-from query_api.mlflow.registry import model_shape, version_shape
 from query_api.mlflow.registry_fold import RegisteredModel, by_name, fold
+from query_api.mlflow.registry_protocol import model_shape, version_shape
 from query_api.queries import models as model_queries
 from query_api.queries import registry as q
 from query_api.queries import runs as run_queries

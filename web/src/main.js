@@ -6,6 +6,7 @@ import { parseHash } from "./route.js";
 import { h } from "./util.js";
 import { renderCompare } from "./views/compare.js";
 import { renderExperiments } from "./views/experiments.js";
+import { renderModel, renderModels } from "./views/models.js";
 import { renderRun } from "./views/run.js";
 import { renderRuns } from "./views/runs.js";
 
@@ -22,6 +23,8 @@ function route() {
   if (first === "runs") current = renderRuns(view, r);
   else if (first === "run" && r.parts[1]) current = renderRun(view, r);
   else if (first === "compare") current = renderCompare(view, r);
+  else if (first === "models" && r.parts[1]) current = renderModel(view, r);
+  else if (first === "models") current = renderModels(view, r);
   else current = renderExperiments(view, r);
   current = current || {};
 }

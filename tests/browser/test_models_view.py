@@ -54,3 +54,13 @@ def test_models_view_and_a_versions_lineage(page: Any, dashboard: Dashboard) -> 
     run_step = page.locator(".run-step")
     assert run_step.locator("a").get_attribute("href") == f"#/run/{made['run_id']}"
     shot(page, "model-lineage")
+
+
+def test_the_links_mlflows_client_prints_open_the_run_and_the_experiment(page: Any, dashboard: Dashboard) -> None:
+    run = dashboard.search(SWEEP)[0]
+    experiment_id = dashboard.experiments[SWEEP]
+    page.goto(f"{dashboard.url}/#/experiments/{experiment_id}/runs/{run['run_id']}")
+    page.wait_for_function("id => document.body.innerText.includes(id.slice(0, 8))", arg=run["run_id"])
+    assert run["name"] in page.locator("#view").inner_text()
+    page.goto(f"{dashboard.url}/#/experiments/{experiment_id}")
+    page.wait_for_function("() => document.querySelector('.count')?.dataset.rows === '9'")

@@ -17,8 +17,17 @@ const freshness = document.getElementById("freshness");
 const live = document.getElementById("live");
 let current = {};
 
+// The links MLflow's client prints ("View run at …/#/experiments/<id>/runs/<run_id>") open the run, or the
+// experiment's runs.
+function mlflowLink(r) {
+  const [first, experimentId, kind, runId] = r.parts;
+  if (first !== "experiments" || !experimentId) return r;
+  if (kind === "runs" && runId) return { ...r, parts: ["run", runId] };
+  return { ...r, parts: ["runs"], params: new URLSearchParams({ e: experimentId }) };
+}
+
 function route() {
-  const r = parseHash();
+  const r = mlflowLink(parseHash());
   const [first] = r.parts;
   if (first === "runs") current = renderRuns(view, r);
   else if (first === "run" && r.parts[1]) current = renderRun(view, r);

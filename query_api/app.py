@@ -28,6 +28,7 @@ from query_api.publisher import ApiPublisher
 from query_api.readers import Readers
 from query_api.routes import admin as admin_routes
 from query_api.routes import analytics, artifacts, experiments, health, opmetrics, runs, sql
+from query_api.routes import logged_models as run_logged_models
 from query_api.routes import registry as registry_audit
 from query_api.routes.dashboard import install_dashboard
 from query_api.settings import ServerSettings
@@ -91,6 +92,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(analytics.router, dependencies=read)
     app.include_router(artifacts.router, dependencies=read)
     app.include_router(registry_audit.router, dependencies=read)
+    app.include_router(run_logged_models.router, dependencies=read)
     app.include_router(sql.router, dependencies=admin)
     app.include_router(admin_routes.router, dependencies=admin)
     # MLflow's REST API: the same events through Kafka, the same tokens (reads need read, writes need write).

@@ -54,6 +54,10 @@ def test_models_view_and_a_versions_lineage(page: Any, dashboard: Dashboard) -> 
     run_step = page.locator(".run-step")
     assert run_step.locator("a").get_attribute("href") == f"#/run/{made['run_id']}"
     shot(page, "model-lineage")
+    run_step.locator("a").click()  # the run page lists the run's logged models and their registrations
+    model_row = page.locator(f".logged-models-table tr[data-model-id='{made['model_id']}']")
+    model_row.wait_for()
+    assert "val_acc=0.91" in model_row.inner_text() and "browser-net v1" in model_row.inner_text()
 
 
 def test_the_links_mlflows_client_prints_open_the_run_and_the_experiment(page: Any, dashboard: Dashboard) -> None:

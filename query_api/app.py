@@ -23,11 +23,14 @@ from query_api.maintenance import MaintenanceRunner
 from query_api.mlflow import artifact_routes, server_routes
 from query_api.mlflow import routes as mlflow_routes
 from query_api.mlflow.deps import Replays
+from query_api.mlflow.model_app import build_model_services, install_model_routes
 from query_api.mlflow.service import MlflowService
 from query_api.publisher import ApiPublisher
 from query_api.queries.log import positions
 from query_api.routes import admin as admin_routes
 from query_api.routes import alerts, analytics, artifacts, experiments, groups, health, opmetrics, runs, sql
+from query_api.routes import logged_models as run_logged_models
+from query_api.routes import registry as registry_audit
 from query_api.routes.dashboard import install_dashboard
 from query_api.security import LocalOnly
 from query_api.settings import ApiSettings
@@ -73,6 +76,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                               timeout_s=settings.mlflow_read_wait_s)
         artifacts = ArtifactStore(settings.artifact_dir(store.data_dir), max_bytes=settings.artifact_max_bytes)
         app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts)
+        build_model_services(app, app.state.mlflow)
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier, health_clickhouse=health_client)
@@ -106,6 +110,8 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
     app.include_router(groups.router, dependencies=read)
     app.include_router(alerts.router, dependencies=[Depends(require_route_scope()), Depends(read_your_writes)])
     app.include_router(artifacts.router, dependencies=read)
+    app.include_router(registry_audit.router, dependencies=read)
+    app.include_router(run_logged_models.router, dependencies=read)
     app.include_router(sql.router, dependencies=admin)
     app.include_router(admin_routes.router, dependencies=admin)
     # MLflow's REST API: the same events through Kafka, the same tokens (reads need read, writes need write).
@@ -116,6 +122,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         app.include_router(artifact_routes.router, prefix=prefix, dependencies=by_route)
     for prefix in ("/api/3.0", "/ajax-api/3.0"):
         app.include_router(server_routes.v3, prefix=prefix)
+    install_model_routes(app, by_route)  # MLflow 3 logged models and the model registry
     app.include_router(server_routes.plain)
     install_dashboard(app, settings.dashboard_dir)
     return app

@@ -128,6 +128,7 @@ class ModelVersionCreated:
     run_link: str | None = None
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    storage_location: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +185,21 @@ class ModelAliasDeleted:
     alias: str
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedModelArtifactLogged:
+    """A file stored under a logged model's artifact root (path relative to it)."""
+
+    model_id: str
+    path: str
+    uri: str
+    size: int
+    digest: str
+    media_type: str | None = None
+
+
 LOGGED_MODEL_EVENTS: tuple[type, ...] = (
     LoggedModelCreated, LoggedModelStatusChanged, LoggedModelTagsSet, LoggedModelTagDeleted, LoggedModelParamsLogged,
-    LoggedModelDeleted,
+    LoggedModelDeleted, LoggedModelArtifactLogged,
 )
 REGISTRY_EVENTS: tuple[type, ...] = (
     RegisteredModelCreated, RegisteredModelRenamed, RegisteredModelDescribed, RegisteredModelDeleted,
@@ -196,7 +209,8 @@ REGISTRY_EVENTS: tuple[type, ...] = (
 )
 # In the order of the schema's payload union (after the v3 branches).
 MODEL_PAYLOAD_TYPES: tuple[type, ...] = (
-    *LOGGED_MODEL_EVENTS, RunOutputsLogged, LoggedModelMetricsLogged, *REGISTRY_EVENTS,
+    *LOGGED_MODEL_EVENTS[:-1], RunOutputsLogged, LoggedModelMetricsLogged, *REGISTRY_EVENTS,
+    LoggedModelArtifactLogged,
 )
 ModelPayload = (
     LoggedModelCreated | LoggedModelStatusChanged | LoggedModelTagsSet | LoggedModelTagDeleted
@@ -204,5 +218,5 @@ ModelPayload = (
     | RegisteredModelCreated | RegisteredModelRenamed | RegisteredModelDescribed | RegisteredModelDeleted
     | RegisteredModelTagsSet | RegisteredModelTagDeleted | ModelVersionCreated | ModelVersionDescribed
     | ModelVersionStageChanged | ModelVersionDeleted | ModelVersionTagsSet | ModelVersionTagDeleted
-    | ModelAliasSet | ModelAliasDeleted
+    | ModelAliasSet | ModelAliasDeleted | LoggedModelArtifactLogged
 )

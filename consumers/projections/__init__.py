@@ -4,7 +4,7 @@ The events table comes last: it holds the projector's position, so it is written
 other table has its rows for the batch.
 """
 
-from consumers.projections import alerts, artifacts, events, experiments, metrics, params, runs
+from consumers.projections import alerts, artifacts, events, experiments, metrics, models, params, registry, runs
 from consumers.projections.base import Block, LoggedEvent, Projection
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -17,6 +17,12 @@ PROJECTIONS: tuple[Projection, ...] = (
     artifacts.ARTIFACTS,
     artifacts.INPUTS,
     metrics.PROJECTION,
+    models.MODELS,
+    models.KV,
+    models.METRICS,
+    models.OUTPUTS,
+    models.ARTIFACTS,
+    registry.PROJECTION,
     alerts.RULES,
     alerts.FIRINGS,
     alerts.DELIVERIES,

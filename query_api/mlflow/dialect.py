@@ -61,8 +61,9 @@ def next_token(offset: int, fingerprint: str) -> str:
 _CLAUSE = re.compile(
     r"""\s*(?P<ident>(?:attributes?\.)?(?:name|creation_time|last_update_time|experiment_id)
                   |tags?\.(?:`[^`]+`|"[^"]+"|[\w.\-/: ]+?))
-        \s*(?P<op>!=|<=|>=|=|<|>|\bNOT\s+ILIKE\b|\bNOT\s+LIKE\b|\bILIKE\b|\bLIKE\b)
-        \s*(?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[-+]?\d+(?:\.\d+)?)\s*""",
+        \s*(?:(?P<null>\bIS\s+NOT\s+NULL\b|\bIS\s+NULL\b)
+            |(?P<op>!=|<=|>=|=|<|>|\bNOT\s+ILIKE\b|\bNOT\s+LIKE\b|\bILIKE\b|\bLIKE\b)
+             \s*(?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[-+]?\d+(?:\.\d+)?))\s*""",
     re.IGNORECASE | re.VERBOSE)
 _AND = re.compile(r"\s*\bAND\b\s*", re.IGNORECASE)
 ExperimentPredicate = Callable[[dict[str, Any]], bool]
@@ -83,7 +84,10 @@ def experiment_filter(text: str | None) -> ExperimentPredicate:
         match = _CLAUSE.match(rest)
         if match is None:
             raise MlflowError(f"Invalid filter string {text!r}: cannot parse {rest[:40]!r}")
-        clauses.append(_clause(match.group("ident"), match.group("op"), match.group("value")))
+        if match.group("null"):  # what MLflow's UI sends: tags.`mlflow.experiment.isGateway` IS NULL
+            clauses.append(_null_clause(match.group("ident"), "NOT" not in match.group("null").upper()))
+        else:
+            clauses.append(_clause(match.group("ident"), match.group("op"), match.group("value")))
         rest = rest[match.end():]
         if rest:
             joined = _AND.match(rest)
@@ -91,6 +95,14 @@ def experiment_filter(text: str | None) -> ExperimentPredicate:
                 raise MlflowError(f"Invalid filter string {text!r}: expected AND before {rest[:40]!r}")
             rest = rest[joined.end():]
     return lambda exp: all(clause(exp) for clause in clauses)
+
+
+def _null_clause(ident: str, is_null: bool) -> ExperimentPredicate:
+    lowered = ident.lower().split(".", 1)
+    if lowered[0] not in ("tag", "tags"):
+        raise MlflowError(f"IS NULL applies to tags only, not {ident!r}")
+    key = ident.split(".", 1)[1].strip("`\"")
+    return lambda exp: all(t["key"] != key for t in exp.get("tags", [])) == is_null
 
 
 def _clause(ident: str, op: str, raw: str) -> ExperimentPredicate:

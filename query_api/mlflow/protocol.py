@@ -7,6 +7,7 @@ own server writes them. Messages copy MLflow's wording, so clients and users see
 from __future__ import annotations
 
 import json
+import logging
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,8 @@ from schemas.limits import (
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
 )
+
+log = logging.getLogger("runstream.mlflow")
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
@@ -100,20 +103,28 @@ def check_key(kind: str, key: Any, path: str) -> str:
     return key
 
 
-def check_value(kind: str, value: Any, limit: int, path: str) -> str:
+def check_value(kind: str, value: Any, limit: int, path: str, *, truncate: bool = False) -> str:
+    """A param or tag value; over `limit` it is refused, or cut to the limit with a warning when `truncate`
+    (what MLflow's server does to run params and tags)."""
     if value is None:
         raise MlflowError(f"Missing value for required parameter '{path}'.")
     text = value if isinstance(value, str) else json.dumps(value)
     if len(text) > limit:
+        if truncate:
+            log.warning("%s value '%s...' (%d characters) is truncated to %d characters to meet the length limit.",
+                        kind, text[:100], len(text), limit)
+            return text[:limit]
         raise MlflowError(f"'{kind} value' exceeds the maximum length of {limit} characters")
     return text
 
 
-def check_tags(tags: list[tuple[Any, Any]], limit: int = MAX_TAG_VAL_LENGTH) -> dict[str, str]:
+def check_tags(tags: list[tuple[Any, Any]], limit: int = MAX_TAG_VAL_LENGTH, *, truncate: bool = False
+               ) -> dict[str, str]:
     """Tags as {key: value}, every key and value checked (`tags[i]` named in errors)."""
     checked = {}
     for i, (key, value) in enumerate(tags):
-        checked[check_key("Tag", key, f"tags[{i}].key")] = check_value("Tag", value, limit, f"tags[{i}].value")
+        checked[check_key("Tag", key, f"tags[{i}].key")] = check_value("Tag", value, limit, f"tags[{i}].value",
+                                                                         truncate=truncate)
     return checked
 
 

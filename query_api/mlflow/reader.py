@@ -12,6 +12,7 @@ from query_api.consistency import ReadBarrier
 from query_api.mlflow import protocol as p
 from query_api.mlflow.state import ExperimentState, RunState
 from query_api.queries import mlflow as q
+from query_api.queries import models as model_queries
 from query_api.queries import runs as run_queries
 from query_api.queries.mlflow import ExperimentRow
 from schemas.ids import DEFAULT_EXPERIMENT, DEFAULT_EXPERIMENT_ID
@@ -99,12 +100,15 @@ class MlflowReader:
         exps = sorted({r["experiment_id"] for r in found})
         latest = q.latest_metrics(self.clickhouse, exps, ids)
         inputs = q.inputs(self.clickhouse, exps, ids)
+        outputs = model_queries.outputs(self.clickhouse, ids)  # MLflow 3: logged models the runs produced
         shaped = []
         for run in found:
             times = {"start_ms": _iso_ms(run["start_time"]), "end_ms": _iso_ms(run["end_time"])}
             shaped.append(p.run_shape({**run, **times}, latest[run["run_id"]], inputs[run["run_id"]],
                                       artifact_uri(run["experiment_id"], run["run_id"]),
                                       run["experiment_id"] in deleted_experiments))
+            if produced := outputs[run["run_id"]]:
+                shaped[-1]["outputs"] = {"model_outputs": [{"model_id": m, "step": s} for m, s in produced]}
         return shaped
 
     def get_run(self, run_id: str) -> dict[str, Any]:
@@ -119,6 +123,12 @@ class MlflowReader:
         if experiment_id is None:
             raise p.DoesNotExist(f"Run with id={run_id} not found")
         return experiment_id
+
+    def existing_points(self, state: RunState, keys: list[str]) -> set[tuple[str, int, int, float]]:
+        """The run's points of these keys (key, step, timestamp, value): a model-linked point re-logged by
+        MLflow's client is not added to the run twice."""
+        self.barrier.wait()
+        return model_queries.existing_points(self.clickhouse, state.experiment_id, state.run_id, keys)
 
     # -- the state writes are checked against ------------------------------------------------------------
     def run_state(self, run_id: str) -> RunState | None:

@@ -86,8 +86,10 @@ def get_experiment_by_name(args: Args, reader: ReaderDep) -> JSONResponse:
     return _ok({"experiment": reader.experiment_by_name(args.get("experiment_name"))})
 
 
+@router.get("/experiments/search")
 @router.post("/experiments/search", openapi_extra=READS)
-def search_experiments(body: Body, reader: ReaderDep) -> JSONResponse:
+def search_experiments(body: Body, args: Args, reader: ReaderDep) -> JSONResponse:
+    body = {**args, **body}  # MLflow's server takes GET parameters too
     view = s.view_type(body.get("view_type"))
     limit = p.check_max_results(body.get("max_results"), p.MAX_RESULTS_EXPERIMENTS)
     order_by = _list_of_str(body.get("order_by"), "order_by")
@@ -284,12 +286,6 @@ def list_artifacts(args: Args, reader: ReaderDep, artifacts: ArtifactsDep) -> JS
     files = [p.drop_none({"path": e.path.removeprefix(root + "/"), "is_dir": e.is_dir, "file_size": e.size})
              for e in listed]
     return _ok({"root_uri": artifact_uri(experiment_id, run_id), "files": files or None})
-
-
-@router.post("/logged-models/search", openapi_extra=READS)
-def search_logged_models() -> JSONResponse:
-    """Logged models are not tracked by runstream: the search is always empty."""
-    return _ok({"models": []})
 
 
 __all__ = ["Replays", "router"]

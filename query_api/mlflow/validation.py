@@ -24,6 +24,7 @@ class CheckedBatch:
     points: list[Point]
     params: dict[str, str]
     tags: dict[str, str]
+    metrics: Sequence[Any] = ()  # the request's metric objects, one per point (MLflow 3 links some to a model)
 
 
 @dataclass(frozen=True)
@@ -69,19 +70,20 @@ def check_log_batch(metrics: Sequence[Any], params: list[tuple[Any, Any]], tags:
     checked_params: dict[str, str] = {}
     for i, (key, value) in enumerate(params):
         key = p.check_key("Param", key, f"params[{i}].key")
-        value = p.check_value("Param", value, p.MAX_PARAM_VAL_LENGTH, f"params[{i}].value")
+        value = p.check_value("Param", value, p.MAX_PARAM_VAL_LENGTH, f"params[{i}].value", truncate=True)
         if key in checked_params and checked_params[key] != value:
             raise p.MlflowError(f"Duplicate parameter keys have been submitted: {[key]}. Please ensure the "
                                 "request contains only one param value per param key.")
         checked_params[key] = value
-    return CheckedBatch(points, checked_params, p.check_tags(tags))
+    # MLflow's server cuts long param values and run tags, with a warning
+    return CheckedBatch(points, checked_params, p.check_tags(tags, truncate=True), metrics)
 
 
 def check_new_run(experiment_id: Any, user_id: Any, start_time: Any, run_name: Any,
                   tags: list[tuple[Any, Any]]) -> NewRun:
     """A runs/create request; the run's name comes from run_name or the mlflow.runName tag (equal if both)."""
     experiment_id = p.check_experiment_id(experiment_id)
-    checked = p.check_tags(tags)
+    checked = p.check_tags(tags, truncate=True)
     run_name = check_run_name(run_name)
     start_ms = None if start_time is None else p.check_int64(start_time, "start_time", minimum=0,
                                                                      maximum=p.MAX_TIMESTAMP_MS)

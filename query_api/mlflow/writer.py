@@ -15,6 +15,7 @@ from typing import Any
 from query_api.artifacts import StoredFile
 from query_api.mlflow import protocol as p
 from query_api.mlflow import validation as v
+from query_api.mlflow.model_metrics import linked_metrics, split_points
 from query_api.mlflow.reader import MlflowReader, artifact_uri
 from query_api.mlflow.state import ExperimentState, RunState, StateCache
 from query_api.publisher import ApiPublisher
@@ -32,6 +33,7 @@ from schemas import (
     ParamsLogged,
     Payload,
     RunDeleted,
+    RunEvent,
     RunRenamed,
     RunRestored,
     RunStarted,
@@ -48,7 +50,7 @@ _CONTENT_IDS = uuid.UUID("0b7c4d0e-3a52-4d7e-9d1f-6c2f1e9a5b33")
 CLIENT_USER = "mlflow-client"
 
 
-def content_event_id(run_id: str, points: Sequence[v.Point]) -> str:
+def content_event_id(run_id: str, points: Sequence[tuple[str, float, int, int]]) -> str:
     """The event id of a metric batch, derived from its content: a retried request (MLflow's client retries)
     publishes the same id, which the projector counts once. MLflow's own stores keep one row per identical
     (key, value, timestamp, step) too, so this drops nothing MLflow would keep."""
@@ -56,7 +58,7 @@ def content_event_id(run_id: str, points: Sequence[v.Point]) -> str:
     return str(uuid.uuid5(_CONTENT_IDS, f"{run_id}\x00{hashlib.sha256(canonical.encode()).hexdigest()}"))
 
 
-def metrics_payload(points: Sequence[v.Point]) -> MetricsLogged:
+def metrics_payload(points: Sequence[tuple[str, float, int, int]]) -> MetricsLogged:
     return metric_columns.from_points((key, step, ts, value) for key, value, ts, step in points)
 
 
@@ -71,6 +73,11 @@ class MlflowWriter:
         self.runs: StateCache[RunState] = StateCache(reader.run_state)
         self.experiments: StateCache[ExperimentState] = StateCache(reader.experiment_state)
         self._experiment_lock = threading.Lock()
+
+    def event(self, run_id: str, experiment_id: str, seq: int, payload: Payload, *, user: str | None = None,
+              event_id: str | None = None) -> RunEvent:
+        """An event of this front door (its user: the client's, else mlflow-client)."""
+        return self.events.event(run_id, experiment_id, seq, payload, user=user or CLIENT_USER, event_id=event_id)
 
     # -- experiments -------------------------------------------------------------------------------------
     def create_experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
@@ -137,7 +144,7 @@ class MlflowWriter:
             del state.tags[key]
 
     # -- runs --------------------------------------------------------------------------------------------
-    def _active_run(self, run_id: str) -> RunState:
+    def active_run(self, run_id: str) -> RunState:
         state = self.runs.get(p.check_run_id(run_id))
         if state is None:
             raise p.DoesNotExist(f"Run with id={run_id} not found")
@@ -146,7 +153,7 @@ class MlflowWriter:
             raise p.MlflowError(f"The run {run_id} must be in the 'active' state. Current state is deleted.")
         return state
 
-    def _publish_run(self, state: RunState, payloads: Sequence[Payload], *,
+    def publish_run(self, state: RunState, payloads: Sequence[Payload], *,
                      metric_ids: dict[int, str] | None = None) -> None:
         """Publish payloads for a run (caller holds state.lock), each with the run's next seq."""
         user = state.user or CLIENT_USER
@@ -186,7 +193,7 @@ class MlflowWriter:
     def update_run(self, run_id: str, status: Any, end_time: Any, run_name: Any) -> dict[str, Any]:
         status, end_ms = v.check_status_update(status, end_time)
         run_name = v.check_run_name(run_name)
-        state = self._active_run(run_id)
+        state = self.active_run(run_id)
         with state.lock:
             payloads: list[Payload] = []
             if status is not None or end_ms is not None:
@@ -194,7 +201,7 @@ class MlflowWriter:
                 payloads.append(RunStatusChanged(RunStatus(status or state.status), ended))
             if run_name:
                 payloads += [RunRenamed(str(run_name)), TagsSet({p.RUN_NAME_TAG: str(run_name)})]
-            self._publish_run(state, payloads)
+            self.publish_run(state, payloads)
             state.status = str(status or state.status)
             state.end_ms = end_ms if end_ms is not None else state.end_ms
             if run_name:
@@ -208,12 +215,12 @@ class MlflowWriter:
         if state is None:
             raise p.DoesNotExist(f"Run with id={run_id} not found")
         with state.lock:
-            self._publish_run(state, [RunDeleted() if deleted else RunRestored()])
+            self.publish_run(state, [RunDeleted() if deleted else RunRestored()])
             state.deleted = deleted
 
     def log_batch(self, run_id: str, batch: v.CheckedBatch) -> None:
         """Metrics, params and tags of one request, published together once checked against the run."""
-        state = self._active_run(run_id)
+        state = self.active_run(run_id)
         with state.lock:
             changed = [(k, state.params[k], x) for k, x in batch.params.items()
                        if k in state.params and state.params[k] != x]
@@ -228,33 +235,40 @@ class MlflowWriter:
                 if p.RUN_NAME_TAG in batch.tags and batch.tags[p.RUN_NAME_TAG] != state.name:
                     payloads.append(RunRenamed(batch.tags[p.RUN_NAME_TAG]))
                 payloads.append(TagsSet(batch.tags))
-            if batch.points:
-                metric_ids[len(payloads)] = content_event_id(run_id, batch.points)
-                payloads.append(metrics_payload(batch.points))
-            self._publish_run(state, payloads, metric_ids=metric_ids)
+            points: Sequence[tuple[str, float, int, int]] = batch.points
+            linked = linked_metrics(run_id, batch.metrics, points) if batch.metrics else []
+            if linked:  # MLflow 3: points linked to a logged model; a re-logged point is not added twice
+                points = split_points(batch.metrics, points, lambda keys: self.reader.existing_points(state, keys))
+            if points:
+                metric_ids[len(payloads)] = content_event_id(run_id, points)
+                payloads.append(metrics_payload(points))
+            for event_id, payload in linked:
+                metric_ids[len(payloads)] = event_id
+                payloads.append(payload)
+            self.publish_run(state, payloads, metric_ids=metric_ids)
             state.params.update(fresh)
             state.tags.update(batch.tags)
             if p.RUN_NAME_TAG in batch.tags:
                 state.name = batch.tags[p.RUN_NAME_TAG]
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        state = self._active_run(run_id)
+        state = self.active_run(run_id)
         with state.lock:
             if key not in state.tags:
                 raise p.DoesNotExist(f"No tag with name: {key} in run with id {run_id}")
-            self._publish_run(state, [TagDeleted(key)])
+            self.publish_run(state, [TagDeleted(key)])
             del state.tags[key]
 
     def log_inputs(self, run_id: str, datasets: list[DatasetInput]) -> None:
-        state = self._active_run(run_id)
+        state = self.active_run(run_id)
         if not datasets:
             return
         with state.lock:
-            self._publish_run(state, [InputsLogged(datasets)])
+            self.publish_run(state, [InputsLogged(datasets)])
 
     def check_can_log(self, run_id: str, experiment_id: str) -> None:
         """Raise unless the run exists, is active and belongs to the experiment (before storing a file)."""
-        state = self._active_run(run_id)
+        state = self.active_run(run_id)
         if state.experiment_id != experiment_id:
             raise p.MlflowError(f"Run {run_id} belongs to experiment {state.experiment_id}, not {experiment_id}")
 
@@ -262,9 +276,9 @@ class MlflowWriter:
                      media_type: str | None) -> None:
         """Record a stored artifact as an ArtifactLogged event (path relative to the run's artifact root)."""
         self.check_can_log(run_id, experiment_id)
-        state = self._active_run(run_id)
+        state = self.active_run(run_id)
         with state.lock:
-            self._publish_run(state, [ArtifactLogged(relative, f"mlflow-artifacts:/{stored.path}", stored.size,
+            self.publish_run(state, [ArtifactLogged(relative, f"mlflow-artifacts:/{stored.path}", stored.size,
                                                      stored.digest, media_type)])
 
 

@@ -56,11 +56,14 @@ WHERE total <= {limit:UInt32} OR rank = 1 OR rank = total
 ORDER BY run_id, step, ts_ms
 """
 
+# One input per dataset of a run, as MLflow's stores keep it: a dataset logged again (log_metrics(dataset=)
+# logs it without a context after log_input gave one) keeps the first one's context.
 INPUTS = """
-SELECT run_id, name, digest, any(source_type), any(source), context, any(schema), any(profile), min(kafka_offset) AS o
+SELECT run_id, name, digest, any(source_type), any(source), argMin(context, kafka_offset), any(schema), any(profile),
+       min(kafka_offset) AS o
 FROM inputs
 WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
-GROUP BY run_id, name, digest, context
+GROUP BY run_id, name, digest
 ORDER BY run_id, o
 """
 

@@ -6,6 +6,7 @@ import { parseHash } from "./route.js";
 import { h } from "./util.js";
 import { renderCompare } from "./views/compare.js";
 import { renderExperiments } from "./views/experiments.js";
+import { renderModel, renderModels } from "./views/models.js";
 import { renderRun } from "./views/run.js";
 import { renderRuns } from "./views/runs.js";
 
@@ -16,12 +17,23 @@ const freshness = document.getElementById("freshness");
 const live = document.getElementById("live");
 let current = {};
 
+// The links MLflow's client prints ("View run at …/#/experiments/<id>/runs/<run_id>") open the run, or the
+// experiment's runs.
+function mlflowLink(r) {
+  const [first, experimentId, kind, runId] = r.parts;
+  if (first !== "experiments" || !experimentId) return r;
+  if (kind === "runs" && runId) return { ...r, parts: ["run", runId] };
+  return { ...r, parts: ["runs"], params: new URLSearchParams({ e: experimentId }) };
+}
+
 function route() {
-  const r = parseHash();
+  const r = mlflowLink(parseHash());
   const [first] = r.parts;
   if (first === "runs") current = renderRuns(view, r);
   else if (first === "run" && r.parts[1]) current = renderRun(view, r);
   else if (first === "compare") current = renderCompare(view, r);
+  else if (first === "models" && r.parts[1]) current = renderModel(view, r);
+  else if (first === "models") current = renderModels(view, r);
   else current = renderExperiments(view, r);
   current = current || {};
 }

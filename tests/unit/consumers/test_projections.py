@@ -76,7 +76,8 @@ def test_the_events_table_comes_last_and_holds_the_position() -> None:
     assert PROJECTIONS[-1].table == POSITION_TABLE == "events"
     assert [p.table for p in PROJECTIONS] == [
         "experiments", "experiment_changes", "experiment_tags", "runs", "params", "tags", "artifacts", "inputs",
-        "metrics", "alert_rules", "alert_firings", "alert_deliveries", "events"]
+        "metrics", "logged_models", "logged_model_kv", "logged_model_metrics", "run_outputs", "logged_model_artifacts",
+        "registry_changes", "alert_rules", "alert_firings", "alert_deliveries", "events"]
 
 
 def test_an_empty_block() -> None:

@@ -12,6 +12,7 @@ from fastavro import schemaless_writer
 
 from schemas import InvalidEventError, Producer, RunEvent, RunStarted, decode, default_catalog, encode, validate_event
 from schemas.model_events import (
+    LoggedModelArtifactLogged,
     LoggedModelCreated,
     LoggedModelDeleted,
     LoggedModelMetricsLogged,
@@ -65,6 +66,7 @@ MODEL_PAYLOADS: list[Any] = [
     ModelVersionTagDeleted(RMID, "clf", 1, "t"),
     ModelAliasSet(RMID, "clf", "champion", 1),
     ModelAliasDeleted(RMID, "clf", "champion"),
+    LoggedModelArtifactLogged(MID, "MLmodel", "mlflow-artifacts:/1/models/x/artifacts/MLmodel", 10, "sha256:00", None),
 ]
 PRODUCER = Producer("h", 1, "u", "test")
 AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)

@@ -32,6 +32,7 @@ export function renderRun(root, route) {
   const charts = h("div", { class: "charts run-charts" });
   const children = h("div", {}, "loading…");
   const inputs = h("div");
+  const models = h("div", { class: "logged-models" });
   const artifacts = h("div", { class: "artifacts" }, "loading…");
   const preview = h("div", { class: "artifact-preview" });
   const timeline = h("div", { class: "timeline" }, "loading…");
@@ -40,6 +41,7 @@ export function renderRun(root, route) {
       section("Attributes", "attributes", attrs), section("Params", "params", params), section("Tags", "tags", tags)),
     section("Metrics", "metrics", metrics, asOf ? h("p", { class: "hint" }, "The summaries are as of that instant; the curves show every point logged so far.") : null, charts),
     h("div", { class: "columns2" }, section("Child runs", "children", children), section("Dataset inputs", "inputs", inputs)),
+    section("Logged models", "models-card", models),
     section("Artifacts", "artifacts-card", artifacts, preview),
     section("Audit timeline", "history", timeline)));
 
@@ -189,6 +191,18 @@ export function renderRun(root, route) {
     loadArtifacts();
     loadCurves(run).catch((err) => charts.replaceChildren(errorBox(err)));
     loadChildren(run).catch((err) => children.replaceChildren(errorBox(err)));
+    loadModels().catch((err) => models.replaceChildren(errorBox(err)));
+  }
+
+  async function loadModels() {
+    const { logged_models: found } = await get(`/api/v1/runs/${runId}/logged-models`);
+    if (!found.length) { models.replaceChildren(h("p", { class: "empty" }, "none")); return; }
+    models.replaceChildren(h("table", { class: "grid logged-models-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "name"), h("th", {}, "model id"), h("th", {}, "status"), h("th", {}, "metrics"), h("th", {}, "registered as"))),
+      h("tbody", {}, ...found.map((m) => h("tr", { dataset: { modelId: m.model_id } },
+        h("td", {}, m.name), h("td", {}, m.model_id), h("td", {}, m.status || ""),
+        h("td", {}, m.metrics.map((x) => `${x.key}=${fmtNum(x.value)}`).join(", ")),
+        h("td", {}, ...m.registrations.map((r) => h("a", { href: href(`/models/${encodeURIComponent(r.name)}`, { v: r.version }) }, `${r.name} v${r.version} `))))))));
   }
   load();
   return { refresh: asOf ? null : async () => { const run = await loadRun(); if (run) await Promise.all([loadHistory(), loadCurves(run)]); } };

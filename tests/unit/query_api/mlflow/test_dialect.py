@@ -34,13 +34,17 @@ def names(filter_text: str | None) -> list[str]:
     ("creation_time > 150 AND tags.team != 'vision'", ["Vision-batch"]),
     ("last_update_time >= 900", ["vision-lr"]),
     ("name LIKE 'v_sion%' and creation_time < 1000", ["vision-lr"]),
+    ("tags.`mlflow.experiment.isGateway` IS NULL", ["Default", "vision-lr", "Vision-batch"]),  # MLflow's UI
+    ("tags.`a b` IS NULL AND name ILIKE 'vision%'", ["vision-lr"]),
+    ("tags.team IS NOT NULL", ["vision-lr", "Vision-batch"]),
 ])
 def test_experiment_filters(text: str | None, expected: list[str]) -> None:
     assert names(text) == expected
 
 
 @pytest.mark.parametrize("text", ["name = ", "name = 'a' OR name = 'b'", "creation_time = 'yesterday'",
-                                  "size > 3", "name = 'a' name = 'b'"])
+                                  "size > 3", "name = 'a' name = 'b'",
+                                  "name IS NULL"])
 def test_bad_experiment_filters(text: str) -> None:
     with pytest.raises(MlflowError):
         s.experiment_filter(text)

@@ -4,6 +4,7 @@ import "./style.css";
 
 import { parseHash } from "./route.js";
 import { h } from "./util.js";
+import { renderAlerts } from "./views/alerts.js";
 import { renderCompare } from "./views/compare.js";
 import { renderExperiments } from "./views/experiments.js";
 import { renderRun } from "./views/run.js";
@@ -22,6 +23,7 @@ function route() {
   if (first === "runs") current = renderRuns(view, r);
   else if (first === "run" && r.parts[1]) current = renderRun(view, r);
   else if (first === "compare") current = renderCompare(view, r);
+  else if (first === "alerts") current = renderAlerts(view, r);
   else current = renderExperiments(view, r);
   current = current || {};
 }

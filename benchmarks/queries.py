@@ -195,8 +195,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             proc.terminate()
             proc.wait(30)
-        return {"runs": args.runs, "steps": args.steps, "points": points, "load_s": round(load_s, 1), "load_avg": load_avg,
-                "repeat": args.repeat, "median_ms": {k: round(v, 2) for k, v in timings.items()}}
+        return {"runs": args.runs, "steps": args.steps, "points": points, "load_s": round(load_s, 1),
+                "load_avg": load_avg, "repeat": args.repeat, "median_ms": {k: round(v, 2) for k, v in timings.items()}}
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

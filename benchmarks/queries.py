@@ -163,6 +163,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         proc = subprocess.Popen([sys.executable, __file__, "--serve", data_dir, "--port", str(port)])
         try:
             wait_ready(port, proc)
+            load_avg = round(os.getloadavg()[0], 1)
             api = Api(port)
             experiment = next(e for e in api.call("GET", "/api/v1/experiments")["experiments"]
                               if e["name"] == EXPERIMENT)
@@ -195,7 +196,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             proc.terminate()
             proc.wait(30)
         return {"runs": args.runs, "steps": args.steps, "points": points, "load_s": round(load_s, 1),
-                "repeat": args.repeat, "median_ms": {k: round(v, 2) for k, v in timings.items()}}
+                "load_avg": load_avg, "repeat": args.repeat, "median_ms": {k: round(v, 2) for k, v in timings.items()}}
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -207,7 +208,8 @@ def report(result: dict[str, Any]) -> str:
         f"Machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"embedded ClickHouse (chdb). Sweep: {result['runs']:,} runs x 10 params x 5 metrics x "
         f"{result['steps']:,} steps = {result['points']:,} points, loaded in {result['load_s']} s. "
-        f"Medians of {result['repeat']} calls over HTTP (keep-alive), after one warm-up call.",
+        f"Medians of {result['repeat']} calls over HTTP (keep-alive), after one warm-up call. "
+        f"Load average (1 min) when the queries started: {result.get('load_avg', 'not recorded')}.",
         "",
         "| query | median ms | target ms | within target |",
         "|---|---:|---:|---|",

@@ -142,10 +142,14 @@ class AlertWorker:
         self._flush()
         if self.settings.alerts_delivery_delay_s:
             time.sleep(self.settings.alerts_delivery_delay_s)
-        self._deliver_pending()
+        self._deliver(firings)  # the ones still pending from before wait for the retry timer
 
     def _deliver_pending(self) -> None:
-        for firing_id, f in list(self.pending.items()):
+        self._deliver(list(self.pending.values()))
+
+    def _deliver(self, firings: list[Firing]) -> None:
+        for f in firings:
+            firing_id = f.firing_id
             try:
                 status, tries = self.deliver_to(f)
             except DeliveryError as exc:
@@ -154,7 +158,7 @@ class AlertWorker:
             self._publish(f.experiment_id or "*", AlertDelivered(firing_id, f.rule.rule_id, f.run_id, status, tries))
             self._flush()
             self.state.delivered.add(firing_id)
-            del self.pending[firing_id]
+            self.pending.pop(firing_id, None)
 
     def _publish(self, experiment_id: str, payload: AlertFired | AlertDelivered) -> None:
         event = RunEvent(str(uuid.uuid4()), "", experiment_id, 1, datetime.now(UTC), self.identity, payload)

@@ -87,7 +87,7 @@ BOUNDS = f"SELECT min(step), max(step), uniqExact(step) FROM metrics WHERE {SCOP
 # numbered (ri) before grouping: a fixed-width numeric key aggregates about four times faster than the run_id.
 # ClickHouse also writes each group's series as JSON: 1,000 buckets x 200 groups are 1.6M numbers, which Python
 # would take seconds to turn into objects and back into text.
-CURVES = f"""
+_CURVES = f"""
 SELECT g, toJSONString(CAST(
     (arrayMap(t -> t.2, s), arrayMap(t -> t.3, s), arrayMap(t -> t.4, s), arrayMap(t -> t.5, s),
      arrayMap(t -> t.6, s), arrayMap(t -> t.7, s), arrayMap(t -> t.8, s), arrayMap(t -> t.9, s)),
@@ -97,7 +97,7 @@ SELECT g, toJSONString(CAST(
 FROM (
     SELECT g, arraySort(groupArray((b, step, mean, sd, lo, hi, med, n, nans))) AS s
     FROM (
-        SELECT g, b, min(min(first)) OVER (PARTITION BY b) AS step,
+        SELECT g, b, {{first_step}} AS step,
                if(countIf(pts > 0) = 0, NULL, avgIf(rv, pts > 0)) AS mean,
                if(countIf(pts > 0) < 2, NULL, stddevSampStableIf(rv, pts > 0)) AS sd,
                if(countIf(pts > 0) = 0, NULL, minIf(rv, pts > 0)) AS lo,
@@ -118,6 +118,9 @@ FROM (
 )
 SETTINGS output_format_json_quote_denormals = 1
 """
+# With one step per bucket a bucket's first step is lo + b: no window over every group's buckets is needed.
+CURVES_STEPWISE = _CURVES.replace("{first_step}", "{lo:Int64} + b")
+CURVES = _CURVES.replace("{first_step}", "min(min(first)) OVER (PARTITION BY b)")
 # With quote_denormals ClickHouse writes "inf", "-inf", "nan" (from ±inf points); the API's JSON spells them so.
 _DENORMALS = {'"inf"': '"Infinity"', '"-inf"': '"-Infinity"', '"nan"': '"NaN"', '"-nan"': '"NaN"'}
 _DENORMAL = re.compile("|".join(re.escape(k) for k in _DENORMALS))
@@ -153,7 +156,8 @@ def grouped_curves(
         if not distinct:
             continue
         width = bucket_width(lo, hi, distinct, max_points)
-        for g, series in client.query(CURVES, parameters={**bind, "key": key, "lo": lo, "width": width}).result_rows:
+        sql = CURVES_STEPWISE if width == 1 else CURVES
+        for g, series in client.query(sql, parameters={**bind, "key": key, "lo": lo, "width": width}).result_rows:
             out[g][key] = _DENORMAL.sub(lambda m: _DENORMALS[m.group(0)], series) if (
                 'inf"' in series or 'nan"' in series) else series
     return out

@@ -4,6 +4,7 @@ import "./style.css";
 
 import { parseHash } from "./route.js";
 import { h } from "./util.js";
+import { renderAlerts } from "./views/alerts.js";
 import { renderCompare } from "./views/compare.js";
 import { renderExperiments } from "./views/experiments.js";
 import { renderModel, renderModels } from "./views/models.js";
@@ -34,6 +35,7 @@ function route() {
   else if (first === "compare") current = renderCompare(view, r);
   else if (first === "models" && r.parts[1]) current = renderModel(view, r);
   else if (first === "models") current = renderModels(view, r);
+  else if (first === "alerts") current = renderAlerts(view, r);
   else current = renderExperiments(view, r);
   current = current || {};
 }

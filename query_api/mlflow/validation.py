@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from query_api.mlflow import protocol as p
 from schemas import DatasetInput
+from schemas.ranges import STEP_MAX, STEP_MIN
 
 
 class Point(NamedTuple):
@@ -46,7 +47,7 @@ def check_point(metric: Any, index: int | None, known: set[str] | None = None) -
         step = metric.get("step", 0)
         if (key in known and isinstance(value, float | int) and type(value) is not bool
                 and type(ts) is int and 0 <= ts <= p.MAX_TIMESTAMP_MS
-                and type(step) is int and p.INT64_MIN <= step <= p.INT64_MAX):
+                and type(step) is int and STEP_MIN <= step <= STEP_MAX):
             return Point(key, float(value), ts, step)
     path = "" if index is None else f"metrics[{index}]"
     if not isinstance(metric, dict):
@@ -57,7 +58,9 @@ def check_point(metric: Any, index: int | None, known: set[str] | None = None) -
     value = p.check_metric_value(metric.get("value"), key, f"{path}.value" if path else "value")
     timestamp = p.check_int64(metric.get("timestamp"), f"{path}.timestamp" if path else "timestamp", minimum=0,
                               maximum=p.MAX_TIMESTAMP_MS)
-    step = p.check_int64(metric.get("step"), f"{path}.step" if path else "step", default=0)
+    # steps beyond +-(2^53 - 1) would be dead-lettered by the projector (schemas.ranges): refused here instead
+    step = p.check_int64(metric.get("step"), f"{path}.step" if path else "step", default=0, minimum=STEP_MIN,
+                         maximum=STEP_MAX)
     return Point(key, value, timestamp, step)
 
 

@@ -171,7 +171,7 @@ def test_every_v1_answer_is_the_shape_openapi_declares(stack: Stack, sweep: dict
         ("GET", "/api/v1/runs/{run_id}/history", "", None),
         ("GET", "/api/v1/runs/{run_id}/artifacts", "", None),
         ("GET", "/api/v1/experiments/{experiment_id}/leaderboard", "?metric=loss&k=3", None),
-        ("GET", "/api/v1/experiments/{experiment_id}/parallel-coordinates", "?metric=loss", None),
+        ("GET", "/api/v1/experiments/{experiment_id}/parallel-coordinates", "?metric=loss&params=lr", None),
         ("POST", "/api/v1/compare", "", {"run_ids": [sweep["t0"], run], "metric_keys": ["loss"]}),
         ("POST", "/api/v1/sql", "", {"query": "SELECT count() AS n FROM runs"}),
     ]

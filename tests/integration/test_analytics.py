@@ -145,13 +145,25 @@ def test_responses_match_their_documented_models(stack: Stack, sweep: dict[str, 
         model.model_validate(response.json())
 
 
+def _api_models() -> dict[str, list[type[BaseModel]]]:
+    """Every pydantic model of query_api, by name."""
+    found: dict[str, list[type[BaseModel]]] = {}
+    pending = list(BaseModel.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("query_api"):
+            found.setdefault(cls.__name__, []).append(cls)
+    return found
+
+
 def _declared_model(app: Any, method: str, template: str) -> type[BaseModel]:
-    """The response model OpenAPI publishes for a route (by the schema's name, among query_api.models)."""
+    """The response model OpenAPI publishes for a route (by the schema's name, among query_api's models)."""
     answer = app.openapi()["paths"][template][method.lower()]["responses"]["200"]
     name = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    found = getattr(models, name, None)
-    assert isinstance(found, type) and issubclass(found, BaseModel), f"{method} {template} declares {name}"
-    return found
+    found = _api_models().get(name, [])
+    assert len(found) == 1, f"{method} {template} declares {name}: {found}"
+    return found[0]
 
 
 def _conforms(model: type[BaseModel], body: Any) -> None:

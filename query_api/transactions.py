@@ -45,6 +45,7 @@ class TransactionalSender:
         self._all: list[Producer] = []
         self._lock = threading.Lock()
         self._ready: queue.Queue[Producer] = queue.Queue()  # initialised ahead of the first request
+        self._closed = False
         threading.Thread(target=self._warm_up, name="runstream-api-txn-init", daemon=True).start()
 
     def _warm_up(self) -> None:
@@ -94,6 +95,9 @@ class TransactionalSender:
         except KafkaException as exc:
             raise TransactionFailed(f"Kafka's transaction coordinator did not answer: {exc}") from None
         with self._lock:
+            if self._closed:  # closed while the coordinator was being asked: no client left reconnecting
+                producer.close()
+                raise TransactionFailed("the publisher is closed")
             self._all.append(producer)
         return producer
 
@@ -111,7 +115,10 @@ class TransactionalSender:
             return None
 
     def close(self, timeout: float = 5.0) -> None:
+        """Stop every producer (an open transaction of a dropped one ends at transaction.timeout.ms)."""
         with self._lock:
+            self._closed = True
             producers, self._all = self._all, []
         for producer in producers:
             producer.flush(timeout)
+            producer.close()

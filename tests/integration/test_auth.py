@@ -16,7 +16,8 @@ from tests.integration.conftest import Stack, stack_settings
 
 pytestmark = pytest.mark.integration
 TOKENS = {"reader-token-1": ["read"], "writer-token-1": ["read", "write"], "admin-token-1": ["admin"]}
-SAMPLE = {"run_id": "a" * 32, "key": "loss", "experiment_id": "x", "path": "0/" + "a" * 32 + "/artifacts/x.txt"}
+SAMPLE = {"run_id": "a" * 32, "key": "loss", "experiment_id": "x", "path": "0/" + "a" * 32 + "/artifacts/x.txt",
+          "rule_id": "r1"}
 OPEN = ("/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info")  # capabilities, no run data
 
 
@@ -37,6 +38,8 @@ def protected_routes(api: TestClient) -> list[tuple[str, str, str]]:
             for method in operations:
                 if path.startswith(("/api/v1/sql", "/api/v1/admin")):
                     scope = "admin"
+                elif path.startswith("/api/v1/alerts") and method != "get":  # alert rules are events: writes
+                    scope = "write"
                 elif path.startswith("/api/v1") or method == "get" or path.endswith("/search"):
                     scope = "read"
                 else:

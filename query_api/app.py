@@ -15,7 +15,7 @@ from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
 from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_route_scope
-from query_api.clientpool import Readers
+from query_api.clientpool import ClientPool, Readers
 from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
 from query_api.jsonresponse import JSONResponse
@@ -34,7 +34,6 @@ from query_api.routes import registry as registry_audit
 from query_api.routes.dashboard import install_dashboard
 from query_api.security import LocalOnly
 from query_api.settings import ApiSettings
-from query_api.sharedclients import ClientPool
 from query_api.sqlbudget import SqlGuard
 from query_api.sqlclient import query_limits
 from query_api.state import AppState
@@ -69,7 +68,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
             projector = ProjectorThread(store, connect(store.clickhouse_url, store.clickhouse_database))
             projector.start()
         maintenance = MaintenanceRunner(store, projector.projector if projector is not None else None)
-        readers = Readers(store.clickhouse_url, store.clickhouse_database, limits=limits)
+        readers = Readers(pool)
         publisher = ApiPublisher(store.kafka_bootstrap_servers, store.topic, timeout_s=settings.publish_timeout_s)
         barrier = ReadBarrier(publisher.acked, lambda: positions(clickhouse),
                               local=projector.projected if projector is not None else None,

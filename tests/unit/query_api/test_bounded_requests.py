@@ -13,11 +13,11 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from fastapi.testclient import TestClient
 
 from query_api import deps
+from query_api.clientpool import ClientPool
 from query_api.filters import SearchSyntaxError, parse_filter, parse_order_by
 from query_api.mlflow import dialect
 from query_api.mlflow.deps import get_artifacts, get_reader, get_writer
 from query_api.paging import BadPageToken, PageToken, query_fingerprint
-from query_api.sharedclients import ClientPool
 from runstream.settings import ServerSettings
 from runstream.stack import build_app
 

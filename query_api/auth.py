@@ -100,11 +100,12 @@ def require(scope: Scope) -> Callable[[Request], None]:
 
 def require_by_method() -> Callable[[Request], None]:
     """For front doors that mix reads and writes under one prefix (MLflow's API): GET, and POSTs to a
-    .../search route, need `read`; every other method needs `write`."""
+    .../search or .../get-latest-versions route, need `read`; every other method needs `write`."""
     read, write = require("read"), require("write")
 
     def check(request: Request) -> None:
-        reading = request.method in ("GET", "HEAD") or request.url.path.endswith("/search")
+        path = request.url.path
+        reading = request.method in ("GET", "HEAD") or path.endswith(("/search", "/get-latest-versions"))
         (read if reading else write)(request)
 
     return check

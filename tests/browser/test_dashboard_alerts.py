@@ -32,7 +32,7 @@ def test_a_rule_made_in_the_page_fires_and_shows_its_delivery(page: Any, dashboa
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     worker = AlertWorkerThread(AlertSettings(
-        kafka_bootstrap_servers=dashboard.settings.kafka_bootstrap_servers, topic=dashboard.settings.topic,
+        kafka_bootstrap_servers=dashboard.settings.store.kafka_bootstrap_servers, topic=dashboard.settings.store.topic,
         alerts_consumer_group=f"{dashboard.settings.consumer_group}-alerts", alerts_stall_check_s=0.5)).start()
     try:
         page.goto(dashboard.url + "/#/alerts")

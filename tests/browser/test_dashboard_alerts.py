@@ -33,7 +33,7 @@ def test_a_rule_made_in_the_page_fires_and_shows_its_delivery(page: Any, dashboa
     threading.Thread(target=server.serve_forever, daemon=True).start()
     worker = AlertWorkerThread(AlertSettings(
         kafka_bootstrap_servers=dashboard.settings.store.kafka_bootstrap_servers, topic=dashboard.settings.store.topic,
-        alerts_consumer_group=f"{dashboard.settings.consumer_group}-alerts", alerts_stall_check_s=0.5)).start()
+        alerts_consumer_group=f"{dashboard.settings.store.consumer_group}-alerts", alerts_stall_check_s=0.5)).start()
     try:
         page.goto(dashboard.url + "/#/alerts")
         page.locator(".rules-table").wait_for()

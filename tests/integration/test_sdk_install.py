@@ -17,7 +17,7 @@ from tests.integration.conftest import Stack, wait_for
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-SERVER_ONLY = ("chdb", "clickhouse_connect", "fastapi", "uvicorn", "lark", "typer")
+SERVER_ONLY = ("chdb", "clickhouse_connect", "pyarrow", "fastapi", "uvicorn", "lark", "typer")
 
 
 def _sdk_venv(tmp_path: Path) -> Path:

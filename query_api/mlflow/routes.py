@@ -177,7 +177,7 @@ def restore_run(body: Body, writer: WriterDep) -> JSONResponse:
 
 @router.post("/runs/log-metric")
 def log_metric(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.log_batch(_run_id(body), v.CheckedBatch([v.check_point(body, None)], {}, {}))
+    writer.log_batch(_run_id(body), v.CheckedBatch([v.check_point(body, None)], {}, {}, [body]))
     return _ok()
 
 

@@ -17,7 +17,7 @@ from tests.integration.conftest import Stack, stack_settings
 pytestmark = pytest.mark.integration
 TOKENS = {"reader-token-1": ["read"], "writer-token-1": ["read", "write"], "admin-token-1": ["admin"]}
 SAMPLE = {"run_id": "a" * 32, "key": "loss", "experiment_id": "x", "path": "0/" + "a" * 32 + "/artifacts/x.txt",
-          "rule_id": "r1"}
+          "rule_id": "r1", "name": "clf", "version": "1", "alias": "champion", "model_id": "m-" + "a" * 32}
 OPEN = ("/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info")  # capabilities, no run data
 
 
@@ -35,12 +35,13 @@ def protected_routes(api: TestClient) -> list[tuple[str, str, str]]:
     found = []
     for path, operations in api.app.openapi()["paths"].items():  # type: ignore[attr-defined]
         if path.startswith(("/api/", "/ajax-api/")) and path not in OPEN:
-            for method in operations:
+            for method, operation in operations.items():
                 if path.startswith(("/api/v1/sql", "/api/v1/admin")):
                     scope = "admin"
                 elif path.startswith("/api/v1/alerts") and method != "get":  # alert rules are events: writes
                     scope = "write"
-                elif path.startswith("/api/v1") or method == "get" or path.endswith("/search"):
+                elif (path.startswith("/api/v1") or method == "get" or path.endswith("/search")
+                      or operation.get("x-runstream-scope") == "read"):  # a read by POST declares it
                     scope = "read"
                 else:
                     scope = "write"

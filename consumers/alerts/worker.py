@@ -11,6 +11,7 @@ restart: a receiver may see a retry carrying the same key, never two different f
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import socket
@@ -106,15 +107,8 @@ class AlertWorker:
         last_stall = last_retry = time.monotonic()
         while not stop.is_set():
             batch = self._consumer.consume(num_messages=1000, timeout=0.2)
-            for msg in batch:
-                error = msg.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        log.warning("consume: %s", error)
-                    continue
-                logged = self._decode(msg)
-                if logged is not None:
-                    self._record(self.state.observe(logged))
+            for logged in in_time_order(self._decoded(batch)):
+                self._record(self.state.observe(logged))
             if batch:
                 self._consumer.commit(asynchronous=True)  # the group's position shows the worker's lag
             now = time.monotonic()
@@ -125,6 +119,19 @@ class AlertWorker:
                 last_retry = now
                 self._deliver_pending()
         self.close()
+
+    def _decoded(self, batch: list[Message]) -> list[LoggedEvent]:
+        events = []
+        for msg in batch:
+            error = msg.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consume: %s", error)
+                continue
+            logged = self._decode(msg)
+            if logged is not None:
+                events.append(logged)
+        return events
 
     def _decode(self, msg: Message) -> LoggedEvent | None:
         logged = classify(msg.value(), msg.key(), msg.partition() or 0, msg.offset() or 0)
@@ -207,3 +214,13 @@ class AlertWorkerThread:
 def start_alert_worker(settings: AlertSettings) -> AlertWorkerThread:
     """The hook for an assembly (the local stack): start the worker in this process; call .stop() at shutdown."""
     return AlertWorkerThread(settings).start()
+
+
+def in_time_order(events: list[LoggedEvent]) -> list[LoggedEvent]:
+    """A consumed batch, partitions merged by event time, each partition's own order kept: a batch holds one
+    partition's messages after another's, so a rule created before a run's event (another partition) could
+    otherwise be evaluated after it, and a rule applies to the events logged after it."""
+    by_partition: dict[int, list[LoggedEvent]] = {}
+    for logged in events:
+        by_partition.setdefault(logged.partition, []).append(logged)
+    return list(heapq.merge(*by_partition.values(), key=lambda logged: logged.event.event_time))

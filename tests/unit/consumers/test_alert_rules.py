@@ -93,3 +93,19 @@ def test_a_firing_already_in_the_log_is_not_made_again() -> None:
     ev.observe(logged(AlertFired(fid, "nan", RUN_A, "nan", "t", 0, 1), run_id=""))
     assert fired(ev, logged(points(math.nan))) == []
     assert firing_id("nan", RUN_A, "nan") == fid != firing_id("nan", RUN_B, "nan")
+
+
+def test_a_batch_is_evaluated_in_event_time_order_across_partitions() -> None:
+    """The consumer hands over one partition's messages after another's; a rule created before a run's NaN (in
+    another partition) still applies to it."""
+    from dataclasses import replace
+
+    from consumers.alerts.worker import in_time_order
+
+    nan = replace(logged(points(math.nan), at=T0 + timedelta(seconds=2)), partition=1)
+    later = replace(logged(points(1.0), at=T0 + timedelta(seconds=1)), partition=1)  # clock skew: kept after nan
+    created = replace(rule("nan", at=T0, metric_key="loss"), partition=2)
+    ordered = in_time_order([nan, later, created])
+    assert ordered == [created, nan, later], "partitions merged by time, each partition's own order kept"
+    assert fired(Evaluator(), *ordered) == [("nan", RUN_A)]
+    assert fired(Evaluator(), nan, later, created) == [], "in the consumer's order the rule came too late"

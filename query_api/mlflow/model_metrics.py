@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from query_api.mlflow.validation import Point
 from schemas.model_events import LoggedModelMetricsLogged
 
-Point = tuple[str, float, int, int]  # key, value, timestamp ms, step
 _IDS = uuid.UUID("5f0f6a43-2c1e-4b8e-9a57-0d3c2b7e8f11")
 
 

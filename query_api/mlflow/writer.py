@@ -235,7 +235,7 @@ class MlflowWriter:
                 if p.RUN_NAME_TAG in batch.tags and batch.tags[p.RUN_NAME_TAG] != state.name:
                     payloads.append(RunRenamed(batch.tags[p.RUN_NAME_TAG]))
                 payloads.append(TagsSet(batch.tags))
-            points: Sequence[tuple[str, float, int, int]] = batch.points
+            points: Sequence[v.Point] = batch.points
             linked = linked_metrics(run_id, batch.metrics, points) if batch.metrics else []
             if linked:  # MLflow 3: points linked to a logged model; a re-logged point is not added twice
                 points = split_points(batch.metrics, points, lambda keys: self.reader.existing_points(state, keys))

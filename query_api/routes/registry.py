@@ -17,8 +17,7 @@ from query_api.mlflow.registry_protocol import model_shape, version_shape
 from query_api.queries import models as model_queries
 from query_api.queries import registry as q
 from query_api.queries import runs as run_queries
-from query_api.routes.runs import _utc
-from query_api.timefmt import iso_from_micros
+from query_api.timefmt import iso_from_micros, utc_instant
 from schemas.model_events import REGISTRY_EVENTS
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
@@ -28,7 +27,7 @@ REGISTRY_TYPES = [t.__name__ for t in REGISTRY_EVENTS]
 
 def _registry(request: Request, clickhouse: Any, as_of: datetime | None = None) -> dict[str, RegisteredModel]:
     """The registry folded from its events (these routes already waited for this instance's own writes)."""
-    return fold(q.rows(clickhouse), _utc(as_of))
+    return fold(q.rows(clickhouse), utc_instant(as_of))
 
 
 def _model(models: dict[str, RegisteredModel], name: str, when: datetime | None = None) -> RegisteredModel:
@@ -108,7 +107,7 @@ def alias_as_of(name: str, alias: str, request: Request, clickhouse: ClickHouseD
     rows = q.rows(clickhouse)
     now = fold(rows)
     model = _model(now, name)
-    then = fold(rows, _utc(as_of)).get(model.registered_model_id) if as_of else model
+    then = fold(rows, utc_instant(as_of)).get(model.registered_model_id) if as_of else model
     timeline = []
     for row in rows:
         if row["registered_model_id"] == model.registered_model_id and row["alias"] == alias:

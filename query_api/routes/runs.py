@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -18,6 +18,7 @@ from query_api.paging import PageToken, query_fingerprint
 from query_api.queries import curves, diff, experiments, history, runs
 from query_api.queries import mlflow as mlflow_queries
 from query_api.run_search import RunQuery
+from query_api.timefmt import utc_instant
 from schemas.ids import RUN_ID_PATTERN, is_run_id
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
@@ -44,7 +45,7 @@ def get_run(
     as_of: Annotated[datetime | None, Query(description="ISO-8601: the run as it stood at that instant")] = None,
 ) -> JSONResponse:
     """The run now, or as it stood at `as_of` (attributes, params, tags, summaries of points logged by then)."""
-    found = runs.fetch_runs(clickhouse, [_check_run_id(run_id)], as_of=_utc(as_of))
+    found = runs.fetch_runs(clickhouse, [_check_run_id(run_id)], as_of=utc_instant(as_of))
     if not found:
         when = f" at {as_of.isoformat()}" if as_of else ""
         raise NotFound(f"run {run_id} does not exist{when}")
@@ -60,7 +61,7 @@ def get_diff(
     run_id: str = RunId,
 ) -> JSONResponse:
     """What changed between two instants: tags set or removed, params added, status, metric keys and points."""
-    start, end = _utc(from_), _utc(to)
+    start, end = utc_instant(from_), utc_instant(to)
     assert start is not None and end is not None
     if start > end:
         raise InvalidParameter("from is after to")
@@ -136,7 +137,7 @@ def get_history(
     unknown = sorted(set(wanted) - set(history.EVENT_TYPES))
     if unknown:
         raise InvalidParameter(f"unknown event type {', '.join(unknown)}; known: {', '.join(history.EVENT_TYPES)}")
-    since, until = _utc(since), _utc(until)
+    since, until = utc_instant(since), utc_instant(until)
     if since and until and since > until:
         raise InvalidParameter("since is after until")
     seqs, count = history.run_seqs(clickhouse, run_id)
@@ -153,15 +154,3 @@ def get_history(
     next_token = PageToken(events[-1]["offset"], {}, fingerprint).encode() if more else None
     return JSONResponse({"run_id": run_id, "events": events, "seq_gaps": history.seq_gaps(seqs),
                          "next_page_token": next_token})
-
-
-EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A query time in UTC (no zone means UTC), clamped to the span event times can have (1970-2262):
-    nothing happened before, and ClickHouse's DateTime64 cannot hold the year 300 a caller may send."""
-    if value is None:
-        return None
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return min(max(value, EARLIEST), LATEST)

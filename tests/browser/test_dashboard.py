@@ -215,6 +215,15 @@ def test_run_page_lists_child_runs(page: Any, dashboard: Dashboard) -> None:
     assert link.inner_text().strip() == "trial-0-fold-1"
 
 
+def test_a_metric_logged_once_is_drawn_as_its_point(page: Any, dashboard: Dashboard) -> None:
+    run_id = dashboard.runs["trial-0-fold-1"]  # loss logged once, at step 0
+    assert len(dashboard.api(f"/api/v1/runs/{run_id}/metrics/loss")["points"]) == 1
+    page.goto(f"{dashboard.url}/#/run/{run_id}")
+    page.wait_for_function("() => document.querySelector('.run-charts .chart')?.dataset.points === '1'")
+    page.wait_for_function(f"() => ({COLORED_PIXELS})(document.querySelector('.run-charts .chart canvas')) > 20")
+    shot(page, "one-point-chart")
+
+
 def test_compare_page_highlights_differing_params(page: Any, dashboard: Dashboard) -> None:
     ids = [dashboard.runs[f"trial-{i}"] for i in (1, 2, 4)]
     page.goto(runs_url(dashboard, sel=",".join(ids)))

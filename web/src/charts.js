@@ -17,7 +17,9 @@ export function drawCurves(el, series, options = {}) {
     title: options.title,
     width,
     height: options.height || 260,
-    scales: { x: { time: xIsTime }, y: log ? { distr: 3 } : {} },
+    // one x value (a metric logged once): widen the range so the point sits inside the chart
+    scales: { x: { time: xIsTime, range: (u, min, max) => (min === max ? [min - 1, max + 1] : [min, max]) },
+              y: log ? { distr: 3 } : {} },
     axes: [{ label: xIsTime ? undefined : "step" }, { values: (u, ticks) => ticks.map(fmtNum), size: 64 }],
     series: [
       { label: xIsTime ? "time" : "step", value: (u, v) => (v === null || v === undefined ? "" : xIsTime ? new Date(v * 1000).toISOString() : String(v)) },
@@ -26,7 +28,8 @@ export function drawCurves(el, series, options = {}) {
         stroke: runColor(s.runId),
         width: 1.5,
         spanGaps: true,
-        points: { show: false },
+        // a line needs two points: a series with fewer is drawn as its point
+        points: { show: finiteCount(s.ys) < 2, size: 8, fill: runColor(s.runId) },
         value: (u, v) => fmtNum(v),
       })),
     ],
@@ -49,7 +52,14 @@ export function drawCurves(el, series, options = {}) {
   const elapsed = performance.now() - started;
   timings.lastChart = { ms: elapsed, series: series.length, points: series.reduce((n, s) => n + s.xs.length, 0) };
   el.dataset.renderMs = elapsed.toFixed(1);
+  el.dataset.points = String(timings.lastChart.points);
   return plot;
+}
+
+function finiteCount(ys) {
+  let n = 0;
+  for (const y of ys) if (y !== null && Number.isFinite(y)) n++;
+  return n;
 }
 
 /** Points from the API as {xs, ys} for x = step or time (seconds, as uPlot wants). */

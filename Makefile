@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: up demo test unit integration cluster-test fuzz lint install clean bench-queries bench-replay bench bench-mlflow web browser \
-        bench-dashboard mlflow-rest-tests
+        bench-dashboard mlflow-rest-tests autolog-test
 
 $(STAMP): pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for the local Kafka broker"; exit 1; }
@@ -44,7 +44,17 @@ unit: $(STAMP)
 
 # Integration tests run in their own process: embedded ClickHouse allows one data path per process.
 integration: $(STAMP)
-	$(BIN)/pytest tests/integration -q --timeout=300 -m "not cluster"
+	$(BIN)/pytest tests/integration -q --timeout=300 -m "not cluster and not lightning"
+
+# mlflow.pytorch.autolog() with Lightning, runstream against a real MLflow server: torch is a few GB, so its own
+# extra and target (CI runs it after make test).
+AUTOLOG_STAMP := $(VENV)/.autolog-installed
+$(AUTOLOG_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[server,test,autolog]'
+	touch $(AUTOLOG_STAMP)
+
+autolog-test: $(AUTOLOG_STAMP)  ## mlflow.pytorch.autolog with Lightning vs a real MLflow server (installs torch)
+	$(BIN)/pytest tests/integration/test_mlflow_lightning.py -q -m lightning --timeout=900
 
 # Three KRaft brokers from the same jars; the leader of a busy partition is killed mid-sweep (slow: run apart).
 cluster-test: $(STAMP)

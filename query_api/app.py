@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from confluent_kafka.admin import AdminClient
 from fastapi import Depends, FastAPI, Request
 
+from consumers.alerts import AlertWorkerThread
 from consumers.clickhouse import connect, open_client
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
@@ -47,8 +48,10 @@ def read_your_writes(request: Request) -> None:
         state.barrier.wait()
 
 
-def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True) -> FastAPI:
-    """The app; its lifespan connects to the store, migrates it and, with host_projector, runs the projector."""
+def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True,
+               alert_worker: AlertWorkerThread | None = None) -> FastAPI:
+    """The app; its lifespan connects to the store, migrates it and, with host_projector, runs the projector.
+    `alert_worker` is the alert worker when the process hosts one: /healthz reports it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,7 +81,8 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         build_model_services(app, app.state.mlflow)
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,
-                                       artifacts=artifacts, barrier=barrier, health_clickhouse=health_client)
+                                       artifacts=artifacts, barrier=barrier, health_clickhouse=health_client,
+                                       alerts=alert_worker)
         try:
             yield
         finally:

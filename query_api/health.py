@@ -62,6 +62,13 @@ def check(state: AppState) -> tuple[bool, dict[str, Any]]:
             reasons.append("projector stalled on partition(s) " + ", ".join(str(s["partition"]) for s in stalled))
         if skips:
             body["projector_skipped"] = skips
+    alerts = state.alerts
+    if alerts is not None:  # hosted beside the API: a dead worker means rules are no longer evaluated
+        if alerts.alive:
+            body["alerts"] = "running"
+        else:
+            body["alerts"] = f"stopped: {alerts.error!r}"
+            reasons.append("alert worker stopped")
     if reasons:
         body["reason"] = "; ".join(reasons)
     return not reasons, body

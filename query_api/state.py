@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 
+from consumers.alerts import AlertWorkerThread
 from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
 from query_api.artifacts import ArtifactStore
@@ -30,3 +31,4 @@ class AppState:
     artifacts: ArtifactStore | None = None
     barrier: ReadBarrier | None = None
     health_clickhouse: Client | None = None  # /healthz's own client: never queued behind a slow request's query
+    alerts: AlertWorkerThread | None = None  # the alert worker when this process hosts it (reported by /healthz)

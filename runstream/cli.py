@@ -54,7 +54,7 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
         alerts = start_alerts(settings)
         if demo:
             threading.Thread(target=run_demo, args=(settings,), name="runstream-demo", daemon=True).start()
-        serve(settings)
+        serve(settings, alerts)
     except (LocalKafkaError, StackError) as exc:
         raise typer.Exit(_fail(str(exc))) from exc
     except KeyboardInterrupt:

@@ -71,10 +71,10 @@ def start_alerts(settings: ServerSettings) -> AlertWorkerThread | None:
     return start_alert_worker(alerts) if alerts.alerts_enabled else None
 
 
-def serve(settings: ServerSettings) -> None:
-    """Run the API (hosting the projector unless told not to) until interrupted."""
+def serve(settings: ServerSettings, alerts: AlertWorkerThread | None = None) -> None:
+    """Run the API (hosting the projector unless told not to) until interrupted; /healthz reports `alerts`."""
     try:
-        app = build_app(settings)
+        app = build_app(settings, alerts)
     except ValueError as exc:  # a bad token table: say what is wrong, never the tokens
         raise StackError(str(exc)) from None
     tokens = app.state.tokens
@@ -103,6 +103,7 @@ def run_demo(settings: ServerSettings) -> None:
     demo_sweep.wait_and_print_leaderboard(settings.api.base_url, runs, steps, token=token)
 
 
-def build_app(settings: ServerSettings) -> FastAPI:
-    """The HTTP app of a server process composed from these settings."""
-    return create_app(settings.api, settings.store, host_projector=settings.host.run_projector)
+def build_app(settings: ServerSettings, alerts: AlertWorkerThread | None = None) -> FastAPI:
+    """The HTTP app of a server process composed from these settings (and the alert worker it hosts, if any)."""
+    return create_app(settings.api, settings.store, host_projector=settings.host.run_projector,
+                      alert_worker=alerts)

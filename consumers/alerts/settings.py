@@ -16,6 +16,8 @@ class AlertSettings(BaseSettings):
     alerts_stall_check_s: float = Field(10.0, gt=0, description="how often RUNNING runs are checked for silence")
     alerts_webhook_attempts: int = Field(6, ge=1, description="tries per delivery round (exponential backoff)")
     alerts_webhook_timeout_s: float = Field(5.0, gt=0)
+    alerts_start_wait_s: float = Field(120.0, gt=0, description="how long start-up waits out a topic without "
+                                       "leaders (just created, a broker restarting) before the worker gives up")
     alerts_retry_s: float = Field(30.0, gt=0, description="undelivered firings are tried again this often")
     alerts_delivery_delay_s: float = Field(0.0, ge=0, description="a pause between recording a firing and "
                                            "delivering it (the tests kill the worker there)")

@@ -21,7 +21,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from consumers.alerts.evaluate import Evaluator, Firing
 from consumers.alerts.settings import AlertSettings
@@ -34,6 +35,18 @@ from schemas.alerts import ALERT_EVENTS, AlertDelivered, AlertFired
 
 log = logging.getLogger("runstream.alerts")
 Deliver = Callable[[Firing], tuple[int, int]]
+# a topic just created (or a broker just restarted) answers these for a few seconds: wait, do not die
+_TRANSIENT = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
+              KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._UNKNOWN_PARTITION,
+              KafkaError.REQUEST_TIMED_OUT, KafkaError.COORDINATOR_LOAD_IN_PROGRESS}
+
+
+def transient(exc: BaseException) -> bool:
+    """A Kafka error worth waiting out (a leader being elected, a broker starting), not a reason to stop."""
+    if not isinstance(exc, KafkaException) or not exc.args or not isinstance(exc.args[0], KafkaError):
+        return False
+    error: KafkaError = exc.args[0]
+    return error.code() in _TRANSIENT or error.retriable()
 
 
 class AlertWorker:
@@ -55,10 +68,23 @@ class AlertWorker:
 
     # -- start-up: the log is the worker's memory ---------------------------------------------------------
     def _ends(self) -> dict[int, int]:
-        """Each partition's end offset now: the snapshot that recovery reads up to, and live reading starts at."""
-        meta = self._consumer.list_topics(self.settings.topic, timeout=30)
-        return {p: self._consumer.get_watermark_offsets(TopicPartition(self.settings.topic, p), timeout=30)[1]
-                for p in sorted(meta.topics[self.settings.topic].partitions)}
+        """Each partition's end offset now: the snapshot that recovery reads up to, and live reading starts at.
+        Transient answers (no leader yet, topic not yet known) are waited out for up to `alerts_start_wait_s`."""
+        for attempt in Retrying(retry=retry_if_exception(transient), wait=wait_exponential(0.1, max=2.0),
+                                stop=stop_after_delay(self.settings.alerts_start_wait_s), reraise=True):
+            with attempt:
+                return self._ends_once()
+        raise AssertionError("unreachable: tenacity reraises")
+
+    def _ends_once(self) -> dict[int, int]:
+        topic = self.settings.topic
+        described = self._consumer.list_topics(topic, timeout=30).topics.get(topic)
+        if described is None or described.error is not None or not described.partitions:
+            error = described.error if described is not None and described.error is not None else \
+                KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"topic {topic} has no partitions yet")
+            raise KafkaException(error)
+        return {p: self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
+                for p in sorted(described.partitions)}
 
     def _read_to_end(self, ends: dict[int, int], take: Callable[[LoggedEvent], None]) -> None:
         """Every event from offset 0 up to `ends`."""

@@ -103,6 +103,7 @@ def test_sigkill_and_restart_loses_and_duplicates_nothing(up: Up) -> None:
     assert up.broker_pid() == first_broker, "the broker left by the killed process is reused"
     assert "reused" in up.log()
     wait_for(lambda: up.health()[1].get("projector_lag") == 0, 120, 0.5, what="projection caught up")
+    assert up.health()[1]["alerts"] == "running", "the alert worker runs beside the API and /healthz says so"
 
     status, found = up.get("/api/v1/runs/search", {"experiment_names": ["crash-test"], "max_results": 1000})
     assert status == 200

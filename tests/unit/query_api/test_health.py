@@ -72,11 +72,10 @@ class FakeAdmin:
         return {tp: FakeFuture(self.highs[tp.partition]) for tp in request}
 
 
-def state(clickhouse: FakeClickHouse, admin: FakeAdmin, projector: Any = None) -> Any:
+def state(clickhouse: FakeClickHouse, admin: FakeAdmin, projector: Any = None, alerts: Any = None) -> Any:
     settings = ServerSettings()
     return SimpleNamespace(api=settings.api, store=settings.store, clickhouse=clickhouse, health_clickhouse=None,
-                           kafka_admin=admin,
-                           projector=projector)
+                           kafka_admin=admin, projector=projector, alerts=alerts)
 
 
 # -- positions, high watermarks, check -------------------------------------------------------------------------------
@@ -135,3 +134,14 @@ def test_not_ready_while_a_partition_cannot_be_read_and_skips_are_reported() -> 
     assert body["projector"] == "running" and body["projector_stalled"] == [stall]
     assert body["projector_skipped"] == [skip]
     assert body["reason"] == "projector stalled on partition(s) 2"
+
+
+def test_the_hosted_alert_worker_is_reported_and_its_death_makes_the_server_not_ready() -> None:
+    projector = SimpleNamespace(alive=True, error=None, stalled=list, skipped=list, caught_up=dict)
+    running = SimpleNamespace(alive=True, error=None)
+    ready, body = check(state(FakeClickHouse([(0, 9)]), FakeAdmin({0: 10}), projector, running))
+    assert ready and body["alerts"] == "running"
+    dead = SimpleNamespace(alive=False, error=RuntimeError("topic deleted"))
+    ready, body = check(state(FakeClickHouse([(0, 9)]), FakeAdmin({0: 10}), projector, dead))
+    assert not ready
+    assert body["alerts"] == "stopped: RuntimeError('topic deleted')" and body["reason"] == "alert worker stopped"

@@ -74,9 +74,15 @@ class Projector:
             self.dlq.close()
 
     def _note_caught_up(self) -> None:
+        """With nothing more to read, the consumer stands past the last event and any transaction marker after
+        it; that position is kept for this process's /healthz and committed to the group for an API running apart
+        (the tables' positions stop at the last event, so a trailing marker would read as lag for ever)."""
         assignment = self._consumer.assignment()
         if assignment:
-            self.caught_up = {tp.partition: tp.offset for tp in self._consumer.position(assignment) if tp.offset >= 0}
+            standing = {tp.partition: tp.offset for tp in self._consumer.position(assignment) if tp.offset >= 0}
+            if standing and standing != self.caught_up:
+                self._commit([TopicPartition(self.settings.topic, p, o) for p, o in standing.items()])
+            self.caught_up = standing
 
     @contextmanager
     def pause(self) -> Iterator[None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from query_api.queries.log import ping, positions
@@ -24,6 +24,17 @@ def high_watermarks(admin: AdminClient, topic: str, timeout: float) -> dict[int,
     request = {TopicPartition(topic, p): OffsetSpec.latest() for p in described.partitions}
     futures = admin.list_offsets(request, request_timeout=timeout)
     return {tp.partition: f.result().offset for tp, f in futures.items()}
+
+
+def group_positions(admin: AdminClient, group: str, topic: str, partitions: list[int],
+                    timeout: float) -> dict[int, int]:
+    """The projector group's committed offsets ({} when the group has none or cannot be asked)."""
+    request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])]
+    try:
+        answer = admin.list_consumer_group_offsets(request, request_timeout=timeout)[group].result()
+    except Exception:  # informational only: the tables' positions still give the lag
+        return {}
+    return {tp.partition: tp.offset for tp in answer.topic_partitions or [] if tp.offset >= 0 and not tp.error}
 
 
 def check(state: AppState) -> tuple[bool, dict[str, Any]]:
@@ -46,9 +57,13 @@ def check(state: AppState) -> tuple[bool, dict[str, Any]]:
         reasons.append("kafka unreachable")
     if highs is not None and body["clickhouse"] == "ok":
         done = positions(clickhouse)
-        if state.projector is not None:  # past transaction markers, which the tables' positions never reach
-            for partition, following in state.projector.caught_up().items():
-                done[partition] = max(done.get(partition, -1), following - 1)
+        # past transaction markers, which the tables' positions never reach: the hosted projector's own position,
+        # else the one a projector running apart commits to its group when it has nothing more to read
+        following = state.projector.caught_up() if state.projector is not None else \
+            group_positions(state.kafka_admin, state.store.consumer_group, state.store.topic, list(highs),
+                            state.api.health_timeout_s)
+        for partition, offset in following.items():
+            done[partition] = max(done.get(partition, -1), offset - 1)
         body["projector_lag"] = projector_lag(highs, done)
     if state.projector is not None:
         if state.projector.alive:

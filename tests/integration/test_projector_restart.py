@@ -136,3 +136,21 @@ def test_crash_between_table_inserts_and_lost_acks(stack_without_projector: Stac
         assert flaky.failed, "the lost acknowledgement was exercised"
     finally:
         retrying.stop()
+
+
+def test_a_projector_apart_leaves_no_lag_behind_a_transaction_marker(stack_without_projector: Stack) -> None:
+    """The MLflow front door writes in transactions: each ends with a marker, which the tables' positions never
+    reach. A projector running apart from the API commits where it stands once idle, so /healthz reads lag 0."""
+    stack = stack_without_projector
+    projector = _projector(stack)
+    try:
+        created = stack.api.post("/api/2.0/mlflow/experiments/create", json={"name": "apart"})
+        assert created.status_code == 200, created.text
+        run = stack.api.post("/api/2.0/mlflow/runs/create", json={"experiment_id": created.json()["experiment_id"]})
+        assert run.status_code == 200, run.text
+        stack.wait_projected()
+        wait_for(lambda: stack.api.get("/healthz").json().get("projector_lag") == 0, 60,
+                 what="no lag past the transaction marker")
+        assert stack.api.get("/healthz").status_code == 200
+    finally:
+        projector.stop()

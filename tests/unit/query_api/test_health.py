@@ -60,12 +60,21 @@ class FakeAdmin:
     def __init__(self, highs: dict[int, int] | None, *, topic_error: Any = None) -> None:
         self.highs = highs
         self.topic_error = topic_error
+        self.committed: dict[int, int] | None = None  # the projector group's commits
 
     def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
         if self.highs is None:
             raise RuntimeError("broker unreachable")
         described = SimpleNamespace(error=self.topic_error, partitions={p: object() for p in self.highs})
         return SimpleNamespace(topics={topic: described})
+
+    def list_consumer_group_offsets(self, request: list[Any], request_timeout: float) -> dict[str, Any]:
+        if self.committed is None:
+            raise RuntimeError("group coordinator unavailable")
+        group = request[0].group_id
+        answer = SimpleNamespace(topic_partitions=[SimpleNamespace(partition=p, offset=o, error=None)
+                                                   for p, o in self.committed.items()])
+        return {group: SimpleNamespace(result=lambda: answer)}
 
     def list_offsets(self, request: dict[TopicPartition, Any], request_timeout: float) -> dict[TopicPartition, Any]:
         assert self.highs is not None
@@ -145,3 +154,15 @@ def test_the_hosted_alert_worker_is_reported_and_its_death_makes_the_server_not_
     ready, body = check(state(FakeClickHouse([(0, 9)]), FakeAdmin({0: 10}), projector, dead))
     assert not ready
     assert body["alerts"] == "stopped: RuntimeError('topic deleted')" and body["reason"] == "alert worker stopped"
+
+
+def test_a_projector_running_apart_reports_its_position_past_a_marker_through_its_group() -> None:
+    """No hosted projector: the group's committed offset (10, past the marker at 9) says partition 0 is done;
+    when the group cannot be asked, the tables' positions alone give the lag."""
+    admin = FakeAdmin({0: 10, 1: 2})
+    admin.committed = {0: 10}
+    ready, body = check(state(FakeClickHouse([(0, 8)]), admin))
+    assert ready and body["projector_lag"] == 2
+    admin.committed = None
+    ready, body = check(state(FakeClickHouse([(0, 8)]), admin))
+    assert ready and body["projector_lag"] == 1 + 2

@@ -181,12 +181,15 @@ class Publisher:
     def _send_loop(self) -> None:
         while True:
             with self._cv:
-                while not self._pending and not self._closing:
+                if not self._pending and not self._closing:
                     self._cv.wait(0.1)
                     self._report()
                 if self._closing:
                     return
-                entry = self._pending.popleft()
+                entry = self._pending.popleft() if self._pending else None
+            if entry is None:  # idle: delivery reports still arrive (acknowledged offsets, the spool trimmed)
+                self._producer.poll(0)
+                continue
             try:
                 self._producer.produce(self._topic, value=entry.value, key=entry.key,
                                        on_delivery=partial(self._on_delivery, entry))

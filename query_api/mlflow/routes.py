@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -72,8 +73,9 @@ def create_experiment(body: Body, writer: WriterDep) -> JSONResponse:
     """A second create of a name (a retry included) is RESOURCE_ALREADY_EXISTS, as on MLflow's server: nothing
     is created twice, and the client's set_experiment looks the name up again."""
     name = p.check_experiment_name(body.get("name"))
+    location = p.check_artifact_location(body.get("artifact_location"), os.getcwd())
     tags = p.check_tags(p.key_values(body.get("tags"), "tags"), p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
-    return _ok({"experiment_id": writer.create_experiment(name, body.get("artifact_location"), tags)})
+    return _ok({"experiment_id": writer.create_experiment(name, location, tags)})
 
 
 @router.get("/experiments/get")
@@ -107,7 +109,7 @@ def search_experiments(body: Body, args: Args, reader: ReaderDep) -> JSONRespons
 
 @router.post("/experiments/update")
 def update_experiment(body: Body, writer: WriterDep) -> JSONResponse:
-    new_name = p.check_experiment_name(body.get("new_name"))
+    new_name = p.check_experiment_name(body.get("new_name"), "new_name")
     writer.rename_experiment(p.check_experiment_id(body.get("experiment_id")), new_name)
     return _ok()
 
@@ -126,7 +128,8 @@ def restore_experiment(body: Body, writer: WriterDep) -> JSONResponse:
 
 @router.post("/experiments/set-experiment-tag")
 def set_experiment_tag(body: Body, writer: WriterDep) -> JSONResponse:
-    tags = p.check_tags([(body.get("key"), body.get("value"))], p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    key = p.check_key("Tag", body.get("key"), "key")
+    tags = p.check_tags([(key, p.check_string(body.get("value"), "value"))], p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
     writer.set_experiment_tags(p.check_experiment_id(body.get("experiment_id")), tags)
     return _ok()
 
@@ -199,12 +202,17 @@ def log_batch(body: Body, writer: WriterDep) -> JSONResponse:
 
 @router.post("/runs/set-tag")
 def set_tag(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.log_batch(_run_id(body), v.check_log_batch([], [], [(body.get("key"), body.get("value"))]))
+    run_id = _run_id(body)
+    key = p.check_key("Tag", body.get("key"), "key")
+    writer.log_batch(run_id, v.check_log_batch([], [], [(key, p.check_string(body.get("value"), "value"))]))
     return _ok()
 
 
 @router.post("/runs/delete-tag")
 def delete_tag(body: Body, writer: WriterDep) -> JSONResponse:
+    run_id = body.get("run_id") or body.get("run_uuid")
+    if isinstance(run_id, str) and run_id and not p.RUN_ID.match(run_id):  # no such run can exist: 404, as MLflow
+        raise p.DoesNotExist(f"Run with id={run_id} not found")
     run_id = _run_id(body)
     writer.delete_tag(run_id, p.check_key("Tag", body.get("key"), "key"))
     return _ok()

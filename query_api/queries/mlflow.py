@@ -60,7 +60,7 @@ ORDER BY run_id, step, ts_ms
 # logs it without a context after log_input gave one) keeps the first one's context.
 INPUTS = """
 SELECT run_id, name, digest, any(source_type), any(source), argMin(context, kafka_offset), any(schema), any(profile),
-       min(kafka_offset) AS o
+       argMin(tag_keys, kafka_offset), argMin(tag_values, kafka_offset), min(kafka_offset) AS o
 FROM inputs
 WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
 GROUP BY run_id, name, digest
@@ -130,10 +130,11 @@ def interval(client: Client, experiment_ids: list[str], run_ids: list[str], key:
 def inputs(client: Client, experiment_ids: list[str], run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
     bind = {"experiment_ids": experiment_ids, "run_ids": run_ids}
-    for run_id, name, digest, source_type, source, context, schema, profile, _ in client.query(
+    for run_id, name, digest, source_type, source, context, schema, profile, keys, values, _ in client.query(
             INPUTS, parameters=bind).result_rows:
         out[run_id].append({"name": name, "digest": digest, "source_type": source_type, "source": source,
-                            "context": context, "schema": schema, "profile": profile})
+                            "context": context, "schema": schema, "profile": profile,
+                            "tags": list(zip(keys, values, strict=True))})
     return out
 
 

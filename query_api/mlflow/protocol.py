@@ -71,6 +71,13 @@ class DoesNotExist(MlflowError):
     error_code = "RESOURCE_DOES_NOT_EXIST"
 
 
+class NotImplementedByRunstream(MlflowError):
+    """An MLflow route runstream does not serve (MLflow's own answer for what a server leaves out)."""
+
+    status_code = 501
+    error_code = "NOT_IMPLEMENTED"
+
+
 class InvalidState(MlflowError):
     status_code = 409
     error_code = "INVALID_STATE"

@@ -262,21 +262,26 @@ def get_metric_history(args: Args, reader: ReaderDep, clickhouse: ClickHouseDep)
 
 @router.get("/metrics/get-history-bulk-interval")
 def get_history_bulk_interval(args: Args, reader: ReaderDep, clickhouse: ClickHouseDep) -> JSONResponse:
-    run_ids = [p.check_run_id(r, "run_ids") for r in _list_of_str(args.get("run_ids"), "run_ids")]
-    if not run_ids:
-        raise p.MlflowError("GetMetricHistoryBulkInterval request must specify at least one run_id.")
-    if len(run_ids) > p.BULK_MAX_RUNS:
-        raise p.MlflowError(f"GetMetricHistoryBulkInterval request cannot specify more than {p.BULK_MAX_RUNS} "
-                            f"run_ids. Received {len(run_ids)} run_ids.")
+    asked = _list_of_str(args.get("run_ids"), "run_ids")  # checked in MLflow's order, its words
+    if not asked:
+        raise p.MlflowError("Missing value for required parameter 'run_ids'.")
+    if len(asked) > p.BULK_MAX_RUNS:
+        raise p.MlflowError(f"GetMetricHistoryBulkInterval request must specify at most {p.BULK_MAX_RUNS} "
+                            f"run_ids. Received {len(asked)} run_ids.")
     key = args.get("metric_key")
     if not key:
         raise p.MlflowError("Missing value for required parameter 'metric_key'.")
+    limit = p.check_int64(args.get("max_results"), "max_results", default=p.BULK_MAX_POINTS)
+    if not 1 <= limit <= p.BULK_MAX_POINTS:
+        raise p.MlflowError(f"max_results must be between 1 and {p.BULK_MAX_POINTS}.")
+    if (args.get("start_step") is None) != (args.get("end_step") is None):
+        raise p.MlflowError("If either start step or end step are specified, both must be specified.")
     start = p.check_int64(args.get("start_step"), "start_step", default=p.INT64_MIN)
     end = p.check_int64(args.get("end_step"), "end_step", default=p.INT64_MAX)
     if start > end:
         raise p.MlflowError("end_step must be greater than start_step. Found start_step="
                             f"{start} and end_step={end}.")
-    limit = p.check_max_results(args.get("max_results"), p.BULK_MAX_POINTS, default=p.BULK_MAX_POINTS)
+    run_ids = [p.check_run_id(r, "run_ids") for r in asked]
     reader.barrier.wait()
     experiments = sorted({reader.run_experiment(r) for r in run_ids})
     rows = q.interval(clickhouse, experiments, sorted(set(run_ids)), key, start, end, max(limit, 2))
@@ -290,6 +295,8 @@ def list_artifacts(args: Args, reader: ReaderDep, artifacts: ArtifactsDep) -> JS
     experiment_id = reader.run_experiment(run_id)
     root = f"{experiment_id}/{run_id}/artifacts"
     sub = args.get("path") or None
+    if sub and (".." in str(sub).split("/") or str(sub).startswith("/")):
+        raise p.MlflowError("Invalid path")  # MLflow's words for a path leaving the run's artifact root
     listed = artifacts.list(f"{root}/{sub}" if sub else root)
     files = [p.drop_none({"path": e.path.removeprefix(root + "/"), "is_dir": e.is_dir, "file_size": e.size})
              for e in listed]

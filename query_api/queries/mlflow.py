@@ -67,6 +67,17 @@ GROUP BY run_id, name, digest
 ORDER BY run_id, o
 """
 
+# The distinct datasets logged to runs of some experiments, with their context (MLflow's search-datasets, which its
+# UI uses): one row per (experiment, name, digest, context).
+DATASET_SUMMARIES = """
+SELECT experiment_id, name, digest, ifNull(context, '') AS context, min(kafka_offset) AS o
+FROM inputs
+WHERE experiment_id IN {experiment_ids:Array(String)}
+GROUP BY experiment_id, name, digest, context
+ORDER BY o
+LIMIT 1000
+"""
+
 MAX_SEQ = "SELECT max(seq), count() FROM events WHERE run_id = {run_id:String} AND seq > 0"
 
 
@@ -136,6 +147,11 @@ def inputs(client: Client, experiment_ids: list[str], run_ids: list[str]) -> dic
                             "context": context, "schema": schema, "profile": profile,
                             "tags": list(zip(keys, values, strict=True))})
     return out
+
+
+def dataset_summaries(client: Client, experiment_ids: list[str]) -> list[dict[str, str]]:
+    rows = client.query(DATASET_SUMMARIES, parameters={"experiment_ids": experiment_ids}).result_rows
+    return [{"experiment_id": e, "name": n, "digest": d, "context": c} for e, n, d, c, _ in rows]
 
 
 def max_seq(client: Client, run_id: str) -> int:

@@ -111,3 +111,69 @@ def test_dataset_inputs_keep_all_their_tags_in_order(base: str, tmp_path: Path) 
     finally:
         mlflow.set_tracking_uri(None)
     assert [(t.key, t.value) for t in dataset_input.tags] == [("foo", "baz"), ("mlflow.data.context", "train")]
+
+
+# -- routes MLflow's UI calls ------------------------------------------------------------------------------------
+def new_run(base: str, name: str) -> tuple[str, str]:
+    experiment_id = call(base, "POST", f"{API}/experiments/create", {"name": name})[1]["experiment_id"]
+    run = call(base, "POST", f"{API}/runs/create", {"experiment_id": experiment_id})[1]["run"]["info"]["run_id"]
+    return experiment_id, run
+
+
+def test_history_bulk_answers_as_mlflows_ui_route(base: str) -> None:
+    _, first = new_run(base, "bulk")
+    points = [(1, 2, 10.0), (1, 3, 11.0), (2, 3, 12.0)]
+    for ts, step, value in points:
+        call(base, "POST", f"{API}/runs/log-metric",
+             {"run_id": first, "key": "a", "value": value, "timestamp": ts, "step": step})
+    bulk = f"/ajax-api/2.0/mlflow/metrics/get-history-bulk?run_id={first}&metric_key=a"
+    status, body = call(base, "GET", bulk)
+    assert status == 200 and body["metrics"] == [
+        {"key": "a", "value": v, "timestamp": ts, "step": step, "run_id": first} for ts, step, v in points]
+    assert len(call(base, "GET", bulk + "&max_results=2")[1]["metrics"]) == 2
+    status, body = call(base, "GET", "/ajax-api/2.0/mlflow/metrics/get-history-bulk?metric_key=a")
+    assert status == 400 and body["message"] == "GetMetricHistoryBulk request must specify at least one run_id."
+    status, body = call(base, "GET", f"/ajax-api/2.0/mlflow/metrics/get-history-bulk?run_id={first}")
+    assert status == 400 and body["message"] == "GetMetricHistoryBulk request must specify a metric_key."
+
+
+def test_search_datasets_lists_an_experiments_datasets_with_their_context(base: str) -> None:
+    experiment_id, run_id = new_run(base, "datasets")
+    dataset = {"name": "name1", "digest": "digest1", "source_type": "s", "source": "x"}
+    call(base, "POST", f"{API}/runs/log-inputs", {"run_id": run_id, "datasets": [
+        {"dataset": dataset, "tags": [{"key": "mlflow.data.context", "value": "training"}]}]})
+    status, body = call(base, "POST", "/ajax-api/2.0/mlflow/experiments/search-datasets",
+                        {"experiment_ids": [experiment_id]})
+    assert status == 200 and body["dataset_summaries"] == [
+        {"experiment_id": experiment_id, "name": "name1", "digest": "digest1", "context": "training"}]
+    status, body = call(base, "POST", "/ajax-api/2.0/mlflow/experiments/search-datasets", {})
+    assert status == 400 and "must specify at least one experiment_id" in body["message"]
+
+
+def test_the_uis_upload_is_an_artifact_of_the_run(base: str) -> None:
+    _, run_id = new_run(base, "ui-upload")
+    upload = f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={run_id}"
+    assert call(base, "POST", upload)[1]["message"] == "Request must specify path."
+    assert call(base, "POST", upload + "&path=../x.txt")[1] == {"error_code": "INVALID_PARAMETER_VALUE",
+                                                                 "message": "Invalid path"}
+    assert call(base, "POST", upload + "&path=t.txt")[1]["message"] == "Request must specify data."
+    assert call(base, "POST", upload + "&path=t.txt", raw=b"hello world")[0] == 200
+    listed = call(base, "GET", f"{API}/artifacts/list?run_id={run_id}")[1]
+    assert [f["path"] for f in listed["files"]] == ["t.txt"]
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base}/get-artifact?run_uuid={run_id}&path=t.txt", timeout=30) as answer:
+        assert answer.read() == b"hello world"
+    assert call(base, "GET", f"/get-artifact?run_uuid={run_id}&path=../t.txt")[0] == 400
+
+
+def test_what_runstream_does_not_serve_answers_mlflow_shaped_json(base: str) -> None:
+    for method, path, body in (("POST", "/graphql", {"query": "{ test }"}),
+                               ("POST", "/ajax-api/2.0/mlflow/runs/create-promptlab-run", {}),
+                               ("POST", "/ajax-api/2.0/mlflow/gateway-proxy", {}),
+                               ("GET", "/api/3.0/mlflow/traces/tr-1", None),
+                               ("POST", "/api/3.0/mlflow/datasets/create", {})):
+        status, answer = call(base, method, path, body)
+        assert status == 501 and answer["error_code"] == "NOT_IMPLEMENTED", (path, status, answer)
+    status, answer = call(base, "GET", "/api/2.0/mlflow/no-such-route")
+    assert status == 404 and answer["error_code"] == "ENDPOINT_NOT_FOUND"

@@ -102,12 +102,13 @@ bench-replay: $(STAMP)  ## replay speed of rebuild/verify on a 5M-point log, aga
 
 # MLflow's own REST tests (tests/tracking/test_rest_tracking.py of a fetched MLflow source tree, never committed
 # here) against a fresh runstream per test; counts per group land in conformance/last-report.json.
-mlflow-rest-tests: $(STAMP)  ## MLflow's REST tests against runstream: make mlflow-rest-tests MLFLOW_SRC=<mlflow tree>
+mlflow-rest-tests: $(STAMP)  ## MLflow's REST tests: make mlflow-rest-tests MLFLOW_SRC=<mlflow tree> [AGAINST=mlflow]
 	@test -n "$(MLFLOW_SRC)" -a -f "$(MLFLOW_SRC)/tests/tracking/test_rest_tracking.py" || { \
 	  echo "MLFLOW_SRC=<path of an MLflow source tree holding tests/tracking/test_rest_tracking.py> is needed"; exit 1; }
-	cd "$(MLFLOW_SRC)" && PYTHONPATH="$(CURDIR)/conformance:$(CURDIR)" "$(CURDIR)/$(BIN)/pytest" \
+	cd "$(MLFLOW_SRC)" && PYTHONPATH="$(MLFLOW_SRC):$(CURDIR)/conformance:$(CURDIR)" "$(CURDIR)/$(BIN)/pytest" \
 	  tests/tracking/test_rest_tracking.py -p mlflow_rest_plugin -p no:cacheprovider -q -o addopts="" \
-	  --runstream-report="$(CURDIR)/conformance/last-report.json" $(MLFLOW_TEST_ARGS) || true
+	  --against=$(or $(AGAINST),runstream) \
+	  --runstream-report="$(or $(REPORT),$(CURDIR)/conformance/last-report.json)" $(MLFLOW_TEST_ARGS) || true
 	@$(BIN)/python -c "import json; print(json.dumps(json.load(open('conformance/last-report.json'))['groups'], indent=1))"
 
 bench-mlflow: $(BENCH_STAMP)  ## the unmodified mlflow client: a real MLflow server vs runstream's MLflow API

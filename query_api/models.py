@@ -42,6 +42,8 @@ class DatasetInputModel(BaseModel):
     context: str | None = None
     schema_: str | None = Field(None, alias="schema")
     profile: str | None = None
+    tags: list[tuple[str, str]] = Field(default_factory=list, description="the input's tags as [key, value] "
+                                        "pairs, in the order logged (events before schema v7 have none)")
 
 
 class ArtifactModel(BaseModel):

@@ -43,8 +43,19 @@ def _payload_to_avro(payload: Any, version: int) -> dict[str, Any]:
     if isinstance(payload, RunStatusChanged):
         record["status"] = str(payload.status)
     elif "datasets" in record:
-        record["datasets"] = [{n: getattr(d, n) for n in _field_names(DatasetInput)} for d in record["datasets"]]
+        record["datasets"] = [_dataset_to_avro(d) for d in record["datasets"]]
     return record
+
+
+def _dataset_to_avro(dataset: DatasetInput) -> dict[str, Any]:
+    record = {n: getattr(dataset, n) for n in _field_names(DatasetInput)}
+    record["tags"] = [{"key": k, "value": v} for k, v in dataset.tags]  # left out by versions before 7
+    return record
+
+
+def _dataset_from_avro(record: dict[str, Any]) -> DatasetInput:
+    tags = tuple((t["key"], t["value"]) for t in record.pop("tags", None) or ())
+    return DatasetInput(**record, tags=tags)
 
 
 def to_avro(event: RunEvent, version: int | None = None) -> dict[str, Any]:
@@ -71,7 +82,7 @@ def from_avro(datum: dict[str, Any]) -> RunEvent:
     elif cls is RunStatusChanged:
         record["status"] = RunStatus(record["status"])
     elif "datasets" in record:
-        record["datasets"] = [DatasetInput(**d) for d in record["datasets"]]
+        record["datasets"] = [_dataset_from_avro(d) for d in record["datasets"]]
     if cls is not MetricsLogged:
         payload = cls(**record)
     return RunEvent(

@@ -131,6 +131,7 @@ class DatasetInput:
     context: str | None = None
     schema: str | None = None
     profile: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()  # v7: the input's tags as sent, in order (context included); older: ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ ARTIFACT_COLUMNS = (
 )
 INPUT_COLUMNS = (
     "experiment_id", "run_id", "name", "digest", "source_type", "source", "context", "schema", "profile",
-    "event_time", "seq", *COORDINATES,
+    "tag_keys", "tag_values", "event_time", "seq", *COORDINATES,
 )
 
 
@@ -24,7 +24,8 @@ def project_inputs(logged: LoggedEvent, block: Block) -> None:
     if isinstance(p, InputsLogged):
         for d in p.datasets:
             block.append(e.experiment_id, e.run_id, d.name, d.digest, d.source_type, d.source, d.context, d.schema,
-                         d.profile, e.event_time, e.seq, *coordinates(logged))
+                         d.profile, [k for k, _ in d.tags], [v for _, v in d.tags], e.event_time, e.seq,
+                         *coordinates(logged))
 
 
 ARTIFACTS = Projection("artifacts", ARTIFACT_COLUMNS, project_artifacts)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from consumers.projections.base import Block, LoggedEvent, Projection
-from schemas import MetricsLogged, Payload
+from schemas import InputsLogged, MetricsLogged, Payload
 
 COLUMNS = (
     "event_id", "run_id", "experiment_id", "seq", "event_type", "event_time", "producer_host", "producer_pid",
@@ -33,7 +33,10 @@ def payload_json(payload: Payload) -> str:
             "max_step": int(payload.steps.max()) if len(payload) else None,
         }
         return json.dumps(summary)
-    return json.dumps(asdict(payload), default=_json_default, sort_keys=True)
+    data = asdict(payload)
+    if isinstance(payload, InputsLogged):  # inputs without tags (all before schema v7) keep their JSON as it was
+        data["datasets"] = [{k: v for k, v in d.items() if k != "tags" or v} for d in data["datasets"]]
+    return json.dumps(data, default=_json_default, sort_keys=True)
 
 
 def project(logged: LoggedEvent, block: Block) -> None:

@@ -138,7 +138,8 @@ _ORDER = re.compile(r"^\s*(?:attributes?\.)?(name|creation_time|last_update_time
 
 
 def experiment_order(order_by: list[str] | None) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
-    """Sort experiments by MLflow's order_by clauses; by default newest first, then by id."""
+    """Sort experiments as MLflow's SQL store does: by the order_by clauses (default: newest first, then by id
+    ascending), ties broken by experiment_id descending; an unset value sorts as SQL's NULL (lowest)."""
     keys: list[tuple[str, bool]] = []
     for clause in order_by or []:
         match = _ORDER.match(clause)
@@ -146,8 +147,9 @@ def experiment_order(order_by: list[str] | None) -> Callable[[list[dict[str, Any
             raise MlflowError(f"Invalid order_by clause '{clause}'. Could not be parsed.")
         keys.append((match.group(1).lower(), (match.group(2) or "ASC").upper() == "DESC"))
     if not keys:
-        keys = [("creation_time", True)]
-    keys.append(("experiment_id", False))
+        keys = [("creation_time", True), ("experiment_id", False)]
+    if not any(name == "experiment_id" for name, _ in keys):  # MLflow's tie-breaker: experiment_id descending
+        keys.append(("experiment_id", True))
 
     def sort(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ordered = list(experiments)
@@ -156,7 +158,7 @@ def experiment_order(order_by: list[str] | None) -> Callable[[list[dict[str, Any
                 value = exp.get(name)
                 if name == "experiment_id":
                     return (0, int(str(value))) if str(value).isdigit() else (1, str(value))
-                return (value is None, value if value is not None else 0)
+                return (value is not None, value if value is not None else 0)  # NULL sorts first, as in SQL
             ordered.sort(key=key, reverse=descending)
         return ordered
 

@@ -36,6 +36,8 @@ MAX_EXPERIMENT_NAME_LENGTH = MAX_NAME_LENGTH
 MAX_EXPERIMENT_TAG_VAL_LENGTH = 20000
 MAX_DATASET_NAME_SIZE = 500
 MAX_DATASET_DIGEST_SIZE = 36
+MAX_INPUT_TAG_KEY_LENGTH = 255  # MLflow's MAX_INPUT_TAG_KEY_SIZE
+MAX_INPUT_TAG_VAL_LENGTH = 500  # MLflow's MAX_INPUT_TAG_VALUE_SIZE
 MAX_RESULTS_DEFAULT = 1000
 MAX_RESULTS_RUNS = 50000
 MAX_RESULTS_EXPERIMENTS = 50000
@@ -69,6 +71,13 @@ class DoesNotExist(MlflowError):
     error_code = "RESOURCE_DOES_NOT_EXIST"
 
 
+class NotImplementedByRunstream(MlflowError):
+    """An MLflow route runstream does not serve (MLflow's own answer for what a server leaves out)."""
+
+    status_code = 501
+    error_code = "NOT_IMPLEMENTED"
+
+
 class InvalidState(MlflowError):
     status_code = 409
     error_code = "INVALID_STATE"
@@ -87,8 +96,8 @@ def _bad_characters() -> str:
 
 def check_key(kind: str, key: Any, path: str) -> str:
     """A metric, param or tag key as MLflow accepts it: its characters, a path that stays itself, ≤ 250."""
-    if key is None or key == "":
-        raise MlflowError(invalid_value(path, key or "", "A key name must be provided."))
+    if key is None or key == "":  # MLflow's server: an absent or empty required string is missing
+        raise MlflowError(f"Missing value for required parameter '{path}'.")
     if not isinstance(key, str) or not _NAME.match(key):
         raise MlflowError(invalid_value(path, key, _bad_characters()))
     norm = posixpath.normpath(key)
@@ -118,6 +127,15 @@ def check_value(kind: str, value: Any, limit: int, path: str, *, truncate: bool 
     return text
 
 
+def check_string(value: Any, path: str) -> str:
+    """A required string field: absent is missing, any other JSON type is an invalid value (MLflow's words)."""
+    if value is None:
+        raise MlflowError(f"Missing value for required parameter '{path}'.")
+    if not isinstance(value, str):
+        raise MlflowError(invalid_value(path, value))
+    return value
+
+
 def check_tags(tags: list[tuple[Any, Any]], limit: int = MAX_TAG_VAL_LENGTH, *, truncate: bool = False
                ) -> dict[str, str]:
     """Tags as {key: value}, every key and value checked (`tags[i]` named in errors)."""
@@ -145,14 +163,28 @@ def check_experiment_id(experiment_id: Any, path: str = "experiment_id") -> str:
     return text
 
 
-def check_experiment_name(name: Any) -> str:
-    if name is None or name == "":
-        raise MlflowError(f"Invalid experiment name: '{name or ''}'")
+def check_experiment_name(name: Any, path: str = "name") -> str:
+    if name is None:
+        raise MlflowError(f"Missing value for required parameter '{path}'.")
     if not isinstance(name, str):
-        raise MlflowError(f"Invalid experiment name: {name}. Expects a string.")
+        raise MlflowError(invalid_value(path, name))
+    if name == "":
+        raise MlflowError("Invalid experiment name: ''")
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
         raise MlflowError(f"'name' exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters")
     return name
+
+
+def check_artifact_location(location: Any, cwd: str) -> str | None:
+    """An experiment's artifact location as MLflow's server keeps it: a relative local path is made absolute
+    under the server's working directory (`cwd`); URIs and absolute paths stay as sent."""
+    if location is None or location == "":
+        return None
+    if not isinstance(location, str):
+        raise MlflowError(invalid_value("artifact_location", location))
+    if "://" in location or ":/" in location or posixpath.isabs(location):
+        return location
+    return posixpath.normpath(posixpath.join(cwd, location))
 
 
 # The last instant ClickHouse's DateTime64(3) holds (2299-12-31T23:59:59.999Z): a later time in ms overflows the
@@ -293,6 +325,10 @@ def run_shape(run: Mapping[str, Any], latest: Mapping[str, tuple[float, int, int
 
 def dataset_input_shape(d: Mapping[str, Any]) -> dict[str, Any]:
     dataset = drop_none({k: d.get(k) for k in ("name", "digest", "source_type", "source", "schema", "profile")})
-    tags = [{"key": CONTEXT_TAG, "value": d["context"]}] if d.get("context") else None
+    tags: list[dict[str, Any]] | None
+    if d.get("tags"):  # every tag as sent (schema v7)
+        tags = [{"key": k, "value": v} for k, v in d["tags"]]
+    else:  # events before v7 kept the context tag only
+        tags = [{"key": CONTEXT_TAG, "value": d["context"]}] if d.get("context") else None
     return drop_none({"tags": tags, "dataset": dataset})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -72,8 +73,9 @@ def create_experiment(body: Body, writer: WriterDep) -> JSONResponse:
     """A second create of a name (a retry included) is RESOURCE_ALREADY_EXISTS, as on MLflow's server: nothing
     is created twice, and the client's set_experiment looks the name up again."""
     name = p.check_experiment_name(body.get("name"))
+    location = p.check_artifact_location(body.get("artifact_location"), os.getcwd())
     tags = p.check_tags(p.key_values(body.get("tags"), "tags"), p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
-    return _ok({"experiment_id": writer.create_experiment(name, body.get("artifact_location"), tags)})
+    return _ok({"experiment_id": writer.create_experiment(name, location, tags)})
 
 
 @router.get("/experiments/get")
@@ -107,7 +109,7 @@ def search_experiments(body: Body, args: Args, reader: ReaderDep) -> JSONRespons
 
 @router.post("/experiments/update")
 def update_experiment(body: Body, writer: WriterDep) -> JSONResponse:
-    new_name = p.check_experiment_name(body.get("new_name"))
+    new_name = p.check_experiment_name(body.get("new_name"), "new_name")
     writer.rename_experiment(p.check_experiment_id(body.get("experiment_id")), new_name)
     return _ok()
 
@@ -126,7 +128,8 @@ def restore_experiment(body: Body, writer: WriterDep) -> JSONResponse:
 
 @router.post("/experiments/set-experiment-tag")
 def set_experiment_tag(body: Body, writer: WriterDep) -> JSONResponse:
-    tags = p.check_tags([(body.get("key"), body.get("value"))], p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    key = p.check_key("Tag", body.get("key"), "key")
+    tags = p.check_tags([(key, p.check_string(body.get("value"), "value"))], p.MAX_EXPERIMENT_TAG_VAL_LENGTH)
     writer.set_experiment_tags(p.check_experiment_id(body.get("experiment_id")), tags)
     return _ok()
 
@@ -199,12 +202,17 @@ def log_batch(body: Body, writer: WriterDep) -> JSONResponse:
 
 @router.post("/runs/set-tag")
 def set_tag(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.log_batch(_run_id(body), v.check_log_batch([], [], [(body.get("key"), body.get("value"))]))
+    run_id = _run_id(body)
+    key = p.check_key("Tag", body.get("key"), "key")
+    writer.log_batch(run_id, v.check_log_batch([], [], [(key, p.check_string(body.get("value"), "value"))]))
     return _ok()
 
 
 @router.post("/runs/delete-tag")
 def delete_tag(body: Body, writer: WriterDep) -> JSONResponse:
+    run_id = body.get("run_id") or body.get("run_uuid")
+    if isinstance(run_id, str) and run_id and not p.RUN_ID.match(run_id):  # no such run can exist: 404, as MLflow
+        raise p.DoesNotExist(f"Run with id={run_id} not found")
     run_id = _run_id(body)
     writer.delete_tag(run_id, p.check_key("Tag", body.get("key"), "key"))
     return _ok()
@@ -254,21 +262,26 @@ def get_metric_history(args: Args, reader: ReaderDep, clickhouse: ClickHouseDep)
 
 @router.get("/metrics/get-history-bulk-interval")
 def get_history_bulk_interval(args: Args, reader: ReaderDep, clickhouse: ClickHouseDep) -> JSONResponse:
-    run_ids = [p.check_run_id(r, "run_ids") for r in _list_of_str(args.get("run_ids"), "run_ids")]
-    if not run_ids:
-        raise p.MlflowError("GetMetricHistoryBulkInterval request must specify at least one run_id.")
-    if len(run_ids) > p.BULK_MAX_RUNS:
-        raise p.MlflowError(f"GetMetricHistoryBulkInterval request cannot specify more than {p.BULK_MAX_RUNS} "
-                            f"run_ids. Received {len(run_ids)} run_ids.")
+    asked = _list_of_str(args.get("run_ids"), "run_ids")  # checked in MLflow's order, its words
+    if not asked:
+        raise p.MlflowError("Missing value for required parameter 'run_ids'.")
+    if len(asked) > p.BULK_MAX_RUNS:
+        raise p.MlflowError(f"GetMetricHistoryBulkInterval request must specify at most {p.BULK_MAX_RUNS} "
+                            f"run_ids. Received {len(asked)} run_ids.")
     key = args.get("metric_key")
     if not key:
         raise p.MlflowError("Missing value for required parameter 'metric_key'.")
+    limit = p.check_int64(args.get("max_results"), "max_results", default=p.BULK_MAX_POINTS)
+    if not 1 <= limit <= p.BULK_MAX_POINTS:
+        raise p.MlflowError(f"max_results must be between 1 and {p.BULK_MAX_POINTS}.")
+    if (args.get("start_step") is None) != (args.get("end_step") is None):
+        raise p.MlflowError("If either start step or end step are specified, both must be specified.")
     start = p.check_int64(args.get("start_step"), "start_step", default=p.INT64_MIN)
     end = p.check_int64(args.get("end_step"), "end_step", default=p.INT64_MAX)
     if start > end:
         raise p.MlflowError("end_step must be greater than start_step. Found start_step="
                             f"{start} and end_step={end}.")
-    limit = p.check_max_results(args.get("max_results"), p.BULK_MAX_POINTS, default=p.BULK_MAX_POINTS)
+    run_ids = [p.check_run_id(r, "run_ids") for r in asked]
     reader.barrier.wait()
     experiments = sorted({reader.run_experiment(r) for r in run_ids})
     rows = q.interval(clickhouse, experiments, sorted(set(run_ids)), key, start, end, max(limit, 2))
@@ -282,6 +295,8 @@ def list_artifacts(args: Args, reader: ReaderDep, artifacts: ArtifactsDep) -> JS
     experiment_id = reader.run_experiment(run_id)
     root = f"{experiment_id}/{run_id}/artifacts"
     sub = args.get("path") or None
+    if sub and (".." in str(sub).split("/") or str(sub).startswith("/")):
+        raise p.MlflowError("Invalid path")  # MLflow's words for a path leaving the run's artifact root
     listed = artifacts.list(f"{root}/{sub}" if sub else root)
     files = [p.drop_none({"path": e.path.removeprefix(root + "/"), "is_dir": e.is_dir, "file_size": e.size})
              for e in listed]

@@ -18,7 +18,8 @@ UNSUPPORTED = {
     "prompt-optimization": "prompts", "webhooks": "webhooks", "scorers": "scorers", "datasets": "GenAI datasets",
     "gateway": "the AI gateway", "issues": "issues", "label-schemas": "label schemas",
     "review-queues": "review queues", "evaluation-runs": "evaluations", "graphql": "GraphQL",
-    "secrets": "the AI gateway", "workspaces": "workspaces", "users": "users", "permissions": "permissions",
+    "secrets": "the AI gateway", "gateway-proxy": "the AI gateway", "create-promptlab-run": "prompt lab",
+    "workspaces": "workspaces", "users": "users", "permissions": "permissions",
 }
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

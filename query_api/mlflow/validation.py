@@ -135,13 +135,28 @@ def check_datasets(datasets: Any) -> list[DatasetInput]:
                 raise p.MlflowError(f"Missing value for required parameter 'datasets[{i}].dataset.{field}'.")
             if len(value) > limit:
                 raise p.MlflowError(f"'dataset {field}' exceeds the maximum length of {limit} characters")
-        context = next((t.get("value") for t in item.get("tags") or []
-                        if isinstance(t, dict) and t.get("key") == p.CONTEXT_TAG), None)
+        tags = _input_tags(item.get("tags"), i)
+        context = next((value for key, value in tags if key == p.CONTEXT_TAG), None)
         checked.append(DatasetInput(
             dataset["name"], dataset["digest"], source_type=_text(dataset.get("source_type")),
-            source=_text(dataset.get("source")), context=_text(context), schema=_text(dataset.get("schema")),
-            profile=_text(dataset.get("profile"))))
+            source=_text(dataset.get("source")), context=context, schema=_text(dataset.get("schema")),
+            profile=_text(dataset.get("profile")), tags=tags))
     return checked
+
+
+def _input_tags(tags: Any, index: int) -> tuple[tuple[str, str], ...]:
+    """A dataset input's tags, in the order sent (MLflow keeps them all, its context tag among them)."""
+    if tags is None:
+        return ()
+    if not isinstance(tags, list) or not all(isinstance(t, dict) for t in tags):
+        raise p.MlflowError(p.invalid_value(f"datasets[{index}].tags", tags, "expected a list of {key, value} objects"))
+    checked = []
+    for j, tag in enumerate(tags):
+        key = p.check_value("Input tag key", tag.get("key"), p.MAX_INPUT_TAG_KEY_LENGTH,
+                            f"datasets[{index}].tags[{j}].key")
+        checked.append((key, p.check_value("Input tag", tag.get("value"), p.MAX_INPUT_TAG_VAL_LENGTH,
+                                           f"datasets[{index}].tags[{j}].value")))
+    return tuple(checked)
 
 
 def _text(value: Any) -> str | None:

@@ -60,11 +60,22 @@ ORDER BY run_id, step, ts_ms
 # logs it without a context after log_input gave one) keeps the first one's context.
 INPUTS = """
 SELECT run_id, name, digest, any(source_type), any(source), argMin(context, kafka_offset), any(schema), any(profile),
-       min(kafka_offset) AS o
+       argMin(tag_keys, kafka_offset), argMin(tag_values, kafka_offset), min(kafka_offset) AS o
 FROM inputs
 WHERE experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}
 GROUP BY run_id, name, digest
 ORDER BY run_id, o
+"""
+
+# The distinct datasets logged to runs of some experiments, with their context (MLflow's search-datasets, which its
+# UI uses): one row per (experiment, name, digest, context).
+DATASET_SUMMARIES = """
+SELECT experiment_id, name, digest, ifNull(context, '') AS context, min(kafka_offset) AS o
+FROM inputs
+WHERE experiment_id IN {experiment_ids:Array(String)}
+GROUP BY experiment_id, name, digest, context
+ORDER BY o
+LIMIT 1000
 """
 
 MAX_SEQ = "SELECT max(seq), count() FROM events WHERE run_id = {run_id:String} AND seq > 0"
@@ -130,11 +141,17 @@ def interval(client: Client, experiment_ids: list[str], run_ids: list[str], key:
 def inputs(client: Client, experiment_ids: list[str], run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
     bind = {"experiment_ids": experiment_ids, "run_ids": run_ids}
-    for run_id, name, digest, source_type, source, context, schema, profile, _ in client.query(
+    for run_id, name, digest, source_type, source, context, schema, profile, keys, values, _ in client.query(
             INPUTS, parameters=bind).result_rows:
         out[run_id].append({"name": name, "digest": digest, "source_type": source_type, "source": source,
-                            "context": context, "schema": schema, "profile": profile})
+                            "context": context, "schema": schema, "profile": profile,
+                            "tags": list(zip(keys, values, strict=True))})
     return out
+
+
+def dataset_summaries(client: Client, experiment_ids: list[str]) -> list[dict[str, str]]:
+    rows = client.query(DATASET_SUMMARIES, parameters={"experiment_ids": experiment_ids}).result_rows
+    return [{"experiment_id": e, "name": n, "digest": d, "context": c} for e, n, d, c, _ in rows]
 
 
 def max_seq(client: Client, run_id: str) -> int:

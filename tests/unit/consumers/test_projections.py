@@ -212,6 +212,15 @@ def test_artifact_and_input_rows() -> None:
         DatasetInput("mnist", "d1", "local", "/data", "train"), DatasetInput("cifar", "d2")]))]))
     assert [(r["name"], r["digest"], r["source_type"], r["source"], r["context"]) for r in out] == [
         ("mnist", "d1", "local", "/data", "train"), ("cifar", "d2", None, None, None)]
+    assert [(r["tag_keys"], r["tag_values"]) for r in out] == [([], []), ([], [])]
+
+
+def test_input_rows_keep_every_tag_in_order() -> None:
+    tagged = DatasetInput("mnist", "d1", context="train", tags=(("foo", "baz"), ("mlflow.data.context", "train")))
+    (row,) = rows(artifacts_projection.INPUTS.block([logged(InputsLogged([tagged]))]))
+    assert (row["tag_keys"], row["tag_values"]) == (["foo", "mlflow.data.context"], ["baz", "train"])
+    payload = json.loads(events_projection.payload_json(InputsLogged([tagged])))
+    assert payload["datasets"][0]["tags"] == [["foo", "baz"], ["mlflow.data.context", "train"]]
 
 
 # -- events (the audit log) --------------------------------------------------------------------------------------

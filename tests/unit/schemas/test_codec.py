@@ -202,7 +202,7 @@ def test_header_is_c3_01_and_the_current_fingerprint_little_endian() -> None:
 
 def test_the_catalog_holds_every_version_with_the_highest_current() -> None:
     catalog = default_catalog()
-    assert [v.version for v in catalog.versions] == [1, 2, 3, 4, 5, 6]
+    assert [v.version for v in catalog.versions] == [1, 2, 3, 4, 5, 6, 7]
     assert catalog.current is catalog.versions[-1]
     assert len({v.fingerprint for v in catalog.versions}) == len(catalog.versions)
     assert all(len(v.fingerprint) == 8 for v in catalog.versions)

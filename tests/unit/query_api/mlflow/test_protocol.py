@@ -15,8 +15,8 @@ def test_keys_mlflow_accepts(key: str) -> None:
 
 
 @pytest.mark.parametrize(("key", "fragment"), [
-    ("", "A key name must be provided"),
-    (None, "A key name must be provided"),
+    ("", "Missing value for required parameter 'params\\[0\\].key'"),
+    (None, "Missing value for required parameter 'params\\[0\\].key'"),
     ("semi;colon", "Names may only contain"),
     ("../up", "must not resolve to other names"),
     ("a//b", "must not resolve to other names"),

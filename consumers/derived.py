@@ -3,12 +3,21 @@
 A derived table is filled by INSERT ... SELECT over an offset range of its source table in one partition.
 Its position is max(kafka_offset) of its own rows, so after a crash the projector derives exactly the range
 it is missing. (Materialized views did this before; a kill between the two parts of one INSERT lost a block.)
+
+A derived table may also say how to build its rows from the source block just inserted (`from_block`, pure):
+the projector then inserts those instead of reading the points back (the SQL stays the one definition, used
+after a crash, for a table whose source is not being written, and checked equal by the tests).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from string import Template
+from typing import Any
+
+from consumers.projections.base import Block
+from consumers.projections.summary import summary_block
 
 RANGE = "kafka_partition = {partition:UInt32} AND kafka_offset > {after:Int64} AND kafka_offset <= {upto:UInt64}"
 
@@ -18,6 +27,8 @@ class Derived:
     table: str
     source: str
     template: str
+    from_block: Callable[[Any], Any] | None = None
+    """The rows for a source block (same offsets), or None to derive with the SQL."""
 
     def sql(self, target: str | None = None, source: str | None = None) -> str:
         """The INSERT ... SELECT, into `target` from `source` (by default the table and source themselves;
@@ -42,13 +53,24 @@ SUMMARY = Derived("run_metric_summary", "metrics", f"""
 INSERT INTO $target (experiment_id, key, run_id, last_value, min_value, max_value, sum_value,
                                 value_count, point_count, last_step, last_ts, kafka_partition, kafka_offset)
 {summary_select(RANGE, "$source")}
-""")
+""", summary_block)
+
+
+def offsets_block(events: Block) -> Block:
+    """event_offsets' row for a block of events rows (the SQL below, over the same rows)."""
+    block = Block("event_offsets", ("kafka_partition", "kafka_offset", "events", "dead_letters"))
+    if len(events):
+        column = events.columns.index
+        types, partitions, offsets = (events.data[column(c)] for c in ("event_type", "kafka_partition", "kafka_offset"))
+        block.append(partitions[0], max(offsets), len(offsets), sum(1 for t in types if t == "DeadLetter"))
+    return block
+
 
 OFFSETS = Derived("event_offsets", "events", f"""
 INSERT INTO $target (kafka_partition, kafka_offset, events, dead_letters)
 SELECT kafka_partition, max(kafka_offset), count(), countIf(event_type = 'DeadLetter')
 FROM $source WHERE {RANGE}
 GROUP BY kafka_partition
-""")
+""", offsets_block)
 
 DERIVED: tuple[Derived, ...] = (SUMMARY, OFFSETS)

@@ -16,6 +16,7 @@ from consumers.derived import Derived
 from consumers.errors import SinkError
 from consumers.projections import Block
 from consumers.projections.metrics import MetricBlock
+from consumers.projections.summary import SummaryBlock
 
 log = logging.getLogger("runstream.projector")
 
@@ -129,7 +130,7 @@ class ClickHouseSink:
                     if attempt.retry_state.attempt_number > 1:
                         log.warning("retrying insert into %s (attempt %d)", block.table,
                                     attempt.retry_state.attempt_number)
-                    if isinstance(block, MetricBlock):  # numpy columns as Arrow: no Python object per point
+                    if isinstance(block, MetricBlock | SummaryBlock):  # Arrow: no Python object per point
                         self._client.insert_arrow(block.table, block.to_arrow(), settings=settings)
                     else:
                         self._client.insert(block.table, block.data, column_names=block.columns,

@@ -179,8 +179,8 @@ class BatchWriter:
             # A table may already be ahead of this batch (killed between inserts): never move it back.
             self.positions[projection.table][partition] = max(done, last)
             for derived in self.tables.derived:
-                if derived.source == projection.table and not self.defer_derived:
-                    self.derive(derived, partition, last)
+                if derived.source == projection.table:
+                    self._follow(derived, partition, done, last, block, token)
         for derived in self.tables.derived:  # derived tables whose source is a live table we do not write
             if derived.source not in self._projection_names and not self.defer_derived:
                 self.derive(derived, partition, last)
@@ -205,6 +205,25 @@ class BatchWriter:
             else:
                 earlier.add(event_id)
         return duplicates
+
+    def _follow(self, derived: Derived, partition: int, source_done: int, upto: int, block: Block,
+                token: str) -> None:
+        """Bring a derived table up to `upto` after its source received `block` (its rows past `source_done`).
+        When the derived table stood where its source did, its rows come from the block in memory; otherwise
+        (a crash between the two) the SQL reads the source."""
+        done = self.positions[derived.table].get(partition, -1)
+        if derived.from_block is None or done != source_done:
+            if not self.defer_derived:
+                self.derive(derived, partition, upto)
+            return
+        rows = derived.from_block(block)
+        if len(rows):
+            rows.table = self.tables.physical(derived.table)
+            began = time.perf_counter()
+            self.sink.insert(rows, token=token)
+            if self.stats is not None:
+                self.stats.insert_latency.labels(derived.table).observe(time.perf_counter() - began)
+        self.positions[derived.table][partition] = max(done, upto)
 
     def derive(self, derived: Derived, partition: int, upto: int) -> None:
         """Bring a derived table of a partition up to offset `upto` of its source."""

@@ -38,6 +38,7 @@ class MetricBlock:
         self.table = table
         self.columns = columns
         self.parts: list[_Part] = []
+        self._arrow: pa.Table | None = None  # built once: the metrics insert and the summary both read it
 
     def __len__(self) -> int:
         return sum(len(p.batch) for p in self.parts)
@@ -46,6 +47,7 @@ class MetricBlock:
         e = logged.event
         if isinstance(e.payload, MetricsLogged) and len(e.payload):
             self.parts.append(_Part(e.experiment_id, e.run_id, logged.partition, logged.offset, e.payload))
+            self._arrow = None
 
     def without(self, offsets: set[int], done: int) -> MetricBlock:
         """The block without the events at these offsets or at offsets up to `done` (whole events: a batch
@@ -63,6 +65,11 @@ class MetricBlock:
 
     def to_arrow(self) -> pa.Table:
         """One Arrow table of every point, in event then batch order."""
+        if self._arrow is None:
+            self._arrow = self._build()
+        return self._arrow
+
+    def _build(self) -> pa.Table:
         parts = self.parts
         counts = np.fromiter((len(p.batch) for p in parts), dtype=np.int64, count=len(parts))
         keys: dict[str, int] = {}

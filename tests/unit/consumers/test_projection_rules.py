@@ -140,6 +140,7 @@ class FakeMessage:
 class RecordingSink:
     def __init__(self) -> None:
         self.inserted: list[tuple[str, list[int]]] = []
+        self.by_sql: list[str] = []
 
     def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int,
                        **_: Any) -> set[str]:
@@ -150,9 +151,12 @@ class RecordingSink:
 
     def derive(self, derived: Any, partition: int, after: int, upto: int, **_: Any) -> None:
         self.inserted.append((derived.table, list(range(after + 1, upto + 1))))
+        self.by_sql.append(derived.table)
 
     def insert(self, block: Block, *, token: str) -> None:
-        offsets = block.data[block.columns.index("kafka_offset")]
+        to_arrow = getattr(block, "to_arrow", None)
+        offsets = to_arrow().column("kafka_offset").to_pylist() if to_arrow else \
+            block.data[block.columns.index("kafka_offset")]
         self.inserted.append((block.table, sorted(set(offsets))))
 
 
@@ -172,6 +176,22 @@ def test_a_table_ahead_of_the_batch_skips_what_it_has_and_never_moves_back() -> 
         by_table.setdefault(table, []).extend(offsets)
     assert by_table["metrics"] == [6, 7], "offsets 0-5 are not inserted twice"
     assert by_table["events"] == list(range(8))
-    assert by_table["run_metric_summary"] == list(range(8)), "derived from metrics over each batch's range"
-    assert by_table["event_offsets"] == list(range(8))
+    assert by_table["run_metric_summary"] == list(range(8)), "derived from metrics (SQL) while metrics is ahead"
+    assert by_table["event_offsets"] == [2, 7], "one row per batch, built from the events block, at its last offset"
     assert projector.positions["metrics"][0] == 7
+    assert projector.positions["run_metric_summary"][0] == projector.positions["event_offsets"][0] == 7
+
+
+def test_derived_tables_in_step_with_their_source_take_their_rows_from_the_block() -> None:
+    settings = ProjectorSettings(kafka_bootstrap_servers="127.0.0.1:1")
+    sink = RecordingSink()
+    projector = Projector(settings, client=None, sink=sink)  # type: ignore[arg-type]
+    projector._commit = lambda offsets: None  # type: ignore[method-assign]  # no broker in unit tests
+    batch = MetricsLogged(["loss", "acc"], [0, 1, 0], [0, 0, 1], [0, 0, 0], [1.0, 2.0, 3.0])
+    projector.process([FakeMessage(encode(logged(batch, seq=i + 1).event), i) for i in range(4)])  # type: ignore[arg-type]
+    projector.process([FakeMessage(encode(logged(TagsSet({"k": "v"}), seq=5).event), 4)])  # type: ignore[arg-type]
+    assert sink.by_sql == [], "nothing read back from ClickHouse"
+    derived = ("run_metric_summary", "event_offsets")
+    inserted = [(table, offsets) for table, offsets in sink.inserted if table in derived]
+    assert inserted == [("run_metric_summary", [3]), ("event_offsets", [3]), ("event_offsets", [4])]
+    assert projector.positions["run_metric_summary"][0] == 4, "a batch without points moves the position too"

@@ -1,0 +1,155 @@
+"""run_metric_summary rows built from a chunk's metric points while they are still in memory.
+
+One row per (experiment, key, run, partition) of the chunk, with the same aggregates as `derived.summary_select`
+(the SQL that repairs the table after a crash and fills it from a live source): the last value by
+(step, ts, kafka_offset, point_index), min and max ignoring NaN (NULL when every value is NaN), the sum and count
+of the other values, the point count, last step, last time and highest offset. The last value travels as
+ClickHouse's own serialized `argMaxState`, so AggregatingMergeTree merges it with rows from other chunks,
+from a replay or from the SQL path exactly as it merges its own states.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from consumers.projections.metrics import MetricBlock
+
+COLUMNS = (
+    "experiment_id", "key", "run_id", "last_value", "min_value", "max_value", "sum_value", "value_count",
+    "point_count", "last_step", "last_ts", "kafka_partition", "kafka_offset",
+)
+
+# argMax(Float64, Tuple(Int64, DateTime64(3), UInt64, UInt32)) serialized: a "has value" byte and the value,
+# then a "has value" byte and the tuple's fields, little-endian (checked against argMaxState in the tests).
+ARG_MAX_STATE = np.dtype([
+    ("has_value", "u1"), ("value", "<f8"), ("has_key", "u1"),
+    ("step", "<i8"), ("ts", "<i8"), ("kafka_offset", "<u8"), ("point_index", "<u4"),
+])
+_TS = pa.timestamp("ms", tz="UTC")
+
+
+class SummaryBlock:
+    """run_metric_summary rows of a chunk, as an Arrow table (inserted with `insert_arrow`)."""
+
+    def __init__(self, table: str, rows: pa.Table) -> None:
+        self.table = table
+        self.columns = COLUMNS
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return self.rows.num_rows
+
+    def to_arrow(self) -> pa.Table:
+        return self.rows
+
+
+def summary_block(points: MetricBlock) -> SummaryBlock:
+    """The summary rows of a metric block."""
+    return SummaryBlock("run_metric_summary", summarize(points.to_arrow()))
+
+
+def arg_max_states(values: np.ndarray, steps: np.ndarray, ts: np.ndarray, offsets: np.ndarray,
+                   point_indexes: np.ndarray) -> pa.Array:
+    """One serialized argMax state per row, as an Arrow binary column."""
+    states = np.zeros(len(values), dtype=ARG_MAX_STATE)
+    states["has_value"] = 1
+    states["has_key"] = 1
+    states["value"], states["step"], states["ts"] = values, steps, ts
+    states["kafka_offset"], states["point_index"] = offsets, point_indexes
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(ARG_MAX_STATE.itemsize), len(states),
+                                                 [None, pa.py_buffer(states.tobytes())])
+    return fixed.cast(pa.binary())
+
+
+def summarize(points: pa.Table) -> pa.Table:
+    """The summary rows of a chunk's metric points (a `MetricBlock.to_arrow()` table), in group order."""
+    n = points.num_rows
+    if n == 0:
+        return _empty()
+    groups = _group_ids(points)
+    if groups.max() < 2**16:
+        groups = groups.astype(np.uint16)  # numpy's stable sort of 16-bit integers is a radix sort
+    order = np.argsort(groups, kind="stable")  # stable: within a group, rows stay in (offset, point index) order
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    counts = np.diff(np.r_[starts, n])
+
+    step = _numpy(points, "step", np.int64)[order]
+    ts = _numpy(points, "ts", np.int64)[order]
+    value = _numpy(points, "value", np.float64)[order]
+    offset = _numpy(points, "kafka_offset", np.uint64)[order]
+    index = _numpy(points, "point_index", np.uint32)[order]
+
+    # The last point by (step, ts, kafka_offset, point_index): the highest step, then among those the latest
+    # time, then the last such row (rows of a group are in offset and point-index order).
+    last_step = np.maximum.reduceat(step, starts)
+    candidate = step == np.repeat(last_step, counts)
+    latest = np.maximum.reduceat(np.where(candidate, ts, np.iinfo(np.int64).min), starts)
+    candidate &= ts == np.repeat(latest, counts)
+    last = np.maximum.reduceat(np.where(candidate, np.arange(n), -1), starts)
+
+    nan = np.isnan(value)
+    kept = ~nan
+    value_count = np.add.reduceat(kept.astype(np.uint64), starts)
+    low = np.fmin.reduceat(value, starts)  # fmin/fmax skip NaN; a group of NaN only stays NaN, then NULL
+    high = np.fmax.reduceat(value, starts)
+    no_value = value_count == 0
+    firsts = pa.array(order[starts])  # a row of each group, for its labels
+    columns = {
+        "experiment_id": _labels(points, "experiment_id", firsts),
+        "key": _labels(points, "key", firsts),
+        "run_id": _labels(points, "run_id", firsts),
+        "last_value": arg_max_states(value[last], step[last], ts[last], offset[last], index[last]),
+        "min_value": pa.array(low, mask=no_value),
+        "max_value": pa.array(high, mask=no_value),
+        "sum_value": _sum(np.where(nan, 0.0, value), starts),
+        "value_count": value_count,
+        "point_count": counts.astype(np.uint64),
+        "last_step": last_step,
+        "last_ts": pa.array(np.maximum.reduceat(ts, starts)).view(_TS),
+        "kafka_partition": _numpy(points, "kafka_partition", np.uint32)[order][starts],
+        "kafka_offset": np.maximum.reduceat(offset, starts),
+    }
+    return pa.table({c: columns[c] for c in COLUMNS})
+
+
+def _group_ids(points: pa.Table) -> np.ndarray:
+    """A number per row, equal for rows of the same (experiment, run, key, partition), from the columns'
+    dictionary codes (mixed radix: no string is compared)."""
+    groups = np.zeros(points.num_rows, dtype=np.int64)
+    for name in ("experiment_id", "run_id", "key", "kafka_partition"):
+        column = points.column(name).combine_chunks()
+        if isinstance(column, pa.DictionaryArray):
+            codes, size = column.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(column.dictionary)
+        else:
+            distinct, codes = np.unique(column.to_numpy(zero_copy_only=False), return_inverse=True)
+            size = len(distinct)
+        groups = groups * size + codes.reshape(-1)
+    return groups
+
+
+def _sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN, as ClickHouse's sum gives
+        return np.add.reduceat(values, starts)
+
+
+def _labels(points: pa.Table, name: str, rows: pa.Array) -> pa.Array:
+    """The values of a string column at these rows, as plain strings."""
+    array = points.column(name).combine_chunks().take(rows)
+    return array.dictionary_decode() if isinstance(array, pa.DictionaryArray) else array
+
+
+def _numpy(points: pa.Table, name: str, dtype: type) -> np.ndarray:
+    column = points.column(name).combine_chunks()
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.int64())
+    return column.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+
+
+def _empty() -> pa.Table:
+    types = {"experiment_id": pa.string(), "key": pa.string(), "run_id": pa.string(), "last_value": pa.binary(),
+             "min_value": pa.float64(), "max_value": pa.float64(), "sum_value": pa.float64(),
+             "value_count": pa.uint64(), "point_count": pa.uint64(), "last_step": pa.int64(), "last_ts": _TS,
+             "kafka_partition": pa.uint32(), "kafka_offset": pa.uint64()}
+    return pa.table({c: pa.array([], type=types[c]) for c in COLUMNS})

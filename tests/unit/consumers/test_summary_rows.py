@@ -1,0 +1,142 @@
+"""consumers.projections.summary: run_metric_summary rows built from a chunk's points, against a plain reference."""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from consumers.derived import OFFSETS, SUMMARY, offsets_block
+from consumers.projections import events as events_projection
+from consumers.projections.base import LoggedEvent
+from consumers.projections.metrics import MetricBlock
+from consumers.projections.summary import ARG_MAX_STATE, COLUMNS, summarize, summary_block
+from schemas import MetricsLogged, Producer, RunEvent
+
+PRODUCER = Producer("host", 1, "user", "0.1")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def logged(payload: MetricsLogged, *, run_id: str, experiment_id: str = "exp", offset: int,
+           partition: int = 4) -> LoggedEvent:
+    event = RunEvent(str(uuid.uuid4()), run_id, experiment_id, offset, T0, PRODUCER, payload)
+    return LoggedEvent(event, partition, offset, "fp")
+
+
+def reference(block: MetricBlock) -> dict[tuple[str, str, str, int], dict[str, Any]]:
+    """What summary_select's SQL computes, one point at a time in Python."""
+    out: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    for row in zip(*block.data, strict=True):
+        point = dict(zip(block.columns, row, strict=True))
+        group = (point["experiment_id"], point["key"], point["run_id"], point["kafka_partition"])
+        order = (point["step"], point["ts"], point["kafka_offset"], point["point_index"])
+        value = point["value"]
+        g = out.setdefault(group, {"order": None, "last": None, "min": None, "max": None, "sum": 0.0,
+                                   "value_count": 0, "point_count": 0, "last_step": None, "last_ts": None,
+                                   "offset": 0})
+        if g["order"] is None or order > g["order"]:
+            g["order"], g["last"] = order, value
+        if not math.isnan(value):
+            g["min"] = value if g["min"] is None else min(g["min"], value)
+            g["max"] = value if g["max"] is None else max(g["max"], value)
+            g["sum"] += value
+            g["value_count"] += 1
+        g["point_count"] += 1
+        g["last_step"] = point["step"] if g["last_step"] is None else max(g["last_step"], point["step"])
+        g["last_ts"] = point["ts"] if g["last_ts"] is None else max(g["last_ts"], point["ts"])
+        g["offset"] = max(g["offset"], point["kafka_offset"])
+    return out
+
+
+def decoded(block: MetricBlock) -> dict[tuple[str, str, str, int], dict[str, Any]]:
+    table = summarize(block.to_arrow())
+    assert table.column_names == list(COLUMNS)
+    rows = table.to_pylist()
+    out = {}
+    for row in rows:
+        state = np.frombuffer(row["last_value"], dtype=ARG_MAX_STATE)[0]
+        assert state["has_value"] == 1 and state["has_key"] == 1
+        out[(row["experiment_id"], row["key"], row["run_id"], row["kafka_partition"])] = {
+            "order": (int(state["step"]), int(state["ts"]), int(state["kafka_offset"]), int(state["point_index"])),
+            "last": float(state["value"]), "min": row["min_value"], "max": row["max_value"],
+            "sum": row["sum_value"], "value_count": row["value_count"], "point_count": row["point_count"],
+            "last_step": row["last_step"], "last_ts": int(row["last_ts"].timestamp() * 1000),
+            "offset": row["kafka_offset"],
+        }
+    assert len(out) == len(rows), "one row per group"
+    return out
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def random_block(seed: int) -> MetricBlock:
+    """Events of several runs and keys, with ties in step and time, NaN, infinities and repeated steps."""
+    rng = random.Random(seed)
+    block = MetricBlock("metrics")
+    for offset in range(rng.randint(1, 30)):
+        keys = rng.sample(["loss", "acc", "lr", "grad/norm"], rng.randint(1, 4))
+        n = rng.randint(1, 40)
+        values = [rng.choice([math.nan, math.inf, -math.inf, 0.0, -0.5, rng.random(), rng.random() * 1e6])
+                  for _ in range(n)]
+        batch = MetricsLogged(keys, [rng.randrange(len(keys)) for _ in range(n)],  # type: ignore[arg-type]
+                              [rng.randint(-3, 5) for _ in range(n)], [rng.randint(0, 3) for _ in range(n)], values)
+        run = f"{rng.randrange(5):032x}"
+        block.add(logged(batch, run_id=run, experiment_id=f"exp{int(run, 16) % 2}", offset=offset * 3))
+    return block
+
+
+def test_summary_rows_equal_a_point_by_point_reference() -> None:
+    for seed in range(40):
+        block = random_block(seed)
+        want, got = reference(block), decoded(block)
+        assert got.keys() == want.keys(), seed
+        for group, expected in want.items():
+            for name, value in expected.items():
+                assert same(got[group][name], value), (seed, group, name, got[group][name], value)
+
+
+def test_a_group_of_nan_only_has_null_min_and_max_and_nan_last() -> None:
+    block = MetricBlock("metrics")
+    block.add(logged(MetricsLogged(["m"], [0, 0], [0, 1], [5, 5], [math.nan, math.nan]), run_id="r" * 32, offset=9))
+    (row,) = summarize(block.to_arrow()).to_pylist()
+    assert row["min_value"] is None and row["max_value"] is None
+    assert row["value_count"] == 0 and row["point_count"] == 2 and row["sum_value"] == 0.0
+    assert math.isnan(np.frombuffer(row["last_value"], dtype=ARG_MAX_STATE)[0]["value"])
+
+
+def test_the_last_value_is_taken_by_step_then_time_then_log_position() -> None:
+    block = MetricBlock("metrics")
+    # step 3 twice at the same time: the later offset wins; a higher time at a lower step never does
+    block.add(logged(MetricsLogged(["m"], [0, 0], [3, 1], [10, 99], [1.0, 2.0]), run_id="r" * 32, offset=1))
+    block.add(logged(MetricsLogged(["m"], [0], [3], [10], [3.0]), run_id="r" * 32, offset=2))
+    (row,) = summarize(block.to_arrow()).to_pylist()
+    state = np.frombuffer(row["last_value"], dtype=ARG_MAX_STATE)[0]
+    assert (float(state["value"]), int(state["kafka_offset"])) == (3.0, 2)
+    assert row["last_step"] == 3 and row["kafka_offset"] == 2
+
+
+def test_an_empty_block_has_no_summary_rows() -> None:
+    assert summarize(MetricBlock("metrics").to_arrow()).num_rows == 0
+    assert len(summary_block(MetricBlock("metrics"))) == 0
+
+
+def test_the_derived_tables_build_their_rows_from_the_block() -> None:
+    assert SUMMARY.from_block is summary_block and OFFSETS.from_block is offsets_block
+    events = events_projection.PROJECTION.block([])
+    events.append(*events_projection.dead_letter_row(4, 11, "k", "bad", "m", "", T0))
+    events.append(*events_projection.dead_letter_row(4, 12, "k", "bad", "m", "", T0))
+    events.data[events.columns.index("event_type")][0] = "RunStarted"
+    block = offsets_block(events)
+    assert block.table == "event_offsets"
+    assert [list(c) for c in block.data] == [[4], [12], [2], [1]]
+    assert len(offsets_block(events_projection.PROJECTION.block([]))) == 0

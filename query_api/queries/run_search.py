@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -9,10 +10,12 @@ from clickhouse_connect.driver.client import Client
 
 from query_api.filters.ast import Node, OrderKey
 from query_api.queries.filters import Binder, compile_filter, compile_order
-from query_api.queries.fold import CURRENT
+from query_api.queries.fold import END_OF_TIME, runs_as_of
 
 RunView = Literal["active", "deleted", "all"]
 VIEWS = {"active": "r.deleted = 0", "deleted": "r.deleted = 1", "all": "1"}
+FOLD_PLACEHOLDER = "{fold}"
+_RUN_COLUMN = re.compile(r"\br\.(\w+)")
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ def build_search(
     where = compile_filter(node, b)
     order_by = compile_order(order, b)
     sql = (
-        f"SELECT r.run_id FROM {CURRENT} AS r "
+        f"SELECT r.run_id FROM {FOLD_PLACEHOLDER} AS r "
         + " ".join(b.join_sql)
         + f" WHERE r.experiment_id IN {b.experiments} AND {VIEWS[run_view]}"
         + f" AND has({partitions}, r.kafka_partition)"
@@ -43,7 +46,9 @@ def build_search(
         + f" LIMIT {b.bind(limit, 'UInt32')} OFFSET {b.bind(offset, 'UInt64')}"
         + " SETTINGS join_use_nulls = 1"
     )
-    return BuiltQuery(sql, b.parameters)
+    # Only the runs of the experiments asked, and only the attributes the query reads, are folded.
+    fold = runs_as_of(END_OF_TIME, f"experiment_id IN {b.experiments}", set(_RUN_COLUMN.findall(sql)))
+    return BuiltQuery(sql.replace(FOLD_PLACEHOLDER, fold, 1), b.parameters)
 
 
 def run_search(client: Client, query: BuiltQuery) -> list[str]:

@@ -31,8 +31,7 @@ from query_api.filters.ast import Node, OrderKey  # noqa: E402
 from query_api.queries.filters import Binder, compile_filter, compile_order  # noqa: E402
 from query_api.queries.fold import CURRENT  # noqa: E402
 from query_api.queries.run_search import VIEWS, BuiltQuery, RunView  # noqa: E402
-from query_api.queries.runs import EXPERIMENT_NAMES  # noqa: E402
-from query_api.queries.runs import _shape as shape  # noqa: E402
+from query_api.queries.runs import EXPERIMENT_NAMES, shape  # noqa: E402
 
 ATTRIBUTES = ("r.run_id, r.experiment_id, r.name, r.status, toUnixTimestamp64Micro(r.start_time), "
               "toUnixTimestamp64Micro(r.end_time), r.parent_run_id, r.user, r.source, r.description, r.deleted")

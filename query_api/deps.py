@@ -6,6 +6,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi import Depends, Request
 
 from query_api.clientpool import Readers
+from query_api.facts import Facts
 from query_api.sqlclient import SqlBackend
 from query_api.state import AppState
 
@@ -30,6 +31,15 @@ def get_readers(request: Request) -> Readers | None:
 
 
 ReadersDep = Annotated[Readers | None, Depends(get_readers)]
+
+
+def get_facts(request: Request) -> Facts:
+    """The app's remembered facts; a fresh (empty) memory where the app runs without its state."""
+    state: AppState | None = getattr(request.app.state, "runstream", None)
+    return state.facts if state is not None else Facts()
+
+
+FactsDep = Annotated[Facts, Depends(get_facts)]
 
 
 def get_sql_backend(state: StateDep, request: Request) -> SqlBackend:

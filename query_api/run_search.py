@@ -12,8 +12,7 @@ from clickhouse_connect.driver.client import Client
 from query_api.filters import parse_order_by
 from query_api.filters.ast import Node, OrderKey
 from query_api.paging import PageToken, query_fingerprint
-from query_api.queries.log import positions
-from query_api.queries.run_search import RunView, build_search, run_search
+from query_api.queries.run_search import RunView, build_search, search_page
 
 
 @dataclass(frozen=True)
@@ -50,14 +49,15 @@ def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken
                 exclude_experiments: Collection[str] = ()) -> RunPage:
     """One page of matching run ids in order. The first page pins the log position (snapshot) and later
     pages read at that position, so runs projected meanwhile never shift a page."""
-    snapshot = token.snapshot if token is not None and token.snapshot is not None else positions(client)
+    pinned = token.snapshot if token is not None and token.snapshot is not None else None
     offset = token.offset if token is not None else 0
     experiment_ids = sorted(set(query.experiment_ids) - set(exclude_experiments))
     if not experiment_ids:
         return RunPage([], None)
-    built = build_search(experiment_ids, query.node, list(query.order), run_view=query.view, snapshot=snapshot,
+    built = build_search(experiment_ids, query.node, list(query.order), run_view=query.view, snapshot=pinned,
                          offset=offset, limit=limit + 1)
-    run_ids = run_search(client, built)
+    run_ids, snapshot = search_page(client, built)
     more = len(run_ids) > limit
-    next_token = PageToken(offset + limit, snapshot, query.fingerprint()) if more else None
+    pages_at = pinned if pinned is not None else (snapshot or {})  # a first page with a next page pinned one
+    next_token = PageToken(offset + limit, pages_at, query.fingerprint()) if more else None
     return RunPage(run_ids[:limit], next_token)

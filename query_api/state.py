@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
@@ -13,6 +13,7 @@ from consumers.settings import ProjectorSettings
 from query_api.artifacts import ArtifactStore
 from query_api.clientpool import Readers
 from query_api.consistency import ReadBarrier
+from query_api.facts import Facts
 from query_api.maintenance import MaintenanceRunner
 from query_api.publisher import ApiPublisher
 from query_api.settings import ApiSettings
@@ -32,3 +33,4 @@ class AppState:
     barrier: ReadBarrier | None = None
     health_clickhouse: Client | None = None  # /healthz's own client: never queued behind a slow request's query
     alerts: AlertWorkerThread | None = None  # the alert worker when this process hosts it (reported by /healthz)
+    facts: Facts = field(default_factory=Facts)  # experiments that exist, runs' experiments: asked once

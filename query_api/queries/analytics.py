@@ -42,11 +42,11 @@ def params_by_run(condition: str) -> str:
     ) GROUP BY run_id"""
 
 
+RANKED = "experiment_id = {experiment_id:String} AND run_id IN {run_ids:Array(String)}"
 RUN_CARDS = f"""
 SELECT r.run_id, r.name, r.status, p.kv
-FROM {runs_as_of(END_OF_TIME, "run_id IN {run_ids:Array(String)}")} AS r
+FROM {runs_as_of(END_OF_TIME, RANKED, ("name", "status"))} AS r
 LEFT JOIN ({params_by_run("run_id IN {run_ids:Array(String)}")}) AS p ON p.run_id = r.run_id
-WHERE r.experiment_id = {{experiment_id:String}} AND r.run_id IN {{run_ids:Array(String)}}
 """
 
 
@@ -71,13 +71,13 @@ def leaderboard(
 
 PARALLEL = f"""
 SELECT r.run_id, r.name, p.kv, m.v
-FROM {runs_as_of(END_OF_TIME, "experiment_id = {experiment_id:String}")} AS r
+FROM {runs_as_of(END_OF_TIME, "experiment_id = {experiment_id:String}", ("name", "deleted"))} AS r
 LEFT JOIN ({params_by_run("key IN {params:Array(String)}")}) AS p ON p.run_id = r.run_id
 LEFT JOIN (
     SELECT run_id, {{agg_placeholder}} AS v FROM run_metric_summary
     WHERE experiment_id = {{experiment_id:String}} AND key = {{metric:String}} GROUP BY run_id
 ) AS m ON m.run_id = r.run_id
-WHERE r.experiment_id = {{experiment_id:String}} AND r.deleted = 0
+WHERE r.deleted = 0
 ORDER BY r.run_id
 SETTINGS join_use_nulls = 1
 """

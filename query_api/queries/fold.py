@@ -9,6 +9,8 @@ parallel-coordinates and run request.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 FOLD = """SELECT
     experiment_id,
     run_id,
@@ -32,11 +34,31 @@ AS_OF_PARAMETER = "{as_of:DateTime64(6, 'UTC')}"
 END_OF_TIME = "toDateTime64('2262-01-01 00:00:00', 6, 'UTC')"
 
 
-def runs_as_of(as_of: str = AS_OF_PARAMETER, where: str | None = None) -> str:
+KEYS = ("experiment_id", "run_id")
+
+
+def _column(line: str) -> str | None:
+    """The name a line of the fold's SELECT list gives its column (None for the other lines)."""
+    text = line.strip().rstrip(",")
+    if not line.startswith("    ") or not text:
+        return None
+    return text.rsplit(" AS ", 1)[-1]
+
+
+def runs_as_of(as_of: str = AS_OF_PARAMETER, where: str | None = None,
+               columns: Collection[str] | None = None) -> str:
     """The fold as a parenthesized subquery: as of `as_of` (the bound parameter, or a constant from code), with
-    `where` (a condition on whole runs, such as `run_id IN …`) applied before grouping."""
+    `where` (a condition on whole runs, such as `run_id IN …`) applied before grouping; with `columns`, only those
+    (and the run's keys) are folded, since ClickHouse computes every aggregate of a subquery an ORDER BY reads."""
     condition = f"event_time <= {as_of}" + (f" AND {where}" if where else "")
-    return "(" + FOLD.replace(f"event_time <= {AS_OF_PARAMETER}", condition) + ")"
+    fold = FOLD.replace(f"event_time <= {AS_OF_PARAMETER}", condition)
+    if columns is not None:
+        wanted = set(columns) | set(KEYS)
+        lines = [line for line in fold.splitlines() if _column(line) in (None, *wanted)]
+        select_end = next(i for i, line in enumerate(lines) if line.startswith("FROM "))
+        lines[select_end - 1] = lines[select_end - 1].rstrip(",")
+        fold = "\n".join(lines)
+    return "(" + fold + ")"
 
 
 CURRENT = runs_as_of(END_OF_TIME)

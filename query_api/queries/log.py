@@ -5,6 +5,9 @@ from __future__ import annotations
 from clickhouse_connect.driver.client import Client
 
 POSITIONS = "SELECT kafka_partition, max(kafka_offset) FROM event_offsets GROUP BY kafka_partition"
+# The same positions as one value, (partitions, offsets), for a statement that pins its own snapshot.
+SNAPSHOT = ("(SELECT (groupArray(kafka_partition), groupArray(o)) FROM "
+            "(SELECT kafka_partition, max(kafka_offset) AS o FROM event_offsets GROUP BY kafka_partition))")
 TOTALS = "SELECT sum(events), sum(dead_letters) FROM event_offsets"
 GAPS = """
 SELECT count(), sum(missing) FROM (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -9,31 +10,41 @@ from clickhouse_connect.driver.client import Client
 
 from query_api.filters.ast import Node, OrderKey
 from query_api.queries.filters import Binder, compile_filter, compile_order
-from query_api.queries.fold import CURRENT
+from query_api.queries.fold import END_OF_TIME, runs_as_of
+from query_api.queries.log import SNAPSHOT
 
 RunView = Literal["active", "deleted", "all"]
 VIEWS = {"active": "r.deleted = 0", "deleted": "r.deleted = 1", "all": "1"}
+FOLD_PLACEHOLDER = "{fold}"
+_RUN_COLUMN = re.compile(r"\br\.(\w+)")
 
 
 @dataclass(frozen=True)
 class BuiltQuery:
     sql: str
     parameters: dict[str, Any]
+    pins_snapshot: bool = False  # the statement reads the log positions itself and returns them with each row
 
 
 def build_search(
     experiment_ids: list[str], node: Node | None, order: list[OrderKey], *, run_view: RunView,
-    snapshot: dict[int, int], offset: int, limit: int,
+    snapshot: dict[int, int] | None, offset: int, limit: int,
 ) -> BuiltQuery:
-    """SQL selecting one page of run ids; pure, so it is unit-tested without ClickHouse."""
+    """SQL selecting one page of run ids; pure, so it is unit-tested without ClickHouse. Without a snapshot
+    (a first page) the statement reads the log positions itself and returns them with every row, so a first
+    page costs one round trip."""
     b = Binder()
     b.experiments = b.bind(experiment_ids, "Array(String)")
-    partitions = b.bind(list(snapshot), "Array(UInt32)")
-    offsets = b.bind(list(snapshot.values()), "Array(UInt64)")
+    if snapshot is None:
+        partitions, offsets, head, pinned = "snapshot.1", "snapshot.2", f"WITH {SNAPSHOT} AS snapshot ", ", snapshot"
+    else:
+        partitions = b.bind(list(snapshot), "Array(UInt32)")
+        offsets = b.bind(list(snapshot.values()), "Array(UInt64)")
+        head, pinned = "", ""
     where = compile_filter(node, b)
     order_by = compile_order(order, b)
     sql = (
-        f"SELECT r.run_id FROM {CURRENT} AS r "
+        f"{head}SELECT r.run_id{pinned} FROM {FOLD_PLACEHOLDER} AS r "
         + " ".join(b.join_sql)
         + f" WHERE r.experiment_id IN {b.experiments} AND {VIEWS[run_view]}"
         + f" AND has({partitions}, r.kafka_partition)"
@@ -43,8 +54,20 @@ def build_search(
         + f" LIMIT {b.bind(limit, 'UInt32')} OFFSET {b.bind(offset, 'UInt64')}"
         + " SETTINGS join_use_nulls = 1"
     )
-    return BuiltQuery(sql, b.parameters)
+    # Only the runs of the experiments asked, and only the attributes the query reads, are folded.
+    fold = runs_as_of(END_OF_TIME, f"experiment_id IN {b.experiments}", set(_RUN_COLUMN.findall(sql)))
+    return BuiltQuery(sql.replace(FOLD_PLACEHOLDER, fold, 1), b.parameters, pins_snapshot=snapshot is None)
+
+
+def search_page(client: Client, query: BuiltQuery) -> tuple[list[str], dict[int, int] | None]:
+    """The page's run ids, and the snapshot the statement pinned (None when it was given one, or found no run)."""
+    rows = client.query(query.sql, parameters=query.parameters).result_rows
+    snapshot = None
+    if query.pins_snapshot and rows:
+        partitions, offsets = rows[0][1]
+        snapshot = {int(p): int(o) for p, o in zip(partitions, offsets, strict=True)}
+    return [row[0] for row in rows], snapshot
 
 
 def run_search(client: Client, query: BuiltQuery) -> list[str]:
-    return [row[0] for row in client.query(query.sql, parameters=query.parameters).result_rows]
+    return search_page(client, query)[0]

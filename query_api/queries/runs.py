@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -21,15 +21,21 @@ EXPERIMENT_NAMES = "SELECT experiment_id, name FROM experiments_current"
 AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 END_OF_TIME = datetime(2262, 1, 1, tzinfo=UTC)
 
-RUNS_BY_ID = f"""
+
+def _runs_by_id(where: str) -> str:
+    return f"""
 SELECT r.run_id, r.experiment_id, e.name, r.name, r.status,
        toUnixTimestamp64Micro(r.start_time), toUnixTimestamp64Micro(r.end_time),
        r.parent_run_id, r.user, r.source, r.description, r.deleted
-FROM {runs_as_of(where="run_id IN {run_ids:Array(String)}")} AS r
+FROM {runs_as_of(where=where)} AS r
 LEFT JOIN ({EXPERIMENT_NAMES}) AS e ON e.experiment_id = r.experiment_id
 """
 
+
+RUNS_BY_ID = _runs_by_id("run_id IN {run_ids:Array(String)}")
+# With the experiments known, the fold reads only their runs (experiment_id leads the runs table's key).
 SCOPE = "experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}"
+RUNS_IN_EXPERIMENTS = _runs_by_id(SCOPE)
 
 PARAMS = f"""
 SELECT run_id, key, argMax(value, (event_time, seq))
@@ -100,11 +106,8 @@ def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None
     instant = as_of or END_OF_TIME
     summaries_sql = metric_summaries_sql(as_of is not None)
     if experiment_ids is not None and readers is not None:
-        bind = {"experiment_ids": experiment_ids, "run_ids": run_ids, "as_of": instant}
-        rows, params, tags, summaries = readers.run(
-            *(lambda c, sql=sql: c.query(sql, parameters=bind).result_rows
-              for sql in (RUNS_BY_ID, PARAMS, TAGS, summaries_sql)))
-        return _shape(run_ids, rows, params, tags, summaries)
+        rows, params, tags, summaries = readers.run(*shape_reads(run_ids, experiment_ids, as_of))
+        return shape(run_ids, rows, params, tags, summaries)
     rows = client.query(RUNS_BY_ID, parameters={"run_ids": run_ids, "as_of": instant}).result_rows
     if not rows:
         return []
@@ -112,10 +115,19 @@ def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None
     params = client.query(PARAMS, parameters=bind).result_rows
     tags = client.query(TAGS, parameters=bind).result_rows
     summaries = client.query(summaries_sql, parameters=bind).result_rows
-    return _shape(run_ids, rows, params, tags, summaries)
+    return shape(run_ids, rows, params, tags, summaries)
 
 
-def _shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[Sequence[Any]],
+def shape_reads(run_ids: list[str], experiment_ids: list[str], as_of: datetime | None = None
+                ) -> list[Callable[[Client], Sequence[Sequence[Any]]]]:
+    """The four independent reads of the runs' shape in known experiments (attributes, params, tags, summaries),
+    as calls a caller may run side by side with its own; `shape` puts their rows together."""
+    bind = {"experiment_ids": experiment_ids, "run_ids": run_ids, "as_of": as_of or END_OF_TIME}
+    return [lambda c, sql=sql: c.query(sql, parameters=bind).result_rows  # type: ignore[misc]
+            for sql in (RUNS_IN_EXPERIMENTS, PARAMS, TAGS, metric_summaries_sql(as_of is not None))]
+
+
+def shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[Sequence[Any]],
            tags: Sequence[Sequence[Any]], summaries: Sequence[Sequence[Any]]) -> list[RunRecord]:
     runs: dict[str, RunRecord] = {}
     for (run_id, exp_id, exp_name, name, status, start, end, parent, user, source, description, deleted) in rows:
@@ -139,6 +151,15 @@ def _shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[S
         run["tags"] = dict(sorted(run["tags"].items()))
         run["metrics"] = dict(sorted(run["metrics"].items()))
     return [runs[r] for r in run_ids if r in runs]
+
+
+def run_experiments(client: Client, run_ids: list[str]) -> dict[str, str]:
+    """run_id -> experiment of each projected run among run_ids."""
+    rows = client.query(
+        "SELECT run_id, any(experiment_id) FROM runs WHERE run_id IN {run_ids:Array(String)} GROUP BY run_id",
+        parameters={"run_ids": run_ids},
+    ).result_rows
+    return {run_id: experiment_id for run_id, experiment_id in rows}
 
 
 def run_experiment(client: Client, run_id: str) -> str | None:

@@ -7,7 +7,7 @@ import mimetypes
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from query_api.deps import ClickHouseDep, StateDep
+from query_api.deps import ClickHouseDep, FactsDep, StateDep
 from query_api.errors import NotFound
 from query_api.jsonresponse import JSONResponse
 from query_api.models import ArtifactList
@@ -19,9 +19,9 @@ router = APIRouter(prefix="/api/v1", tags=["runs"])
 
 
 @router.get("/runs/{run_id}/artifacts", response_model=ArtifactList)
-def list_artifacts(clickhouse: ClickHouseDep, run_id: str = RunId) -> JSONResponse:
+def list_artifacts(clickhouse: ClickHouseDep, facts: FactsDep, run_id: str = RunId) -> JSONResponse:
     """The run's artifacts (latest record per path): path, size, sha256 digest, media type, URI, when logged."""
-    experiment_id = experiment_of(clickhouse, run_id)
+    experiment_id = experiment_of(clickhouse, facts, run_id)
     rows = q.artifacts(clickhouse, experiment_id, run_id)
     return JSONResponse({"run_id": run_id, "artifacts": [
         {"path": path, "size": size, "digest": digest, "media_type": media_type, "uri": uri,
@@ -29,9 +29,10 @@ def list_artifacts(clickhouse: ClickHouseDep, run_id: str = RunId) -> JSONRespon
 
 
 @router.get("/runs/{run_id}/artifacts/{path:path}")
-def download_artifact(clickhouse: ClickHouseDep, state: StateDep, path: str, run_id: str = RunId) -> FileResponse:
+def download_artifact(clickhouse: ClickHouseDep, facts: FactsDep, state: StateDep, path: str,
+                      run_id: str = RunId) -> FileResponse:
     """The bytes of one artifact stored by this server (artifacts logged elsewhere have only their record)."""
-    experiment_id = experiment_of(clickhouse, run_id)
+    experiment_id = experiment_of(clickhouse, facts, run_id)
     if state.artifacts is None:
         raise NotFound("this server has no artifact store")
     target = state.artifacts.file(f"{experiment_id}/{run_id}/artifacts/{path}")

@@ -7,7 +7,7 @@ import json
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from query_api.deps import ClickHouseDep
+from query_api.deps import ClickHouseDep, FactsDep
 from query_api.errors import InvalidParameter, NotFound
 from query_api.filters import parse_filter
 from query_api.groups_models import (
@@ -18,14 +18,14 @@ from query_api.groups_models import (
     GroupScope,
 )
 from query_api.jsonresponse import JSONResponse
-from query_api.queries import experiments, groups
+from query_api.queries import groups
 
 router = APIRouter(prefix="/api/v1/groups", tags=["groups"])
 
 
-def _groups(clickhouse: ClickHouseDep, request: GroupScope) -> tuple[list[str], list[groups.Group]]:
+def _groups(clickhouse: ClickHouseDep, facts: FactsDep, request: GroupScope) -> tuple[list[str], list[groups.Group]]:
     experiment_ids = sorted(set(request.experiment_ids))
-    unknown = set(experiment_ids) - experiments.known_ids(clickhouse, experiment_ids)
+    unknown = set(experiment_ids) - facts.known_experiments(clickhouse, experiment_ids)
     if unknown:
         raise NotFound(f"no experiment with id {', '.join(sorted(unknown))}")
     if len(set(request.group_by)) != len(request.group_by):
@@ -35,11 +35,11 @@ def _groups(clickhouse: ClickHouseDep, request: GroupScope) -> tuple[list[str], 
 
 
 @router.post("/curves", response_model=GroupCurvesResponse)
-def group_curves(request: GroupCurvesRequest, clickhouse: ClickHouseDep) -> Response:
+def group_curves(request: GroupCurvesRequest, clickhouse: ClickHouseDep, facts: FactsDep) -> Response:
     """Per group and metric: mean, std, min, max, median and run count per step bucket, over every point."""
     if request.step_min is not None and request.step_max is not None and request.step_min > request.step_max:
         raise InvalidParameter(f"step_min {request.step_min} is above step_max {request.step_max}")
-    experiment_ids, found = _groups(clickhouse, request)
+    experiment_ids, found = _groups(clickhouse, facts, request)
     keys = list(dict.fromkeys(request.metric_keys))
     series = groups.grouped_curves(clickhouse, experiment_ids, found, keys, request.max_points,
                                    request.step_min, request.step_max)
@@ -57,9 +57,9 @@ def render_curves(found: list[groups.Group], series: list[dict[str, str]]) -> by
 
 
 @router.post("/leaderboard", response_model=GroupLeaderboardResponse)
-def group_leaderboard(request: GroupLeaderboardRequest, clickhouse: ClickHouseDep) -> JSONResponse:
+def group_leaderboard(request: GroupLeaderboardRequest, clickhouse: ClickHouseDep, facts: FactsDep) -> JSONResponse:
     """Groups ranked by the mean or median of a run-level summary (last, min, max) of one metric."""
-    experiment_ids, found = _groups(clickhouse, request)
+    experiment_ids, found = _groups(clickhouse, facts, request)
     ranked = groups.grouped_leaderboard(clickhouse, experiment_ids, found, request.metric_key, request.summary,
                                         request.statistic, request.order == "desc")
     return JSONResponse({"groups": ranked})

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from query_api import run_search
-from query_api.deps import ClickHouseDep, ReadersDep
+from query_api.deps import ClickHouseDep, FactsDep, ReadersDep
 from query_api.errors import InvalidParameter, NotFound
 from query_api.filters import parse_filter
 from query_api.jsonresponse import JSONResponse
@@ -31,8 +31,8 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
-def experiment_of(clickhouse: ClickHouseDep, run_id: str) -> str:
-    experiment_id = runs.run_experiment(clickhouse, _check_run_id(run_id))
+def experiment_of(clickhouse: ClickHouseDep, facts: FactsDep, run_id: str) -> str:
+    experiment_id = facts.run_experiment(clickhouse, _check_run_id(run_id))
     if experiment_id is None:
         raise NotFound(f"run {run_id} does not exist")
     return experiment_id
@@ -74,10 +74,10 @@ def get_diff(
 
 
 @router.post("/runs/search", response_model=RunList)
-def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: ReadersDep) -> JSONResponse:
+def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: ReadersDep, facts: FactsDep) -> JSONResponse:
     """Runs of the given experiments matching the filter, in order_by order, one page at a time."""
     query = RunQuery.of([], request.filter, parse_filter(request.filter), request.order_by, request.run_view)
-    experiment_ids = _resolve_experiments(clickhouse, request)
+    experiment_ids = _resolve_experiments(clickhouse, facts, request)
     query = replace(query, experiment_ids=tuple(experiment_ids))
     token = PageToken.decode(request.page_token, query.fingerprint()) if request.page_token else None
     page = run_search.search_runs(clickhouse, query, limit=request.max_results, token=token)
@@ -85,10 +85,10 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
     return JSONResponse({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 
 
-def _resolve_experiments(clickhouse: ClickHouseDep, request: SearchRuns) -> list[str]:
+def _resolve_experiments(clickhouse: ClickHouseDep, facts: FactsDep, request: SearchRuns) -> list[str]:
     ids = list(request.experiment_ids or [])
     if request.experiment_ids:
-        unknown = set(ids) - experiments.known_ids(clickhouse, ids)
+        unknown = set(ids) - facts.known_experiments(clickhouse, ids)
         if unknown:
             raise NotFound(f"no experiment with id {', '.join(sorted(unknown))}")
     if request.experiment_names:
@@ -103,6 +103,7 @@ def _resolve_experiments(clickhouse: ClickHouseDep, request: SearchRuns) -> list
 @router.get("/runs/{run_id}/metrics/{key:path}", response_model=MetricHistory)
 def get_metric(
     clickhouse: ClickHouseDep,
+    facts: FactsDep,
     key: str,
     run_id: str = RunId,
     max_points: int | None = Query(None, ge=2, le=100_000, description="downsample to at most this many"),
@@ -113,7 +114,7 @@ def get_metric(
     """The points of one metric in step order; downsampled in ClickHouse when max_points is given."""
     if step_min is not None and step_max is not None and step_min > step_max:
         raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
-    experiment_id = experiment_of(clickhouse, run_id)
+    experiment_id = experiment_of(clickhouse, facts, run_id)
     points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
                           step_min=step_min, step_max=step_max)
     if not points and step_min is None and step_max is None:

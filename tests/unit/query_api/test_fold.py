@@ -25,3 +25,13 @@ def test_as_of_and_conditions_are_applied_before_grouping() -> None:
         _normal(sql)
     assert sql.startswith("(SELECT") and sql.endswith("run_id)")
     assert "event_time <= toDateTime64('2262-01-01 00:00:00', 6, 'UTC') GROUP BY" in _normal(CURRENT)
+
+
+def test_a_narrow_fold_keeps_the_runs_keys_and_the_asked_columns_only() -> None:
+    sql = _normal(runs_as_of(where="experiment_id IN {e:Array(String)}", columns=["status", "first_offset"]))
+    assert sql.startswith("(SELECT experiment_id, run_id, argMax(status, (event_time, seq)) AS status, "
+                          "min(kafka_offset) AS first_offset FROM runs WHERE")
+    assert "AS name" not in sql and "AS deleted" not in sql
+    every = ["name", "user", "parent_run_id", "source", "description", "status", "start_time", "end_time", "deleted",
+             "updated_time", "kafka_partition", "first_offset"]
+    assert runs_as_of(columns=every) == runs_as_of()

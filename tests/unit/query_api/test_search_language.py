@@ -82,3 +82,14 @@ def test_page_tokens_round_trip_and_refuse_other_queries() -> None:
     for garbage in ("", "!!", "e30", token.encode()[:-3] + "xyz"):
         with pytest.raises(BadPageToken):
             PageToken.decode(garbage, fp)
+
+
+def test_a_first_page_pins_its_own_snapshot_and_folds_only_what_it_reads() -> None:
+    node = parse_filter("params.optimizer = 'adam' AND attributes.status = 'FINISHED'")
+    first = build_search(["e"], node, [], run_view="active", snapshot=None, offset=0, limit=10)
+    assert first.pins_snapshot and first.sql.startswith("WITH (SELECT (groupArray(kafka_partition)")
+    assert "SELECT r.run_id, snapshot FROM" in first.sql and "has(snapshot.1, r.kafka_partition)" in first.sql
+    assert "AS status" in first.sql and "AS start_time" in first.sql and "AS user" not in first.sql
+    assert "GROUP BY experiment_id, run_id" in first.sql and "AND experiment_id IN {p0:Array(String)}" in first.sql
+    later = build_search(["e"], node, [], run_view="active", snapshot={0: 5}, offset=10, limit=10)
+    assert not later.pins_snapshot and "event_offsets" not in later.sql and "snapshot" not in later.sql

@@ -137,6 +137,7 @@ class DatasetInput:
 @dataclass(frozen=True, slots=True)
 class InputsLogged:
     datasets: list[DatasetInput]
+    model_ids: list[str] = field(default_factory=list)  # v7: logged models the run took as inputs; older: []
 
 
 @dataclass(frozen=True, slots=True)

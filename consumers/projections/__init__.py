@@ -16,6 +16,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     params.TAGS,
     artifacts.ARTIFACTS,
     artifacts.INPUTS,
+    artifacts.MODEL_INPUTS,
     metrics.PROJECTION,
     models.MODELS,
     models.KV,

@@ -1,4 +1,4 @@
-"""Artifacts and dataset inputs of runs."""
+"""Artifacts and inputs (datasets, logged models) of runs."""
 
 from consumers.projections.base import COORDINATES, Block, LoggedEvent, Projection, coordinates
 from schemas import ArtifactLogged, InputsLogged
@@ -10,6 +10,8 @@ INPUT_COLUMNS = (
     "experiment_id", "run_id", "name", "digest", "source_type", "source", "context", "schema", "profile",
     "tag_keys", "tag_values", "event_time", "seq", *COORDINATES,
 )
+
+MODEL_INPUT_COLUMNS = ("experiment_id", "run_id", "model_id", "event_time", *COORDINATES)
 
 
 def project_artifacts(logged: LoggedEvent, block: Block) -> None:
@@ -28,5 +30,13 @@ def project_inputs(logged: LoggedEvent, block: Block) -> None:
                          *coordinates(logged))
 
 
+def project_model_inputs(logged: LoggedEvent, block: Block) -> None:
+    e, p = logged.event, logged.event.payload
+    if isinstance(p, InputsLogged):
+        for model_id in p.model_ids:
+            block.append(e.experiment_id, e.run_id, model_id, e.event_time, *coordinates(logged))
+
+
 ARTIFACTS = Projection("artifacts", ARTIFACT_COLUMNS, project_artifacts)
 INPUTS = Projection("inputs", INPUT_COLUMNS, project_inputs)
+MODEL_INPUTS = Projection("run_model_inputs", MODEL_INPUT_COLUMNS, project_model_inputs)

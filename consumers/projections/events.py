@@ -34,8 +34,10 @@ def payload_json(payload: Payload) -> str:
         }
         return json.dumps(summary)
     data = asdict(payload)
-    if isinstance(payload, InputsLogged):  # inputs without tags (all before schema v7) keep their JSON as it was
+    if isinstance(payload, InputsLogged):  # what schema v7 added is left out when empty: older JSON stays as it was
         data["datasets"] = [{k: v for k, v in d.items() if k != "tags" or v} for d in data["datasets"]]
+        if not data["model_ids"]:
+            del data["model_ids"]
     return json.dumps(data, default=_json_default, sort_keys=True)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import mimetypes
+
 from fastapi import APIRouter
+from fastapi.responses import FileResponse
 
 from query_api.auth import READS
 from query_api.jsonresponse import JSONResponse
@@ -77,6 +80,19 @@ def list_logged_model_artifacts(model_id: str, args: Args, models: ModelsDep) ->
     files = [p.drop_none({"path": e.path.removeprefix(root + "/"), "is_dir": e.is_dir, "file_size": e.size})
              for e in listed]
     return _ok({"root_uri": model["artifact_uri"], "files": files or None})
+
+
+@router.get("/logged-models/{model_id}/artifacts/files")
+def get_logged_model_artifact(model_id: str, args: Args, models: ModelsDep) -> FileResponse:
+    """One file of a logged model (what MLflow's UI downloads), by its path under the model's artifact root."""
+    model = models.get(model_id)["info"]
+    root = str(model["artifact_uri"]).removeprefix("mlflow-artifacts:/").strip("/")
+    relative = str(args.get("artifact_file_path") or "")
+    if not relative or ".." in relative.split("/") or relative.startswith("/"):
+        raise p.MlflowError("Invalid path")
+    target = models.tracking.artifacts.file(f"{root}/{relative}")
+    return FileResponse(target, media_type=mimetypes.guess_type(target.name)[0] or "text/plain",
+                        filename=target.name)
 
 
 @router.post("/runs/outputs")

@@ -101,12 +101,16 @@ class MlflowReader:
         latest = q.latest_metrics(self.clickhouse, exps, ids)
         inputs = q.inputs(self.clickhouse, exps, ids)
         outputs = model_queries.outputs(self.clickhouse, ids)  # MLflow 3: logged models the runs produced
+        model_inputs = model_queries.model_inputs(self.clickhouse, ids)  # ... and the ones they took as inputs
         shaped = []
         for run in found:
             times = {"start_ms": _iso_ms(run["start_time"]), "end_ms": _iso_ms(run["end_time"])}
             shaped.append(p.run_shape({**run, **times}, latest[run["run_id"]], inputs[run["run_id"]],
                                       artifact_uri(run["experiment_id"], run["run_id"]),
                                       run["experiment_id"] in deleted_experiments))
+            if taken := model_inputs[run["run_id"]]:
+                models_taken = [{"model_id": m} for m in taken]
+                shaped[-1]["inputs"] = {**shaped[-1].get("inputs", {}), "model_inputs": models_taken}
             if produced := outputs[run["run_id"]]:
                 shaped[-1]["outputs"] = {"model_outputs": [{"model_id": m, "step": s} for m, s in produced]}
         return shaped

@@ -186,7 +186,9 @@ def log_metric(body: Body, writer: WriterDep) -> JSONResponse:
 
 @router.post("/runs/log-parameter")
 def log_parameter(body: Body, writer: WriterDep) -> JSONResponse:
-    writer.log_batch(_run_id(body), v.check_log_batch([], [(body.get("key"), body.get("value"))], []))
+    run_id = _run_id(body)
+    key = p.check_key("Param", body.get("key"), "key")
+    writer.log_batch(run_id, v.check_log_batch([], [(key, body.get("value"))], []))
     return _ok()
 
 
@@ -221,7 +223,7 @@ def delete_tag(body: Body, writer: WriterDep) -> JSONResponse:
 @router.post("/runs/log-inputs")
 def log_inputs(body: Body, writer: WriterDep) -> JSONResponse:
     run_id = _run_id(body)
-    writer.log_inputs(run_id, v.check_datasets(body.get("datasets")))
+    writer.log_inputs(run_id, v.check_datasets(body.get("datasets")), v.check_model_inputs(body.get("models")))
     return _ok()
 
 

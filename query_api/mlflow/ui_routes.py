@@ -117,6 +117,7 @@ def get_artifact(args: Args, reader: ReaderDep, artifacts: ArtifactsDep) -> File
 
 
 @plain.get("/model-versions/get-artifact")
+@plain.get("//model-versions/get-artifact")  # what MLflow's UI (and its tests) request, double slash included
 def get_model_version_artifact(args: Args) -> JSONResponse:
     safe_path(str(args.get("path") or ""))
     raise p.NotImplementedByRunstream("runstream does not serve model version files by registry name "

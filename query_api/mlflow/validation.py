@@ -144,6 +144,15 @@ def check_datasets(datasets: Any) -> list[DatasetInput]:
     return checked
 
 
+def check_model_inputs(models: Any) -> list[str]:
+    """The logged models of a runs/log-inputs request ([{model_id}, ...]), as ids."""
+    if models is None:
+        return []
+    if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
+        raise p.MlflowError(p.invalid_value("models", models, "expected a list of {model_id} objects"))
+    return [p.check_string(m.get("model_id"), f"models[{i}].model_id") for i, m in enumerate(models)]
+
+
 def _input_tags(tags: Any, index: int) -> tuple[tuple[str, str], ...]:
     """A dataset input's tags, in the order sent (MLflow keeps them all, its context tag among them)."""
     if tags is None:

@@ -259,12 +259,12 @@ class MlflowWriter:
             self.publish_run(state, [TagDeleted(key)])
             del state.tags[key]
 
-    def log_inputs(self, run_id: str, datasets: list[DatasetInput]) -> None:
+    def log_inputs(self, run_id: str, datasets: list[DatasetInput], model_ids: list[str] | None = None) -> None:
         state = self.active_run(run_id)
-        if not datasets:
+        if not datasets and not model_ids:
             return
         with state.lock:
-            self.publish_run(state, [InputsLogged(datasets)])
+            self.publish_run(state, [InputsLogged(datasets, list(model_ids or []))])
 
     def check_can_log(self, run_id: str, experiment_id: str) -> None:
         """Raise unless the run exists, is active and belongs to the experiment (before storing a file)."""

@@ -49,6 +49,14 @@ GROUP BY run_id, model_id
 ORDER BY run_id, o
 """
 
+MODEL_INPUTS = """
+SELECT run_id, model_id, min(kafka_offset) AS o
+FROM run_model_inputs
+WHERE run_id IN {run_ids:Array(String)}
+GROUP BY run_id, model_id
+ORDER BY run_id, o
+"""
+
 # Points of a run already projected, for the keys given: a batch re-logging them with a model_id (what the
 # client does in log_model) links them to the model without adding them to the run twice.
 EXISTING_POINTS = """
@@ -79,6 +87,15 @@ def details(client: Client, model_ids: Sequence[str]) -> dict[str, dict[str, Any
                                          "run_id": run_id, "dataset_name": dataset or None,
                                          "dataset_digest": digest or None, "model_id": model_id})
     return out
+
+
+def model_inputs(client: Client, run_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The logged models each run took as inputs, in the order they were logged."""
+    found: dict[str, list[str]] = defaultdict(list)
+    if run_ids:
+        for run_id, model_id, _ in client.query(MODEL_INPUTS, parameters={"run_ids": list(run_ids)}).result_rows:
+            found[run_id].append(model_id)
+    return found
 
 
 def outputs(client: Client, run_ids: Sequence[str]) -> dict[str, list[tuple[str, int]]]:

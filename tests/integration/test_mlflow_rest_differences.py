@@ -177,3 +177,43 @@ def test_what_runstream_does_not_serve_answers_mlflow_shaped_json(base: str) -> 
         assert status == 501 and answer["error_code"] == "NOT_IMPLEMENTED", (path, status, answer)
     status, answer = call(base, "GET", "/api/2.0/mlflow/no-such-route")
     assert status == 404 and answer["error_code"] == "ENDPOINT_NOT_FOUND"
+
+
+def test_a_run_shows_the_logged_models_it_took_as_inputs(base: str) -> None:
+    from mlflow import MlflowClient
+    from mlflow.entities.logged_model_input import LoggedModelInput
+
+    client = MlflowClient(base)
+    experiment_id = client.create_experiment("model-inputs")
+    run = client.create_run(experiment_id)
+    model = client.create_logged_model(experiment_id=experiment_id)
+    client.log_inputs(run.info.run_id, models=[LoggedModelInput(model_id=model.model_id)])
+    assert [m.model_id for m in client.get_run(run.info.run_id).inputs.model_inputs] == [model.model_id]
+
+
+def test_log_parameter_names_the_key_as_mlflow_does(base: str) -> None:
+    _, run_id = new_run(base, "param-wording")
+    assert "Invalid value 31 for parameter 'key' supplied" in bad_request(
+        base, "/runs/log-parameter", {"run_id": run_id, "key": 31, "value": "v"})
+
+
+def test_a_logged_models_file_is_served_to_the_ui(base: str) -> None:
+    import mlflow
+
+    class Echo(mlflow.pyfunc.PythonModel):
+        def predict(self, context: object, model_input: object) -> object:
+            return model_input
+
+    mlflow.set_tracking_uri(base)
+    try:
+        info = mlflow.pyfunc.log_model(name="model", python_model=Echo())
+    finally:
+        mlflow.set_tracking_uri(None)
+    files = f"/ajax-api/2.0/mlflow/logged-models/{info.model_id}/artifacts/files"
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base}{files}?artifact_file_path=MLmodel", timeout=30) as answer:
+        assert info.model_id in answer.read().decode()
+    assert call(base, "GET", f"{files}?artifact_file_path=../x")[0] == 400
+    assert call(base, "GET", "//model-versions/get-artifact?name=m&version=1&path=../x")[1] == {
+        "error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid path"}

@@ -76,7 +76,8 @@ def test_the_events_table_comes_last_and_holds_the_position() -> None:
     assert PROJECTIONS[-1].table == POSITION_TABLE == "events"
     assert [p.table for p in PROJECTIONS] == [
         "experiments", "experiment_changes", "experiment_tags", "runs", "params", "tags", "artifacts", "inputs",
-        "metrics", "logged_models", "logged_model_kv", "logged_model_metrics", "run_outputs", "logged_model_artifacts",
+        "run_model_inputs", "metrics", "logged_models", "logged_model_kv", "logged_model_metrics", "run_outputs",
+        "logged_model_artifacts",
         "registry_changes", "alert_rules", "alert_firings", "alert_deliveries", "events"]
 
 
@@ -315,3 +316,12 @@ def test_a_metric_block_drops_whole_events_already_written_or_duplicated() -> No
     assert sorted(set(kept.to_arrow().column("kafka_offset").to_pylist())) == [3, 5]
     assert len(block) == 5 and len(kept) == 2
     assert len(block.without(set(), done=5)) == 0 and block.without(set(), done=5).to_arrow().num_rows == 0
+
+
+def test_model_inputs_are_rows_of_their_own_and_older_inputs_keep_their_json() -> None:
+    model_id = "m-" + "b" * 32
+    (row,) = rows(artifacts_projection.MODEL_INPUTS.block([logged(InputsLogged([], [model_id]))]))
+    assert (row["run_id"], row["model_id"]) == (RUN_ID, model_id)
+    assert json.loads(events_projection.payload_json(InputsLogged([DatasetInput("m", "d")]))) == {"datasets": [
+        {"name": "m", "digest": "d", "source_type": None, "source": None, "context": None, "schema": None,
+         "profile": None}]}

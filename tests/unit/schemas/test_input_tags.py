@@ -34,3 +34,11 @@ def test_inputs_written_by_an_older_version_decode_without_tags(version: int) ->
     decoded = decode(encode(logged(TAGGED), version=writer)).payload
     assert isinstance(decoded, InputsLogged)
     assert decoded.datasets == [DatasetInput("train", "f0f3e026", source_type="local", context="train")]
+
+
+def test_model_inputs_travel_in_v7_and_older_inputs_have_none() -> None:
+    event = RunEvent(str(uuid.uuid4()), "c" * 32, "1", 4, AT, Producer("h", 1, "u", "0"),
+                     InputsLogged([], ["m-" + "a" * 32]))
+    assert decode(encode(event)).payload == InputsLogged([], ["m-" + "a" * 32])
+    older = next(v for v in default_catalog().versions if v.version == 6)
+    assert decode(encode(event, version=older)).payload == InputsLogged([], [])

@@ -57,12 +57,16 @@ INSERT INTO $target (experiment_id, key, run_id, last_value, min_value, max_valu
 
 
 def offsets_block(events: Block) -> Block:
-    """event_offsets' row for a block of events rows (the SQL below, over the same rows)."""
+    """event_offsets' rows for a block of events rows, one per partition (the SQL below, over the same rows)."""
     block = Block("event_offsets", ("kafka_partition", "kafka_offset", "events", "dead_letters"))
-    if len(events):
-        column = events.columns.index
-        types, partitions, offsets = (events.data[column(c)] for c in ("event_type", "kafka_partition", "kafka_offset"))
-        block.append(partitions[0], max(offsets), len(offsets), sum(1 for t in types if t == "DeadLetter"))
+    column = events.columns.index
+    types, partitions, offsets = (events.data[column(c)] for c in ("event_type", "kafka_partition", "kafka_offset"))
+    rows: dict[int, list[int]] = {}
+    for kind, partition, offset in zip(types, partitions, offsets, strict=True):
+        row = rows.setdefault(partition, [0, 0, 0])
+        row[0], row[1], row[2] = max(row[0], offset), row[1] + 1, row[2] + (kind == "DeadLetter")
+    for partition, (offset, count, dead) in sorted(rows.items()):
+        block.append(partition, offset, count, dead)
     return block
 
 

@@ -130,7 +130,7 @@ class Projector:
 
     # -- one batch ---------------------------------------------------------------------------------------
     def process(self, messages: list[Message]) -> None:
-        """Project a consumed batch: per partition, every table's block, the events table last."""
+        """Project a consumed batch: every table's block for all its partitions, the events table last."""
         by_partition: dict[int, list[Message]] = defaultdict(list)
         unreadable: list[Stall] = []
         for msg in messages:
@@ -146,14 +146,15 @@ class Projector:
                 else:
                     log.warning("consumer error: %s", err)
         commits = []
-        for partition, msgs in by_partition.items():
-            self.stalls.progressed(partition, offset_of(msgs[-1]))
+        if by_partition:
+            for partition, msgs in by_partition.items():
+                self.stalls.progressed(partition, offset_of(msgs[-1]))
             started = time.perf_counter()
-            result = self.writer.write(partition, msgs)
+            result = self.writer.write_all(by_partition)  # the partitions together: one insert per table
             self.stats.insert_seconds += time.perf_counter() - started
             self.stats.record_batch(events=result.events, points=result.points, dead_letters=result.dead_letters,
                                     duplicates=result.duplicates)
-            commits.append(TopicPartition(self.settings.topic, partition, offset_of(msgs[-1]) + 1))
+            commits += [TopicPartition(self.settings.topic, p, offset_of(m[-1]) + 1) for p, m in by_partition.items()]
         for stall in unreadable:
             commits.append(self._skip(stall))
         if commits:

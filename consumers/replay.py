@@ -130,8 +130,9 @@ class Replay:
                 partition, offset = partition_of(msg), offset_of(msg)
                 if partition in open_ and self.counters.consumed[partition] < offset <= wanted[partition]:
                     by_partition[partition].append(msg)
+            if by_partition:
+                self.counters.add(self.writer.write_all(by_partition))
             for partition, msgs in by_partition.items():
-                self.counters.add(self.writer.write(partition, msgs))
                 self.counters.consumed[partition] = offset_of(msgs[-1])
             skipped = self._skip(unreadable, open_, wanted)
             done = {p for p in open_ if self.counters.consumed[p] >= wanted[p]}

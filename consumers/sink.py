@@ -71,16 +71,24 @@ class ClickHouseSink:
         )
         return {int(p): int(o) for p, o in result.result_rows}
 
-    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int, *,
-                       table: str = "events") -> set[str]:
-        """Which of these event ids the events table already holds from earlier offsets of the partition."""
+    def seen_event_ids(self, before: dict[int, int], run_ids: list[str], event_ids: list[str], *,
+                       table: str = "events") -> dict[int, set[str]]:
+        """Which of these event ids the events table already holds, per partition, from offsets of that
+        partition before `before[partition]` (one query for every partition)."""
+        partitions = list(before)
         rows = self._client.query(
-            f"SELECT DISTINCT toString(event_id) FROM `{table}` WHERE run_id IN {{runs:Array(String)}} "
-            "AND event_id IN {ids:Array(UUID)} AND kafka_partition = {p:UInt32} AND kafka_offset < {before:UInt64} "
+            f"SELECT DISTINCT kafka_partition, toString(event_id) FROM `{table}` "
+            "WHERE run_id IN {runs:Array(String)} AND event_id IN {ids:Array(UUID)} "
+            "AND kafka_partition IN {partitions:Array(UInt32)} "
+            "AND kafka_offset < {before:Array(UInt64)}[indexOf({partitions:Array(UInt32)}, kafka_partition)] "
             "AND event_type NOT IN ('DeadLetter', 'Duplicate')",
-            parameters={"runs": run_ids, "ids": event_ids, "p": partition, "before": before},
+            parameters={"runs": run_ids, "ids": event_ids, "partitions": partitions,
+                        "before": [before[p] for p in partitions]},
         ).result_rows
-        return {row[0] for row in rows}
+        out: dict[int, set[str]] = {}
+        for partition, event_id in rows:
+            out.setdefault(int(partition), set()).add(event_id)
+        return out
 
     def first_experiments(self, partition: int, run_ids: list[str], before: int, *,
                           table: str = "events") -> dict[str, str]:
@@ -183,10 +191,10 @@ class PipelinedSink(ClickHouseSink):
         self.flush()
         return super().positions(table, partitions)
 
-    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int, *,
-                       table: str = "events") -> set[str]:
+    def seen_event_ids(self, before: dict[int, int], run_ids: list[str], event_ids: list[str], *,
+                       table: str = "events") -> dict[int, set[str]]:
         self.flush()
-        return super().seen_event_ids(partition, run_ids, event_ids, before, table=table)
+        return super().seen_event_ids(before, run_ids, event_ids, table=table)
 
     def first_experiments(self, partition: int, run_ids: list[str], before: int, *,
                           table: str = "events") -> dict[str, str]:

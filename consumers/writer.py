@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import pyarrow as pa
 from confluent_kafka import Message
 
 from consumers.decoding import DeadLetter, classify
@@ -21,6 +22,7 @@ from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, LoggedEvent, Projection
 from consumers.projections.events import dead_letter_row, duplicate_row
 from consumers.projections.metrics import MetricBlock
+from consumers.projections.summary import SummaryBlock
 from consumers.screening import ExperimentMismatchError, misfiled
 from consumers.sink import ClickHouseSink
 from consumers.stats import ProjectorStats
@@ -97,22 +99,36 @@ class BatchWriter:
         return [p.table for p in self.tables.projections]
 
     def write(self, partition: int, msgs: list[Message]) -> BatchResult:
-        """Project one partition's consecutive messages, in chunks of at most `chunk_bytes` of Avro (so a
-        backlog of large metric batches never becomes one block of tens of millions of rows in memory)."""
+        """Project one partition's consecutive messages (see `write_all`)."""
+        return self.write_all({partition: msgs})
+
+    def write_all(self, batches: dict[int, list[Message]]) -> BatchResult:
+        """Project consumed messages of several partitions (each partition's consecutive), in groups of at most
+        `chunk_bytes` of Avro (so a backlog of large metric batches never becomes one block of tens of millions
+        of rows in memory). A group holds one run of messages per partition, and is written with one insert per
+        table for all its partitions: the statements' fixed cost is paid once per group, not per partition."""
         total = BatchResult()
-        start, size = 0, 0
-        for i, msg in enumerate(msgs):
-            size += len(msg.value() or b"")
-            if size >= self.chunk_bytes or i == len(msgs) - 1:
-                total.add(self._write_chunk(partition, msgs[start:i + 1]))
-                start, size = i + 1, 0
+        group: list[tuple[int, list[Message]]] = []
+        size = 0
+        for partition, msgs in batches.items():
+            start = 0
+            for i, msg in enumerate(msgs):
+                size += len(msg.value() or b"")
+                if size >= self.chunk_bytes:
+                    group.append((partition, msgs[start:i + 1]))
+                    total.add(self._write_group(group))
+                    group, size, start = [], 0, i + 1
+            if start < len(msgs):
+                group.append((partition, msgs[start:]))
+        if group:
+            total.add(self._write_group(group))
         return total
 
     def skip_unreadable(self, partition: int, first: int, last: int, reason: str, message: str) -> BatchResult:
         """Record offsets first..last, which the consumer cannot read, as dead letters (so the position moves
         past them, and a replay that meets the same batch writes the same rows)."""
         dead = [DeadLetter(partition, offset, "", reason, message, "") for offset in range(first, last + 1)]
-        blocks = [Block(p.table, p.columns) for p in self.tables.projections]
+        blocks = [p.block([]) for p in self.tables.projections]  # each of its own kind (metrics: MetricBlock)
         for block in blocks:
             if block.table == POSITION_TABLE:
                 for d in dead:
@@ -126,16 +142,20 @@ class BatchWriter:
             for partition, offset in upto.items():
                 self.derive(derived, partition, offset)
 
-    def _write_chunk(self, partition: int, msgs: list[Message]) -> BatchResult:
-        """Prepare a chunk (pure), send its dead letters on (live only), then apply it."""
-        prepared = self.screen(prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections))
-        if prepared.dead and self.dlq is not None:
-            by_offset = {offset_of(m): m for m in msgs}
-            for d in prepared.dead:
-                self.dlq.publish(by_offset[d.offset], reason=d.reason, message=d.message, fingerprint=d.fingerprint)
-            self.dlq.flush()
-            log.warning("%d message(s) of partition %d sent to %s", len(prepared.dead), partition, self.dlq.topic)
-        return self.apply(prepared)
+    def _write_group(self, group: list[tuple[int, list[Message]]]) -> BatchResult:
+        """Prepare each partition's chunk (pure), send its dead letters on (live only), then apply them together."""
+        chunks = []
+        for partition, msgs in group:
+            prepared = self.screen(prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections))
+            if prepared.dead and self.dlq is not None:
+                by_offset = {offset_of(m): m for m in msgs}
+                for d in prepared.dead:
+                    self.dlq.publish(by_offset[d.offset], reason=d.reason, message=d.message,
+                                     fingerprint=d.fingerprint)
+                self.dlq.flush()
+                log.warning("%d message(s) of partition %d sent to %s", len(prepared.dead), partition, self.dlq.topic)
+            chunks.append(prepared)
+        return self.apply_all(chunks)
 
     def screen(self, prepared: PreparedChunk) -> PreparedChunk:
         """Turn the chunk's events whose run belongs to another experiment into dead letters. Unlike preparing,
@@ -157,73 +177,92 @@ class BatchWriter:
         return prepared
 
     def apply(self, prepared: PreparedChunk) -> BatchResult:
-        """Insert a prepared chunk: duplicates found against the events table become Duplicate rows, each
-        table skips the offsets it already holds, and the events table is written last."""
-        partition, first, last = prepared.partition, prepared.first, prepared.last
-        duplicates = self._duplicate_offsets(prepared)
-        token = f"{self.token_prefix}:{partition}:{first}-{last}"
-        for projection, block in zip(self.tables.projections, prepared.blocks, strict=True):
-            done = self.positions[projection.table].get(partition, -1)
-            if duplicates or done >= first:
-                block = _without(block, duplicates, done)
-            if projection.table == POSITION_TABLE:
-                for offset in sorted(duplicates):  # at the duplicate's own event time: a replay writes the same row
-                    if offset > done:
-                        block.append(*prepared.duplicate_rows[offset])
-            if len(block):
-                block.table = self.tables.physical(projection.table)
-                began = time.perf_counter()
-                self.sink.insert(block, token=token)
-                if self.stats is not None:
-                    self.stats.insert_latency.labels(projection.table).observe(time.perf_counter() - began)
-            # A table may already be ahead of this batch (killed between inserts): never move it back.
-            self.positions[projection.table][partition] = max(done, last)
+        """Insert one prepared chunk (see `apply_all`)."""
+        return self.apply_all([prepared])
+
+    def apply_all(self, chunks: list[PreparedChunk]) -> BatchResult:
+        """Insert prepared chunks of different partitions, one insert per table for all of them: duplicates
+        found against the events table become Duplicate rows, each table skips the offsets it already holds
+        (per partition), and the events table is written last."""
+        duplicates = self._duplicate_offsets(chunks)
+        token = f"{self.token_prefix}:" + ",".join(f"{c.partition}:{c.first}-{c.last}" for c in chunks)
+        for i, projection in enumerate(self.tables.projections):
+            parts = []
+            for chunk, dups in zip(chunks, duplicates, strict=True):
+                block, done = chunk.blocks[i], self.positions[projection.table].get(chunk.partition, -1)
+                if dups or done >= chunk.first:
+                    block = _without(block, dups, done)
+                if projection.table == POSITION_TABLE:
+                    for offset in sorted(dups):  # at the duplicate's own event time: a replay writes the same row
+                        if offset > done:
+                            block.append(*chunk.duplicate_rows[offset])
+                parts.append((chunk, done, block))
+            inserted = merged([block for _, _, block in parts])
+            self._insert(projection.table, inserted, token)
+            for chunk, done, _ in parts:
+                # A table may already be ahead of this batch (killed between inserts): never move it back.
+                self.positions[projection.table][chunk.partition] = max(done, chunk.last)
             for derived in self.tables.derived:
                 if derived.source == projection.table:
-                    self._follow(derived, partition, done, last, block, token)
+                    self._follow(derived, parts, inserted, token)
         for derived in self.tables.derived:  # derived tables whose source is a live table we do not write
             if derived.source not in self._projection_names and not self.defer_derived:
-                self.derive(derived, partition, last)
-        good = [e for e in prepared.events if e.offset not in duplicates]
-        return BatchResult(len(good), sum(e.points for e in good), len(prepared.dead), len(duplicates))
+                for chunk in chunks:
+                    self.derive(derived, chunk.partition, chunk.last)
+        total = BatchResult()
+        for chunk, dups in zip(chunks, duplicates, strict=True):
+            good = [e for e in chunk.events if e.offset not in dups]
+            total.add(BatchResult(len(good), sum(e.points for e in good), len(chunk.dead), len(dups)))
+        return total
 
-    def _duplicate_offsets(self, prepared: PreparedChunk) -> set[int]:
-        """Offsets of events whose event_id was already projected (a re-sent spool, a retried send): they
-        count once. Earlier offsets of the partition are asked of the events table; this chunk is checked
-        in order."""
-        events = prepared.events
-        if not events or not self.tables.projections:
-            return set()
-        earlier = self.sink.seen_event_ids(
-            prepared.partition, sorted({e.run_id for e in events}), [e.event_id for e in events], events[0].offset,
-            table=self.tables.physical(POSITION_TABLE),
-        )
-        duplicates = set()
-        for offset, event_id, *_ in events:
-            if event_id in earlier:
-                duplicates.add(offset)
-            else:
-                earlier.add(event_id)
-        return duplicates
-
-    def _follow(self, derived: Derived, partition: int, source_done: int, upto: int, block: Block,
-                token: str) -> None:
-        """Bring a derived table up to `upto` after its source received `block` (its rows past `source_done`).
-        When the derived table stood where its source did, its rows come from the block in memory; otherwise
-        (a crash between the two) the SQL reads the source."""
-        done = self.positions[derived.table].get(partition, -1)
-        if derived.from_block is None or done != source_done:
-            if not self.defer_derived:
-                self.derive(derived, partition, upto)
-            return
-        rows = derived.from_block(block)
-        if len(rows):
-            rows.table = self.tables.physical(derived.table)
+    def _insert(self, table: str, block: Block, token: str) -> None:
+        if len(block):
+            block.table = self.tables.physical(table)
             began = time.perf_counter()
-            self.sink.insert(rows, token=token)
+            self.sink.insert(block, token=token)
             if self.stats is not None:
-                self.stats.insert_latency.labels(derived.table).observe(time.perf_counter() - began)
-        self.positions[derived.table][partition] = max(done, upto)
+                self.stats.insert_latency.labels(table).observe(time.perf_counter() - began)
+
+    def _duplicate_offsets(self, chunks: list[PreparedChunk]) -> list[set[int]]:
+        """Per chunk, the offsets of events whose event_id was already projected in its partition (a re-sent
+        spool, a retried send): they count once. Earlier offsets are asked of the events table, for every
+        partition in one query; each chunk is then checked in order."""
+        asked = [c for c in chunks if c.events]
+        if not asked or not self.tables.projections:
+            return [set() for _ in chunks]
+        earlier = self.sink.seen_event_ids(
+            {c.partition: c.events[0].offset for c in asked}, sorted({e.run_id for c in asked for e in c.events}),
+            [e.event_id for c in asked for e in c.events], table=self.tables.physical(POSITION_TABLE),
+        )
+        out = []
+        for chunk in chunks:
+            seen, duplicates = earlier.get(chunk.partition, set()), set()
+            for offset, event_id, *_ in chunk.events:
+                if event_id in seen:
+                    duplicates.add(offset)
+                else:
+                    seen.add(event_id)
+            out.append(duplicates)
+        return out
+
+    def _follow(self, derived: Derived, parts: list[tuple[PreparedChunk, int, Block]], inserted: Block,
+                token: str) -> None:
+        """Bring a derived table up to each chunk's last offset after its source received `inserted`, the chunks'
+        blocks (each with the rows past the source's position then). Where the derived table stood where its
+        source did, its rows come from the block in memory; otherwise (a crash between the two) the SQL reads
+        the source."""
+        in_step = []
+        for chunk, source_done, block in parts:
+            done = self.positions[derived.table].get(chunk.partition, -1)
+            if derived.from_block is None or done != source_done:
+                if not self.defer_derived:
+                    self.derive(derived, chunk.partition, chunk.last)
+                continue
+            in_step.append(block)
+            self.positions[derived.table][chunk.partition] = max(done, chunk.last)
+        if derived.from_block is not None and in_step:
+            source = inserted if len(in_step) == len(parts) else merged(in_step)
+            self._insert(derived.table, derived.from_block(source), token)
 
     def derive(self, derived: Derived, partition: int, upto: int) -> None:
         """Bring a derived table of a partition up to offset `upto` of its source."""
@@ -312,6 +351,22 @@ def _dead_letter(prepared: PreparedChunk, wrong: dict[int, str]) -> None:
                 block.append(*dead_letter_row(dead.partition, dead.offset, dead.key, dead.reason, dead.message,
                                               dead.fingerprint, dead.time))
     prepared.events = [e for e in prepared.events if e.offset not in offsets]
+
+
+def merged(blocks: list[Any]) -> Any:
+    """One block of the rows of blocks of the same table (and kind)."""
+    first = blocks[0]
+    if len(blocks) == 1:
+        return first
+    if isinstance(first, MetricBlock):
+        points = MetricBlock(first.table, first.columns)
+        points.parts = [part for block in blocks for part in block.parts]
+        return points
+    if isinstance(first, SummaryBlock):
+        return SummaryBlock(first.table, pa.concat_tables([block.rows for block in blocks]))
+    out = Block(first.table, first.columns)
+    out.data = [[value for block in blocks for value in block.data[i]] for i in range(len(first.columns))]
+    return out
 
 
 def _without(block: Block, offsets: set[int], done: int) -> Block:

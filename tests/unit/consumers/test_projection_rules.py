@@ -142,9 +142,9 @@ class RecordingSink:
         self.inserted: list[tuple[str, list[int]]] = []
         self.by_sql: list[str] = []
 
-    def seen_event_ids(self, partition: int, run_ids: list[str], event_ids: list[str], before: int,
-                       **_: Any) -> set[str]:
-        return set()
+    def seen_event_ids(self, before: dict[int, int], run_ids: list[str], event_ids: list[str],
+                       **_: Any) -> dict[int, set[str]]:
+        return {}
 
     def first_experiments(self, partition: int, run_ids: list[str], before: int, **_: Any) -> dict[str, str]:
         return {}
@@ -195,3 +195,23 @@ def test_derived_tables_in_step_with_their_source_take_their_rows_from_the_block
     inserted = [(table, offsets) for table, offsets in sink.inserted if table in derived]
     assert inserted == [("run_metric_summary", [3]), ("event_offsets", [3]), ("event_offsets", [4])]
     assert projector.positions["run_metric_summary"][0] == 4, "a batch without points moves the position too"
+
+
+def test_a_batch_of_several_partitions_is_one_insert_per_table_and_each_partition_keeps_its_position() -> None:
+    settings = ProjectorSettings(kafka_bootstrap_servers="127.0.0.1:1")
+    sink = RecordingSink()
+    projector = Projector(settings, client=None, sink=sink)  # type: ignore[arg-type]
+    projector._commit = lambda offsets: None  # type: ignore[method-assign]  # no broker in unit tests
+    projector.positions["metrics"][1] = 11  # partition 1's metrics already hold offsets up to 11
+    batch = MetricsLogged(["loss"], [0], [0], [0], [1.0])
+    messages = [FakeMessage(encode(logged(batch, seq=i + 1).event), 10 + i, partition=p) for p in (0, 1, 2)
+                for i in range(3)]
+    projector.process(messages)  # type: ignore[arg-type]
+    tables = [table for table, _ in sink.inserted]
+    assert tables.count("metrics") == tables.count("events") == tables.count("event_offsets") == 1
+    assert tables[-2:] == ["events", "event_offsets"], "the events table (the position) is written last"
+    metrics = next(offsets for table, offsets in sink.inserted if table == "metrics")
+    assert metrics == [10, 11, 12], "partition 1 skipped what it held (offsets are per partition)"
+    assert sink.by_sql == ["run_metric_summary"], "partition 1's summary was behind its metrics: SQL for it only"
+    assert {p: projector.positions[t][p] for t in ("metrics", "events", "run_metric_summary") for p in (0, 1, 2)} \
+        == {0: 12, 1: 12, 2: 12}

@@ -21,21 +21,15 @@ EXPERIMENT_NAMES = "SELECT experiment_id, name FROM experiments_current"
 AS_OF = "{as_of:DateTime64(6, 'UTC')}"
 END_OF_TIME = datetime(2262, 1, 1, tzinfo=UTC)
 
-
-def _runs_by_id(where: str) -> str:
-    return f"""
+RUNS_BY_ID = f"""
 SELECT r.run_id, r.experiment_id, e.name, r.name, r.status,
        toUnixTimestamp64Micro(r.start_time), toUnixTimestamp64Micro(r.end_time),
        r.parent_run_id, r.user, r.source, r.description, r.deleted
-FROM {runs_as_of(where=where)} AS r
+FROM {runs_as_of(where="run_id IN {run_ids:Array(String)}")} AS r
 LEFT JOIN ({EXPERIMENT_NAMES}) AS e ON e.experiment_id = r.experiment_id
 """
 
-
-RUNS_BY_ID = _runs_by_id("run_id IN {run_ids:Array(String)}")
-# With the experiments known, the fold reads only their runs (experiment_id leads the runs table's key).
 SCOPE = "experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}"
-RUNS_IN_EXPERIMENTS = _runs_by_id(SCOPE)
 
 PARAMS = f"""
 SELECT run_id, key, argMax(value, (event_time, seq))
@@ -124,7 +118,7 @@ def shape_reads(run_ids: list[str], experiment_ids: list[str], as_of: datetime |
     as calls a caller may run side by side with its own; `shape` puts their rows together."""
     bind = {"experiment_ids": experiment_ids, "run_ids": run_ids, "as_of": as_of or END_OF_TIME}
     return [lambda c, sql=sql: c.query(sql, parameters=bind).result_rows  # type: ignore[misc]
-            for sql in (RUNS_IN_EXPERIMENTS, PARAMS, TAGS, metric_summaries_sql(as_of is not None))]
+            for sql in (RUNS_BY_ID, PARAMS, TAGS, metric_summaries_sql(as_of is not None))]
 
 
 def shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[Sequence[Any]],

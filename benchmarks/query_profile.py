@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # (a fragment of the statement, its name), first match wins
 LABELS = [
+    ("SELECT r.run_id, snapshot FROM", "search ids (+ log positions)"),
     ("event_offsets", "log positions"),
     ("FROM experiments WHERE experiment_id IN", "experiment exists"),
     ("FROM experiments_current WHERE name IN", "experiment by name"),

@@ -42,11 +42,11 @@ def params_by_run(condition: str) -> str:
     ) GROUP BY run_id"""
 
 
-RANKED = "experiment_id = {experiment_id:String} AND run_id IN {run_ids:Array(String)}"
 RUN_CARDS = f"""
 SELECT r.run_id, r.name, r.status, p.kv
-FROM {runs_as_of(END_OF_TIME, RANKED, ("name", "status"))} AS r
+FROM {runs_as_of(END_OF_TIME, "run_id IN {run_ids:Array(String)}", ("name", "status"))} AS r
 LEFT JOIN ({params_by_run("run_id IN {run_ids:Array(String)}")}) AS p ON p.run_id = r.run_id
+WHERE r.experiment_id = {{experiment_id:String}}
 """
 
 
@@ -83,9 +83,10 @@ SETTINGS join_use_nulls = 1
 """
 
 
-def _number(text: str) -> float | None:
+def _numbers(texts: list[str]) -> list[float] | None:
+    """The texts as numbers, or None unless every one is a number."""
     try:
-        return float(text)
+        return [float(text) for text in texts]
     except ValueError:
         return None
 
@@ -96,17 +97,14 @@ def parallel_coordinates(
     """One row per live run: the chosen params (numbers where every value is one) and the metric."""
     sql = PARALLEL.replace("{agg_placeholder}", AGGREGATES[agg])
     rows = client.query(sql, parameters={"experiment_id": experiment_id, "params": params, "metric": metric})
-    runs = []
-    for run_id, name, kv, value in rows.result_rows:
-        runs.append({"run_id": run_id, "name": name, "params": dict(kv or []), "metric": value})
+    runs = [{"run_id": run_id, "name": name, "params": dict(kv or []), "metric": value}
+            for run_id, name, kv, value in rows.result_rows]
     kinds = {}
     for key in params:
-        values = [r["params"][key] for r in runs if key in r["params"]]
-        numeric = bool(values) and all(_number(v) is not None for v in values)
-        kinds[key] = "numeric" if numeric else "categorical"
-        if numeric:
-            for r in runs:
-                if key in r["params"]:
-                    r["params"][key] = _number(r["params"][key])
+        having = [r["params"] for r in runs if key in r["params"]]
+        numbers = _numbers([p[key] for p in having]) if having else None
+        kinds[key] = "numeric" if numbers is not None else "categorical"
+        for p, number in zip(having, numbers or (), strict=False):
+            p[key] = number
     return {"experiment_id": experiment_id, "metric": metric, "agg": agg,
             "dimensions": [{"param": k, "type": kinds[k]} for k in params], "runs": runs}

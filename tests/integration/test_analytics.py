@@ -118,6 +118,15 @@ def test_compare(stack: Stack, sweep: dict[str, str]) -> None:
         for key in ("loss", "acc"):
             curve = body["curves"][run_id][key]
             assert len(curve) == 200 and curve[0]["step"] == 0 and curve[-1]["step"] == STEPS - 1
+    assert {r["experiment_name"] for r in body["runs"]} == {"analytics-it"}
+    assert {r["name"] for r in body["runs"]} == {"t0", "t1", "t2"}
+    assert body["runs"][1]["metrics"]["loss"]["last"] == _loss(1, STEPS - 1)
+    # without metric_keys: every key of the runs, the same runs and params (the one-after-another path)
+    every = stack.api.post("/api/v1/compare", json={"run_ids": ids, "max_points": 200}).json()
+    assert every["runs"] == body["runs"] and every["params"] == body["params"]
+    assert every["curves"] == body["curves"]
+    response = stack.api.post("/api/v1/compare", json={"run_ids": [ids[0], "f" * 32]})
+    assert response.status_code == 404 and "f" * 32 in response.json()["message"]
     response = stack.api.post("/api/v1/compare", json={"run_ids": ["f" * 32]})
     assert response.status_code == 404
     response = stack.api.post("/api/v1/compare", json={"run_ids": ["a" * 32] * 101})

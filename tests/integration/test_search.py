@@ -105,7 +105,9 @@ def test_filter(stack: Stack, runs: dict[str, str], filter: str, expected: set[s
 
 def test_run_id_and_experiment_attributes(stack: Stack, runs: dict[str, str]) -> None:
     assert names(stack, f"attributes.run_id = '{runs['r2']}'") == {"r2"}
-    experiment_id = search(stack, filter="attributes.run_name = 'r0'")["runs"][0]["experiment_id"]
+    found = search(stack, filter="attributes.run_name = 'r0'")["runs"][0]
+    experiment_id = found["experiment_id"]
+    assert found["experiment_name"] == EXPERIMENT and found["name"] == "r0" and found["status"] == "FINISHED"
     assert len(names(stack, f"attributes.experiment_id = '{experiment_id}'")) == 5
 
 

@@ -1,0 +1,98 @@
+"""The five questions of benchmarks/sweep.py against two versions of the API on the same data, calls interleaved.
+
+    python benchmarks/query_ab.py --data DIR --base /path/to/other/checkout [--repeat 21]
+
+On a shared machine whose load swings from 3 to 20 within a minute, timings taken one version after the other
+say more about the load than about the code. Here both versions serve copies of the same ClickHouse data at the
+same time (embedded ClickHouse allows one process per data path), and each call to one is followed by the same
+call to the other, so both see the same load. DIR is a runstream data directory (`RUNSTREAM_DATA_DIR` of a
+finished `runstream up`, or one loaded by benchmarks/queries.py); `--base` a checkout of the other commit
+(`git worktree add` or `git archive | tar -x`). Prints medians per question and their ratio (base / this).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import sweep  # noqa: E402
+from query_profile import questions  # noqa: E402
+
+SERVE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import uvicorn
+from runstream.settings import ServerSettings
+from runstream.stack import build_app
+settings = ServerSettings(data_dir=Path(sys.argv[2]), run_projector=False, kafka_bootstrap_servers="127.0.0.1:1",
+                          api_port=int(sys.argv[3]))
+uvicorn.run(build_app(settings), host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
+"""
+
+
+def start(tree: Path, data: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(tree), str(data), str(port)], cwd=tree,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api = sweep.Http(port)
+    sweep.wait(lambda: proc.poll() is None and api.call("GET", "/api/v1/experiments"), 240, f"the API of {tree}", 0.3)
+    return proc
+
+
+def main() -> None:
+    from schemas.ids import experiment_id_for
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, type=Path)
+    parser.add_argument("--base", required=True, type=Path)
+    parser.add_argument("--this", type=Path, default=ROOT, help="the checkout compared (default: this one)")
+    parser.add_argument("--steps", type=int, default=1000, help="max_points of the twenty-curves question")
+    parser.add_argument("--repeat", type=int, default=21)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="query-ab-"))
+    procs = []
+    try:
+        apis = {}
+        for name, tree in (("base", args.base.resolve()), ("this", args.this.resolve())):
+            copy = work / name
+            shutil.copytree(args.data, copy, symlinks=True,  # ClickHouse links tables to store/ relatively
+                            ignore=shutil.ignore_patterns("kafka", "spool", "*.log"))
+            port = sweep.free_port()
+            procs.append(start(tree, copy, port))
+            apis[name] = sweep.Http(port)
+        experiment_id = experiment_id_for(sweep.EXPERIMENT)
+        calls = {name: questions(api, experiment_id, args.steps) for name, api in apis.items()}
+        load = [round(x, 2) for x in os.getloadavg()]
+        results = {}
+        for question in calls["this"]:
+            times: dict[str, list[float]] = {"base": [], "this": []}
+            for i in range(args.repeat + 1):
+                for name in ("base", "this") if i % 2 else ("this", "base"):
+                    began = time.perf_counter()
+                    calls[name][question]()
+                    if i:  # the first round warms both up
+                        times[name].append((time.perf_counter() - began) * 1000)
+            base, this = statistics.median(times["base"]), statistics.median(times["this"])
+            results[question] = {"base_ms": round(base, 2), "this_ms": round(this, 2), "speedup": round(base / this, 2)}
+            print(json.dumps({"question": question, **results[question]}), flush=True)
+        print(json.dumps({"load_average_before": load, "load_average_after": [round(x, 2) for x in os.getloadavg()]}))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

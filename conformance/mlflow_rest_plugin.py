@@ -101,6 +101,8 @@ def _fresh_client_state() -> Iterator[None]:
         mlflow.end_run()
     fluent._active_experiment_id = None
     mlflow.set_tracking_uri(None)
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI"):
+        os.environ.pop(name, None)  # set_experiment exports the experiment; the next server does not know it
 
 
 def _local_path(uri: str | None) -> Path:

@@ -32,7 +32,7 @@ log = logging.getLogger("runstream.projector")
 
 CHUNK_BYTES = 8 * 1024 * 1024  # of Avro per block: about half a million metric points
 MAX_REMEMBERED_RUNS = 200_000  # per partition: past it the owners are forgotten and asked again
-MAX_REMEMBERED_EVENT_IDS = 200_000  # per partition, while the writer has seen it whole (about 20 MB)
+MAX_REMEMBERED_EVENT_IDS = 100_000  # per partition, while the writer has seen it whole (about 12 MB of ids)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ log = logging.getLogger("runstream.projector")
 
 CHUNK_BYTES = 8 * 1024 * 1024  # of Avro per block: about half a million metric points
 MAX_REMEMBERED_RUNS = 200_000  # per partition: past it the owners are forgotten and asked again
+MAX_REMEMBERED_EVENT_IDS = 100_000  # per partition, while the writer has seen it whole (about 12 MB of ids)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,11 @@ class BatchWriter:
     positions: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
     owners: dict[int, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     """Per partition, the experiment each run seen so far belongs to (filled from ClickHouse on first sight)."""
+    whole: set[int] = field(default_factory=set)
+    """Partitions this writer has seen from their first offset (its tables were empty there when it started):
+    every earlier event went through it, so a run it does not know has no earlier event and an event id it
+    has not seen is new. Those are answered from memory instead of asking the events table."""
+    event_ids: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def load_positions(self, partitions: list[int]) -> dict[int, int]:
         """Read every table's position from ClickHouse, derive what a crash left underived, and return the
@@ -88,6 +94,9 @@ class BatchWriter:
         for table in self.tables.names:
             self.positions[table] = self.sink.positions(self.tables.physical(table), partitions)
         self.owners.clear()
+        self.event_ids.clear()
+        self.whole = {p for p in partitions if POSITION_TABLE in self.tables.names
+                      and self.positions[POSITION_TABLE].get(p, -1) < 0}
         for derived in self.tables.derived:
             if derived.source in self.positions:
                 for partition in partitions:
@@ -167,8 +176,9 @@ class BatchWriter:
         owners = self.owners[prepared.partition]
         if len(owners) > MAX_REMEMBERED_RUNS:
             owners.clear()
+            self.whole.discard(prepared.partition)
         unknown = sorted({run for _, run, _ in runs if run not in owners})
-        if unknown:
+        if unknown and prepared.partition not in self.whole:
             owners.update(self.sink.first_experiments(prepared.partition, unknown, prepared.first,
                                                       table=self.tables.physical(POSITION_TABLE)))
         wrong = misfiled(runs, owners)
@@ -225,18 +235,25 @@ class BatchWriter:
 
     def _duplicate_offsets(self, chunks: list[PreparedChunk]) -> list[set[int]]:
         """Per chunk, the offsets of events whose event_id was already projected in its partition (a re-sent
-        spool, a retried send): they count once. Earlier offsets are asked of the events table, for every
-        partition in one query; each chunk is then checked in order."""
-        asked = [c for c in chunks if c.events]
-        if not asked or not self.tables.projections:
+        spool, a retried send): they count once. Earlier offsets are known from memory for a partition seen whole,
+        else asked of the events table, for every such partition in one query; each chunk is then checked in
+        order."""
+        if not self.tables.projections:
             return [set() for _ in chunks]
+        for partition in {c.partition for c in chunks} & self.whole:
+            if len(self.event_ids[partition]) > MAX_REMEMBERED_EVENT_IDS:
+                self.whole.discard(partition)
+                self.event_ids.pop(partition)
+        asked = [c for c in chunks if c.events and c.partition not in self.whole]
         earlier = self.sink.seen_event_ids(
             {c.partition: c.events[0].offset for c in asked}, sorted({e.run_id for c in asked for e in c.events}),
             [e.event_id for c in asked for e in c.events], table=self.tables.physical(POSITION_TABLE),
-        )
+        ) if asked else {}
         out = []
         for chunk in chunks:
-            seen, duplicates = earlier.get(chunk.partition, set()), set()
+            seen = self.event_ids[chunk.partition] if chunk.partition in self.whole else \
+                earlier.get(chunk.partition, set())
+            duplicates = set()
             for offset, event_id, *_ in chunk.events:
                 if event_id in seen:
                     duplicates.add(offset)

@@ -16,6 +16,7 @@ from consumers.projections import PROJECTIONS, Block, LoggedEvent, metrics, para
 from consumers.projections import events as events_projection
 from consumers.projector import Projector
 from consumers.settings import ProjectorSettings
+from consumers.writer import BatchWriter
 from schemas import (
     MetricsLogged,
     ParamsLogged,
@@ -141,13 +142,20 @@ class RecordingSink:
     def __init__(self) -> None:
         self.inserted: list[tuple[str, list[int]]] = []
         self.by_sql: list[str] = []
+        self.asked: list[str] = []
+        self.stored: dict[str, dict[int, int]] = {}
 
     def seen_event_ids(self, before: dict[int, int], run_ids: list[str], event_ids: list[str],
                        **_: Any) -> dict[int, set[str]]:
+        self.asked.append("seen_event_ids")
         return {}
 
     def first_experiments(self, partition: int, run_ids: list[str], before: int, **_: Any) -> dict[str, str]:
+        self.asked.append("first_experiments")
         return {}
+
+    def positions(self, table: str, partitions: list[int]) -> dict[int, int]:
+        return dict(self.stored.get(table, {}))
 
     def derive(self, derived: Any, partition: int, after: int, upto: int, **_: Any) -> None:
         self.inserted.append((derived.table, list(range(after + 1, upto + 1))))
@@ -215,3 +223,25 @@ def test_a_batch_of_several_partitions_is_one_insert_per_table_and_each_partitio
     assert sink.by_sql == ["run_metric_summary"], "partition 1's summary was behind its metrics: SQL for it only"
     assert {p: projector.positions[t][p] for t in ("metrics", "events", "run_metric_summary") for p in (0, 1, 2)} \
         == {0: 12, 1: 12, 2: 12}
+
+
+def test_a_partition_seen_from_its_start_is_screened_from_memory_and_one_restarted_midway_asks() -> None:
+    batch = MetricsLogged(["loss"], [0], [0], [0], [1.0])
+    first = logged(batch, seq=1).event
+    again = [FakeMessage(encode(first), 0), FakeMessage(encode(logged(batch, seq=2).event), 1),
+             FakeMessage(encode(first), 2)]  # offset 2 re-sends offset 0's event
+    fresh = RecordingSink()
+    writer = BatchWriter(fresh)  # type: ignore[arg-type]
+    writer.load_positions([0])
+    assert writer.whole == {0}, "empty tables: the writer sees partition 0 from its first offset"
+    result = writer.write(0, again[:2]), writer.write(0, again[2:])  # type: ignore[arg-type]
+    assert fresh.asked == [], "no question to ClickHouse: owners and earlier event ids are in memory"
+    assert [r.duplicates for r in result] == [0, 1], "the re-sent event counted once"
+
+    resumed = RecordingSink()
+    resumed.stored = {"events": {0: 1}}  # a restart after offset 1: earlier events are only in ClickHouse
+    writer = BatchWriter(resumed)  # type: ignore[arg-type]
+    writer.load_positions([0])
+    assert writer.whole == set()
+    writer.write(0, again[2:])  # type: ignore[arg-type]
+    assert resumed.asked == ["first_experiments", "seen_event_ids"]

@@ -203,3 +203,27 @@ def test_every_v1_answer_is_the_shape_openapi_declares(stack: Stack, sweep: dict
         if template.endswith("/search"):
             for item in response.json()["runs"]:
                 _conforms(models.Run, item)
+
+
+def test_an_experiment_or_run_not_found_is_asked_again_once_it_arrives(stack: Stack, sweep: dict[str, str]) -> None:
+    """The read side remembers only what exists (query_api/facts.py): a 404 is never remembered."""
+    from schemas.ids import experiment_id_for
+
+    experiment_id = experiment_id_for("analytics-late")
+    leaderboard = f"/api/v1/experiments/{experiment_id}/leaderboard?metric=loss"
+    search = {"experiment_ids": [experiment_id]}
+    assert stack.api.get(leaderboard).status_code == 404
+    assert stack.api.post("/api/v1/runs/search", json=search).status_code == 404
+    tracker = stack.tracker()
+    with tracker.start_run("analytics-late", "late") as run:
+        run.log_metrics({"loss": 0.5}, step=0)
+    assert stack.api.get(f"/api/v1/runs/{run.run_id}/metrics/loss").status_code in (200, 404)  # maybe not yet
+    tracker.close()
+    stack.wait_projected()
+    assert [r["run_id"] for r in stack.api.get(leaderboard).json()["runs"]] == [run.run_id]
+    assert [r["name"] for r in stack.api.post("/api/v1/runs/search", json=search).json()["runs"]] == ["late"]
+    points = stack.api.get(f"/api/v1/runs/{run.run_id}/metrics/loss").json()["points"]
+    assert [(p["step"], p["value"]) for p in points] == [(0, 0.5)]
+    # remembered now, and still right: the run's experiment and the experiment's existence
+    assert stack.api.get(f"/api/v1/runs/{run.run_id}/metrics/loss").json()["points"] == points
+    assert stack.api.get(leaderboard).status_code == 200

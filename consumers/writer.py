@@ -32,6 +32,7 @@ log = logging.getLogger("runstream.projector")
 
 CHUNK_BYTES = 8 * 1024 * 1024  # of Avro per block: about half a million metric points
 MAX_REMEMBERED_RUNS = 200_000  # per partition: past it the owners are forgotten and asked again
+MAX_PENDING_DERIVED_ROWS = 100_000  # a replay's derived rows kept for one insert (summary rows: ~10 MB)
 MAX_REMEMBERED_EVENT_IDS = 100_000  # per partition, while the writer has seen it whole (about 12 MB of ids)
 
 
@@ -86,6 +87,8 @@ class BatchWriter:
     every earlier event went through it, so a run it does not know has no earlier event and an event id it
     has not seen is new. Those are answered from memory instead of asking the events table."""
     event_ids: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    pending: dict[str, list[Block]] = field(default_factory=dict)
+    """Derived rows built from blocks and not inserted yet (replays: `defer_derived`)."""
 
     def load_positions(self, partitions: list[int]) -> dict[int, int]:
         """Read every table's position from ClickHouse, derive what a crash left underived, and return the
@@ -95,6 +98,7 @@ class BatchWriter:
             self.positions[table] = self.sink.positions(self.tables.physical(table), partitions)
         self.owners.clear()
         self.event_ids.clear()
+        self.pending.clear()  # the positions just read do not count them
         self.whole = {p for p in partitions if POSITION_TABLE in self.tables.names
                       and self.positions[POSITION_TABLE].get(p, -1) < 0}
         for derived in self.tables.derived:
@@ -146,10 +150,18 @@ class BatchWriter:
         return self.apply(PreparedChunk(partition, first, last, blocks, [], {}, dead))
 
     def derive_pending(self, upto: dict[int, int]) -> None:
-        """Bring every derived table up to `upto` per partition (after deferred batches)."""
+        """Bring every derived table up to `upto` per partition (after deferred batches): the rows kept from the
+        blocks in one insert, then the SQL for whatever is still behind."""
         for derived in self.tables.derived:
+            self._flush_pending(derived)
             for partition, offset in upto.items():
                 self.derive(derived, partition, offset)
+
+    def _flush_pending(self, derived: Derived) -> None:
+        pending = self.pending.pop(derived.table, [])
+        if pending:
+            token = f"{self.token_prefix}:{derived.table}:{self.positions[derived.table]}"
+            self._insert(derived.table, merged(pending), token)
 
     def _write_group(self, group: list[tuple[int, list[Message]]]) -> BatchResult:
         """Prepare each partition's chunk (pure), send its dead letters on (live only), then apply them together."""
@@ -279,7 +291,15 @@ class BatchWriter:
             self.positions[derived.table][chunk.partition] = max(done, chunk.last)
         if derived.from_block is not None and in_step:
             source = inserted if len(in_step) == len(parts) else merged(in_step)
-            self._insert(derived.table, derived.from_block(source), token)
+            rows = derived.from_block(source)
+            if not self.defer_derived:
+                self._insert(derived.table, rows, token)
+                return
+            # A replay keeps them for one insert at the end (each insert of a few rows costs 25-40 ms), or sooner
+            # when many are waiting.
+            self.pending.setdefault(derived.table, []).append(rows)
+            if sum(len(b) for b in self.pending[derived.table]) > MAX_PENDING_DERIVED_ROWS:
+                self._flush_pending(derived)
 
     def derive(self, derived: Derived, partition: int, upto: int) -> None:
         """Bring a derived table of a partition up to offset `upto` of its source."""

@@ -245,3 +245,18 @@ def test_a_partition_seen_from_its_start_is_screened_from_memory_and_one_restart
     assert writer.whole == set()
     writer.write(0, again[2:])  # type: ignore[arg-type]
     assert resumed.asked == ["first_experiments", "seen_event_ids"]
+
+
+def test_a_replay_keeps_derived_rows_from_its_blocks_for_one_insert_at_the_end() -> None:
+    sink = RecordingSink()
+    writer = BatchWriter(sink, defer_derived=True)  # type: ignore[arg-type]
+    writer.load_positions([0])
+    batch = MetricsLogged(["loss"], [0], [0], [0], [1.0])
+    for offset in range(3):
+        writer.write(0, [FakeMessage(encode(logged(batch, seq=offset + 1).event), offset)])  # type: ignore[list-item]
+    derived = ("run_metric_summary", "event_offsets")
+    assert [t for t, _ in sink.inserted if t in derived] == [], "nothing derived while replaying"
+    writer.derive_pending({0: 2})
+    assert [(t, o) for t, o in sink.inserted if t in derived] == [("run_metric_summary", [0, 1, 2]),
+                                                                  ("event_offsets", [0, 1, 2])], "one insert each"
+    assert sink.by_sql == [], "in step: no SQL after the rows kept from the blocks"

@@ -31,6 +31,7 @@ def measure(events: int) -> dict[str, float]:
     from consumers.migrate import migrate
     from consumers.projections import PROJECTIONS
     from consumers.sink import ClickHouseSink
+    # through consumers.writer, which older commits (the baseline) define it in
     from consumers.writer import BatchWriter, prepare_chunk
     from schemas import MetricsLogged, Producer, RunEvent, encode
 

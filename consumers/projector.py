@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumers.chunks import offset_of, partition_of
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE
 from consumers.settings import ProjectorSettings
@@ -19,7 +20,7 @@ from consumers.sink import ClickHouseSink
 from consumers.skipping import unreadable_range
 from consumers.stalls import UNREADABLE_REASON, Stall, StallWatch
 from consumers.stats import ProjectorStats
-from consumers.writer import BatchWriter, offset_of, partition_of
+from consumers.writer import BatchWriter
 
 log = logging.getLogger("runstream.projector")
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumers.chunks import offset_of, partition_of
 from consumers.errors import ConsumerError
 from consumers.settings import ProjectorSettings
 from consumers.sink import PipelinedSink
 from consumers.skipping import unreadable_range
 from consumers.stalls import UNREADABLE_REASON, Stall, StallWatch
-from consumers.writer import BatchResult, BatchWriter, Tables, offset_of, partition_of
+from consumers.writer import BatchResult, BatchWriter, Tables
 
 log = logging.getLogger("runstream.replay")
 

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from consumers.chunks import RawMessage, prepare_chunk
 from consumers.clickhouse import connect
 from consumers.derived import OFFSETS, SUMMARY, summary_select
 from consumers.migrate import migrate
 from consumers.sink import ClickHouseSink
-from consumers.writer import BatchWriter, RawMessage, Tables, prepare_chunk
+from consumers.writer import BatchWriter, Tables
 from schemas import MetricsLogged, Producer, RunEvent, encode
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from consumers.chunks import prepare_chunk
 from consumers.decoding import DeadLetter, classify
 from consumers.projections import Block
 from consumers.screening import MAX_KEY_CHARS, misfiled
-from consumers.writer import BatchWriter, prepare_chunk
+from consumers.writer import BatchWriter
 from schemas import ExperimentCreated, MetricsLogged, Producer, RunEvent, TagsSet, encode
 from schemas.model_events import REGISTRY_KEY, RegisteredModelCreated
 

@@ -178,5 +178,9 @@ class Projector:
         return TopicPartition(topic, partition, last + 1)
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
-        """Tell Kafka how far we got (for lag tools); the resume position itself comes from ClickHouse."""
-        self._consumer.commit(offsets=offsets, asynchronous=True)
+        """Tell Kafka how far we got (for lag tools); the resume position itself comes from ClickHouse, so a
+        commit refused while the group rebalances or its coordinator is away is logged, never fatal."""
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:
+            log.warning("offset commit not sent (%s); positions stay in ClickHouse", exc)

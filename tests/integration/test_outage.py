@@ -48,6 +48,15 @@ def _counts(stack: Stack, experiment: str) -> dict[str, int]:
     return {r["name"]: r["metrics"].get("loss", {}).get("count", 0) for r in runs}
 
 
+def _wait_counts(stack: Stack, experiment: str, expected: dict[str, int], timeout: float, what: str) -> None:
+    """Wait for these counts; on a timeout say what was visible and what /healthz said."""
+    try:
+        wait_for(lambda: _counts(stack, experiment) == expected, timeout, 1, what=what)
+    except pytest.fail.Exception:
+        pytest.fail(f"timed out after {timeout}s waiting for {what}: visible {_counts(stack, experiment)}, "
+                    f"/healthz {stack.api.get('/healthz').json()}")
+
+
 def test_a_30s_broker_outage_mid_sweep_loses_and_doubles_nothing(
     stack: Stack, own_broker: LocalKafka, tmp_path: Path
 ) -> None:
@@ -77,8 +86,7 @@ def test_a_30s_broker_outage_mid_sweep_loses_and_doubles_nothing(
     assert tracker.flush(120) == 0
     assert tracker.spool_depth == (0, 0) and tracker.dropped_events == 0
     tracker.close()
-    wait_for(lambda: _counts(stack, "outage") == {f"r{i}": 2000 for i in range(5)}, 120, 1,
-             what="all 10,000 points visible")
+    _wait_counts(stack, "outage", {f"r{i}": 2000 for i in range(5)}, 120, "all 10,000 points visible")
     for run in runs:
         history = stack.api.get(f"/api/v1/runs/{run.run_id}/history").json()
         assert history["seq_gaps"] == [] and "Duplicate" not in {e["type"] for e in history["events"]}
@@ -106,7 +114,7 @@ def test_events_spooled_by_a_process_that_exited_are_sent_by_the_next_tracker(
                                                  topic=stack.settings.store.topic, spool_dir=tmp_path))
     assert successor.flush(60) == 0
     successor.close()
-    wait_for(lambda: _counts(stack, "exited") == {"orphan": 3000}, 60, 0.5, what="the orphaned points")
+    _wait_counts(stack, "exited", {"orphan": 3000}, 60, "the orphaned points")
     run = stack.api.post("/api/v1/runs/search", json={"experiment_names": ["exited"]}).json()["runs"][0]
     assert run["status"] == "FINISHED" and run["params"] == {"lr": "0.5"}
     assert list(tmp_path.rglob("*.spool")) == []

@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(events: int) -> dict[str, float]:
-    """Project `events` batches with the code on sys.path; figures of one pass."""
+    """Project `events` batches with the code on sys.path; figures of one pass. (prepare_chunk is imported through
+    consumers.writer, where older commits, the baselines, define it.)"""
     from consumers.clickhouse import connect
     from consumers.migrate import migrate
     from consumers.projections import PROJECTIONS
     from consumers.sink import ClickHouseSink
-    # through consumers.writer, which older commits (the baseline) define it in
     from consumers.writer import BatchWriter, prepare_chunk
     from schemas import MetricsLogged, Producer, RunEvent, encode
 

@@ -84,18 +84,29 @@ async def upload_artifact(request: Request, reader: ReaderDep, writer: WriterDep
     if not path:
         raise p.MlflowError("Request must specify path.")
     safe_path(path)
-    data = await request.body()
-    if not data:
+    length = request.headers.get("content-length", "")
+    if length == "0":
         raise p.MlflowError("Request must specify data.")
+    if length.isdigit():
+        artifacts.check_size(int(length))  # 413 before anything is read or stored, as the artifact proxy does
     experiment_id = await run_in_threadpool(reader.run_experiment, run_id)
     await run_in_threadpool(writer.check_can_log, run_id, experiment_id)
     full = f"{experiment_id}/{run_id}/artifacts/{path}"
-    artifacts.check_size(len(data))
+    chunks = request.stream()
+    first = b""
+    async for chunk in chunks:  # an empty body is refused before any file is touched
+        if chunk:
+            first = chunk
+            break
+    if not first:
+        raise p.MlflowError("Request must specify data.")
 
     async def body() -> Any:
-        yield data
+        yield first
+        async for rest in chunks:
+            yield rest
 
-    stored = await artifacts.write(full, body())
+    stored = await artifacts.write(full, body())  # streamed, bounded by the store's size limit
     try:
         await run_in_threadpool(writer.log_artifact, run_id, experiment_id, stored, path,
                                 mimetypes.guess_type(path)[0])

@@ -22,7 +22,7 @@ API = "/api/2.0/mlflow"
 @pytest.fixture(scope="module")
 def base(kafka_bootstrap: str, clickhouse_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "mlflow_differences",
-                              artifact_root=tmp_path_factory.mktemp("artifacts"))
+                              artifact_root=tmp_path_factory.mktemp("artifacts"), artifact_max_bytes=1_000_000)
     with serving(settings) as port:
         yield f"http://127.0.0.1:{port}"
 
@@ -165,6 +165,12 @@ def test_the_uis_upload_is_an_artifact_of_the_run(base: str) -> None:
     with urllib.request.urlopen(f"{base}/get-artifact?run_uuid={run_id}&path=t.txt", timeout=30) as answer:
         assert answer.read() == b"hello world"
     assert call(base, "GET", f"/get-artifact?run_uuid={run_id}&path=../t.txt")[0] == 400
+    # an empty body changes nothing stored; one over the limit is a 413, streamed, and leaves no file behind
+    assert call(base, "POST", upload + "&path=t.txt")[1]["message"] == "Request must specify data."
+    status, too_big = call(base, "POST", upload + "&path=big.bin", raw=b"x" * 1_000_001)
+    assert status == 413, too_big
+    listed = call(base, "GET", f"{API}/artifacts/list?run_id={run_id}")[1]
+    assert [f["path"] for f in listed["files"]] == ["t.txt"] and listed["files"][0]["file_size"] == 11
 
 
 def test_what_runstream_does_not_serve_answers_mlflow_shaped_json(base: str) -> None:

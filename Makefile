@@ -109,7 +109,7 @@ mlflow-rest-tests: $(STAMP)  ## MLflow's REST tests: make mlflow-rest-tests MLFL
 	  tests/tracking/test_rest_tracking.py -p mlflow_rest_plugin -p no:cacheprovider -q -o addopts="" \
 	  --against=$(or $(AGAINST),runstream) \
 	  --runstream-report="$(or $(REPORT),$(CURDIR)/conformance/last-report.json)" $(MLFLOW_TEST_ARGS) || true
-	@$(BIN)/python -c "import json; print(json.dumps(json.load(open('conformance/last-report.json'))['groups'], indent=1))"
+	@$(BIN)/python -c "import json; print(json.dumps(json.load(open('$(or $(REPORT),conformance/last-report.json)'))['groups'], indent=1))"
 
 bench-mlflow: $(BENCH_STAMP)  ## the unmodified mlflow client: a real MLflow server vs runstream's MLflow API
 	$(BIN)/python benchmarks/mlflow_ingest.py $(BENCH_ARGS)

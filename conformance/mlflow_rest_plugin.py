@@ -126,7 +126,10 @@ def runstream_server(artifact_root: str | None = None) -> Iterator[str]:
     settings = ServerSettings(
         kafka_bootstrap_servers=_state["kafka"], topic=f"conf.{suffix}.events", dlq_topic=f"conf.{suffix}.dlq",
         consumer_group=f"conf-{suffix}", clickhouse_dsn=_state["clickhouse"], clickhouse_database=f"conf_{suffix}",
-        artifact_root=_local_path(artifact_root), api_port=port, topic_partitions=1)
+        artifact_root=_local_path(artifact_root), api_port=port, topic_partitions=1,
+        # MLflow's test server serves no artifacts: its runs' files go to the file: root the test gives, written by
+        # the client itself; runstream is configured the same way (mlflow_default_artifact_root)
+        mlflow_default_artifact_root=artifact_root if artifact_root and artifact_root.startswith("file:") else None)
     ensure_topics(AdminClient({"bootstrap.servers": _state["kafka"]}), [settings.store.topic, settings.store.dlq_topic],
                   partitions=1)
     server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_level="warning"))

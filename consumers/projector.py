@@ -57,6 +57,7 @@ class Projector:
             # the next one, and a rebuild waiting for the group, take over sooner.
             "session.timeout.ms": 10_000,
             "heartbeat.interval.ms": 2_000,
+            **({"debug": settings.kafka_debug} if settings.kafka_debug else {}),
         })
 
     def run(self, stop: threading.Event) -> None:

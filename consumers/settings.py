@@ -32,6 +32,8 @@ class ProjectorSettings(BaseSettings):
                                   "decompress) before that batch is skipped into dead letters")
     fetch_queue_kbytes: int = Field(32 * 1024, ge=1024,
                                     description="Kafka messages the consumer prefetches, in KiB (librdkafka)")
+    kafka_debug: str = Field("", description="librdkafka debug contexts for the projector's consumer (e.g. "
+                             "'cgrp,fetch'), logged on stderr; empty for none")
 
     @property
     def clickhouse_url(self) -> str:

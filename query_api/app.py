@@ -77,7 +77,8 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
         artifacts = ArtifactStore(settings.artifact_dir(store.data_dir), max_bytes=settings.artifact_max_bytes)
-        app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts)
+        app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts,
+                                               default_artifact_root=settings.mlflow_default_artifact_root)
         build_model_services(app, app.state.mlflow)
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,

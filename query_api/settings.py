@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +24,11 @@ class ApiSettings(BaseSettings):
     dashboard_dir: Path | None = Field(None, description="built dashboard (default: query_api/static/dashboard)")
     artifact_root: Path | None = Field(None, description="where MLflow artifacts are stored "
                                        "(default: <data dir>/artifacts)")
+    mlflow_default_artifact_root: str | None = Field(
+        None, description="as `mlflow server --default-artifact-root URI --no-serve-artifacts`: new experiments "
+        "get <URI>/<experiment id> and clients write their runs' files there themselves (file:// or s3://...); "
+        "runstream records the locations, never the files. Default: files pass through this server "
+        "(mlflow-artifacts:/), each one an event in the log")
     mlflow_read_wait_s: float = Field(10.0, gt=0, description="how long a read waits for the projector to "
                                       "reach this server's own writes")
     publish_timeout_s: float = Field(10.0, gt=0, description="how long an HTTP write waits for Kafka's ack")
@@ -40,6 +45,19 @@ class ApiSettings(BaseSettings):
                                                  "(compose/clickhouse-analyst.sh); default: clickhouse_dsn")
     sql_memory_budget_bytes: int = Field(4 * 1024**3, ge=1024**2, description="memory all concurrent /api/v1/sql "
                                          "queries may reserve together (each reserves its limit)")
+
+    @field_validator("mlflow_default_artifact_root")
+    @classmethod
+    def _artifact_root_uri(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if value.startswith("mlflow-artifacts:"):
+            raise ValueError("mlflow-artifacts: is the default (files through this server): leave the setting unset")
+        if "://" in value:
+            return value
+        if Path(value).is_absolute():
+            return Path(value).as_uri()
+        raise ValueError(f"{value!r}: give a URI (file:///..., s3://...) or an absolute path")
 
     @property
     def allowed_host_list(self) -> tuple[str, ...]:

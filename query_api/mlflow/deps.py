@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from query_api.artifacts import ArtifactStore
+from query_api.mlflow.locations import Locations
 from query_api.mlflow.reader import MlflowReader
 from query_api.mlflow.service import MlflowService
 from query_api.mlflow.writer import MlflowWriter
@@ -82,6 +83,10 @@ def get_artifacts(service: Annotated[MlflowService, Depends(get_mlflow)]) -> Art
     return service.artifacts
 
 
+def get_locations(service: Annotated[MlflowService, Depends(get_mlflow)]) -> Locations:
+    return service.locations
+
+
 def get_replays(request: Request) -> Replays:
     replays: Replays = request.app.state.replays
     return replays
@@ -90,4 +95,5 @@ def get_replays(request: Request) -> Replays:
 ReaderDep = Annotated[MlflowReader, Depends(get_reader)]
 WriterDep = Annotated[MlflowWriter, Depends(get_writer)]
 ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
+LocationsDep = Annotated[Locations, Depends(get_locations)]
 ReplaysDep = Annotated[Replays, Depends(get_replays)]

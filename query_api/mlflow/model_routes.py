@@ -73,24 +73,16 @@ def log_logged_model_params(model_id: str, body: Body, models: ModelsDep) -> JSO
 
 @router.get("/logged-models/{model_id}/artifacts/directories")
 def list_logged_model_artifacts(model_id: str, args: Args, models: ModelsDep) -> JSONResponse:
-    model = models.get(model_id)["info"]
-    root = str(model["artifact_uri"]).removeprefix("mlflow-artifacts:/").strip("/")
-    sub = args.get("artifact_directory_path") or None
-    listed = models.tracking.artifacts.list(f"{root}/{sub}" if sub else root)
-    files = [p.drop_none({"path": e.path.removeprefix(root + "/"), "is_dir": e.is_dir, "file_size": e.size})
-             for e in listed]
-    return _ok({"root_uri": model["artifact_uri"], "files": files or None})
+    uri = str(models.get(model_id)["info"]["artifact_uri"])
+    files = models.tracking.locations.listing(uri, str(args.get("artifact_directory_path") or "") or None)
+    return _ok({"root_uri": uri, "files": files or None})
 
 
 @router.get("/logged-models/{model_id}/artifacts/files")
 def get_logged_model_artifact(model_id: str, args: Args, models: ModelsDep) -> FileResponse:
     """One file of a logged model (what MLflow's UI downloads), by its path under the model's artifact root."""
-    model = models.get(model_id)["info"]
-    root = str(model["artifact_uri"]).removeprefix("mlflow-artifacts:/").strip("/")
-    relative = str(args.get("artifact_file_path") or "")
-    if not relative or ".." in relative.split("/") or relative.startswith("/"):
-        raise p.MlflowError("Invalid path")
-    target = models.tracking.artifacts.file(f"{root}/{relative}")
+    uri = str(models.get(model_id)["info"]["artifact_uri"])
+    target = models.tracking.locations.file(uri, str(args.get("artifact_file_path") or ""))
     return FileResponse(target, media_type=mimetypes.guess_type(target.name)[0] or "text/plain",
                         filename=target.name)
 

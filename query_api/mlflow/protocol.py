@@ -296,6 +296,24 @@ def metric_shape(key: str, value: float, timestamp: int, step: int, run_id: str 
     return shape
 
 
+PROXIED = "mlflow-artifacts:"
+
+
+def run_artifact_uri(experiment_location: str | None, experiment_id: str, run_id: str) -> str:
+    """Where a run's files go, as MLflow's server says it: under its experiment's artifact location. Files under
+    `mlflow-artifacts:` pass through this server (each an ArtifactLogged event); any other location (a `file://`
+    or `s3://` root the client writes to itself, as with `mlflow server --no-serve-artifacts`) is only recorded."""
+    if not experiment_location or experiment_location.startswith(PROXIED):
+        return f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"
+    return f"{experiment_location.rstrip('/')}/{run_id}/artifacts"
+
+
+def proxied_path(uri: str) -> str | None:
+    """The path under this server's artifact store of a `mlflow-artifacts:` URI; None for a location the client
+    writes to itself (this server holds none of its files)."""
+    return uri.removeprefix(PROXIED).strip("/") if uri.startswith(PROXIED) else None
+
+
 def run_shape(run: Mapping[str, Any], latest: Mapping[str, tuple[float, int, int]],
               inputs: Sequence[Mapping[str, Any]], artifact_uri: str,
               experiment_deleted: bool = False) -> dict[str, Any]:

@@ -18,10 +18,6 @@ from query_api.queries.mlflow import ExperimentRow
 from schemas.ids import DEFAULT_EXPERIMENT, DEFAULT_EXPERIMENT_ID
 
 
-def artifact_uri(experiment_id: str, run_id: str) -> str:
-    return f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"
-
-
 def _iso_ms(value: str | None) -> int | None:
     return None if value is None else int(datetime.fromisoformat(value).timestamp() * 1000)
 
@@ -33,14 +29,39 @@ _DEFAULT = ExperimentRow(experiment_id=DEFAULT_EXPERIMENT_ID, name=DEFAULT_EXPER
 class MlflowReader:
     """Reads over runstream's tables, in MLflow's shapes."""
 
-    def __init__(self, clickhouse: Client, barrier: ReadBarrier) -> None:
+    def __init__(self, clickhouse: Client, barrier: ReadBarrier, default_artifact_root: str | None = None) -> None:
         self.clickhouse = clickhouse
         self.barrier = barrier
+        # None: runs' files pass through this server (mlflow-artifacts:); else the root new experiments get
+        self.default_artifact_root = default_artifact_root.rstrip("/") if default_artifact_root else None
+        self._locations: dict[str, str] = {}  # an experiment's artifact location never changes once created
+
+    def new_experiment_location(self, experiment_id: str) -> str | None:
+        """The location recorded for an experiment created without one (None: served by this server)."""
+        return f"{self.default_artifact_root}/{experiment_id}" if self.default_artifact_root else None
+
+    def experiment_location(self, experiment_id: str) -> str | None:
+        if experiment_id not in self._locations:
+            found = self.experiment(experiment_id, missing_ok=True)
+            if found is None:
+                return None
+            self._locations[experiment_id] = found["artifact_location"]
+        return self._locations[experiment_id]
+
+    def remember_location(self, experiment_id: str, location: str | None) -> None:
+        if location:
+            self._locations[experiment_id] = location
+
+    def run_artifact_uri(self, experiment_id: str, run_id: str) -> str:
+        return p.run_artifact_uri(self.experiment_location(experiment_id), experiment_id, run_id)
 
     # -- experiments -------------------------------------------------------------------------------------
     def _shaped(self, rows: list[ExperimentRow]) -> list[dict[str, Any]]:
         tags = q.experiment_tags(self.clickhouse, [r["experiment_id"] for r in rows])
-        return [p.experiment_shape(r, tags[r["experiment_id"]]) for r in rows]
+        # the Default experiment is never created by a client: without a recorded location it has the server's
+        return [p.experiment_shape({**r, "artifact_location": r["artifact_location"] or (
+            self.new_experiment_location(r["experiment_id"]) if r["experiment_id"] == DEFAULT_EXPERIMENT_ID
+            else None)}, tags[r["experiment_id"]]) for r in rows]
 
     def all_experiments(self) -> list[dict[str, Any]]:
         """Every experiment with its tags, the Default one ("0") included even before anything was logged."""
@@ -106,7 +127,7 @@ class MlflowReader:
         for run in found:
             times = {"start_ms": _iso_ms(run["start_time"]), "end_ms": _iso_ms(run["end_time"])}
             shaped.append(p.run_shape({**run, **times}, latest[run["run_id"]], inputs[run["run_id"]],
-                                      artifact_uri(run["experiment_id"], run["run_id"]),
+                                      self.run_artifact_uri(run["experiment_id"], run["run_id"]),
                                       run["experiment_id"] in deleted_experiments))
             if taken := model_inputs[run["run_id"]]:
                 models_taken = [{"model_id": m} for m in taken]

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from query_api.mlflow import protocol as p
+from query_api.mlflow import sources
 from query_api.mlflow.logged_models import LoggedModels
 from query_api.mlflow.registry_fold import RegisteredModel, Version, by_name, fold
 from query_api.mlflow.registry_protocol import (
@@ -170,13 +171,15 @@ class Registry:
             run = self.tracking.reader.get_run(source_run)
             rest = source.removeprefix(f"runs:/{source_run}").strip("/")
             return f"{run['info']['artifact_uri']}/{rest}".rstrip("/"), source_run, model_id
-        if "://" not in source and not source.startswith("mlflow-artifacts:"):
-            raise p.MlflowError(f"Invalid model version source: '{source}'. To use a local path as a model "
-                                "version source, the run_id request parameter has to be specified and the local "
-                                "path has to be contained within the artifact directory of the run specified by "
-                                "the run_id.")
-        if ".." in source.split("/"):
-            raise p.MlflowError(f"Invalid model version source: '{source}'. Source must not contain '..'.")
+        if sources.local_path(source) is not None:  # only inside the named run's (or model's) own directory
+            if run_id:
+                sources.check_local(source, self.tracking.reader.get_run(run_id)["info"]["artifact_uri"], "run_id")
+            elif model_id:
+                sources.check_local(source, self.models.get(model_id)["info"]["artifact_uri"], "model_id")
+            else:
+                sources.check_local(source, None, "run_id")
+            return None, run_id, model_id
+        sources.check_remote(source)
         return None, run_id, model_id
 
     def _tag_logged_model(self, name: str, version: int, model_id: str) -> None:

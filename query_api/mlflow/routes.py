@@ -15,8 +15,7 @@ from query_api.jsonresponse import JSONResponse
 from query_api.mlflow import dialect as s
 from query_api.mlflow import protocol as p
 from query_api.mlflow import validation as v
-from query_api.mlflow.deps import ArtifactsDep, ReaderDep, Replays, ReplaysDep, WriterDep
-from query_api.mlflow.reader import artifact_uri
+from query_api.mlflow.deps import LocationsDep, ReaderDep, Replays, ReplaysDep, WriterDep
 from query_api.paging import query_fingerprint
 from query_api.queries import mlflow as q
 from query_api.run_search import RunQuery
@@ -292,17 +291,11 @@ def get_history_bulk_interval(args: Args, reader: ReaderDep, clickhouse: ClickHo
 
 # -- artifacts (listing through the tracking API) ---------------------------------------------------------------
 @router.get("/artifacts/list")
-def list_artifacts(args: Args, reader: ReaderDep, artifacts: ArtifactsDep) -> JSONResponse:
+def list_artifacts(args: Args, reader: ReaderDep, locations: LocationsDep) -> JSONResponse:
     run_id = _run_id(args)
-    experiment_id = reader.run_experiment(run_id)
-    root = f"{experiment_id}/{run_id}/artifacts"
-    sub = args.get("path") or None
-    if sub and (".." in str(sub).split("/") or str(sub).startswith("/")):
-        raise p.MlflowError("Invalid path")  # MLflow's words for a path leaving the run's artifact root
-    listed = artifacts.list(f"{root}/{sub}" if sub else root)
-    files = [p.drop_none({"path": e.path.removeprefix(root + "/"), "is_dir": e.is_dir, "file_size": e.size})
-             for e in listed]
-    return _ok({"root_uri": artifact_uri(experiment_id, run_id), "files": files or None})
+    root_uri = reader.run_artifact_uri(reader.run_experiment(run_id), run_id)
+    files = locations.listing(root_uri, str(args.get("path") or "") or None)
+    return _ok({"root_uri": root_uri, "files": files or None})
 
 
 __all__ = ["Replays", "router"]

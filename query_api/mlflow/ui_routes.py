@@ -17,7 +17,7 @@ from query_api.auth import READS
 from query_api.deps import ClickHouseDep
 from query_api.jsonresponse import JSONResponse
 from query_api.mlflow import protocol as p
-from query_api.mlflow.deps import ArtifactsDep, ReaderDep, WriterDep
+from query_api.mlflow.deps import ArtifactsDep, LocationsDep, ReaderDep, WriterDep
 from query_api.mlflow.routes import Args, Body, _list_of_str
 from query_api.queries import mlflow as q
 
@@ -117,12 +117,11 @@ async def upload_artifact(request: Request, reader: ReaderDep, writer: WriterDep
 
 
 @plain.get("/get-artifact")
-def get_artifact(args: Args, reader: ReaderDep, artifacts: ArtifactsDep) -> FileResponse:
+def get_artifact(args: Args, reader: ReaderDep, locations: LocationsDep) -> FileResponse:
     """A run's artifact file (the UI's download)."""
-    run_id = args.get("run_uuid") or args.get("run_id")
+    run_id = str(args.get("run_uuid") or args.get("run_id") or "")
     path = safe_path(str(args.get("path") or ""))
-    experiment_id = reader.run_experiment(str(run_id or ""))
-    target = artifacts.file(f"{experiment_id}/{run_id}/artifacts/{path}")
+    target = locations.file(reader.run_artifact_uri(reader.run_experiment(run_id), run_id), path)
     return FileResponse(target, media_type=mimetypes.guess_type(target.name)[0] or "text/plain",
                         filename=target.name)
 

@@ -16,7 +16,7 @@ from query_api.artifacts import StoredFile
 from query_api.mlflow import protocol as p
 from query_api.mlflow import validation as v
 from query_api.mlflow.model_metrics import linked_metrics, split_points
-from query_api.mlflow.reader import MlflowReader, artifact_uri
+from query_api.mlflow.reader import MlflowReader
 from query_api.mlflow.state import ExperimentState, RunState, StateCache
 from query_api.publisher import ApiPublisher
 from schemas import (
@@ -89,8 +89,10 @@ class MlflowWriter:
             attempt = 0
             while (experiment_id := experiment_id_for(name, attempt)) in taken:
                 attempt += 1
+            location = artifact_location or self.reader.new_experiment_location(experiment_id)
             self.publisher.publish([self.events.event("", experiment_id, 1, ExperimentCreated(
-                name, artifact_location=artifact_location, tags=tags), user=CLIENT_USER)])
+                name, artifact_location=location, tags=tags), user=CLIENT_USER)])
+            self.reader.remember_location(experiment_id, location)
             self.experiments.put(experiment_id, ExperimentState(experiment_id, name, False, dict(tags)))
         return experiment_id
 
@@ -175,7 +177,9 @@ class MlflowWriter:
         # The Default experiment exists before anything is logged; its first run announces it to the log
         # (with a fixed event id, so two servers announcing it are counted once).
         events = [] if state.announced else [self.events.event(
-            "", DEFAULT_EXPERIMENT_ID, 1, ExperimentCreated(DEFAULT_EXPERIMENT), user=CLIENT_USER,
+            "", DEFAULT_EXPERIMENT_ID, 1, ExperimentCreated(
+                DEFAULT_EXPERIMENT, artifact_location=self.reader.new_experiment_location(DEFAULT_EXPERIMENT_ID)),
+            user=CLIENT_USER,
             event_id=str(uuid.uuid5(_CONTENT_IDS, "default-experiment")))]
         started_at = None if request.start_ms is None else datetime.fromtimestamp(request.start_ms / 1000, UTC)
         started = RunStarted(name, request.user, request.parent_run_id, request.source, request.description,
@@ -188,7 +192,8 @@ class MlflowWriter:
         run = RunState(run_id, request.experiment_id, name, False, {}, tags, 2, status="RUNNING",
                        user=request.user, start_ms=start_ms, end_ms=None)
         self.runs.put(run_id, run)
-        return p.run_shape(_state_as_run(run), {}, [], artifact_uri(request.experiment_id, run_id))
+        uri = self.reader.run_artifact_uri(request.experiment_id, run_id)
+        return p.run_shape(_state_as_run(run), {}, [], uri)
 
     def update_run(self, run_id: str, status: Any, end_time: Any, run_name: Any) -> dict[str, Any]:
         status, end_ms = v.check_status_update(status, end_time)
@@ -207,7 +212,8 @@ class MlflowWriter:
             if run_name:
                 state.name = str(run_name)
                 state.tags[p.RUN_NAME_TAG] = state.name
-            shape = p.run_shape(_state_as_run(state), {}, [], artifact_uri(state.experiment_id, run_id))
+            uri = self.reader.run_artifact_uri(state.experiment_id, run_id)
+            shape = p.run_shape(_state_as_run(state), {}, [], uri)
             return dict(shape["info"])
 
     def set_run_deleted(self, run_id: str, deleted: bool) -> None:

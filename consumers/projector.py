@@ -57,6 +57,8 @@ class Projector:
             # the next one, and a rebuild waiting for the group, take over sooner.
             "session.timeout.ms": 10_000,
             "heartbeat.interval.ms": 2_000,
+            # ... and a JoinGroup unanswered (its broker froze while it was in flight) is retried after this + 3 s
+            "max.poll.interval.ms": int(settings.max_poll_interval_s * 1000),
             **({"debug": settings.kafka_debug} if settings.kafka_debug else {}),
         })
 

@@ -32,6 +32,11 @@ class ProjectorSettings(BaseSettings):
                                   "decompress) before that batch is skipped into dead letters")
     fetch_queue_kbytes: int = Field(32 * 1024, ge=1024,
                                     description="Kafka messages the consumer prefetches, in KiB (librdkafka)")
+    max_poll_interval_s: float = Field(
+        45.0, ge=15, le=3600, description="librdkafka's max.poll.interval.ms, in seconds. It also bounds how long "
+        "a JoinGroup request may wait for its answer (this + 3 s): with the default 300 s, a consumer whose "
+        "JoinGroup reached a broker that then froze stayed out of its group for five minutes. A batch (or a "
+        "rebuild's pause) longer than this costs a rebalance, never an event: positions live in ClickHouse")
     kafka_debug: str = Field("", description="librdkafka debug contexts for the projector's consumer (e.g. "
                              "'cgrp,fetch'), logged on stderr; empty for none")
 

@@ -78,6 +78,14 @@ class NotImplementedByRunstream(MlflowError):
     error_code = "NOT_IMPLEMENTED"
 
 
+class NotARemoteUri(MlflowError):
+    """What MLflow's server answers for a `file:` URI of another host as a model version source: its check raises
+    without an error code, so the answer is a 500 INTERNAL_ERROR; clients and MLflow's tests match on it."""
+
+    status_code = 500
+    error_code = "INTERNAL_ERROR"
+
+
 class InvalidState(MlflowError):
     status_code = 409
     error_code = "INVALID_STATE"

@@ -43,8 +43,8 @@ def check_local(source: str, owner_root: str | None, owner: str) -> None:
 def check_remote(source: str) -> None:
     """A non-local source: no `..` segment (it could leave the location it names), no other host's `file:`."""
     parsed = urlparse(source)
-    if parsed.scheme == "file":  # MLflow's server answers this one with a 500; a client's mistake is a 400 here
-        raise p.MlflowError(f"{source} is not a valid remote uri. For remote access on windows, please consider "
+    if parsed.scheme == "file":
+        raise p.NotARemoteUri(f"{source} is not a valid remote uri. For remote access on windows, please consider "
                             "using a different scheme such as SMB (e.g. smb://<hostname>/<path>).")
     if ".." in unquote(parsed.path).split("/"):
         raise p.MlflowError(f"Invalid model version source: '{source}'. If supplying a source as an http, https, "

@@ -17,14 +17,14 @@ def local_path(uri: str) -> str | None:
     parsed = urlparse(uri)
     if parsed.scheme == "" or (parsed.scheme == "file" and parsed.netloc in ("", "localhost")):
         path = unquote(parsed.path) if parsed.scheme else uri
-        return posixpath.normpath(posixpath.join("/", path)) if path else None
+        return posixpath.normpath(path) if path else None  # a relative path stays relative: inside nothing
     return None
 
 
 def inside(root_uri: str, source: str) -> bool:
     """True when `source` is local and lies in (or is) the local directory `root_uri`."""
     root, path = local_path(root_uri), local_path(source)
-    if root is None or path is None:
+    if root is None or path is None or not posixpath.isabs(root) or not posixpath.isabs(path):
         return False
     return path == root or path.startswith(root.rstrip("/") + "/")
 

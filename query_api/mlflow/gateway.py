@@ -95,9 +95,8 @@ class GatewayStore:
 
     def update_secret(self, secret_id: Any, value: Any, auth_config: Any, updated_by: Any) -> dict[str, Any]:
         values = g.secret_value(value, required_=False)
+        # as MLflow: an empty map leaves auth_config unchanged; one normalized to empty (a blank api_base) clears it
         config = g.auth_config(auth_config) if auth_config else None
-        if auth_config and config is None:
-            config = {}  # given, but only a blank api_base: an explicit clear, as MLflow
         updated_by = g.optional(updated_by, "updated_by")
         with self._lock:
             secret = self.secret(secret_id)

@@ -69,3 +69,23 @@ def test_no_passphrase_is_mlflows_default_and_reported() -> None:
     assert not Keyring("x" * 32).using_default_passphrase
     sealed = default.seal(SID, {"api_key": "sk-12345678"})
     assert json.dumps(blank.open(SID, sealed)) == '{"api_key": "sk-12345678"}'  # the same default key
+
+
+def test_the_passphrase_setting_takes_runstreams_name_then_mlflows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from query_api.settings import ApiSettings
+
+    monkeypatch.delenv("RUNSTREAM_GATEWAY_KEK_PASSPHRASE", raising=False)
+    monkeypatch.delenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", raising=False)
+    assert ApiSettings().gateway_kek_passphrase is None
+    monkeypatch.setenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", "from-mlflow")
+    passphrase = ApiSettings().gateway_kek_passphrase
+    assert passphrase is not None and passphrase.get_secret_value() == "from-mlflow"
+    assert "from-mlflow" not in repr(ApiSettings())  # a SecretStr: masked wherever settings are printed
+    monkeypatch.setenv("RUNSTREAM_GATEWAY_KEK_PASSPHRASE", "from-runstream")
+    passphrase = ApiSettings().gateway_kek_passphrase
+    assert passphrase is not None and passphrase.get_secret_value() == "from-runstream"
+    monkeypatch.setenv("RUNSTREAM_GATEWAY_KEK_PASSPHRASE", "")
+    monkeypatch.setenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", "")
+    assert ApiSettings().gateway_kek_passphrase is None  # empty is unset, as MLflow reads it
+    given = ApiSettings(gateway_kek_passphrase="by-name").gateway_kek_passphrase  # as ServerSettings passes it
+    assert given is not None and given.get_secret_value() == "by-name"

@@ -79,7 +79,9 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         artifacts = ArtifactStore(settings.artifact_dir(store.data_dir), max_bytes=settings.artifact_max_bytes)
         app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts,
                                                default_artifact_root=settings.mlflow_default_artifact_root)
-        build_model_services(app, app.state.mlflow)
+        passphrase = settings.gateway_kek_passphrase
+        build_model_services(app, app.state.mlflow,
+                             gateway_passphrase=passphrase.get_secret_value() if passphrase else None)
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier, health_clickhouse=health_client,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ApiSettings(BaseSettings):
     """The API's own settings; where the log and the tables are comes from consumers.settings."""
 
-    model_config = SettingsConfigDict(env_prefix="RUNSTREAM_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RUNSTREAM_", frozen=True, extra="ignore", populate_by_name=True)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
@@ -43,8 +43,18 @@ class ApiSettings(BaseSettings):
     sql_clickhouse_dsn: SecretStr | None = Field(None, description="the DSN analyst SQL connects with: on a "
                                                  "ClickHouse server, a user granted only SELECT on the database "
                                                  "(compose/clickhouse-analyst.sh); default: clickhouse_dsn")
+    gateway_kek_passphrase: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("RUNSTREAM_GATEWAY_KEK_PASSPHRASE", "MLFLOW_CRYPTO_KEK_PASSPHRASE"),
+        description="the passphrase AI-gateway secrets are encrypted with (MLflow's MLFLOW_CRYPTO_KEK_PASSPHRASE is "
+        "read too); unset: MLflow's development default, reported by gateway/secrets/config. Keep it: secrets "
+        "encrypted with one passphrase cannot be decrypted with another")
     sql_memory_budget_bytes: int = Field(4 * 1024**3, ge=1024**2, description="memory all concurrent /api/v1/sql "
                                          "queries may reserve together (each reserves its limit)")
+
+    @field_validator("gateway_kek_passphrase")
+    @classmethod
+    def _blank_passphrase(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None  # empty: unset, as MLflow
 
     @field_validator("mlflow_default_artifact_root")
     @classmethod

@@ -17,6 +17,7 @@ from schemas.alerts import (
     AlertRuleCreated,
     AlertRuleDeleted,
 )
+from schemas.gateway_events import GATEWAY_EVENTS, GatewayPayload
 from schemas.model_events import LOGGED_MODEL_EVENTS, MODEL_PAYLOAD_TYPES, REGISTRY_EVENTS, ModelPayload
 
 
@@ -196,16 +197,19 @@ Payload = (
     ExperimentCreated | RunStarted | ParamsLogged | MetricsLogged | TagsSet | TagDeleted | ArtifactLogged
     | InputsLogged | RunStatusChanged | RunDeleted | RunRestored | RunRenamed | ExperimentRenamed
     | ExperimentDeleted | ExperimentRestored | ExperimentTagsSet | ExperimentTagDeleted | ModelPayload
-    | AlertRuleCreated | AlertRuleChanged | AlertRuleDeleted | AlertFired | AlertDelivered
+    | AlertRuleCreated | AlertRuleChanged | AlertRuleDeleted | AlertFired | AlertDelivered | GatewayPayload
 )
 
 PAYLOAD_TYPES: tuple[type, ...] = (
     ExperimentCreated, RunStarted, ParamsLogged, MetricsLogged, TagsSet, TagDeleted, ArtifactLogged,
     InputsLogged, RunStatusChanged, RunDeleted, RunRestored, RunRenamed, ExperimentRenamed, ExperimentDeleted,
     ExperimentRestored, ExperimentTagsSet, ExperimentTagDeleted, *MODEL_PAYLOAD_TYPES, *ALERT_EVENTS,
+    *GATEWAY_EVENTS,
 )
-# Events that belong to no run (run_id ""): experiments', logged models' and the registry's.
-RUNLESS_EVENTS: tuple[type, ...] = (*EXPERIMENT_EVENTS, *LOGGED_MODEL_EVENTS, *REGISTRY_EVENTS, *ALERT_EVENTS)
+# Events that belong to no run (run_id ""): experiments', logged models', the registry's, alerts', the gateway's.
+RUNLESS_EVENTS: tuple[type, ...] = (
+    *EXPERIMENT_EVENTS, *LOGGED_MODEL_EVENTS, *REGISTRY_EVENTS, *ALERT_EVENTS, *GATEWAY_EVENTS,
+)
 
 
 @dataclass(frozen=True, slots=True)

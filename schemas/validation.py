@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schemas.errors import InvalidEventError
 from schemas.events import RUNLESS_EVENTS, MetricsLogged, RunEvent, RunStatus, RunStatusChanged
+from schemas.gateway_events import GATEWAY_EVENTS
 from schemas.ids import RUN_ID
 from schemas.model_events import REGISTRY_EVENTS
 from schemas.ranges import check_ranges
@@ -12,7 +13,7 @@ from schemas.ranges import check_ranges
 def validate_event(event: RunEvent) -> RunEvent:
     """Return the event unchanged, or raise InvalidEventError naming the broken rule (ranges included)."""
     payload = event.payload
-    if not event.experiment_id and not isinstance(payload, REGISTRY_EVENTS):
+    if not event.experiment_id and not isinstance(payload, (*REGISTRY_EVENTS, *GATEWAY_EVENTS)):
         raise InvalidEventError("experiment_id is empty")
     if not isinstance(payload, RUNLESS_EVENTS) and not RUN_ID.fullmatch(event.run_id):
         raise InvalidEventError(f"run_id {event.run_id!r} is not 32 lowercase hex characters")

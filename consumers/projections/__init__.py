@@ -4,7 +4,18 @@ The events table comes last: it holds the projector's position, so it is written
 other table has its rows for the batch.
 """
 
-from consumers.projections import alerts, artifacts, events, experiments, metrics, models, params, registry, runs
+from consumers.projections import (
+    alerts,
+    artifacts,
+    events,
+    experiments,
+    gateway,
+    metrics,
+    models,
+    params,
+    registry,
+    runs,
+)
 from consumers.projections.base import Block, LoggedEvent, Projection
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -27,6 +38,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     alerts.RULES,
     alerts.FIRINGS,
     alerts.DELIVERIES,
+    gateway.PROJECTION,
     events.PROJECTION,
 )
 POSITION_TABLE = events.PROJECTION.table

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.integration
 TABLES = ["experiments", "experiment_changes", "experiment_tags",
           "runs", "params", "tags", "artifacts", "inputs", "run_model_inputs", "metrics", "logged_models",
           "logged_model_kv", "logged_model_metrics", "run_outputs", "logged_model_artifacts", "registry_changes",
-          "alert_rules", "alert_firings", "alert_deliveries", "events", "run_metric_summary", "event_offsets"]
+          "alert_rules", "alert_firings", "alert_deliveries", "gateway_changes", "events", "run_metric_summary",
+          "event_offsets"]
 
 
 def _client(stack: Stack) -> Any:

@@ -1,5 +1,6 @@
 """A log holding events written with every schema version projects, and replays, to the same tables as the
-same events written with the newest version alone."""
+same events written with the newest version alone (events only a newer version holds, the AI gateway's of v8,
+are written with the first version that has them)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ from schemas import (
     encode,
     metric_columns,
 )
+from schemas.catalog import SchemaVersion
+from schemas.gateway_events import GatewayModelDefinitionCreated, GatewaySecretCreated, GatewaySecretUpdated
 from schemas.ids import experiment_id_for
+from schemas.model_events import REGISTRY_KEY
 from tests.integration.conftest import Stack, stack_settings, wait_for
 
 pytestmark = pytest.mark.integration
@@ -39,7 +43,7 @@ TABLES = {
     "events": "SELECT * EXCEPT (projected_at, schema_fingerprint) FROM events ORDER BY ALL",
     "runs": "SELECT * FROM runs ORDER BY ALL", "params": "SELECT * FROM params ORDER BY ALL",
     "tags": "SELECT * FROM tags ORDER BY ALL", "experiments": "SELECT * FROM experiments ORDER BY ALL",
-    "metrics": "SELECT * FROM metrics ORDER BY ALL",
+    "metrics": "SELECT * FROM metrics ORDER BY ALL", "gateway_changes": "SELECT * FROM gateway_changes ORDER BY ALL",
     "run_metric_summary": "SELECT experiment_id, key, run_id, finalizeAggregation(last_value), min_value, max_value, "
                           "sum_value, value_count, point_count, last_step, last_ts FROM run_metric_summary FINAL "
                           "ORDER BY ALL",
@@ -65,7 +69,19 @@ def _events() -> list[RunEvent]:
         payloads += [TagsSet({"team": "b"}), TagDeleted("tmp"),
                      RunStatusChanged(RunStatus.FAILED if r % 2 else RunStatus.FINISHED, end_time=T0)]
         out += [RunEvent(str(uuid.uuid4()), run_id, exp, next(seq), next(at), producer, p) for p in payloads]
-    return out
+    gateway: list[Any] = [GatewaySecretCreated("s-1", "key", "Y3Q=", "ZGVr", 1, {"api_key": "sk-...2345"}, "openai"),
+                          GatewaySecretUpdated("s-1", auth_config={"auth_mode": "api_key"}),
+                          GatewayModelDefinitionCreated("d-1", "gpt", "s-1", "openai", "gpt-4")]
+    return out + [RunEvent(str(uuid.uuid4()), "", "", 1, T0, producer, p) for p in gateway]
+
+
+def _oldest_holding(event: RunEvent, candidate: SchemaVersion) -> SchemaVersion:
+    """The candidate version if its payload union has the event's record, else the first version that has it."""
+    def holds(version: SchemaVersion) -> bool:
+        union = next(f for f in version.parsed["fields"] if f["name"] == "payload")["type"]
+        return any(t["name"].endswith(f".{event.type}") for t in union)
+
+    return candidate if holds(candidate) else next(v for v in default_catalog().versions if holds(v))
 
 
 def _publish(stack: Stack, events: list[RunEvent], mixed: bool) -> set[str]:
@@ -74,10 +90,10 @@ def _publish(stack: Stack, events: list[RunEvent], mixed: bool) -> set[str]:
     producer = KafkaProducer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers})
     used = set()
     for i, event in enumerate(events):
-        version = versions[i % len(versions)] if mixed else versions[-1]
+        version = _oldest_holding(event, versions[i % len(versions)]) if mixed else versions[-1]
         used.add(version.fingerprint.hex())
         producer.produce(stack.settings.store.topic, value=encode(event, version=version),
-                         key=event.run_id or event.experiment_id)
+                         key=event.run_id or event.experiment_id or REGISTRY_KEY)
     assert producer.flush(30) == 0
     return used
 
@@ -104,6 +120,7 @@ def test_a_log_of_every_version_projects_and_replays_like_the_newest_alone(stack
 
     mixed = _tables(stack.api)
     assert len(mixed["metrics"]) == 4 * 5 * 40 and len(mixed["events"]) == len(events)
+    assert len(mixed["gateway_changes"]) == 3
     for table in TABLES:
         assert mixed[table] == expected[table], table
     assert [stack.api.get(f"/api/v1/runs/{r}").json() for r in runs] == expected_runs

@@ -15,7 +15,7 @@ def test_every_table_by_default_and_derived_tables_follow_their_source() -> None
         "runs", "params", "tags", "artifacts", "inputs", "run_model_inputs", "metrics", "logged_models",
         "logged_model_kv",
         "logged_model_metrics", "run_outputs", "logged_model_artifacts", "registry_changes", "alert_rules",
-        "alert_firings", "alert_deliveries", "events", "run_metric_summary",
+        "alert_firings", "alert_deliveries", "gateway_changes", "events", "run_metric_summary",
         "event_offsets",
     ]
     assert select_tables(["metrics"]).names == ["metrics", "run_metric_summary"]

@@ -78,7 +78,7 @@ def test_the_events_table_comes_last_and_holds_the_position() -> None:
         "experiments", "experiment_changes", "experiment_tags", "runs", "params", "tags", "artifacts", "inputs",
         "run_model_inputs", "metrics", "logged_models", "logged_model_kv", "logged_model_metrics", "run_outputs",
         "logged_model_artifacts",
-        "registry_changes", "alert_rules", "alert_firings", "alert_deliveries", "events"]
+        "registry_changes", "alert_rules", "alert_firings", "alert_deliveries", "gateway_changes", "events"]
 
 
 def test_an_empty_block() -> None:

@@ -127,9 +127,10 @@ def raw_datum(**overrides: Any) -> dict[str, Any]:
 
 def test_every_payload_type_is_covered() -> None:
     from schemas.events import PAYLOAD_TYPES
+    from tests.unit.schemas.test_gateway_events import GATEWAY_PAYLOADS
     from tests.unit.schemas.test_model_events import MODEL_PAYLOADS
 
-    assert {type(p) for p in [*PAYLOADS, *MODEL_PAYLOADS]} == set(PAYLOAD_TYPES)
+    assert {type(p) for p in [*PAYLOADS, *MODEL_PAYLOADS, *GATEWAY_PAYLOADS]} == set(PAYLOAD_TYPES)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: type(p).__name__)
@@ -202,7 +203,7 @@ def test_header_is_c3_01_and_the_current_fingerprint_little_endian() -> None:
 
 def test_the_catalog_holds_every_version_with_the_highest_current() -> None:
     catalog = default_catalog()
-    assert [v.version for v in catalog.versions] == [1, 2, 3, 4, 5, 6, 7]
+    assert [v.version for v in catalog.versions] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert catalog.current is catalog.versions[-1]
     assert len({v.fingerprint for v in catalog.versions}) == len(catalog.versions)
     assert all(len(v.fingerprint) == 8 for v in catalog.versions)

@@ -21,7 +21,7 @@ def logged(dataset: DatasetInput) -> RunEvent:
 
 
 def test_the_current_version_keeps_every_input_tag_in_order() -> None:
-    assert default_catalog().current.version == 7
+    assert default_catalog().current.version >= 7  # kept by every later version
     decoded = decode(encode(logged(TAGGED))).payload
     assert isinstance(decoded, InputsLogged)
     assert decoded.datasets == [TAGGED]

@@ -4,7 +4,18 @@ The events table comes last: it holds the projector's position, so it is written
 other table has its rows for the batch.
 """
 
-from consumers.projections import alerts, artifacts, events, experiments, metrics, models, params, registry, runs
+from consumers.projections import (
+    alerts,
+    artifacts,
+    events,
+    experiments,
+    metrics,
+    models,
+    params,
+    registry,
+    run_state,
+    runs,
+)
 from consumers.projections.base import Block, LoggedEvent, Projection
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -14,6 +25,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     runs.PROJECTION,
     params.PARAMS,
     params.TAGS,
+    run_state.PROJECTION,
     artifacts.ARTIFACTS,
     artifacts.INPUTS,
     artifacts.MODEL_INPUTS,

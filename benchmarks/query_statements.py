@@ -39,7 +39,7 @@ def _module(base: Path, name: str) -> ModuleType:
 def statements(client: Any, base: Path, experiment_id: str, metric: str) -> dict[str, dict[str, list[tuple]]]:
     """question -> {"before": [(label, sql, parameters)], "after": [...]}."""
     from query_api.filters import parse_filter
-    from query_api.queries import analytics, curves, experiments, log, runs
+    from query_api.queries import analytics, curves, log, runs
     from query_api.queries import run_search as search
 
     old = {name: _module(base, name) for name in ("analytics", "runs", "run_search", "curves")}
@@ -48,6 +48,7 @@ def statements(client: Any, base: Path, experiment_id: str, metric: str) -> dict
     snapshot = log.positions(client)
     old_ids = old["run_search"].build_search(exp, node, [], run_view="active", snapshot=snapshot, offset=0, limit=101)
     new_ids = search.build_search(exp, node, [], run_view="active", snapshot=None, offset=0, limit=101)
+    old_first = old["run_search"].build_search(exp, node, [], run_view="active", snapshot=None, offset=0, limit=101)
     page = old["run_search"].run_search(client, old_ids)[:100]
     some = [r[0] for r in client.query("SELECT run_id FROM runs WHERE experiment_id = {e:String} GROUP BY run_id "
                                        "ORDER BY argMax(name, (event_time, seq)) LIMIT 20",
@@ -64,35 +65,32 @@ def statements(client: Any, base: Path, experiment_id: str, metric: str) -> dict
     par = {"experiment_id": experiment_id, "metric": metric,
            "params": ["lr", "optimizer", "batch_size", "dropout", "layers", "width", "warmup", "weight_decay", "seed",
                       "scheduler"]}
-    known = ("experiment exists", experiments.KNOWN_IDS, {"ids": exp})
     summaries = runs.metric_summaries_sql(False)
     return {
         "top10_by_final_metric": {
-            "before": [known, ("ranking", old["analytics"].leaderboard_sql("last", False), lb),
+            "before": [("ranking", old["analytics"].leaderboard_sql("last", False), lb),
                        ("run cards", old["analytics"].RUN_CARDS, cards)],
             "after": [("ranking", analytics.leaderboard_sql("last", False), lb),
                       ("run cards", analytics.RUN_CARDS, cards)]},
         "param_filtered_search": {
-            "before": [known, ("log positions", log.POSITIONS, {}), ("ids", old_ids.sql, old_ids.parameters),
-                       ("attributes + names", old["runs"].RUNS_BY_ID, hydrate), ("params", runs.PARAMS, hydrate),
-                       ("tags", runs.TAGS, hydrate), ("summaries", summaries, hydrate)],
+            "before": [("ids + log positions", old_first.sql, old_first.parameters),
+                       ("attributes", old["runs"].RUN_ATTRIBUTES, hydrate), ("names", runs.NAMES_OF, hydrate),
+                       ("params", runs.PARAMS, hydrate), ("tags", runs.TAGS, hydrate),
+                       ("summaries", summaries, hydrate)],
             "after": [("ids + log positions", new_ids.sql, new_ids.parameters),
-                      ("attributes", runs.RUN_ATTRIBUTES, hydrate), ("names", runs.NAMES_OF, hydrate),
-                      ("params", runs.PARAMS, hydrate), ("tags", runs.TAGS, hydrate),
+                      ("state", runs.RUN_STATE, hydrate), ("names", runs.NAMES_OF, hydrate),
                       ("summaries", summaries, hydrate)]},
         "one_curve": {
-            "before": [("run's experiment", "SELECT any(experiment_id) FROM runs WHERE run_id = {run_id:String} "
-                                            "HAVING count() > 0", curve), ("points", curves.ALL_POINTS, curve)],
+            "before": [("points", curves.ALL_POINTS, curve)],
             "after": [("points", curves.ALL_POINTS, curve)]},
         "twenty_curves": {
-            "before": [("attributes + names", old["runs"].RUNS_BY_ID, twenty), ("params", runs.PARAMS, twenty),
-                       ("tags", runs.TAGS, twenty), ("summaries", summaries, twenty),
+            "before": [("attributes", old["runs"].RUN_ATTRIBUTES, twenty), ("names", runs.NAMES_OF, twenty),
+                       ("params", runs.PARAMS, twenty), ("tags", runs.TAGS, twenty), ("summaries", summaries, twenty),
                        ("bulk lttb", curves.BULK_LTTB, lttb)],
-            "after": [("attributes", runs.RUN_ATTRIBUTES, twenty), ("names", runs.NAMES_OF, twenty),
-                      ("params", runs.PARAMS, twenty), ("tags", runs.TAGS, twenty), ("summaries", summaries, twenty),
-                      ("bulk lttb", curves.BULK_LTTB, lttb)]},
+            "after": [("state", runs.RUN_STATE, twenty), ("names", runs.NAMES_OF, twenty),
+                      ("summaries", summaries, twenty), ("bulk lttb", curves.BULK_LTTB, lttb)]},
         "all_runs_params_final_metrics": {
-            "before": [known, ("rows", old["analytics"].PARALLEL.replace(
+            "before": [("rows", old["analytics"].PARALLEL.replace(
                 "{agg_placeholder}", "argMaxMerge(last_value)"), par)],
             "after": [("rows", analytics.PARALLEL.replace("{agg_placeholder}", "argMaxMerge(last_value)"), par)]},
     }

@@ -287,13 +287,13 @@ class MaintenanceJob:
     def _counts(self, tables: Sequence[str]) -> dict[str, int]:
         """Rows per table; derived (aggregating) tables counted FINAL, since their row count before merges
         depends on how many inserts made them, which a replay does not repeat."""
-        derived = {d.table for d in self.tables.derived}
+        derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
         return {t: int(self.client.query(f"SELECT count() FROM `{t}`{' FINAL' if t in derived else ''}"
                                          ).result_rows[0][0]) for t in tables}
 
     def _differences(self) -> list[Difference]:
         found: list[Difference] = []
-        derived = {d.table for d in self.tables.derived}
+        derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
         for table in self.tables.names:
             columns = [(str(n), str(t)) for n, t in self.client.query(
                 "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "

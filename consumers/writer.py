@@ -276,6 +276,7 @@ class BatchWriter:
         source did, its rows come from the block in memory; otherwise (a crash between the two) the SQL reads
         the source."""
         in_step = []
+        advanced: dict[int, int] = {}
         for chunk, source_done, block in parts:
             done = self.positions[derived.table].get(chunk.partition, -1)
             if derived.from_block is None or done != source_done:
@@ -283,13 +284,17 @@ class BatchWriter:
                     self.derive(derived, chunk.partition, chunk.last)
                 continue
             in_step.append(block)
-            self.positions[derived.table][chunk.partition] = max(done, chunk.last)
+            advanced[chunk.partition] = max(done, chunk.last)
         if derived.from_block is not None and in_step:
             source = inserted if len(in_step) == len(parts) else merged(in_step)
             rows = derived.from_block(source)
             if not self.defer_derived:
+                # Inserted before the position moves: readers take event_offsets' position in memory as "projected"
+                # (runner.projected) and then read the table, which must hold it by then.
                 self._insert(derived.table, rows, token)
+                self.positions[derived.table].update(advanced)
                 return
+            self.positions[derived.table].update(advanced)
             # A replay keeps them for one insert at the end (each insert of a few rows costs 25-40 ms), or sooner
             # when many are waiting.
             self.pending.setdefault(derived.table, []).append(rows)

@@ -14,6 +14,7 @@ from consumers.projections import (
     models,
     params,
     registry,
+    run_state,
     runs,
 )
 from consumers.projections.base import Block, LoggedEvent, Projection
@@ -25,6 +26,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     runs.PROJECTION,
     params.PARAMS,
     params.TAGS,
+    run_state.PROJECTION,
     artifacts.ARTIFACTS,
     artifacts.INPUTS,
     artifacts.MODEL_INPUTS,

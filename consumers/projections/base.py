@@ -44,6 +44,9 @@ class Projection:
     project: Callable[[LoggedEvent, Block], None]
     make_block: Callable[[str, tuple[str, ...]], Block] = Block
     """Rows as Python lists (Block), or another columnar holder with the same surface (metrics.MetricBlock)."""
+    merged: bool = False
+    """The table's engine merges the rows of a key (aggregates): it is compared and counted FINAL, since how many
+    rows it holds before merging depends on how the inserts were batched."""
 
     def block(self, events: Iterable[LoggedEvent]) -> Block:
         block = self.make_block(self.table, self.columns)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from clickhouse_connect.driver.client import Client
 
-from query_api.queries.fold import END_OF_TIME, runs_as_of
+from query_api.queries import run_state
 
 Agg = Literal["last", "min", "max"]
 AGGREGATES = {"last": "argMaxMerge(last_value)", "min": "min(min_value)", "max": "max(max_value)"}
@@ -32,21 +32,11 @@ LIMIT {{k:UInt32}}
 """
 
 
-def params_by_run(condition: str) -> str:
-    """A subquery of (run_id, kv): each run's latest params, as (key, value) pairs, where `condition` holds."""
-    return f"""
-    SELECT run_id, groupArray((key, v)) AS kv FROM (
-        SELECT run_id, key, argMax(value, (event_time, seq)) AS v FROM params
-        WHERE experiment_id = {{experiment_id:String}} AND {condition}
-        GROUP BY run_id, key
-    ) GROUP BY run_id"""
-
-
+# A run's card: its name, status and params as they stand now, in one read of run_state.
 RUN_CARDS = f"""
-SELECT r.run_id, r.name, r.status, p.kv
-FROM {runs_as_of(END_OF_TIME, "run_id IN {run_ids:Array(String)}", ("name", "status"))} AS r
-LEFT JOIN ({params_by_run("run_id IN {run_ids:Array(String)}")}) AS p ON p.run_id = r.run_id
-WHERE r.experiment_id = {{experiment_id:String}}
+SELECT r.run_id, r.name, r.status, r.params
+FROM {run_state.of_runs("experiment_id = {experiment_id:String} AND run_id IN {run_ids:Array(String)}",
+                        ("name", "status", "params"))} AS r
 """
 
 
@@ -57,8 +47,8 @@ def leaderboard(
     params = {"experiment_id": experiment_id, "metric": metric, "k": k}
     ranked = client.query(leaderboard_sql(agg, descending), parameters=params).result_rows
     cards = {
-        run_id: (name, status, dict(sorted(kv or [])))
-        for run_id, name, status, kv in client.query(
+        run_id: (name, status, dict(sorted(run_state.params_of(entries).items())))
+        for run_id, name, status, entries in client.query(
             RUN_CARDS, parameters={"experiment_id": experiment_id, "run_ids": [r for r, _ in ranked]}
         ).result_rows
     }
@@ -69,10 +59,13 @@ def leaderboard(
     ]
 
 
+# Every live run with the chosen params (only those keys of its params map, their values without versions).
 PARALLEL = f"""
-SELECT r.run_id, r.name, p.kv, m.v
-FROM {runs_as_of(END_OF_TIME, "experiment_id = {experiment_id:String}", ("name", "deleted"))} AS r
-LEFT JOIN ({params_by_run("key IN {params:Array(String)}")}) AS p ON p.run_id = r.run_id
+SELECT r.run_id, r.name,
+       mapApply((k, v) -> (k, {run_state.param_value("v")}), mapFilter((k, v) -> has({{params:Array(String)}}, k),
+                r.params)),
+       m.v
+FROM {run_state.current("experiment_id = {experiment_id:String}", ("name", "deleted", "params"))} AS r
 LEFT JOIN (
     SELECT run_id, {{agg_placeholder}} AS v FROM run_metric_summary
     WHERE experiment_id = {{experiment_id:String}} AND key = {{metric:String}} GROUP BY run_id

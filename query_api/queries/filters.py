@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from query_api.filters.ast import Comparison, Identifier, Logical, Node, OrderKey
+from query_api.queries import run_state
 
 ATTRIBUTE_SQL = {
     "status": "r.status", "run_name": "r.name", "run_id": "r.run_id", "user": "r.user",
@@ -23,14 +24,25 @@ LATEST = "argMax(value, (event_time, seq))"
 TAG_LIVE = "argMax(deleted, (event_time, seq)) = 0"
 
 
+class Entry(NamedTuple):
+    """How a query reads a metric, param or tag of the run r."""
+
+    present: str  # true when the run has it
+    value: str  # its value (meaningful only when present)
+    sorted_by: str  # its value, NULL when absent
+
+
 @dataclass
 class Binder:
-    """Collects bound parameters, and one LEFT JOIN per metric/param/tag the query mentions."""
+    """Collects bound parameters, and one LEFT JOIN per metric/param/tag the query mentions (with `state`, the
+    alias r is run_state's row, whose params and tags maps serve params and tags without a join)."""
 
     experiments: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     joins: dict[Identifier, str] = field(default_factory=dict)
     join_sql: list[str] = field(default_factory=list)
+    state: bool = False
+    entries: dict[Identifier, Entry] = field(default_factory=dict)
 
     def bind(self, value: Any, type_: str) -> str:
         name = f"p{len(self.parameters)}"
@@ -44,6 +56,23 @@ class Binder:
             alias = self.joins[ident] = f"j{len(self.joins)}"
             self.join_sql.append(f"LEFT JOIN ({per_run_values(ident, self)}) AS {alias} ON {alias}.run_id = r.run_id")
         return alias
+
+    def entry(self, ident: Identifier) -> Entry:
+        """The SQL reading ident: a lookup in run_state's maps (params and tags, with `state`), else a join."""
+        found = self.entries.get(ident)
+        if found is None:
+            if self.state and ident.entity in ("param", "tag"):
+                column = f"r.{ident.entity}s[{self.bind(ident.key, 'String')}]"
+                if ident.entity == "param":
+                    present, value = f"{column} != ''", run_state.param_value(column)
+                else:
+                    present, value = run_state.tag_live(column), run_state.tag_value(column)
+                found = Entry(present, value, f"if({present}, {value}, NULL)")
+            else:
+                alias = self.join(ident)
+                found = Entry(f"{alias}.present IS NOT NULL", f"{alias}.v", f"{alias}.v")
+            self.entries[ident] = found
+        return found
 
 
 def per_run_values(ident: Identifier, b: Binder) -> str:
@@ -75,13 +104,13 @@ def _comparison(c: Comparison, b: Binder) -> str:
     ident = c.identifier
     if ident.entity == "attribute":
         return _predicate(ATTRIBUTE_SQL[ident.key], c, b, numeric=ident.key.endswith("_time"))
-    alias = b.join(ident)
+    present, value, _ = b.entry(ident)
     if c.op == "IS NULL":
-        return f"{alias}.present IS NULL"
+        return f"NOT ({present})"
     if c.op == "IS NOT NULL":
-        return f"{alias}.present IS NOT NULL"
+        return present
     # A run without the key never matches (NULL compares to nothing), as in MLflow.
-    return f"({alias}.present IS NOT NULL AND {_predicate(f'{alias}.v', c, b, numeric=ident.entity == 'metric')})"
+    return f"({present} AND {_predicate(value, c, b, numeric=ident.entity == 'metric')})"
 
 
 def compile_filter(node: Node | None, b: Binder) -> str:
@@ -99,7 +128,7 @@ def compile_order(keys: list[OrderKey], b: Binder) -> str:
     terms: list[str] = []
     for key in keys:
         ident = key.identifier
-        expr = ATTRIBUTE_SQL[ident.key] if ident.entity == "attribute" else f"{b.join(ident)}.v"
+        expr = ATTRIBUTE_SQL[ident.key] if ident.entity == "attribute" else b.entry(ident).sorted_by
         terms.append(f"{expr} {'DESC' if key.descending else 'ASC'} NULLS LAST")
     if not keys:
         terms.append("r.start_time DESC NULLS LAST")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from clickhouse_connect.driver.client import Client
 
 from consumers.derived import summary_select
+from query_api.queries import run_state
 from query_api.queries.fold import runs_as_of
 
 if TYPE_CHECKING:
@@ -41,6 +42,21 @@ FROM {runs_as_of(where="run_id IN {run_ids:Array(String)}", columns=ATTRIBUTE_CO
 NAMES_OF = "SELECT experiment_id, name FROM experiments_current WHERE experiment_id IN {experiment_ids:Array(String)}"
 
 SCOPE = "experiment_id IN {experiment_ids:Array(String)} AND run_id IN {run_ids:Array(String)}"
+# Runs as they stand now, with their params and tags, in one statement from run_state (one row per run once
+# merged; GROUP BY over the given runs' rows costs the same whether or not the table's parts are merged yet).
+STATE_COLUMNS = (*ATTRIBUTE_COLUMNS, "params", "tags")
+STATE_SELECT = """r.name, r.status, toUnixTimestamp64Micro(r.start_time), toUnixTimestamp64Micro(r.end_time),
+       r.parent_run_id, r.user, r.source, r.description, r.deleted, r.params, r.tags"""
+RUN_STATE = f"""
+SELECT r.run_id, r.experiment_id, '', {STATE_SELECT}
+FROM {run_state.of_runs(SCOPE, STATE_COLUMNS)} AS r
+"""
+RUN_STATE_BY_ID = f"""
+SELECT r.run_id, r.experiment_id, e.name, {STATE_SELECT}
+FROM {run_state.of_runs("run_id IN {run_ids:Array(String)}", STATE_COLUMNS)} AS r
+LEFT JOIN ({EXPERIMENT_NAMES}) AS e ON e.experiment_id = r.experiment_id
+"""
+
 
 PARAMS = f"""
 SELECT run_id, key, argMax(value, (event_time, seq))
@@ -105,32 +121,52 @@ def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None
                experiment_ids: list[str] | None = None, readers: Readers | None = None) -> list[RunRecord]:
     """The full shape of each run that exists, in the order of run_ids; as it stood at `as_of` when given.
 
-    With the experiments known (a search knows them) and `readers`, its four queries run side by side."""
+    With the experiments known (a search knows them) and `readers`, its reads run side by side."""
     if not run_ids:
         return []
-    instant = as_of or END_OF_TIME
-    summaries_sql = metric_summaries_sql(as_of is not None)
     if experiment_ids is not None and readers is not None:
-        rows, params, tags, summaries, names = readers.run(*shape_reads(run_ids, experiment_ids, as_of))
-        return shape(run_ids, rows, params, tags, summaries, names)
-    rows = client.query(RUNS_BY_ID, parameters={"run_ids": run_ids, "as_of": instant}).result_rows
-    if not rows:
-        return []
+        return shape_results(run_ids, readers.run(*shape_reads(run_ids, experiment_ids, as_of)))
+    instant = as_of or END_OF_TIME
+    rows: Sequence[Sequence[Any]]
+    params: Sequence[Sequence[Any]]
+    tags: Sequence[Sequence[Any]]
+    if as_of is None:  # runs as they stand now: attributes, params and tags in one statement
+        state = client.query(RUN_STATE_BY_ID, parameters={"run_ids": run_ids}).result_rows
+        if not state:
+            return []
+        rows = [row[:12] for row in state]
+        params, tags = run_state.key_rows(state, 12, 13)
+    else:
+        rows = client.query(RUNS_BY_ID, parameters={"run_ids": run_ids, "as_of": instant}).result_rows
+        if not rows:
+            return []
     bind = {"experiment_ids": sorted({row[1] for row in rows}), "run_ids": [row[0] for row in rows], "as_of": instant}
-    params = client.query(PARAMS, parameters=bind).result_rows
-    tags = client.query(TAGS, parameters=bind).result_rows
-    summaries = client.query(summaries_sql, parameters=bind).result_rows
+    if as_of is not None:
+        params = client.query(PARAMS, parameters=bind).result_rows
+        tags = client.query(TAGS, parameters=bind).result_rows
+    summaries = client.query(metric_summaries_sql(as_of is not None), parameters=bind).result_rows
     return shape(run_ids, rows, params, tags, summaries)
 
 
 def shape_reads(run_ids: list[str], experiment_ids: list[str], as_of: datetime | None = None
                 ) -> list[Callable[[Client], Sequence[Sequence[Any]]]]:
-    """The five independent reads of the runs' shape in known experiments (attributes, params, tags, summaries,
-    the experiments' names), as calls a caller may run side by side with its own; `shape` puts their rows
-    together."""
+    """The independent reads of the runs' shape in known experiments, as calls a caller may run side by side
+    with its own; `shape_results` puts their rows together. Now: the runs' state (attributes, params and tags),
+    summaries and the experiments' names; as of an instant: attributes, params, tags, summaries and names."""
     bind = {"experiment_ids": experiment_ids, "run_ids": run_ids, "as_of": as_of or END_OF_TIME}
+    statements = (RUN_STATE,) if as_of is None else (RUN_ATTRIBUTES, PARAMS, TAGS)
     return [lambda c, sql=sql: c.query(sql, parameters=bind).result_rows  # type: ignore[misc]
-            for sql in (RUN_ATTRIBUTES, PARAMS, TAGS, metric_summaries_sql(as_of is not None), NAMES_OF)]
+            for sql in (*statements, metric_summaries_sql(as_of is not None), NAMES_OF)]
+
+
+def shape_results(run_ids: list[str], results: Sequence[Sequence[Sequence[Any]]]) -> list[RunRecord]:
+    """The runs' records from the results of `shape_reads`, in its order."""
+    if len(results) == 3:
+        state, summaries, names = results
+        params, tags = run_state.key_rows(state, 12, 13)
+        return shape(run_ids, [row[:12] for row in state], params, tags, summaries, names)
+    attributes, param_rows, tag_rows, summaries, names = results
+    return shape(run_ids, attributes, param_rows, tag_rows, summaries, names)
 
 
 def shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[Sequence[Any]],

@@ -69,8 +69,8 @@ def compare(request: CompareRequest, clickhouse: ClickHouseDep, facts: FactsDep,
         results: list[Any] = readers.run(
             *runs.shape_reads(run_ids, experiment_ids),
             lambda c: curves.curves_for_runs(c, experiment_ids, run_ids, keys, request.max_points))
-        rows, params, tags, summaries, names, curve_rows = results
-        found = runs.shape(run_ids, rows, params, tags, summaries, names)
+        *shaped, curve_rows = results
+        found = runs.shape_results(run_ids, shaped)
     else:
         found = runs.fetch_runs(clickhouse, run_ids, experiment_ids=experiment_ids, readers=readers)
         keys = request.metric_keys if request.metric_keys is not None else sorted(

@@ -12,7 +12,7 @@ from consumers.maintenance import Difference, checksum_sql, compare, select_tabl
 def test_every_table_by_default_and_derived_tables_follow_their_source() -> None:
     assert select_tables(None).names == [
         "experiments", "experiment_changes", "experiment_tags",
-        "runs", "params", "tags", "artifacts", "inputs", "run_model_inputs", "metrics", "logged_models",
+        "runs", "params", "tags", "run_state", "artifacts", "inputs", "run_model_inputs", "metrics", "logged_models",
         "logged_model_kv",
         "logged_model_metrics", "run_outputs", "logged_model_artifacts", "registry_changes", "alert_rules",
         "alert_firings", "alert_deliveries", "gateway_changes", "events", "run_metric_summary",

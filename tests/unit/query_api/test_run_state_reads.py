@@ -1,0 +1,42 @@
+"""Reading run_state: its maps turned back into params and tags, and the search compiled against its row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from consumers.projections.run_state import version
+from query_api.filters import parse_filter, parse_order_by
+from query_api.queries import run_state
+from query_api.queries.run_search import build_search
+
+AT = version(datetime(2026, 1, 1, tzinfo=UTC), 4)
+
+
+def test_params_and_live_tags_come_back_without_their_versions() -> None:
+    assert run_state.params_of({"lr": AT + "0.1", "empty": AT}) == {"lr": "0.1", "empty": ""}
+    assert run_state.tags_of({"team": AT + "0vision", "gone": AT + "1", "zero": AT + "00"}) == {
+        "team": "vision", "zero": "0"}
+    rows = [("r1", {"lr": AT + "0.1"}, {"t": AT + "0x", "d": AT + "1"}), ("r2", {}, {})]
+    params, tags = run_state.key_rows(rows, 1, 2)
+    assert params == [("r1", "lr", "0.1")] and tags == [("r1", "t", "x", 0)]
+
+
+def test_a_search_reads_params_and_tags_from_the_runs_row_and_joins_only_metrics() -> None:
+    node = parse_filter("params.opt = 'adam' AND tags.team IS NULL AND metrics.loss < 1")
+    built = build_search(["e"], node, parse_order_by(["params.lr DESC"]), run_view="active", snapshot=None,
+                         offset=0, limit=10)
+    assert "FROM run_state FINAL WHERE experiment_id IN {p0:Array(String)}" in built.sql
+    assert "FROM params" not in built.sql and "FROM tags" not in built.sql and "FROM runs" not in built.sql
+    assert built.sql.count("LEFT JOIN") == 1 and "FROM run_metric_summary" in built.sql
+    assert "NOT (substring(r.tags[" in built.sql  # a deleted tag is absent
+    assert "ORDER BY if(r.params[" in built.sql  # runs without the param sort as NULL, last
+    assert all(value in built.parameters.values() for value in ("opt", "team", "loss", "lr", "adam"))
+
+
+def test_current_selects_only_the_columns_asked_and_of_runs_merges_the_given_runs() -> None:
+    sql = run_state.current("experiment_id = 'x'", ["status", "params"])
+    assert sql.startswith("(SELECT experiment_id, run_id, status.3 AS status, params AS params FROM run_state FINAL")
+    assert "name" not in sql and sql.endswith("AND first_offset IS NOT NULL)")
+    grouped = run_state.of_runs("run_id IN {ids:Array(String)}", ["name", "deleted", "tags"])
+    assert "max(name).3 AS name" in grouped and "ifNull(max(deleted).3, 0) AS deleted" in grouped
+    assert "maxMap(tags) AS tags" in grouped and "HAVING min(first_offset) IS NOT NULL" in grouped

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumers.batching import BatchBudget
 from consumers.chunks import offset_of, partition_of
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE
@@ -40,6 +41,7 @@ class Projector:
         sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
         self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
                                   chunk_bytes=settings.chunk_bytes)
+        self.budget = BatchBudget(settings.batch_max_messages, settings.batch_target_s)
         self._batch_lock = threading.Lock()  # held while a batch is written; pause() takes it
         # partition -> the consumer's position when it last had nothing more to give: every message before it is
         # projected. Unlike the tables' positions it passes transaction markers, which are never messages.
@@ -64,10 +66,13 @@ class Projector:
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                messages = self._consumer.consume(self.settings.batch_max_messages, self.settings.poll_timeout_s)
+                size = self.budget.size()
+                messages = self._consumer.consume(size, self.settings.poll_timeout_s)
                 if messages:
                     with self._batch_lock:
+                        began = time.perf_counter()
                         self.process(messages)
+                        self.budget.observe(len(messages), time.perf_counter() - began, size)
                 else:
                     self._note_caught_up()
         finally:
@@ -132,12 +137,17 @@ class Projector:
     # -- one batch ---------------------------------------------------------------------------------------
     def process(self, messages: list[Message]) -> None:
         """Project a consumed batch: every table's block for all its partitions, the events table last."""
+        consumed = time.time()
         by_partition: dict[int, list[Message]] = defaultdict(list)
         unreadable: list[Stall] = []
+        oldest: int | None = None
         for msg in messages:
             err = msg.error()
             if err is None:
                 by_partition[partition_of(msg)].append(msg)
+                kind, stamp = msg.timestamp()
+                if kind and (oldest is None or stamp < oldest):
+                    oldest = stamp
             elif err.code() != KafkaError._PARTITION_EOF:
                 if err.fatal():
                     raise KafkaException(err)
@@ -155,6 +165,7 @@ class Projector:
             self.stats.insert_seconds += time.perf_counter() - started
             self.stats.record_batch(events=result.events, points=result.points, dead_letters=result.dead_letters,
                                     duplicates=result.duplicates)
+            self.stats.record_timing(oldest_ms=oldest, consumed=consumed, written=time.time())
             commits += [TopicPartition(self.settings.topic, p, offset_of(m[-1]) + 1) for p, m in by_partition.items()]
         for stall in unreadable:
             commits.append(self._skip(stall))

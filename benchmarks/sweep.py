@@ -608,6 +608,7 @@ def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         stack.start()
         assert stack.proc is not None
         sampler.watch("runstream server", stack.proc.pid)
+        at_start = psutil.Process(stack.proc.pid).memory_info().rss / 2**20
         api = Http(stack.api_port)
         began = time.time()
         expected = runs * args.metrics * steps
@@ -615,7 +616,8 @@ def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         seconds = time.time() - began
         time.sleep(0.5)
         return {"points": expected, "catch_up_s": seconds, "points_per_s": expected / seconds,
-                "server_peak_rss_mb": sampler.report()["runstream server"]["peak_rss_mb"]}
+                "server_peak_rss_mb": sampler.report()["runstream server"]["peak_rss_mb"],
+                "server_rss_when_healthy_mb": round(at_start, 1), "load_average": os.getloadavg()[0]}
     finally:
         sampler.stop()
         stack.stop()

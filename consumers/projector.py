@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumers.batching import BatchBudget
 from consumers.chunks import offset_of, partition_of
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE
@@ -41,7 +40,6 @@ class Projector:
         sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
         self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
                                   chunk_bytes=settings.chunk_bytes)
-        self.budget = BatchBudget(settings.batch_max_messages, settings.batch_target_s)
         self._batch_lock = threading.Lock()  # held while a batch is written; pause() takes it
         # partition -> the consumer's position when it last had nothing more to give: every message before it is
         # projected. Unlike the tables' positions it passes transaction markers, which are never messages.
@@ -66,13 +64,10 @@ class Projector:
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                size = self.budget.size()
-                messages = self._consumer.consume(size, self.settings.poll_timeout_s)
+                messages = self._consumer.consume(self.settings.batch_max_messages, self.settings.poll_timeout_s)
                 if messages:
                     with self._batch_lock:
-                        began = time.perf_counter()
                         self.process(messages)
-                        self.budget.observe(len(messages), time.perf_counter() - began, size)
                 else:
                     self._note_caught_up()
         finally:

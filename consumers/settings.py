@@ -25,8 +25,6 @@ class ProjectorSettings(BaseSettings):
     clickhouse_database: str = "runstream"
     batch_max_messages: int = Field(5000, ge=1)
     poll_timeout_s: float = Field(0.1, gt=0, description="the longest a batch that is not full waits for more")
-    batch_target_s: float = Field(0.25, ge=0, description="size consumed batches to be written in about this "
-                                  "long (freshness under load); 0: always batch_max_messages")
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch")

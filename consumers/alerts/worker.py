@@ -61,7 +61,8 @@ class AlertWorker:
         self.identity = EventProducer(socket.gethostname(), os.getpid(), "runstream-alerts", "alerts-1")
         self._consumer = Consumer({
             "bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.alerts_consumer_group,
-            "enable.auto.commit": False, "auto.offset.reset": "earliest", "client.id": "runstream-alerts"})
+            "enable.auto.commit": False, "auto.offset.reset": "earliest", "client.id": "runstream-alerts",
+            "queued.max.messages.kbytes": settings.alerts_fetch_queue_kbytes})
         self._producer = Producer({
             "bootstrap.servers": settings.kafka_bootstrap_servers, "enable.idempotence": True, "acks": "all",
             "linger.ms": 5, "client.id": "runstream-alerts"})

@@ -178,6 +178,8 @@ class Runstream:
 
     home: Path
     projector: bool = True
+    settings: dict[str, str] = field(default_factory=dict)
+    """RUNSTREAM_* settings for the server (`--server-env`); every other RUNSTREAM_* variable is left out."""
     api_port: int = field(default_factory=free_port)
     kafka_port: int = field(default_factory=free_port)
     controller_port: int = field(default_factory=free_port)
@@ -192,14 +194,18 @@ class Runstream:
         env.update({"RUNSTREAM_DATA_DIR": str(self.home), "RUNSTREAM_API_PORT": str(self.api_port),
                     "RUNSTREAM_KAFKA_PORT": str(self.kafka_port),
                     "RUNSTREAM_KAFKA_CONTROLLER_PORT": str(self.controller_port),
-                    "RUNSTREAM_RUN_PROJECTOR": "true" if self.projector else "false"})
+                    "RUNSTREAM_RUN_PROJECTOR": "true" if self.projector else "false", **self.settings})
         log = open(self.home / "up.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen([sys.executable, "-m", "runstream", "up"], env=env, stdout=log,
                                      stderr=subprocess.STDOUT, cwd=ROOT)
         log.close()
         api = Http(self.api_port)
-        wait(lambda: self.proc is not None and self.proc.poll() is None and api.call("GET", "/healthz"), 240,
-             "runstream up to be healthy", 0.5)
+        try:
+            wait(lambda: self.proc is not None and self.proc.poll() is None and api.call("GET", "/healthz"), 240,
+                 "runstream up to be healthy", 0.5)
+        except RuntimeError:
+            print((self.home / "up.log").read_text()[-3000:], file=sys.stderr)
+            raise
 
     def broker_pid(self) -> int:
         return int((self.home / "kafka" / "broker.pid").read_text())
@@ -336,6 +342,8 @@ class FreshnessProbe:
         self.interval = interval
         self.logged: dict[int, float] = {}
         self.delays: list[float] = []
+        self.idle_delays: list[float] = []  # points logged before `loaded_from` (the floor: nothing else to do)
+        self.loaded_from = math.inf
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._guard, args=(f,), daemon=True) for f in (self._log, self._poll)]
@@ -371,7 +379,8 @@ class FreshnessProbe:
                 step = int(point["step"])
                 if step not in seen and step in self.logged:
                     seen.add(step)
-                    self.delays.append(now - self.logged[step])
+                    at = self.logged[step]
+                    (self.delays if at >= self.loaded_from else self.idle_delays).append(now - at)
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -384,6 +393,54 @@ class FreshnessProbe:
             raise RuntimeError(f"the freshness probe failed: {self.error!r}") from self.error
 
 
+TIMING = {"runstream_projector_waited_seconds": "log -> consumed",
+          "runstream_projector_write_seconds": "consumed -> written",
+          "runstream_projector_visible_age_seconds": "log -> written"}
+Histograms = dict[str, tuple[list[tuple[float, float]], float, float]]
+
+
+def scrape_timing(api: Http) -> Histograms:
+    """The projector's batch timing histograms from the server's /metrics: (cumulative buckets, count, sum)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    api.conn.request("GET", "/metrics")
+    text = api.conn.getresponse().read().decode()
+    out: Histograms = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "runstream_projector_insert_seconds":  # per table: (no buckets, statements, seconds)
+            for sample in family.samples:
+                kind, span = sample.name.rpartition("_")[2], f"insert {sample.labels['table']}"
+                if kind in ("count", "sum"):
+                    _, count_, total_ = out.get(span, ([], 0.0, 0.0))
+                    out[span] = ([], sample.value if kind == "count" else count_,
+                                 sample.value if kind == "sum" else total_)
+        if family.name in TIMING:
+            buckets = [(float(s.labels["le"]), s.value) for s in family.samples if s.name.endswith("_bucket")]
+            count = next((s.value for s in family.samples if s.name.endswith("_count")), 0.0)
+            total = next((s.value for s in family.samples if s.name.endswith("_sum")), 0.0)
+            out[TIMING[family.name]] = (buckets, count, total)
+    return out
+
+
+def timing_between(before: Histograms, after: Histograms) -> dict[str, dict[str, float]]:
+    """Per consumed batch (its oldest message) between two scrapes: count, mean, and the bucket bounds holding
+    the median and the 99th percentile."""
+    out = {}
+    for span, (buckets, count, total) in after.items():
+        old_buckets, old_count, old_total = before.get(span, ([], 0.0, 0.0))
+        old = dict(old_buckets)
+        diff = [(le, n - old.get(le, 0.0)) for le, n in buckets]
+        n = count - old_count
+
+        def bound(q: float, diff: list[tuple[float, float]] = diff, n: float = n) -> float:
+            return next((le for le, c in diff if c >= q * n), math.inf)
+
+        out[span] = {"batches": n, "mean_s": round((total - old_total) / n, 3) if n else math.nan,
+                     "p50_le_s": bound(0.5) if buckets else math.nan, "p99_le_s": bound(0.99) if buckets else math.nan,
+                     "total_s": round(total - old_total, 2)}
+    return out
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return math.nan
@@ -394,7 +451,7 @@ def percentile(values: list[float], q: float) -> float:
 def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: Path) -> dict[str, Any]:
     from schemas.ids import experiment_id_for
 
-    stack = Runstream(home)
+    stack = Runstream(home, settings=server_settings(args))
     stack.start()
     try:
         assert stack.proc is not None
@@ -403,14 +460,18 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
         api = Http(stack.api_port)
         experiment_id = experiment_id_for(EXPERIMENT)
         expected = runs * args.metrics * args.steps
-        probe = FreshnessProbe(stack.bootstrap, stack.api_port)
+        probe = FreshnessProbe(stack.bootstrap, stack.api_port, args.probe_interval_s)
         probe.start()
+        time.sleep(args.idle_probe_s)  # the probe alone: its floor (SDK, Kafka, an idle projector, the poll)
+        probe.loaded_from = time.time()
+        timing_before = scrape_timing(api)
         producer = runstream_producer if args.per_point else runstream_series_producer
         producers, out = start_producers(producer, (stack.bootstrap,), runs, args, sampler, "runstream producers")
         reports = [out.get(timeout=3600) for _ in range(args.producers)]
         wait(lambda: visible_points(api, experiment_id) >= expected, 3600, "every point visible", 0.1)
         visible_at = time.time()
         probe.stop()
+        timing = timing_between(timing_before, scrape_timing(api))
         for proc in producers:
             proc.join(30)
         first = min(r["first"] for r in reports)
@@ -421,10 +482,23 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
         ingest["per_point_log_metrics_points_per_s"] = per_point_rate(stack.bootstrap)
         return {"ingest": ingest, "queries": queries,
                 "freshness": {"samples": len(probe.delays), "p50_s": percentile(probe.delays, 0.5),
-                              "p99_s": percentile(probe.delays, 0.99)}}
+                              "p99_s": percentile(probe.delays, 0.99), "idle_samples": len(probe.idle_delays),
+                              "idle_p50_s": percentile(probe.idle_delays, 0.5),
+                              "idle_p99_s": percentile(probe.idle_delays, 0.99), "projector": timing}}
     finally:
         stack.stop()
         sampler.forget("runstream producers")
+
+
+def server_settings(args: argparse.Namespace) -> dict[str, str]:
+    """`--server-env NAME=VALUE` pairs (RUNSTREAM_* only): settings of the server under test."""
+    out = {}
+    for pair in args.server_env:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.startswith("RUNSTREAM_"):
+            raise SystemExit(f"--server-env takes RUNSTREAM_NAME=VALUE, not {pair!r}")
+        out[name] = value
+    return out
 
 
 def runstream_queries(api: Http, experiment_id: str, args: argparse.Namespace) -> dict[str, float]:
@@ -524,7 +598,7 @@ def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
 
     steps = args.steps
     runs = max(1, args.backlog // (args.metrics * steps))
-    stack = Runstream(home, projector=False)
+    stack = Runstream(home, projector=False, settings=server_settings(args))
     stack.start()
     sampler = Sampler()
     try:
@@ -538,14 +612,18 @@ def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         stack.start()
         assert stack.proc is not None
         sampler.watch("runstream server", stack.proc.pid)
+        at_start = psutil.Process(stack.proc.pid).memory_info().rss / 2**20
         api = Http(stack.api_port)
         began = time.time()
         expected = runs * args.metrics * steps
-        wait(lambda: visible_points(api, experiment_id_for(EXPERIMENT)) >= expected, 7200, "backlog projected", 1)
+        already = visible_points(api, experiment_id_for(EXPERIMENT))  # the projector starts before /healthz answers
+        wait(lambda: visible_points(api, experiment_id_for(EXPERIMENT)) >= expected, 7200, "backlog projected", 0.25)
         seconds = time.time() - began
         time.sleep(0.5)
-        return {"points": expected, "catch_up_s": seconds, "points_per_s": expected / seconds,
-                "server_peak_rss_mb": sampler.report()["runstream server"]["peak_rss_mb"]}
+        return {"points": expected, "catch_up_s": seconds, "points_per_s": (expected - already) / seconds,
+                "projected_before_healthy": already,
+                "server_peak_rss_mb": sampler.report()["runstream server"]["peak_rss_mb"],
+                "server_rss_when_healthy_mb": round(at_start, 1), "load_average": os.getloadavg()[0]}
     finally:
         sampler.stop()
         stack.stop()
@@ -634,7 +712,16 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
     lines += [
         "",
         f"Freshness while ingesting (probe point logged -> visible through the API, {ours['freshness']['samples']} "
-        f"samples): p50 {latest['freshness_p50_s']} s, p99 {latest['freshness_p99_s']} s.",
+        f"samples): p50 {latest['freshness_p50_s']} s, p99 {latest['freshness_p99_s']} s; before the producers "
+        f"started ({ours['freshness']['idle_samples']} samples): p50 {ours['freshness']['idle_p50_s']:.3f} s, "
+        f"p99 {ours['freshness']['idle_p99_s']:.3f} s.",
+        "",
+        "The projector's consumed batches (oldest message of each; /metrics histograms, bucket bounds):",
+        "",
+        "| span (insert: ClickHouse statements of one table) | batches | mean s | p50 <= s | p99 <= s | total s |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(f"| {span} | {t['batches']:.0f} | {t['mean_s']} | {t['p50_le_s']} | {t['p99_le_s']} | {t['total_s']} |"
+          for span, t in ours["freshness"]["projector"].items()),
         "",
         "| process | CPU s | peak RSS MB |",
         "|---|---:|---:|",
@@ -675,6 +762,13 @@ def main() -> None:
     parser.add_argument("--per-point", action="store_true",
                         help="runstream producers call log_metrics per step (default: log_metric_series per key)")
     parser.add_argument("--skip-10k", action="store_true", help="skip the 10,000-run comparison")
+    parser.add_argument("--server-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
+                        help="a setting of the runstream server under test (repeatable), e.g. "
+                             "RUNSTREAM_BATCH_TARGET_S=0")
+    parser.add_argument("--probe-interval-s", type=float, default=0.2,
+                        help="seconds between the freshness probe's points")
+    parser.add_argument("--idle-probe-s", type=float, default=3.0,
+                        help="seconds the freshness probe runs alone before the producers start (its floor)")
     import scale10k
 
     scale10k.add_arguments(parser)

@@ -135,12 +135,17 @@ class Projector:
     # -- one batch ---------------------------------------------------------------------------------------
     def process(self, messages: list[Message]) -> None:
         """Project a consumed batch: every table's block for all its partitions, the events table last."""
+        consumed = time.time()
         by_partition: dict[int, list[Message]] = defaultdict(list)
         unreadable: list[Stall] = []
+        oldest: int | None = None
         for msg in messages:
             err = msg.error()
             if err is None:
                 by_partition[partition_of(msg)].append(msg)
+                kind, stamp = msg.timestamp()
+                if kind and (oldest is None or stamp < oldest):
+                    oldest = stamp
             elif err.code() != KafkaError._PARTITION_EOF:
                 if err.fatal():
                     raise KafkaException(err)
@@ -158,6 +163,7 @@ class Projector:
             self.stats.insert_seconds += time.perf_counter() - started
             self.stats.record_batch(events=result.events, points=result.points, dead_letters=result.dead_letters,
                                     duplicates=result.duplicates)
+            self.stats.record_timing(oldest_ms=oldest, consumed=consumed, written=time.time())
             commits += [TopicPartition(self.settings.topic, p, offset_of(m[-1]) + 1) for p, m in by_partition.items()]
         for stall in unreadable:
             commits.append(self._skip(stall))

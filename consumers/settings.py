@@ -24,14 +24,15 @@ class ProjectorSettings(BaseSettings):
     clickhouse_dsn: str | None = Field(None, description="chdb:///path or http://host:8123; default under data_dir")
     clickhouse_database: str = "runstream"
     batch_max_messages: int = Field(5000, ge=1)
-    poll_timeout_s: float = Field(0.1, gt=0)
+    poll_timeout_s: float = Field(0.1, gt=0, description="the longest a batch that is not full waits for more")
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch")
     stall_skip_after: int = Field(3, ge=1, description="read errors at one offset (a batch the consumer cannot "
                                   "decompress) before that batch is skipped into dead letters")
-    fetch_queue_kbytes: int = Field(32 * 1024, ge=1024,
-                                    description="Kafka messages the consumer prefetches, in KiB (librdkafka)")
+    fetch_queue_kbytes: int = Field(8 * 1024, ge=1024,
+                                    description="Kafka messages the consumer prefetches, in KiB (librdkafka): with "
+                                    "a backlog, a consumed batch holds about this much (8 MiB: ~300k metric points)")
     max_poll_interval_s: float = Field(
         45.0, ge=15, le=3600, description="librdkafka's max.poll.interval.ms, in seconds. It also bounds how long "
         "a JoinGroup request may wait for its answer (this + 3 s): with the default 300 s, a consumer whose "

@@ -17,6 +17,13 @@ def _latency() -> Histogram:
                      ["table"], registry=None, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 
+DELAY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30)
+
+
+def _delay(name: str, what: str) -> Histogram:
+    return Histogram(name, what, registry=None, buckets=DELAY_BUCKETS)
+
+
 @dataclass
 class ProjectorStats:
     events: int = 0
@@ -31,6 +38,14 @@ class ProjectorStats:
     skipped_messages: int = 0
     """Offsets the consumer could not read, skipped into dead letters (also counted in dead_letters)."""
     skips: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=20))
+    waited: Histogram = field(default_factory=lambda: _delay(
+        "runstream_projector_waited_seconds",
+        "Per consumed batch: from its oldest message's Kafka timestamp to the batch in the projector's hands"))
+    written: Histogram = field(default_factory=lambda: _delay(
+        "runstream_projector_write_seconds", "Per consumed batch: from its consumption to every table written"))
+    visible: Histogram = field(default_factory=lambda: _delay(
+        "runstream_projector_visible_age_seconds",
+        "Per consumed batch: from its oldest message's Kafka timestamp to every table written"))
     _window: deque[tuple[float, int, int]] = field(default_factory=deque)
 
     def record_batch(self, *, events: int, points: int, dead_letters: int, duplicates: int) -> None:
@@ -44,6 +59,13 @@ class ProjectorStats:
         self._window.append((now, self.events, self.points))
         while self._window and now - self._window[0][0] > RATE_WINDOW_S:
             self._window.popleft()
+
+    def record_timing(self, *, oldest_ms: int | None, consumed: float, written: float) -> None:
+        """Where a batch's time went: waiting (log -> consumed) and writing (consumed -> written); epoch seconds."""
+        self.written.observe(max(written - consumed, 0.0))
+        if oldest_ms is not None:
+            self.waited.observe(max(consumed - oldest_ms / 1000, 0.0))
+            self.visible.observe(max(written - oldest_ms / 1000, 0.0))
 
     def record_skip(self, partition: int, first: int, last: int, error: str) -> None:
         self.skipped_messages += last - first + 1

@@ -66,6 +66,8 @@ class RunstreamCollector(Collector):
                                       "Offsets the consumer could not read, skipped into dead letters",
                                       value=stats.skipped_messages)
             yield from stats.insert_latency.collect()
+            for histogram in (stats.waited, stats.written, stats.visible):
+                yield from histogram.collect()
 
 
 def render(state: AppState) -> bytes:

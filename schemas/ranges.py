@@ -54,10 +54,11 @@ def check_ranges(event: RunEvent) -> RunEvent:
     payload = event.payload
     if isinstance(payload, MetricsLogged) and len(payload):
         check_int("metric batch size", len(payload), 0, UINT32_MAX)
-        check_int("step", min(payload.steps), STEP_MIN, STEP_MAX)  # min/max: C loops over large batches
-        check_int("step", max(payload.steps), STEP_MIN, STEP_MAX)
-        check_int("metric timestamp (ms)", min(payload.timestamps), TIME_MIN_MS, TIME_MAX_MS - 1)
-        check_int("metric timestamp (ms)", max(payload.timestamps), TIME_MIN_MS, TIME_MAX_MS - 1)
+        # numpy's min/max (the builtins make a Python object per point of these numpy columns)
+        check_int("step", int(payload.steps.min()), STEP_MIN, STEP_MAX)
+        check_int("step", int(payload.steps.max()), STEP_MIN, STEP_MAX)
+        check_int("metric timestamp (ms)", int(payload.timestamps.min()), TIME_MIN_MS, TIME_MAX_MS - 1)
+        check_int("metric timestamp (ms)", int(payload.timestamps.max()), TIME_MIN_MS, TIME_MAX_MS - 1)
     elif isinstance(payload, ArtifactLogged):
         check_int("artifact size", payload.size, 0, UINT64_MAX)
     elif isinstance(payload, RunStatusChanged) and payload.end_time is not None:

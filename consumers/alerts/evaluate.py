@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from consumers.alerts.rules import Rule, RuleBook
 from consumers.projections.base import LoggedEvent
 from schemas import MetricsLogged, RunStarted, RunStatus, RunStatusChanged
@@ -14,6 +16,7 @@ from schemas.alerts import ALERT_RULE_EVENTS, AlertDelivered, AlertFired
 
 FIRING_NAMESPACE = uuid.UUID("6f1e3c4e-7d1a-4c55-9a51-2a3d0e6b8a10")
 ENDED_BADLY = (RunStatus.FAILED, RunStatus.KILLED)
+POINT_CONDITIONS = ("threshold", "nan", "new_best")  # the conditions `_point` evaluates on each metric point
 
 
 def firing_id(rule_id: str, run_id: str, condition: str) -> str:
@@ -84,9 +87,32 @@ class Evaluator:
                 if rule.condition == "run_failed" and p.status in ENDED_BADLY:
                     out.append(self._firing(rule, logged, run, f"ended {p.status}"))
         elif isinstance(p, MetricsLogged):
-            for key, step, _, value in p.points():
-                out.extend(self._point(rules, logged, run, key, step, value))
+            watched = {r.metric_key for r in rules if r.condition in POINT_CONDITIONS}
+            if None in watched or not watched.isdisjoint(p.names):
+                for key, step, _, value in p.points():
+                    out.extend(self._point(rules, logged, run, key, step, value))
+            else:  # no rule looks at these points: only the experiment's best moves, a column at a time
+                self._note_best(run.experiment_id, p)
         return self._new(out)
+
+    def _note_best(self, experiment_id: str, batch: MetricsLogged) -> None:
+        """What `_point` does to `best` for every point of a batch, with numpy: per key, the finite minimum
+        and maximum against the best so far."""
+        finite = np.isfinite(batch.values)
+        keys, values = batch.name_index[finite], batch.values[finite]
+        if not len(values):
+            return
+        order = np.argsort(keys, kind="stable")
+        keys, values = keys[order], values[order]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        lows, highs = np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)
+        for k, low, high in zip(keys[starts].tolist(), lows.tolist(), highs.tolist(), strict=True):
+            key = batch.names[k]
+            for op, value in (("min", low), ("max", high)):
+                slot = (experiment_id, key, op)
+                best = self.best.get(slot)
+                if best is None or (value < best if op == "min" else value > best):
+                    self.best[slot] = value
 
     def _point(self, rules: list[Rule], logged: LoggedEvent, run: RunState, key: str, step: int,
                value: float) -> list[Firing]:

@@ -51,3 +51,35 @@ def test_duplicates_count_once_and_gaps_are_visible(stack: Stack) -> None:
     assert any(k.startswith('runstream_projector_insert_seconds_bucket{le="0.005",table="metrics"')
                for k in metrics)
     assert metrics["runstream_projector_up"] == 1
+
+
+def _scrape(stack: Stack) -> dict[str, float]:
+    text = stack.api.get("/metrics").text
+    return {line.split(" ")[0]: float(line.split(" ")[-1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
+def test_metrics_tell_how_long_a_batch_waited_and_was_written(stack: Stack) -> None:
+    """Timed from the message's Kafka timestamp: an event logged 40 s before the projector saw it shows 40 s."""
+    before = _scrape(stack)
+    run_id = uuid.uuid4().hex
+    logged_ms = int(datetime.now(UTC).timestamp() * 1000) - 40_000
+    producer = KafkaProducer({"bootstrap.servers": stack.settings.store.kafka_bootstrap_servers})
+    producer.produce(stack.settings.store.topic, value=encode(_event(run_id, 1, RunStarted("late", "u"))),
+                     key=run_id, timestamp=logged_ms)
+    producer.flush(10)
+    stack.wait_projected()
+
+    after = _scrape(stack)
+
+    def grew(name: str) -> float:
+        return after[name] - before.get(name, 0.0)
+
+    assert grew("runstream_projector_waited_seconds_count") >= 1
+    assert grew("runstream_projector_visible_age_seconds_count") >= 1
+    assert grew("runstream_projector_write_seconds_count") >= 1
+    assert grew("runstream_projector_waited_seconds_sum") >= 40
+    assert grew("runstream_projector_visible_age_seconds_sum") >= 40 + grew("runstream_projector_write_seconds_sum")
+    # the late batch is counted above 30 s, not in a bucket of a batch that was fresh
+    assert grew('runstream_projector_visible_age_seconds_bucket{le="30.0"}') < grew(
+        'runstream_projector_visible_age_seconds_bucket{le="+Inf"}')

@@ -109,3 +109,34 @@ def test_a_batch_is_evaluated_in_event_time_order_across_partitions() -> None:
     assert ordered == [created, nan, later], "partitions merged by time, each partition's own order kept"
     assert fired(Evaluator(), *ordered) == [("nan", RUN_A)]
     assert fired(Evaluator(), nan, later, created) == [], "in the consumer's order the rule came too late"
+
+
+def mixed_batch(seed: int) -> MetricsLogged:
+    import random
+
+    rng = random.Random(seed)
+    names = ["loss", "acc", "lr"]
+    size = rng.randint(1, 300)
+    values = [rng.choice([math.nan, math.inf, -math.inf]) if rng.random() < 0.05 else rng.uniform(-5, 5)
+              for _ in range(size)]
+    return MetricsLogged(names, [rng.randrange(3) for _ in range(size)], list(range(size)), [0] * size, values)
+
+
+def test_batches_no_rule_watches_keep_the_same_best_as_point_by_point() -> None:
+    fast, reference = Evaluator(), Evaluator()
+    reference.observe(rule("nan"))  # watches every key: the point-by-point path
+    for seed in range(40):
+        experiment = str(seed % 3)
+        fast.observe(logged(mixed_batch(seed), experiment=experiment))
+        reference.observe(logged(mixed_batch(seed), experiment=experiment))
+    assert fast.best == reference.best
+    assert fast.best  # the batches had finite values
+
+
+def test_a_batch_without_the_watched_key_still_feeds_a_later_new_best() -> None:
+    ev = Evaluator()
+    ev.observe(rule("new_best", metric_key="acc", op="max"))
+    assert fired(ev, logged(points(0.5, 0.9, math.nan, key="loss"))) == []  # no rule looks at loss
+    ev.observe(rule("new_best", rule_id="loss_best", name="loss_best", metric_key="loss", op="min"))
+    assert fired(ev, logged(points(0.6, key="loss"))) == []  # 0.5 stays the best
+    assert fired(ev, logged(points(0.4, key="loss"))) == [("new_best", RUN_A)]

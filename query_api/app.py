@@ -21,7 +21,7 @@ from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
 from query_api.jsonresponse import JSONResponse
 from query_api.maintenance import MaintenanceRunner
-from query_api.mlflow import artifact_routes, server_routes, ui_routes
+from query_api.mlflow import artifact_routes, server_routes, ui_routes, unimplemented
 from query_api.mlflow import routes as mlflow_routes
 from query_api.mlflow.deps import Replays
 from query_api.mlflow.model_app import build_model_services, install_model_routes
@@ -124,11 +124,10 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
     app.state.replays = Replays()
     by_route = [Depends(require_route_scope())]
     for prefix in ("/api/2.0", "/ajax-api/2.0"):
-        app.include_router(mlflow_routes.router, prefix=prefix, dependencies=by_route)
-        app.include_router(artifact_routes.router, prefix=prefix, dependencies=by_route)
-        app.include_router(ui_routes.router, prefix=prefix, dependencies=by_route)
+        for served in (mlflow_routes.router, artifact_routes.router, ui_routes.router):
+            unimplemented.include_served(app, served, prefix=prefix, dependencies=by_route)
     for prefix in ("/api/3.0", "/ajax-api/3.0"):
-        app.include_router(server_routes.v3, prefix=prefix)
+        unimplemented.include_served(app, server_routes.v3, prefix=prefix)
     install_model_routes(app, by_route)  # MLflow 3 logged models and the model registry
     app.include_router(server_routes.plain)
     app.include_router(ui_routes.plain, dependencies=by_route)

@@ -25,10 +25,10 @@ def install_model_routes(app: FastAPI, dependencies: Sequence[Any]) -> None:
     """Logged-model, registry and AI-gateway routes under MLflow's prefixes, then the catch-all for what is not
     served."""
     for prefix in ("/api/2.0", "/ajax-api/2.0"):
-        app.include_router(model_routes.router, prefix=prefix, dependencies=list(dependencies))
-        app.include_router(registry_routes.router, prefix=prefix, dependencies=list(dependencies))
+        unimplemented.include_served(app, model_routes.router, prefix=prefix, dependencies=dependencies)
+        unimplemented.include_served(app, registry_routes.router, prefix=prefix, dependencies=dependencies)
     for prefix in ("/api/3.0", "/ajax-api/3.0"):  # the gateway's secrets and model definitions are MLflow 3 APIs
-        app.include_router(gateway_routes.router, prefix=prefix, dependencies=list(dependencies))
+        unimplemented.include_served(app, gateway_routes.router, prefix=prefix, dependencies=dependencies)
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/3.0/mlflow",
                    "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
         app.include_router(unimplemented.router, prefix=prefix, dependencies=list(dependencies))

@@ -8,7 +8,13 @@ Included after every real route, so it only sees what nothing else matched.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
+from starlette.routing import compile_path
 
 from query_api.errors import error_body
 from query_api.jsonresponse import JSONResponse
@@ -37,6 +43,26 @@ def answer(method: str, path: str) -> JSONResponse:
                         status_code=404)
 
 
+def include_served(app: FastAPI, router: APIRouter, *, prefix: str, dependencies: Sequence[Any] = ()) -> None:
+    """Include an MLflow router and remember its paths and methods: a served path asked with another method is
+    answered 405 by the catch-all (which matches every method, so it wins over Starlette's own 405)."""
+    app.include_router(router, prefix=prefix, dependencies=list(dependencies))
+    served: list[tuple[re.Pattern[str], set[str]]] = getattr(app.state, "mlflow_served", [])
+    served += [(compile_path(prefix + route.path)[0], set(route.methods or ())) for route in router.routes
+               if isinstance(route, APIRoute)]
+    app.state.mlflow_served = served
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """The methods the served routes answer for this path."""
+    served: list[tuple[re.Pattern[str], set[str]]] = getattr(request.app.state, "mlflow_served", [])
+    return {m for pattern, methods in served if pattern.match(request.url.path) for m in methods}
+
+
 @router.api_route("/{rest:path}", methods=METHODS)
 def not_served(rest: str, request: Request) -> JSONResponse:
+    if allowed := allowed_methods(request):
+        return JSONResponse(error_body("METHOD_NOT_ALLOWED", f"{request.method} is not served for "
+                                       f"{request.url.path}; it answers {', '.join(sorted(allowed))}"),
+                            status_code=405, headers={"Allow": ", ".join(sorted(allowed))})
     return answer(request.method, request.url.path)

@@ -90,6 +90,10 @@ def test_registry_rest_shapes_and_errors(runstream: str) -> None:  # noqa: F811
     ("POST", "/api/2.0/mlflow/webhooks", 501, "NOT_IMPLEMENTED"),
     ("POST", "/ajax-api/3.0/mlflow/scorers/register", 501, "NOT_IMPLEMENTED"),
     ("GET", "/api/2.0/mlflow/no-such-thing", 404, "ENDPOINT_NOT_FOUND"),
+    # a served path asked with another method: 405 naming the methods it answers, never the families' 501
+    ("PUT", "/api/3.0/mlflow/gateway/secrets/create", 405, "METHOD_NOT_ALLOWED"),
+    ("PUT", "/ajax-api/3.0/mlflow/gateway/model-definitions/list", 405, "METHOD_NOT_ALLOWED"),
+    ("PUT", "/api/2.0/mlflow/runs/create", 405, "METHOD_NOT_ALLOWED"),
 ])
 def test_routes_not_served_answer_mlflow_json(runstream: str, method: str, path: str, status: int,  # noqa: F811
                                              code: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -43,21 +44,24 @@ class RunQuery:
 class RunPage:
     run_ids: list[str]
     next_token: PageToken | None
+    state: list[tuple[Any, ...]] | None = None
+    """With `with_state`: the page's runs' state rows (attributes, params, tags), for `runs.fetch_runs`."""
 
 
 def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken | None = None,
-                exclude_experiments: Collection[str] = ()) -> RunPage:
-    """One page of matching run ids in order. The first page pins the log position (snapshot) and later
-    pages read at that position, so runs projected meanwhile never shift a page."""
+                exclude_experiments: Collection[str] = (), with_state: bool = False) -> RunPage:
+    """One page of matching run ids in order (with their state rows when asked). The first page pins the log
+    position (snapshot) and later pages read at that position, so runs projected meanwhile never shift a page."""
     pinned = token.snapshot if token is not None and token.snapshot is not None else None
     offset = token.offset if token is not None else 0
     experiment_ids = sorted(set(query.experiment_ids) - set(exclude_experiments))
     if not experiment_ids:
         return RunPage([], None)
     built = build_search(experiment_ids, query.node, list(query.order), run_view=query.view, snapshot=pinned,
-                         offset=offset, limit=limit + 1)
-    run_ids, snapshot = search_page(client, built)
+                         offset=offset, limit=limit + 1, with_state=with_state)
+    page = search_page(client, built)
+    run_ids, snapshot = page.run_ids, page.snapshot
     more = len(run_ids) > limit
     pages_at = pinned if pinned is not None else (snapshot or {})  # a first page with a next page pinned one
     next_token = PageToken(offset + limit, pages_at, query.fingerprint()) if more else None
-    return RunPage(run_ids[:limit], next_token)
+    return RunPage(run_ids[:limit], next_token, page.state[:limit] if page.state is not None else None)

@@ -118,12 +118,17 @@ def _nan_if_null(value: float | None) -> float:
 
 
 def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None, *,
-               experiment_ids: list[str] | None = None, readers: Readers | None = None) -> list[RunRecord]:
+               experiment_ids: list[str] | None = None, readers: Readers | None = None,
+               state: Sequence[Sequence[Any]] | None = None) -> list[RunRecord]:
     """The full shape of each run that exists, in the order of run_ids; as it stood at `as_of` when given.
 
-    With the experiments known (a search knows them) and `readers`, its reads run side by side."""
+    With the experiments known (a search knows them) and `readers`, its reads run side by side; with the runs'
+    `state` rows already read (a search page read them with its ids), only their summaries and names are read."""
     if not run_ids:
         return []
+    if state is not None and as_of is None and experiment_ids is not None and readers is not None:
+        rest = shape_reads(run_ids, experiment_ids)[1:]
+        return shape_results(run_ids, [state, *readers.run(*rest)])
     if experiment_ids is not None and readers is not None:
         return shape_results(run_ids, readers.run(*shape_reads(run_ids, experiment_ids, as_of)))
     instant = as_of or END_OF_TIME

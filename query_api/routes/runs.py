@@ -80,8 +80,9 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
     experiment_ids = _resolve_experiments(clickhouse, facts, request)
     query = replace(query, experiment_ids=tuple(experiment_ids))
     token = PageToken.decode(request.page_token, query.fingerprint()) if request.page_token else None
-    page = run_search.search_runs(clickhouse, query, limit=request.max_results, token=token)
-    found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers)
+    page = run_search.search_runs(clickhouse, query, limit=request.max_results, token=token, with_state=True)
+    found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers,
+                            state=page.state)
     return JSONResponse({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 
 

@@ -221,3 +221,12 @@ def test_a_rebuild_gives_the_same_table_and_answers_and_verify_agrees(stack: Sta
     assert _table(stack) == before
     assert {f: _search(stack, filter=f) for f in searched} == searched
     assert _search(stack, run_view="deleted") == deleted
+
+
+def test_a_search_page_shapes_its_runs_as_a_run_read_does(stack: Stack, runs: dict[str, str]) -> None:
+    """A search reads its page's state with its ids; the runs it answers are the ones a read of each gives."""
+    found = _search(stack, run_view="all", order_by=["attributes.run_name ASC"])
+    assert [r["name"] for r in found] == ["deleted", "plain", "restored", "second"]
+    read = [stack.api.get(f"/api/v1/runs/{r['run_id']}").json() for r in found]
+    assert found == [{k: v for k, v in r.items() if k != "inputs"} for r in read]  # a run read adds its inputs
+    assert found[-1]["params"] == {"lr": "0.2", "opt": "adam"} and found[-1]["tags"] == {"late": "yes", "stage": "prod"}

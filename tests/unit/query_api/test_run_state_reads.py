@@ -40,3 +40,14 @@ def test_current_selects_only_the_columns_asked_and_of_runs_merges_the_given_run
     grouped = run_state.of_runs("run_id IN {ids:Array(String)}", ["name", "deleted", "tags"])
     assert "max(name).3 AS name" in grouped and "ifNull(max(deleted).3, 0) AS deleted" in grouped
     assert "maxMap(tags) AS tags" in grouped and "HAVING min(first_offset) IS NOT NULL" in grouped
+
+
+def test_a_search_may_read_its_pages_state_with_its_ids() -> None:
+    node = parse_filter("params.opt = 'adam'")
+    first = build_search(["e"], node, [], run_view="active", snapshot=None, offset=0, limit=10, with_state=True)
+    assert first.with_state and "SELECT r.run_id, snapshot, r.experiment_id, '', r.name, r.status" in first.sql
+    assert "r.params, r.tags FROM" in first.sql and "AS user" in first.sql and "tags AS tags" in first.sql
+    later = build_search(["e"], node, [], run_view="active", snapshot={0: 5}, offset=10, limit=10, with_state=True)
+    assert "SELECT r.run_id, r.experiment_id, '', r.name" in later.sql
+    plain = build_search(["e"], node, [], run_view="active", snapshot=None, offset=0, limit=10)
+    assert not plain.with_state and "AS user" not in plain.sql

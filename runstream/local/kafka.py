@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import logging
 import os
 import shutil
@@ -73,7 +74,8 @@ def server_properties(cfg: BrokerConfig) -> str:
 
 
 def provision(cfg: BrokerConfig) -> Path:
-    """Resolve the broker's jars with Maven into the cache (once); return the libs directory."""
+    """Resolve the broker's jars with Maven into the cache (once); return the libs directory. Processes that
+    start at the same time (two test sessions on a fresh machine) take turns: the second finds the jars cached."""
     libs = cfg.libs
     if (libs / ".complete").exists():
         return libs
@@ -83,6 +85,14 @@ def provision(cfg: BrokerConfig) -> Path:
         )
     work = libs.parent
     work.mkdir(parents=True, exist_ok=True)
+    with (work / ".provision.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when this process dies
+        if (libs / ".complete").exists():  # another process resolved them while this one waited
+            return libs
+        return _resolve(cfg, work, libs)
+
+
+def _resolve(cfg: BrokerConfig, work: Path, libs: Path) -> Path:
     pom = work / "pom.xml"
     template = files("runstream.local").joinpath("kafka-pom.xml").read_text()
     pom.write_text(template.replace("@KAFKA_VERSION@", cfg.version))

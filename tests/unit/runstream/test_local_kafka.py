@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +105,31 @@ def test_bad_ports_are_refused(clean_env: pytest.MonkeyPatch, port: str) -> None
     clean_env.setenv("RUNSTREAM_KAFKA_PORT", port)
     with pytest.raises(ValueError):
         ServerSettings()
+
+
+FAKE_MVN = """#!/bin/sh
+# counts its runs, then 'resolves' two jars into -DoutputDirectory slowly, as Maven does on a fresh machine
+echo run >> "$MVN_RUNS"
+for arg in "$@"; do case "$arg" in -DoutputDirectory=*) out="${arg#-DoutputDirectory=}";; esac; done
+mkdir -p "$out"; sleep 1; touch "$out/kafka.jar"; sleep 1; touch "$out/clients.jar"
+"""
+
+
+def test_processes_provisioning_at_once_resolve_the_jars_once_and_all_find_them(tmp_path: Path) -> None:
+    """Two test sessions starting on a fresh machine used to rename one half-written directory over the other's,
+    and one of them started Kafka with no jars."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mvn").write_text(FAKE_MVN)
+    (bin_dir / "mvn").chmod(0o755)
+    runs = tmp_path / "runs"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "MVN_RUNS": str(runs)}
+    script = ("import sys; from pathlib import Path; from runstream.local.kafka import BrokerConfig, provision; "
+              "libs = provision(BrokerConfig(home=Path(sys.argv[1]), cache_dir=Path(sys.argv[2]))); "
+              "print(sorted(p.name for p in libs.iterdir()))")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"home{i}"), str(tmp_path / "cache")],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    assert all(out.strip() == "['.complete', 'clients.jar', 'kafka.jar']" for out, _ in outputs), outputs
+    assert runs.read_text().count("run") == 1

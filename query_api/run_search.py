@@ -46,6 +46,8 @@ class RunPage:
     next_token: PageToken | None
     state: list[tuple[Any, ...]] | None = None
     """With `with_state`: the page's runs' state rows (attributes, params, tags), for `runs.fetch_runs`."""
+    read_at: dict[int, int] | None = None
+    """The log position this page's statement pinned and read at (a first page that found runs), else None."""
 
 
 def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken | None = None,
@@ -64,4 +66,4 @@ def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken
     more = len(run_ids) > limit
     pages_at = pinned if pinned is not None else (snapshot or {})  # a first page with a next page pinned one
     next_token = PageToken(offset + limit, pages_at, query.fingerprint()) if more else None
-    return RunPage(run_ids[:limit], next_token, page.state[:limit] if page.state is not None else None)
+    return RunPage(run_ids[:limit], next_token, page.state[:limit] if page.state is not None else None, snapshot)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from query_api.clientpool import Readers
 from query_api.timefmt import iso_from_micros
 
+Read = Callable[[Client], Sequence[Sequence[Any]]]
+
 EXPERIMENT_NAMES = "SELECT experiment_id, name FROM experiments_current"
 
 AS_OF = "{as_of:DateTime64(6, 'UTC')}"
@@ -119,16 +121,17 @@ def _nan_if_null(value: float | None) -> float:
 
 def fetch_runs(client: Client, run_ids: list[str], as_of: datetime | None = None, *,
                experiment_ids: list[str] | None = None, readers: Readers | None = None,
-               state: Sequence[Sequence[Any]] | None = None) -> list[RunRecord]:
+               state: Sequence[Sequence[Any]] | None = None, names: Read | None = None) -> list[RunRecord]:
     """The full shape of each run that exists, in the order of run_ids; as it stood at `as_of` when given.
 
     With the experiments known (a search knows them) and `readers`, its reads run side by side; with the runs'
-    `state` rows already read (a search page read them with its ids), only their summaries and names are read."""
+    `state` rows already read (a search page read them with its ids), only their summaries and names are read
+    (the names by `names` when given: a search's memory of them, query_api.facts)."""
     if not run_ids:
         return []
     if state is not None and as_of is None and experiment_ids is not None and readers is not None:
-        rest = shape_reads(run_ids, experiment_ids)[1:]
-        return shape_results(run_ids, [state, *readers.run(*rest)])
+        read_summaries, read_names = shape_reads(run_ids, experiment_ids)[1:]
+        return shape_results(run_ids, [state, *readers.run(read_summaries, names or read_names)])
     if experiment_ids is not None and readers is not None:
         return shape_results(run_ids, readers.run(*shape_reads(run_ids, experiment_ids, as_of)))
     instant = as_of or END_OF_TIME
@@ -204,6 +207,12 @@ def shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[Se
         run["tags"] = dict(sorted(run["tags"].items()))
         run["metrics"] = dict(sorted(run["metrics"].items()))
     return [runs[r] for r in run_ids if r in runs]
+
+
+def experiment_names(client: Client, experiment_ids: list[str]) -> list[tuple[str, str]]:
+    """(experiment id, name) of each existing experiment among experiment_ids."""
+    rows = client.query(NAMES_OF, parameters={"experiment_ids": experiment_ids}).result_rows
+    return [(e, name) for e, name in rows]
 
 
 def run_experiments(client: Client, run_ids: list[str]) -> dict[str, str]:

@@ -82,7 +82,7 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
     token = PageToken.decode(request.page_token, query.fingerprint()) if request.page_token else None
     page = run_search.search_runs(clickhouse, query, limit=request.max_results, token=token, with_state=True)
     found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers,
-                            state=page.state)
+                            state=page.state, names=facts.names_reader(experiment_ids, page.read_at))
     return JSONResponse({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 
 

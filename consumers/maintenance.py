@@ -187,6 +187,7 @@ class MaintenanceJob:
                 self.client.command(f"DROP TABLE IF EXISTS `{self.tables.physical(table)}`")
                 self.client.command(f"CREATE TABLE `{self.tables.physical(table)}` AS `{table}`")
             self._replay = Replay(self.settings, self.client, self.tables)
+            self._replay.pause_merges()
             self._replay.start()
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
@@ -205,6 +206,8 @@ class MaintenanceJob:
                     self._phase("swapping tables")
                     for table in self.tables.names:
                         self.client.command(f"EXCHANGE TABLES `{table}` AND `{self.tables.physical(table)}`")
+                    for table in self.tables.names:  # the replayed parts, live now, merge from here on
+                        self.client.command(f"SYSTEM START MERGES `{table}`")
                     if self.live is not None:
                         self.live.reload(self._replay.partitions)
                 else:
@@ -224,6 +227,10 @@ class MaintenanceJob:
             log.exception("%s failed", self.kind)
             with contextlib.suppress(Exception):
                 self._drop(shadows)
+            if self.kind == "rebuild":  # a swap that stopped half way left replayed tables live
+                with contextlib.suppress(Exception):
+                    for table in self.tables.names:
+                        self.client.command(f"SYSTEM START MERGES `{table}`")
             if not isinstance(exc, Exception):
                 raise
         finally:

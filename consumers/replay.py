@@ -13,6 +13,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumers.chunks import offset_of, partition_of
+from consumers.clickhouse import open_client
 from consumers.errors import ConsumerError
 from consumers.settings import ProjectorSettings
 from consumers.sink import PipelinedSink
@@ -24,6 +25,14 @@ log = logging.getLogger("runstream.replay")
 
 
 REPLAY_CHUNK_BYTES = 8 * 1024 * 1024  # per group of partitions: each group pays ~5 small inserts (10-40 ms each)
+# A consume call returns when it holds a batch or after this long: while it waits nothing is written, and at
+# 0.5 s a call gathered ~3,000 metric batches (2M points) before the inserts of the first one could start.
+REPLAY_POLL_S = 0.05
+REPLAY_FETCH_BACKOFF_MS = 10
+REPLAY_INSERT_WORKERS = 2
+# Merging the shadow tables' parts while they are written took ~30% of a replay's CPU, and merged them more than
+# once; past this many inserts (a part each) merges resume, far below ClickHouse's parts_to_delay_insert (1000).
+MAX_UNMERGED_INSERTS = 400  # each with a client of its own: metrics inserts of consecutive groups overlap
 
 
 class ReplayError(ConsumerError):
@@ -58,10 +67,6 @@ class Replay:
         self.tables = tables
         self.counters = ReplayCounters()
         self._batch = batch_max_messages or settings.batch_max_messages
-        self._sink = PipelinedSink(client, retries=settings.insert_retries)
-        self.writer = BatchWriter(self._sink, tables,
-                                  token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
-                                  chunk_bytes=REPLAY_CHUNK_BYTES)
         self._consumer = Consumer({
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "group.id": f"runstream-replay-{uuid.uuid4().hex}",
@@ -69,9 +74,20 @@ class Replay:
             "auto.offset.reset": "earliest",
             "client.id": "runstream-replay",
             "queued.max.messages.kbytes": settings.fetch_queue_kbytes,  # the projector's memory bound
+            # librdkafka waits this long to fetch again once its queue was full (default 1 s): the replay drains
+            # the queue in one group, then sat idle waiting for the next fetch (1.4-1.6 s of 5M points' 7 s).
+            "fetch.queue.backoff.ms": REPLAY_FETCH_BACKOFF_MS,
         })
         self.partitions = self._partitions()
+        self._clients = [open_client(settings.clickhouse_url, settings.clickhouse_database)
+                         for _ in range(REPLAY_INSERT_WORKERS - 1)]
+        self._sink = PipelinedSink(client, retries=settings.insert_retries, more_clients=self._clients)
+        self.writer = BatchWriter(self._sink, tables,
+                                  token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
+                                  chunk_bytes=REPLAY_CHUNK_BYTES)
         self._stalls = StallWatch(settings.stall_skip_after)
+        self._client = client
+        self._merges_paused = False
 
     def _partitions(self) -> list[int]:
         topic = self._consumer.list_topics(self.settings.topic, timeout=30).topics.get(self.settings.topic)
@@ -89,9 +105,25 @@ class Replay:
         self.writer.load_positions(self.partitions)  # shadow tables start empty; this also sets up positions
         self.counters.consumed = dict.fromkeys(self.partitions, -1)
 
+    def pause_merges(self) -> None:
+        """Stop background merges of the tables written (until `resume_merges`, too many parts, or a restart:
+        the stop is not persisted). A rebuild starts them again on the tables it swapped in."""
+        for table in self.tables.names:
+            self._client.command(f"SYSTEM STOP MERGES `{self.tables.physical(table)}`")
+        self._merges_paused = True
+
+    def resume_merges(self) -> None:
+        if self._merges_paused:
+            self._sink.flush()
+            for table in self.tables.names:
+                self._client.command(f"SYSTEM START MERGES `{self.tables.physical(table)}`")
+            self._merges_paused = False
+
     def close(self) -> None:
         self._consumer.close()
         self._sink.close()
+        for client in self._clients:
+            client.close()
 
     def lag(self, targets: dict[int, int]) -> int:
         """Messages between what was replayed and the targets."""
@@ -110,7 +142,7 @@ class Replay:
             if cancel is not None and cancel.is_set():
                 raise ReplayError("cancelled")
             began = time.perf_counter()
-            messages = self._consumer.consume(self._batch, 0.5)
+            messages = self._consumer.consume(self._batch, REPLAY_POLL_S)
             by_partition: dict[int, list[Message]] = defaultdict(list)
             unreadable: list[Stall] = []
             for msg in messages:
@@ -133,6 +165,8 @@ class Replay:
                     by_partition[partition].append(msg)
             if by_partition:
                 self.counters.add(self.writer.write_all(by_partition))
+                if self._sink.inserts > MAX_UNMERGED_INSERTS:
+                    self.resume_merges()
             for partition, msgs in by_partition.items():
                 self.counters.consumed[partition] = offset_of(msgs[-1])
             skipped = self._skip(unreadable, open_, wanted)

@@ -8,6 +8,7 @@ same time (embedded ClickHouse allows one process per data path), and each call 
 call to the other, so both see the same load. DIR is a runstream data directory (`RUNSTREAM_DATA_DIR` of a
 finished `runstream up`, or one loaded by benchmarks/queries.py); `--base` a checkout of the other commit
 (`git worktree add` or `git archive | tar -x`). Prints medians per question and their ratio (base / this).
+`--door mlflow` asks the same questions of runstream's MLflow REST API (as benchmarks/sweep.py asks MLflow).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def main() -> None:
     parser.add_argument("--this", type=Path, default=ROOT, help="the checkout compared (default: this one)")
     parser.add_argument("--steps", type=int, default=1000, help="max_points of the twenty-curves question")
     parser.add_argument("--repeat", type=int, default=21)
+    parser.add_argument("--door", choices=("api", "mlflow"), default="api",
+                        help="ask runstream's own API (default) or its MLflow REST API the same five questions")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="query-ab-"))
     procs = []
@@ -72,7 +75,13 @@ def main() -> None:
             procs.append(start(tree, copy, port))
             apis[name] = sweep.Http(port)
         experiment_id = experiment_id_for(sweep.EXPERIMENT)
-        calls = {name: questions(api, experiment_id, args.steps) for name, api in apis.items()}
+        if args.door == "mlflow":
+            runs = len(apis["this"].call("GET", f"/api/v1/experiments/{experiment_id}/parallel-coordinates?"
+                                                f"params={sweep.PARAM_NAMES[0]}&metric=val_loss")["runs"])
+            calls = {name: sweep.mlflow_questions(api, experiment_id, "val_loss", args.steps, runs)
+                     for name, api in apis.items()}
+        else:
+            calls = {name: questions(api, experiment_id, args.steps) for name, api in apis.items()}
         load = [round(x, 2) for x in os.getloadavg()]
         results = {}
         for question in calls["this"]:

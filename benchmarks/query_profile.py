@@ -5,7 +5,8 @@
 Loads a sweep with benchmarks/queries.py's loader when DIR holds none, serves the API in this process (uvicorn in
 a thread, no projector) and asks the five questions of benchmarks/sweep.py over HTTP. Every statement the API
 sends is timed on the client (`Client.query`, which includes turning the result into Python rows), as is the
-response's JSON encoding; medians per question and per statement are printed as JSON lines.
+response's JSON encoding; medians per question and per statement are printed as JSON lines. `--door mlflow` asks
+them of runstream's MLflow REST API, as benchmarks/sweep.py asks MLflow.
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--door", choices=("api", "mlflow"), default="api",
+                        help="ask runstream's own API (default) or its MLflow REST API the same five questions")
     args = parser.parse_args()
     if not (Path(args.data) / "clickhouse").exists():
         loader.load(args.data, args.runs, args.steps)
@@ -157,7 +160,11 @@ def main() -> None:
                60, "the API")
     time.sleep(1)
     api = sweep.Http(port)
-    calls = questions(api, experiment_id_for(loader.EXPERIMENT), args.steps)
+    experiment_id = experiment_id_for(loader.EXPERIMENT)
+    if args.door == "mlflow":
+        calls = sweep.mlflow_questions(api, experiment_id, "val_loss", args.steps, args.runs)
+    else:
+        calls = questions(api, experiment_id, args.steps)
     for name, call in calls.items():
         call()  # warm-up
         recorder.take()

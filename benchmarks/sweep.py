@@ -149,13 +149,18 @@ class Http:
             return data.decode("utf-8", "replace")
 
     def median_ms(self, repeat: int, method: str, path: str, body: dict[str, Any] | None = None) -> float:
-        self.call(method, path, body)  # warm-up
-        times = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            self.call(method, path, body)
-            times.append((time.perf_counter() - began) * 1000)
-        return statistics.median(times)
+        return median_ms_of(repeat, lambda: self.call(method, path, body))
+
+
+def median_ms_of(repeat: int, call: Callable[[], Any]) -> float:
+    """The median time of `repeat` calls, after one to warm up."""
+    call()
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
 
 
 def wait(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
@@ -570,25 +575,30 @@ def mlflow_side(args: argparse.Namespace, sampler: Sampler, home: Path) -> dict[
             sampler.forget("mlflow producers")
 
 
-def mlflow_queries(api: Http, experiment_id: str, args: argparse.Namespace) -> dict[str, float]:
-    metric = metric_names(args.metrics)[0]
+def mlflow_questions(api: Http, experiment_id: str, metric: str, steps: int, runs: int
+                     ) -> dict[str, Callable[[], Any]]:
+    """The five questions over MLflow's REST API (a real MLflow server's, or runstream's MLflow door), as calls."""
     search = "/api/2.0/mlflow/runs/search"
     some = [r["info"]["run_id"] for r in api.call("POST", search, {
         "experiment_ids": [experiment_id], "max_results": 20, "order_by": ["attributes.run_name ASC"]})["runs"]]
     bulk = urllib.parse.urlencode([("run_ids", r) for r in some[:20]] + [("metric_key", metric),
-                                                                         ("max_results", args.steps)])
-    r = args.repeat
+                                                                         ("max_results", steps)])
     return {
-        "top10_by_final_metric": api.median_ms(r, "POST", search, {
+        "top10_by_final_metric": lambda: api.call("POST", search, {
             "experiment_ids": [experiment_id], "max_results": 10, "order_by": [f"metrics.{metric} ASC"]}),
-        "param_filtered_search": api.median_ms(r, "POST", search, {
+        "param_filtered_search": lambda: api.call("POST", search, {
             "experiment_ids": [experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100}),
-        "one_curve": api.median_ms(r, "GET", f"/api/2.0/mlflow/metrics/get-history?run_id={some[0]}"
+        "one_curve": lambda: api.call("GET", f"/api/2.0/mlflow/metrics/get-history?run_id={some[0]}"
                                              f"&metric_key={metric}"),
-        "twenty_curves": api.median_ms(r, "GET", f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?{bulk}"),
-        "all_runs_params_final_metrics": api.median_ms(r, "POST", search, {
-            "experiment_ids": [experiment_id], "max_results": min(args.runs, 50_000)}),
+        "twenty_curves": lambda: api.call("GET", f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?{bulk}"),
+        "all_runs_params_final_metrics": lambda: api.call("POST", search, {
+            "experiment_ids": [experiment_id], "max_results": min(runs, 50_000)}),
     }
+
+
+def mlflow_queries(api: Http, experiment_id: str, args: argparse.Namespace) -> dict[str, float]:
+    calls = mlflow_questions(api, experiment_id, metric_names(args.metrics)[0], args.steps, args.runs)
+    return {name: median_ms_of(args.repeat, call) for name, call in calls.items()}
 
 
 # -- backlog --------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from query_api.auth import load_tokens, require, require_route_scope
 from query_api.clientpool import ClientPool, Readers
 from query_api.consistency import ReadBarrier
 from query_api.errors import install_error_handlers
+from query_api.facts import Facts
 from query_api.jsonresponse import JSONResponse
 from query_api.maintenance import MaintenanceRunner
 from query_api.mlflow import artifact_routes, server_routes, ui_routes, unimplemented
@@ -77,7 +78,8 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
         artifacts = ArtifactStore(settings.artifact_dir(store.data_dir), max_bytes=settings.artifact_max_bytes)
-        app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts,
+        facts = Facts()  # shared by both front doors: a run's experiment read by one is known to the other
+        app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts, facts=facts,
                                                default_artifact_root=settings.mlflow_default_artifact_root)
         passphrase = settings.gateway_kek_passphrase
         build_model_services(app, app.state.mlflow,
@@ -85,7 +87,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier, health_clickhouse=health_client,
-                                       alerts=alert_worker)
+                                       alerts=alert_worker, facts=facts)
         try:
             yield
         finally:

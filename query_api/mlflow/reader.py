@@ -3,12 +3,14 @@ Every read first waits (bounded) until the projector has passed this instance's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clickhouse_connect.driver.client import Client
 
 from query_api.consistency import ReadBarrier
+from query_api.facts import Facts
 from query_api.mlflow import protocol as p
 from query_api.mlflow.state import ExperimentState, RunState
 from query_api.queries import mlflow as q
@@ -16,6 +18,9 @@ from query_api.queries import models as model_queries
 from query_api.queries import runs as run_queries
 from query_api.queries.mlflow import ExperimentRow
 from schemas.ids import DEFAULT_EXPERIMENT, DEFAULT_EXPERIMENT_ID
+
+if TYPE_CHECKING:
+    from query_api.clientpool import Readers
 
 
 def _iso_ms(value: str | None) -> int | None:
@@ -29,9 +34,11 @@ _DEFAULT = ExperimentRow(experiment_id=DEFAULT_EXPERIMENT_ID, name=DEFAULT_EXPER
 class MlflowReader:
     """Reads over runstream's tables, in MLflow's shapes."""
 
-    def __init__(self, clickhouse: Client, barrier: ReadBarrier, default_artifact_root: str | None = None) -> None:
+    def __init__(self, clickhouse: Client, barrier: ReadBarrier, default_artifact_root: str | None = None, *,
+                 facts: Facts | None = None) -> None:
         self.clickhouse = clickhouse
         self.barrier = barrier
+        self.facts = facts or Facts()  # runs' experiments (a run never changes experiment), remembered once read
         # None: runs' files pass through this server (mlflow-artifacts:); else the root new experiments get
         self.default_artifact_root = default_artifact_root.rstrip("/") if default_artifact_root else None
         self._locations: dict[str, str] = {}  # an experiment's artifact location never changes once created
@@ -108,21 +115,28 @@ class MlflowReader:
 
     # -- runs --------------------------------------------------------------------------------------------
     def get_runs(self, run_ids: list[str], experiment_ids: list[str] | None = None,
-                 deleted_experiments: set[str] | None = None) -> list[dict[str, Any]]:
+                 deleted_experiments: set[str] | None = None, *, state: Sequence[Sequence[Any]] | None = None,
+                 readers: Readers | None = None) -> list[dict[str, Any]]:
         """MLflow Run shapes, in run_ids order (runs that do not exist are left out); a search that already
-        waited and knows the deleted experiments passes them."""
+        waited and knows the deleted experiments passes them, and with `readers` the page's `state` rows it
+        read with its ids: then every other read of the page runs side by side."""
         if deleted_experiments is None:
             self.barrier.wait()
             deleted_experiments = self.deleted_experiments()
-        found = run_queries.fetch_runs(self.clickhouse, run_ids, experiment_ids=experiment_ids)
-        if not found:
-            return []
-        ids = [r["run_id"] for r in found]
-        exps = sorted({r["experiment_id"] for r in found})
-        latest = q.latest_metrics(self.clickhouse, exps, ids)
-        inputs = q.inputs(self.clickhouse, exps, ids)
-        outputs = model_queries.outputs(self.clickhouse, ids)  # MLflow 3: logged models the runs produced
-        model_inputs = model_queries.model_inputs(self.clickhouse, ids)  # ... and the ones they took as inputs
+        if state is not None and readers is not None:
+            if not state:
+                return []
+            found, (latest, inputs, outputs, model_inputs) = self._shaped_beside(run_ids, state, readers)
+        else:
+            found = run_queries.fetch_runs(self.clickhouse, run_ids, experiment_ids=experiment_ids)
+            if not found:
+                return []
+            ids = [r["run_id"] for r in found]
+            exps = sorted({r["experiment_id"] for r in found})
+            latest = q.latest_metrics(self.clickhouse, exps, ids)
+            inputs = q.inputs(self.clickhouse, exps, ids)
+            outputs = model_queries.outputs(self.clickhouse, ids)  # MLflow 3: logged models the runs produced
+            model_inputs = model_queries.model_inputs(self.clickhouse, ids)  # ... and the ones they took as inputs
         shaped = []
         for run in found:
             times = {"start_ms": _iso_ms(run["start_time"]), "end_ms": _iso_ms(run["end_time"])}
@@ -136,6 +150,18 @@ class MlflowReader:
                 shaped[-1]["outputs"] = {"model_outputs": [{"model_id": m, "step": s} for m, s in produced]}
         return shaped
 
+    def _shaped_beside(self, run_ids: list[str], state: Sequence[Sequence[Any]], readers: Readers
+                       ) -> tuple[list[run_queries.RunRecord], tuple[Any, Any, Any, Any]]:
+        """The runs of a search page from their state rows, their latest metrics, inputs and models read side by
+        side (MLflow's run shape has no experiment name and no metric summaries, so neither is read)."""
+        ids, exps = [row[0] for row in state], sorted({row[1] for row in state})
+        results: list[Any] = readers.run(
+            lambda c: q.latest_metrics(c, exps, ids), lambda c: q.inputs(c, exps, ids),
+            lambda c: model_queries.outputs(c, ids), lambda c: model_queries.model_inputs(c, ids))
+        self.facts.remember_runs({row[0]: row[1] for row in state})
+        found = run_queries.shape_results(run_ids, [state, [], []])
+        return found, (results[0], results[1], results[2], results[3])
+
     def get_run(self, run_id: str) -> dict[str, Any]:
         found = self.get_runs([p.check_run_id(run_id)])
         if not found:
@@ -144,10 +170,19 @@ class MlflowReader:
 
     def run_experiment(self, run_id: str) -> str:
         self.barrier.wait()
-        experiment_id = run_queries.run_experiment(self.clickhouse, p.check_run_id(run_id))
+        experiment_id = self.facts.run_experiment(self.clickhouse, p.check_run_id(run_id))
         if experiment_id is None:
             raise p.DoesNotExist(f"Run with id={run_id} not found")
         return experiment_id
+
+    def run_experiments(self, run_ids: list[str]) -> set[str]:
+        """The experiments of these (checked) runs, in one read for those not remembered; the first run that
+        does not exist is named in the error, as asking them one by one would."""
+        self.barrier.wait()
+        found = self.facts.run_experiments(self.clickhouse, run_ids)
+        if missing := [r for r in run_ids if r not in found]:
+            raise p.DoesNotExist(f"Run with id={missing[0]} not found")
+        return set(found.values())
 
     def existing_points(self, state: RunState, keys: list[str]) -> set[tuple[str, int, int, float]]:
         """The run's points of these keys (key, step, timestamp, value): a model-linked point re-logged by

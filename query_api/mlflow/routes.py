@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from query_api import run_search
 from query_api.auth import READS
-from query_api.deps import ClickHouseDep
+from query_api.deps import ClickHouseDep, ReadersDep
 from query_api.jsonresponse import JSONResponse
 from query_api.mlflow import dialect as s
 from query_api.mlflow import protocol as p
@@ -227,7 +227,7 @@ def log_inputs(body: Body, writer: WriterDep) -> JSONResponse:
 
 
 @router.post("/runs/search", openapi_extra=READS)
-def search_runs(body: Body, reader: ReaderDep, clickhouse: ClickHouseDep) -> JSONResponse:
+def search_runs(body: Body, reader: ReaderDep, clickhouse: ClickHouseDep, readers: ReadersDep) -> JSONResponse:
     experiment_ids = [p.check_experiment_id(e, "experiment_ids") for e in
                       _list_of_str(body.get("experiment_ids"), "experiment_ids")]
     view = s.view_type(body.get("run_view_type"))
@@ -237,9 +237,10 @@ def search_runs(body: Body, reader: ReaderDep, clickhouse: ClickHouseDep) -> JSO
     token = s.decode_token(body.get("page_token"), query.fingerprint())
     reader.barrier.wait()
     deleted = reader.deleted_experiments()
-    page = run_search.search_runs(clickhouse, query, limit=limit, token=token,
-                       exclude_experiments=deleted if view == "active" else ())
-    runs = reader.get_runs(page.run_ids, sorted(experiment_ids), deleted)
+    excluded = deleted if view == "active" else ()
+    page = run_search.search_runs(clickhouse, query, limit=limit, token=token, exclude_experiments=excluded,
+                                  with_state=readers is not None)
+    runs = reader.get_runs(page.run_ids, sorted(experiment_ids), deleted, state=page.state, readers=readers)
     return _ok({"runs": runs, "next_page_token": page.next_token.encode_mlflow() if page.next_token else None})
 
 
@@ -283,10 +284,11 @@ def get_history_bulk_interval(args: Args, reader: ReaderDep, clickhouse: ClickHo
         raise p.MlflowError("end_step must be greater than start_step. Found start_step="
                             f"{start} and end_step={end}.")
     run_ids = [p.check_run_id(r, "run_ids") for r in asked]
-    reader.barrier.wait()
-    experiments = sorted({reader.run_experiment(r) for r in run_ids})
+    experiments = sorted(reader.run_experiments(run_ids))
     rows = q.interval(clickhouse, experiments, sorted(set(run_ids)), key, start, end, max(limit, 2))
-    return _ok({"metrics": [p.metric_shape(key, v, ts, step, run_id) for run_id, v, ts, step in rows]})
+    # p.metric_shape's dict, built inline: a call per point was a sixth of the route's time at 20,000 points
+    return _ok({"metrics": [{"key": key, "value": v, "timestamp": ts, "step": step, "run_id": run_id}
+                            for run_id, v, ts, step in rows]})
 
 
 # -- artifacts (listing through the tracking API) ---------------------------------------------------------------

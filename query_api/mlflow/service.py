@@ -11,6 +11,7 @@ from clickhouse_connect.driver.client import Client
 
 from query_api.artifacts import ArtifactStore
 from query_api.consistency import ReadBarrier
+from query_api.facts import Facts
 from query_api.mlflow.locations import Locations
 from query_api.mlflow.reader import MlflowReader
 from query_api.mlflow.writer import MlflowWriter
@@ -30,8 +31,9 @@ class MlflowService:
 
     @classmethod
     def build(cls, clickhouse: Client, publisher: ApiPublisher, barrier: ReadBarrier,
-              artifacts: ArtifactStore, *, default_artifact_root: str | None = None) -> MlflowService:
-        reader = MlflowReader(clickhouse, barrier, default_artifact_root)
+              artifacts: ArtifactStore, *, default_artifact_root: str | None = None,
+              facts: Facts | None = None) -> MlflowService:
+        reader = MlflowReader(clickhouse, barrier, default_artifact_root, facts=facts)
         events = EventFactory(Producer(socket.gethostname(), os.getpid(), "mlflow-client", SOFTWARE))
         return cls(reader, MlflowWriter(reader, publisher, events), artifacts,
                    Locations(artifacts, default_artifact_root))

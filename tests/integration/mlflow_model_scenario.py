@@ -4,6 +4,7 @@ user observes (ids and times left out) so runstream can be compared with a real 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,20 @@ def _error(call: Any) -> str:
 
 
 def run_model_scenario(tracking_uri: str, workdir: Path, prefix: str) -> dict[str, Any]:
+    """The scenario against one server; the client's global tracking and registry URIs are reset after it (a
+    registry URI left behind sent a later module's registrations to this server, stopped by then)."""
+    import mlflow
+
+    try:
+        return _model_scenario(tracking_uri, workdir, prefix)
+    finally:  # setting a URI also sets its environment variable, which outlives setting None
+        mlflow.set_registry_uri(None)
+        mlflow.set_tracking_uri(None)
+        os.environ.pop("MLFLOW_REGISTRY_URI", None)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def _model_scenario(tracking_uri: str, workdir: Path, prefix: str) -> dict[str, Any]:
     import mlflow
     import numpy as np
     from mlflow.tracking import MlflowClient

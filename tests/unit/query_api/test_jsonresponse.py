@@ -78,3 +78,20 @@ def test_json_response_renders_non_finite_values() -> None:
         "points": [{"step": 0, "value": "NaN"}],
     }
     assert int(response.headers["content-length"]) == len(response.body)
+
+
+@pytest.mark.parametrize("content", [
+    {"metrics": [{"key": "loss", "value": 0.1 * i, "timestamp": 1_700_000_000_000 + i, "step": i} for i in range(50)]},
+    {"a": [1e16, 1e-5, -0.0, 123456789.123, 2**63 - 1, -(2**63)], "t": ("x", 1), "u": "é ☃ \u2028 \"q\" \\"},
+    {"next_page_token": None, "runs": []},  # a None: the standard encoder writes it
+    {"v": [1.0, math.nan, math.inf]},  # non-finite floats: MLflow's strings
+    {"tag": "null", "value": "NaN text"},  # text that looks like the markers is left as text
+    {"big": 2**70, "k": {1: "non-str key"}},  # what orjson refuses, the standard encoder writes
+])
+def test_dumps_gives_what_the_standard_encoder_gives_whichever_encoder_writes_it(content: Any) -> None:
+    expected = json.loads(json.dumps(finite_json(content), ensure_ascii=False))
+    assert json.loads(dumps(content)) == expected
+
+
+def test_dumps_never_writes_a_non_finite_float_as_null() -> None:
+    assert json.loads(dumps({"v": [math.nan, -math.inf], "x": [0.5]})) == {"v": ["NaN", "-Infinity"], "x": [0.5]}

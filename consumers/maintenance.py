@@ -8,10 +8,10 @@ Both follow the same steps:
    swap every shadow table in with EXCHANGE TABLES (rebuild) or compare per-run checksums (verify);
 4. resume, drop what is left over.
 
-Verify stores only what the replay reads back or what must be read FINAL. The other projections' scratch tables
-are Null tables (they keep nothing) with a materialized view summing the checksums of every inserted block per
-run (`streamed_tables`), so the replayed side of metrics is hashed once as it is inserted, never sorted,
-compressed, written and read again; only the live side is read at the end.
+Verify does not store the replay of a large table it need not read back (`streamed_tables`: metrics, in
+practice): its scratch table is a Null table (it keeps nothing) with a materialized view summing each inserted
+block's per-run checksums, so those rows are hashed once as they are inserted, never sorted, compressed, written
+and read again; only the live side is read at the end.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ Kind = Literal["rebuild", "verify"]
 SUFFIX: dict[Kind, str] = {"rebuild": "__rebuild", "verify": "__verify"}
 VOLATILE_COLUMNS = frozenset({"projected_at"})  # when a row was written, not what it says
 SUMS = "__sums"  # a streamed scratch table's per-run checksums (and `SUMS + "_mv"`, the view filling them)
+# Verify streams a table holding at least this many live rows: a streamed table costs three statements to create
+# and two to drop, a stored one a statement each plus reading it back, which pays only for large tables.
+STREAM_MIN_ROWS = 100_000
 CATCH_UP_LAG = 5_000  # messages: below this lag the live projection is paused for the last stretch
 CATCH_UP_ROUNDS = 50
 FOREIGN_MEMBER_WAIT_S = 20.0  # a killed projector leaves the group when its session times out (10 s, projector.py)
@@ -93,15 +96,15 @@ def checksum_sql(table: str, columns: Sequence[tuple[str, str]], *, final: bool)
 Checksum = tuple[int, int, float]  # rows, hash, total of float sums
 
 
-def streamed_tables(tables: Tables) -> list[str]:
+def streamed_tables(tables: Tables, counts: dict[str, int], min_rows: int = STREAM_MIN_ROWS) -> list[str]:
     """The tables whose replayed rows verify checksums as they are inserted instead of storing them: projections
-    read without FINAL (the checksum of a set of blocks is the sum of theirs, whatever parts they end up in),
-    except the events table, which the replay reads back (duplicate event ids, each run's first experiment), and
-    a source whose derived table would be filled by SQL reading it (none today: both build their rows from the
-    blocks in memory)."""
+    with at least `min_rows` live rows (`counts`) read without FINAL (the checksum of a set of blocks is the sum
+    of theirs, whatever parts they end up in), except the events table, which the replay reads back (duplicate
+    event ids, each run's first experiment), and a source whose derived table would be filled by SQL reading it
+    (none today: both build their rows from the blocks in memory)."""
     by_sql = {d.source for d in tables.derived if d.from_block is None}
-    return [p.table for p in tables.projections
-            if not p.merged and p.table != POSITION_TABLE and p.table not in by_sql]
+    return [p.table for p in tables.projections if counts.get(p.table, 0) >= min_rows
+            and not p.merged and p.table != POSITION_TABLE and p.table not in by_sql]
 
 
 def streamed_sql(table: str, shadow: str, columns: Sequence[tuple[str, str]]) -> list[str]:
@@ -197,7 +200,8 @@ class MaintenanceJob:
 
     def __init__(self, kind: Kind, settings: ProjectorSettings, client: Client, *, only: Sequence[str] | None = None,
                  live: LiveProjection | None = None, projections: Sequence[Projection] = PROJECTIONS,
-                 derived: Sequence[Derived] = DERIVED, catch_up_lag: int = CATCH_UP_LAG) -> None:
+                 derived: Sequence[Derived] = DERIVED, catch_up_lag: int = CATCH_UP_LAG,
+                 stream_rows: int = STREAM_MIN_ROWS) -> None:
         self.kind = kind
         self.settings = settings
         self.client = client
@@ -205,7 +209,8 @@ class MaintenanceJob:
         self.catch_up_lag = catch_up_lag
         base = select_tables(only, projections, derived)
         self.tables = Tables(base.projections, base.derived, SUFFIX[kind])
-        self.streamed = streamed_tables(self.tables) if kind == "verify" else []
+        self.stream_rows = stream_rows
+        self.streamed: list[str] = []  # verify's tables summed as they are inserted (chosen by their live rows)
         self.status = JobStatus(kind, self.tables.names)
         self.cancel = threading.Event()
         self._replay: Replay | None = None
@@ -221,13 +226,17 @@ class MaintenanceJob:
         return self.status
 
     def run(self) -> JobStatus:
-        shadows = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed for tail in ("_mv", "")]
-        shadows += [self.tables.physical(t) for t in self.tables.names]
+        shadows = [self.tables.physical(t) for t in self.tables.names]
         try:
             self._check_no_foreign_projector()
             self.status.counts_before = self._counts(self.tables.names)
             self._phase("creating shadow tables")
-            self._drop(shadows)
+            if self.kind == "verify":
+                self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
+                shadows = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed
+                           for tail in ("_mv", "")] + shadows
+            for table in shadows:
+                self.client.command(f"DROP TABLE IF EXISTS `{table}`")
             columns = self._columns()
             for table in self.tables.names:
                 if table in self.streamed:
@@ -341,11 +350,15 @@ class MaintenanceJob:
         return len(description.members or [])
 
     def _counts(self, tables: Sequence[str]) -> dict[str, int]:
-        """Rows per table; derived (aggregating) tables counted FINAL, since their row count before merges
-        depends on how many inserts made them, which a replay does not repeat."""
+        """Rows per table, in one statement; derived (aggregating) tables counted FINAL, since their row count
+        before merges depends on how many inserts made them, which a replay does not repeat."""
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
-        return {t: int(self.client.query(f"SELECT count() FROM `{t}`{' FINAL' if t in derived else ''}"
-                                         ).result_rows[0][0]) for t in tables}
+        if not tables:
+            return {}
+        sql = " UNION ALL ".join(f"SELECT {i} AS i, count() AS n FROM `{t}`{' FINAL' if t in derived else ''}"
+                                 for i, t in enumerate(tables))
+        found = {int(i): int(n) for i, n in self.client.query(sql).result_rows}
+        return {t: found[i] for i, t in enumerate(tables)}
 
     def _columns(self) -> dict[str, list[tuple[str, str]]]:
         """(name, type) of every live table's columns, in order, in one query."""

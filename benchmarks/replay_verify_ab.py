@@ -7,7 +7,8 @@ the checksums as they were (every scratch table stored, then `legacy_differences
 `sum(cityHash64(tuple(...)))` queries per table, the live and the replayed side) and as they are now
 (`MaintenanceJob.streamed` tables summed while inserted, `MaintenanceJob._differences`; the row counts before
 and after in one statement, where they were a query per table), alternating the two,
-and reports each run's wall time, its checksum phase and points/s, with the load average before each run. Both
+and reports each run's wall time, CPU time (this process's threads: Python and the embedded ClickHouse; the
+broker apart), its checksum phase and points/s, with the load average before each run. Both
 variants must find no difference on this log. As in benchmarks/replay.py, each verify follows a rebuild (unless
 --no-rebuild), whose swapped-in tables merge in the background while verify runs.
 """
@@ -98,13 +99,13 @@ def timed_verify(variant: str, settings: ProjectorSettings, client: Any) -> dict
 
     job._differences = differences  # type: ignore[method-assign]
     load = os.getloadavg()[0]
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     status = job.run()
-    wall = time.perf_counter() - began
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     if status.state != "done" or status.differences:
         raise RuntimeError(f"verify ({variant}) failed or found differences: {status.error} "
                            f"{len(status.differences)}: {status.differences[:3]}")
-    return {"variant": variant, "load": load, "seconds": wall, "checksum_s": checksum_s,
+    return {"variant": variant, "load": load, "seconds": wall, "cpu_s": cpu, "checksum_s": checksum_s,
             "points_per_s": status.points / wall, "replay_points_per_s": status.points_per_s}
 
 
@@ -150,7 +151,8 @@ def main() -> None:
                 r = timed_verify(variant, settings, client)
                 results.append(r)
                 print(f"{variant:6} load {r['load']:.2f}: verify {r['seconds']:.2f} s = {r['points_per_s']:,.0f} "
-                      f"points/s, checksums {r['checksum_s']:.2f} s, replay loop {r['replay_points_per_s']:,.0f}",
+                      f"points/s, CPU {r['cpu_s']:.2f} s, checksums {r['checksum_s']:.2f} s, "
+                      f"replay loop {r['replay_points_per_s']:,.0f}",
                       flush=True)
         client.close()
     finally:
@@ -159,6 +161,7 @@ def main() -> None:
     for variant in ("before", "after"):
         mine = [r for r in results if r["variant"] == variant]
         print(f"median {variant}: verify {statistics.median(r['points_per_s'] for r in mine):,.0f} points/s, "
+              f"CPU {statistics.median(r['cpu_s'] for r in mine):.2f} s (this process: Python and ClickHouse), "
               f"checksums {statistics.median(r['checksum_s'] for r in mine):.2f} s")
 
 

@@ -233,8 +233,12 @@ class MaintenanceJob:
             self._phase("creating shadow tables")
             if self.kind == "verify":
                 self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
-                shadows = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed
-                           for tail in ("_mv", "")] + shadows
+                sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")]
+                leftovers = {str(name) for name, in self.client.query(  # of a verify that streamed other tables
+                    "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN "
+                    "{names:Array(String)}", parameters={"names": sums}).result_rows}
+                streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed for tail in ("_mv", "")}
+                shadows = [name for name in sums if name in streamed | leftovers] + shadows
             for table in shadows:
                 self.client.command(f"DROP TABLE IF EXISTS `{table}`")
             columns = self._columns()

@@ -7,6 +7,11 @@ Both follow the same steps:
 3. pause the live projection between two batches, replay the last few events up to its position, then
    swap every shadow table in with EXCHANGE TABLES (rebuild) or compare per-run checksums (verify);
 4. resume, drop what is left over.
+
+Verify does not store the replay of a large table it need not read back (`streamed_tables`: metrics, in
+practice): its scratch table is a Null table (it keeps nothing) with a materialized view summing each inserted
+block's per-run checksums, so those rows are hashed once as they are inserted, never sorted, compressed, written
+and read again; only the live side is read at the end.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ log = logging.getLogger("runstream.maintenance")
 Kind = Literal["rebuild", "verify"]
 SUFFIX: dict[Kind, str] = {"rebuild": "__rebuild", "verify": "__verify"}
 VOLATILE_COLUMNS = frozenset({"projected_at"})  # when a row was written, not what it says
+SUMS = "__sums"  # a streamed scratch table's per-run checksums (and `SUMS + "_mv"`, the view filling them)
+# Verify streams a table holding at least this many live rows: a streamed table costs three statements to create
+# and two to drop, a stored one a statement each plus reading it back, which pays only for large tables.
+STREAM_MIN_ROWS = 100_000
 CATCH_UP_LAG = 5_000  # messages: below this lag the live projection is paused for the last stretch
 CATCH_UP_ROUNDS = 50
 FOREIGN_MEMBER_WAIT_S = 20.0  # a killed projector leaves the group when its session times out (10 s, projector.py)
@@ -85,6 +94,42 @@ def checksum_sql(table: str, columns: Sequence[tuple[str, str]], *, final: bool)
 
 
 Checksum = tuple[int, int, float]  # rows, hash, total of float sums
+
+
+def streamed_tables(tables: Tables, counts: dict[str, int], min_rows: int = STREAM_MIN_ROWS) -> list[str]:
+    """The tables whose replayed rows verify checksums as they are inserted instead of storing them: projections
+    with at least `min_rows` live rows (`counts`) read without FINAL (the checksum of a set of blocks is the sum
+    of theirs, whatever parts they end up in), except the events table, which the replay reads back (duplicate
+    event ids, each run's first experiment), and a source whose derived table would be filled by SQL reading it
+    (none today: both build their rows from the blocks in memory)."""
+    by_sql = {d.source for d in tables.derived if d.from_block is None}
+    return [p.table for p in tables.projections if counts.get(p.table, 0) >= min_rows
+            and not p.merged and p.table != POSITION_TABLE and p.table not in by_sql]
+
+
+def streamed_sql(table: str, shadow: str, columns: Sequence[tuple[str, str]]) -> list[str]:
+    """The statements making `shadow` a Null table shaped like `table` (whose `columns` they are): each block
+    inserted leaves its per-run checksum (`checksum_sql` of the block) in `shadow + SUMS`, which deduplicates a
+    retried insert by its token, as every table does."""
+    return [
+        f"CREATE TABLE `{shadow}` AS `{table}` ENGINE = Null",
+        f"CREATE TABLE `{shadow}{SUMS}` (run String, rows UInt64, hash UInt64, total Float64) ENGINE = MergeTree "
+        "ORDER BY run SETTINGS non_replicated_deduplication_window = 1000",
+        f"CREATE MATERIALIZED VIEW `{shadow}{SUMS}_mv` TO `{shadow}{SUMS}` AS "
+        f"{checksum_sql(shadow, columns, final=False)}",
+    ]
+
+
+def sums_sql(shadow: str) -> str:
+    """A streamed table's checksums per run, in `checksum_sql`'s shape (sums of UInt64 wrap as theirs do)."""
+    return (f"SELECT run, sum(rows) AS rows, sum(hash) AS hash, sum(total) AS total FROM `{shadow}{SUMS}` "
+            "GROUP BY run")
+
+
+def compare_sql(live: str, replayed: str) -> str:
+    """Both sides' checksums in one statement (ClickHouse computes them side by side): (side, run, rows, hash,
+    total), side 0 the live table."""
+    return f"SELECT 0 AS side, * FROM ({live}) UNION ALL SELECT 1 AS side, * FROM ({replayed})"
 
 
 @dataclass(frozen=True)
@@ -155,7 +200,8 @@ class MaintenanceJob:
 
     def __init__(self, kind: Kind, settings: ProjectorSettings, client: Client, *, only: Sequence[str] | None = None,
                  live: LiveProjection | None = None, projections: Sequence[Projection] = PROJECTIONS,
-                 derived: Sequence[Derived] = DERIVED, catch_up_lag: int = CATCH_UP_LAG) -> None:
+                 derived: Sequence[Derived] = DERIVED, catch_up_lag: int = CATCH_UP_LAG,
+                 stream_rows: int = STREAM_MIN_ROWS) -> None:
         self.kind = kind
         self.settings = settings
         self.client = client
@@ -163,6 +209,8 @@ class MaintenanceJob:
         self.catch_up_lag = catch_up_lag
         base = select_tables(only, projections, derived)
         self.tables = Tables(base.projections, base.derived, SUFFIX[kind])
+        self.stream_rows = stream_rows
+        self.streamed: list[str] = []  # verify's tables summed as they are inserted (chosen by their live rows)
         self.status = JobStatus(kind, self.tables.names)
         self.cancel = threading.Event()
         self._replay: Replay | None = None
@@ -183,9 +231,23 @@ class MaintenanceJob:
             self._check_no_foreign_projector()
             self.status.counts_before = self._counts(self.tables.names)
             self._phase("creating shadow tables")
+            if self.kind == "verify":
+                self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
+                sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")]
+                leftovers = {str(name) for name, in self.client.query(  # of a verify that streamed other tables
+                    "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN "
+                    "{names:Array(String)}", parameters={"names": sums}).result_rows}
+                streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed for tail in ("_mv", "")}
+                shadows = [name for name in sums if name in streamed | leftovers] + shadows
+            for table in shadows:
+                self.client.command(f"DROP TABLE IF EXISTS `{table}`")
+            columns = self._columns()
             for table in self.tables.names:
-                self.client.command(f"DROP TABLE IF EXISTS `{self.tables.physical(table)}`")
-                self.client.command(f"CREATE TABLE `{self.tables.physical(table)}` AS `{table}`")
+                if table in self.streamed:
+                    for sql in streamed_sql(table, self.tables.physical(table), columns[table]):
+                        self.client.command(sql)
+                else:
+                    self.client.command(f"CREATE TABLE `{self.tables.physical(table)}` AS `{table}`")
             self._replay = Replay(self.settings, self.client, self.tables)
             self._replay.pause_merges()
             self._replay.start()
@@ -292,25 +354,41 @@ class MaintenanceJob:
         return len(description.members or [])
 
     def _counts(self, tables: Sequence[str]) -> dict[str, int]:
-        """Rows per table; derived (aggregating) tables counted FINAL, since their row count before merges
-        depends on how many inserts made them, which a replay does not repeat."""
+        """Rows per table, in one statement; derived (aggregating) tables counted FINAL, since their row count
+        before merges depends on how many inserts made them, which a replay does not repeat."""
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
-        return {t: int(self.client.query(f"SELECT count() FROM `{t}`{' FINAL' if t in derived else ''}"
-                                         ).result_rows[0][0]) for t in tables}
+        if not tables:
+            return {}
+        sql = " UNION ALL ".join(f"SELECT {i} AS i, count() AS n FROM `{t}`{' FINAL' if t in derived else ''}"
+                                 for i, t in enumerate(tables))
+        found = {int(i): int(n) for i, n in self.client.query(sql).result_rows}
+        return {t: found[i] for i, t in enumerate(tables)}
+
+    def _columns(self) -> dict[str, list[tuple[str, str]]]:
+        """(name, type) of every live table's columns, in order, in one query."""
+        out: dict[str, list[tuple[str, str]]] = {t: [] for t in self.tables.names}
+        for table, name, kind in self.client.query(
+                "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() "
+                "AND table IN {tables:Array(String)} ORDER BY table, position",
+                parameters={"tables": self.tables.names}).result_rows:
+            out[str(table)].append((str(name), str(kind)))
+        return out
 
     def _differences(self) -> list[Difference]:
+        """Per table, one statement reading the live table's checksums beside the replay's (a streamed table's
+        were summed while it was written)."""
         found: list[Difference] = []
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
+        columns = self._columns()
         for table in self.tables.names:
-            columns = [(str(n), str(t)) for n, t in self.client.query(
-                "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
-                "ORDER BY position", parameters={"t": table}).result_rows]
-            sums = {}
-            for physical in (table, self.tables.physical(table)):
-                sql = checksum_sql(physical, columns, final=table in derived)
-                sums[physical] = {str(r): (int(n), int(h), float(t)) for r, n, h, t in
-                                  self.client.query(sql).result_rows}
-            found.extend(compare(table, sums[table], sums[self.tables.physical(table)]))
+            live = checksum_sql(table, columns[table], final=table in derived)
+            shadow = self.tables.physical(table)
+            replayed = sums_sql(shadow) if table in self.streamed else \
+                checksum_sql(shadow, columns[table], final=table in derived)
+            sums: tuple[dict[str, Checksum], dict[str, Checksum]] = ({}, {})
+            for side, r, n, h, t in self.client.query(compare_sql(live, replayed)).result_rows:
+                sums[int(side)][str(r)] = (int(n), int(h), float(t))
+            found.extend(compare(table, *sums))
         return found
 
     def _drop(self, tables: Sequence[str]) -> None:

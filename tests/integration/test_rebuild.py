@@ -13,7 +13,16 @@ from confluent_kafka.admin import AdminClient
 from fastapi.testclient import TestClient
 
 from consumers.clickhouse import connect
-from consumers.maintenance import MaintenanceJob
+from consumers.maintenance import (
+    Checksum,
+    Difference,
+    MaintenanceJob,
+    checksum_sql,
+    compare,
+    compare_sql,
+    streamed_sql,
+    sums_sql,
+)
 from consumers.projections.base import Block, LoggedEvent, Projection
 from consumers.runner import ProjectorThread
 from runstream.stack import build_app
@@ -289,3 +298,83 @@ def test_a_derived_table_alone_is_recomputed_from_its_live_source(stack: Stack) 
     assert status["events"] == 0, "nothing is replayed from Kafka for a derived table"
     assert stack.api.get(f"/api/v1/runs/{ids[0]}").json()["metrics"] == before
     assert _job(stack, "verify")["differences"] == []
+
+
+def test_checksums_of_streamed_blocks_add_up_to_the_checksum_of_their_rows(stack: Stack) -> None:
+    """What verify's streamed tables rely on: per-run sums of inserted blocks, summed again, equal the checksum
+    of the same rows stored (UInt64 sums wrap alike), a retried block counts once, and a doubled, missing or
+    swapped row shows."""
+    client = _client(stack)
+    client.command("CREATE TABLE sums_m (run_id String, step Int64, value Float64) ENGINE = MergeTree ORDER BY step")
+    columns = [("run_id", "String"), ("step", "Int64"), ("value", "Float64")]
+    for sql in streamed_sql("sums_m", "sums_m__verify", columns):
+        client.command(sql)
+    names = ["run_id", "step", "value"]
+    rows = [["a", step, step / 3] for step in range(1000)] + [["b", 0, 1.0], ["b", 1, 2.0]]
+    client.insert("sums_m", rows, column_names=names)
+    for i, block in enumerate((rows[:400], rows[400:999], rows[999:], rows[999:])):  # the last one a retry
+        client.insert("sums_m__verify", block, column_names=names, settings={
+            "insert_deduplication_token": f"t{min(i, 2)}", "deduplicate_blocks_in_dependent_materialized_views": 1})
+    assert client.query("SELECT count() FROM sums_m__verify").result_rows == [(0,)]  # nothing stored
+
+    def differences() -> list[Difference]:
+        sums: tuple[dict[str, Checksum], dict[str, Checksum]] = ({}, {})
+        for side, run, n, h, t in client.query(compare_sql(checksum_sql("sums_m", columns, final=False),
+                                                           sums_sql("sums_m__verify"))).result_rows:
+            sums[side][run] = (n, h, t)
+        return compare("sums_m", *sums)
+
+    assert differences() == []
+    client.command("ALTER TABLE sums_m UPDATE value = 3 - value WHERE run_id = 'b' SETTINGS mutations_sync = 1")
+    assert differences() == [Difference("sums_m", "b", 2, 2)]  # the two values swapped between rows
+    client.command("ALTER TABLE sums_m UPDATE value = 3 - value WHERE run_id = 'b' SETTINGS mutations_sync = 1")
+    client.insert("sums_m", [["a", 7, 7 / 3]], column_names=names)
+    assert differences() == [Difference("sums_m", "a", 1001, 1000)]  # a doubled row
+    client.command("ALTER TABLE sums_m DELETE WHERE run_id = 'a' AND step IN (7, 8) SETTINGS mutations_sync = 1")
+    assert differences() == [Difference("sums_m", "a", 998, 1000)]  # missing rows
+    for table in ("sums_m__verify__sums_mv", "sums_m__verify__sums", "sums_m__verify", "sums_m"):
+        client.command(f"DROP TABLE {table} SYNC")
+
+
+def test_verify_streaming_every_table_finds_swapped_doubled_and_missing_rows(stack: Stack) -> None:
+    ids = _sweep(stack, runs=3, steps=20)
+    client = _client(stack)
+    projector = stack.api.app.state.runstream.projector.projector  # type: ignore[attr-defined]
+    store = stack.settings.store
+
+    def verify() -> list[Difference]:
+        job = MaintenanceJob("verify", store, client, live=projector, stream_rows=0)
+        status = job.run()
+        assert status.state == "done", status.error
+        assert "metrics" in job.streamed and "params" in job.streamed and "events" not in job.streamed
+        assert client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
+                            "AND name LIKE '%\\_\\_verify%'").result_rows[0][0] == 0  # views and sums dropped
+        return [Difference(d["table"], d["run_id"], d["live_rows"], d["replayed_rows"])  # type: ignore[arg-type]
+                for d in status.differences]
+
+    assert verify() == []
+    client.command("ALTER TABLE metrics UPDATE value = if(step = 1, 1.0 / 3, 1.0 / 2) WHERE run_id = {r:String} "
+                   "AND key = 'loss' AND step IN (1, 2) SETTINGS mutations_sync = 1", parameters={"r": ids[0]})
+    client.command("INSERT INTO metrics SELECT * FROM metrics WHERE run_id = {r:String} AND key = 'acc' AND step = 4",
+                   parameters={"r": ids[1]}, settings={"insert_deduplicate": 0})
+    client.command("ALTER TABLE metrics DELETE WHERE run_id = {r:String} AND step = 3 AND key = 'loss' "
+                   "SETTINGS mutations_sync = 1", parameters={"r": ids[2]})
+    client.command("ALTER TABLE params UPDATE value = 'tampered' WHERE run_id = {r:String} AND key = 'lr' "
+                   "SETTINGS mutations_sync = 1", parameters={"r": ids[0]})
+    found = verify()
+    assert len(found) == 4 and set(found) == {
+        Difference("metrics", ids[0], 40, 40),  # loss at steps 1 and 2 swapped (1/(step+1) before)
+        Difference("metrics", ids[1], 41, 40),  # acc at step 4 doubled
+        Difference("metrics", ids[2], 39, 40),  # loss at step 3 missing
+        Difference("params", ids[0], 2, 2),
+    }
+
+    status = _job(stack, "rebuild", only=["params", "metrics"])
+    assert status["state"] == "done"
+    assert verify() == []
+
+    for sql in streamed_sql("params", "params__verify", [("run_id", "String")]):  # a crashed verify's leftovers
+        client.command(sql)
+    assert _job(stack, "verify")["differences"] == []  # the tables are small: nothing streamed this time
+    assert client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
+                        "AND name LIKE '%\\_\\_verify%'").result_rows[0][0] == 0

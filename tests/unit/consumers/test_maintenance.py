@@ -69,3 +69,43 @@ def test_compare_names_each_differing_run_and_tolerates_float_summation_order() 
     assert compare("metrics", {"a": (1, 1, 1.0)}, {"a": (1, 1, 1.001)}) == [Difference("metrics", "a", 1, 1)]
     assert Difference("metrics", "b", 2, 2).what == "same row count, different contents"
     assert Difference("metrics", "c", 1, 0).what == "1 live row(s), 0 replayed"
+
+
+def test_verify_streams_large_tables_read_without_final_but_events() -> None:
+    from consumers.maintenance import streamed_tables
+    from consumers.writer import Tables
+
+    base = select_tables(None)
+    tables = Tables(base.projections, base.derived, "__verify")
+    counts = dict.fromkeys(tables.names, 5) | {"metrics": 200_000, "events": 300_000, "run_state": 400_000}
+    assert streamed_tables(tables, counts) == ["metrics"]  # events is read back, run_state is read FINAL
+    assert streamed_tables(tables, counts, min_rows=5) == [
+        t for t in tables.names if t not in {"events", "run_state", "run_metric_summary", "event_offsets"}]
+    assert streamed_tables(tables, {}) == []
+
+
+def test_a_source_whose_derived_table_reads_it_back_is_stored() -> None:
+    from consumers.derived import SUMMARY, Derived
+    from consumers.maintenance import streamed_tables
+    from consumers.writer import Tables
+
+    base = select_tables(["metrics"])
+    by_sql = Derived(SUMMARY.table, SUMMARY.source, SUMMARY.template)  # no from_block: its SQL reads metrics
+    assert streamed_tables(Tables(base.projections, base.derived, "__verify"), {"metrics": 10**6}) == ["metrics"]
+    assert streamed_tables(Tables(base.projections, (by_sql,), "__verify"), {"metrics": 10**6}) == []
+
+
+def test_a_streamed_table_sums_each_inserted_block_as_checksum_sql_would() -> None:
+    from consumers.maintenance import compare_sql, streamed_sql, sums_sql
+
+    columns = [("run_id", "String"), ("value", "Float64"), ("projected_at", "DateTime64(3)")]
+    create, sums, view = streamed_sql("metrics", "metrics__verify", columns)
+    assert create == "CREATE TABLE `metrics__verify` AS `metrics` ENGINE = Null"
+    assert sums.startswith("CREATE TABLE `metrics__verify__sums` (run String, rows UInt64, hash UInt64, total Float64)")
+    assert "non_replicated_deduplication_window" in sums
+    assert view == ("CREATE MATERIALIZED VIEW `metrics__verify__sums_mv` TO `metrics__verify__sums` AS "
+                    + checksum_sql("metrics__verify", columns, final=False))
+    assert sums_sql("metrics__verify") == ("SELECT run, sum(rows) AS rows, sum(hash) AS hash, sum(total) AS total "
+                                           "FROM `metrics__verify__sums` GROUP BY run")
+    assert compare_sql("A", "B") == "SELECT 0 AS side, * FROM (A) UNION ALL SELECT 1 AS side, * FROM (B)"
+

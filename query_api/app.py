@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from confluent_kafka.admin import AdminClient
 from fastapi import Depends, FastAPI, Request
@@ -14,6 +15,7 @@ from consumers.clickhouse import connect, open_client
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
+from query_api.answers import Answers, data_version
 from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_route_scope
 from query_api.clientpool import ClientPool, Readers
@@ -78,6 +80,14 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
         artifacts = ArtifactStore(settings.artifact_dir(store.data_dir), max_bytes=settings.artifact_max_bytes)
+        # The data version remembered answers are valid at: over embedded ClickHouse only this process writes, so
+        # its projector's positions (in memory, moved after a batch's every table is written) are the version;
+        # otherwise (a server, or no projector here) the positions are read from ClickHouse (~2-4 ms).
+        local = projector is not None and store.clickhouse_url.startswith("chdb://")
+        read_positions = projector.projected if local and projector is not None else (lambda: positions(clickhouse))
+        version = partial(data_version, read_positions, maintenance.generation)
+        answers = (Answers(settings.answer_cache_entries, settings.answer_cache_bytes)
+                   if settings.answer_cache_entries and settings.answer_cache_bytes else None)
         facts = Facts()  # shared by both front doors: a run's experiment read by one is known to the other
         app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts, facts=facts,
                                                default_artifact_root=settings.mlflow_default_artifact_root)
@@ -87,7 +97,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier, health_clickhouse=health_client,
-                                       alerts=alert_worker, facts=facts)
+                                       alerts=alert_worker, facts=facts, answers=answers, data_version=version)
         try:
             yield
         finally:

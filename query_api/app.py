@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
+from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 from fastapi import Depends, FastAPI, Request
 
@@ -51,6 +52,12 @@ def read_your_writes(request: Request) -> None:
         state.barrier.wait()
 
 
+def visible_positions(clickhouse: Client, projector: ProjectorThread | None) -> dict[int, int]:
+    """What readers see projected: from the projector's memory while it alone writes, else from ClickHouse."""
+    alone = projector.projected_alone() if projector is not None else None
+    return alone if alone is not None else positions(clickhouse)
+
+
 def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True,
                alert_worker: AlertWorkerThread | None = None) -> FastAPI:
     """The app; its lifespan connects to the store, migrates it and, with host_projector, runs the projector.
@@ -80,12 +87,12 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
         artifacts = ArtifactStore(settings.artifact_dir(store.data_dir), max_bytes=settings.artifact_max_bytes)
-        # The data version remembered answers are valid at: over embedded ClickHouse only this process writes, so
-        # its projector's positions (in memory, moved after a batch's every table is written) are the version;
-        # otherwise (a server, or no projector here) the positions are read from ClickHouse (~2-4 ms).
-        local = projector is not None and store.clickhouse_url.startswith("chdb://")
-        read_positions = projector.projected if local and projector is not None else (lambda: positions(clickhouse))
-        version = partial(data_version, read_positions, maintenance.generation)
+        # The data version remembered answers are valid at: over embedded ClickHouse, while this process's projector
+        # holds every partition, nothing else writes, so its positions (in memory, moved after a batch's every
+        # table is written) are the version; otherwise the positions are read from ClickHouse (~2-4 ms).
+        embedded = store.clickhouse_url.startswith("chdb://")
+        version = partial(data_version, partial(visible_positions, clickhouse, projector if embedded else None),
+                          maintenance.generation)
         answers = (Answers(settings.answer_cache_entries, settings.answer_cache_bytes)
                    if settings.answer_cache_entries and settings.answer_cache_bytes else None)
         facts = Facts()  # shared by both front doors: a run's experiment read by one is known to the other

@@ -127,6 +127,9 @@ def questions(api: Any, experiment_id: str, steps: int) -> dict[str, Callable[[]
             "GET", f"/api/v1/experiments/{experiment_id}/leaderboard?metric={metric}&order=asc&k=10&agg=last"),
         "param_filtered_search": lambda: api.call("POST", "/api/v1/runs/search", {
             "experiment_ids": [experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100}),
+        "param_filtered_search_cold": lambda: api.call("POST", "/api/v1/runs/search", {
+            "experiment_ids": [experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100},
+            sweep.NO_CACHE),
         "one_curve": lambda: api.call("GET", f"/api/v1/runs/{some[0]}/metrics/{metric}"),
         "twenty_curves": lambda: api.call("POST", "/api/v1/compare", {
             "run_ids": some[:20], "metric_keys": [metric], "max_points": steps}),

@@ -100,7 +100,8 @@ def runstream_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         for proc in procs:
             proc.join(30)
         return {"load_s": seconds, "points_per_s": expected / seconds,
-                "queries": sweep.runstream_queries(api, experiment_id, args)}
+                "queries": sweep.runstream_queries(api, experiment_id, args),
+                "queries_cold": sweep.runstream_queries(api, experiment_id, args, cold=True)}
     finally:
         stack.stop()
         sampler.stop()
@@ -117,7 +118,8 @@ def mlflow_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
 
 
 def compare(args: argparse.Namespace) -> dict[str, Any]:
-    """Both sides on the same sweep; `queries_10k` in the shape of latest.json's `queries`."""
+    """Both sides on the same sweep; `queries_10k` (and `queries_10k_cold`) in the shape of latest.json's
+    `queries`."""
     load_before = os.getloadavg()
     home = Path(tempfile.mkdtemp(prefix="runstream-bench-10k-"))
     (home / "runstream").mkdir()
@@ -127,10 +129,12 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         theirs = mlflow_side(args, home / "mlflow")
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    queries = {name: {"runstream_ms": round(ours["queries"][name], 2), "mlflow_ms": round(theirs["queries"][name], 2),
-                      "ratio": round(theirs["queries"][name] / ours["queries"][name], 2)} for name in ours["queries"]}
+    # cold: every runstream call asks for an answer read now (sweep.NO_CACHE), none from its memory
+    queries, cold = ({name: {"runstream_ms": round(ours[key][name], 2), "mlflow_ms": round(theirs["queries"][name], 2),
+                             "ratio": round(theirs["queries"][name] / ours[key][name], 2)} for name in ours[key]}
+                     for key in ("queries", "queries_cold"))
     return {"runs": args.runs, "metrics": args.metrics, "steps": args.steps,
-            "points": args.runs * args.metrics * args.steps, "queries_10k": queries,
+            "points": args.runs * args.metrics * args.steps, "queries_10k": queries, "queries_10k_cold": cold,
             "runstream_load_s": round(ours["load_s"], 1), "runstream_points_per_s": round(ours["points_per_s"]),
             "mlflow_bulk_load_s": round(theirs["load_s"], 1),
             "load_average_before": [round(x, 2) for x in load_before],

@@ -99,6 +99,21 @@ class Projector:
     def owned_partitions(self) -> list[int]:
         return list(self.stats.assigned)
 
+    def owns_topic(self) -> bool:
+        """True while this projector holds every partition of the topic (no other member of the group writes;
+        a partition added to the topic rebalances the group, which asks again)."""
+        count, assigned = self.stats.topic_partitions, self.stats.assigned
+        return count > 0 and set(assigned) == set(range(count))
+
+    def _topic_partitions(self, consumer: Consumer) -> int:
+        """The topic's partition count from the broker's metadata (0 when it cannot be read)."""
+        try:
+            topic = consumer.list_topics(self.settings.topic, timeout=5).topics.get(self.settings.topic)
+        except KafkaException as exc:
+            log.warning("the topic's partition count is unknown (%s)", exc)
+            return 0
+        return len(topic.partitions) if topic is not None and topic.error is None else 0
+
     def reload(self, partitions: list[int]) -> None:
         """Read the tables' positions again (called while paused, after tables were swapped under us)."""
         self.writer.sink.forget_types()
@@ -123,12 +138,14 @@ class Projector:
             position = self.writer.load_positions(ids)
         for tp in partitions:
             tp.offset = position[tp.partition] + 1 if tp.partition in position else OFFSET_BEGINNING
+        self.stats.topic_partitions = self._topic_partitions(consumer)
         self.stats.assigned = sorted(ids)
         log.info("assigned partitions %s, resuming at %s", ids, {tp.partition: tp.offset for tp in partitions})
         consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.stats.assigned = []
+        self.stats.topic_partitions = 0
         self.stalls.stalled.clear()
         consumer.unassign()
 

@@ -39,6 +39,11 @@ class ProjectorThread:
         except RuntimeError:  # the dict changed while copied: report nothing rather than a torn view
             return {}
 
+    def projected_alone(self) -> dict[int, int] | None:
+        """`projected()` while this projector holds every partition of the topic (so no other member of the group
+        writes what readers see), else None."""
+        return self.projected() if self.projector.owns_topic() else None
+
     def caught_up(self) -> dict[int, int]:
         """Per partition, the log offset before which everything is projected (transaction markers included)."""
         return dict(self.projector.caught_up)

@@ -34,6 +34,8 @@ class ProjectorStats:
     insert_seconds: float = 0.0
     last_batch_at: float | None = None
     assigned: list[int] = field(default_factory=list)
+    topic_partitions: int = 0
+    """The topic's partition count as the last assignment saw it (0: unknown)."""
     insert_latency: Histogram = field(default_factory=_latency)
     skipped_messages: int = 0
     """Offsets the consumer could not read, skipped into dead letters (also counted in dead_letters)."""

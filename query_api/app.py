@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
+from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 from fastapi import Depends, FastAPI, Request
 
@@ -14,6 +16,7 @@ from consumers.clickhouse import connect, open_client
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
+from query_api.answers import Answers, data_version
 from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_route_scope
 from query_api.clientpool import ClientPool, Readers
@@ -49,6 +52,12 @@ def read_your_writes(request: Request) -> None:
         state.barrier.wait()
 
 
+def visible_positions(clickhouse: Client, projector: ProjectorThread | None) -> dict[int, int]:
+    """What readers see projected: from the projector's memory while it alone writes, else from ClickHouse."""
+    alone = projector.projected_alone() if projector is not None else None
+    return alone if alone is not None else positions(clickhouse)
+
+
 def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True,
                alert_worker: AlertWorkerThread | None = None) -> FastAPI:
     """The app; its lifespan connects to the store, migrates it and, with host_projector, runs the projector.
@@ -78,6 +87,14 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                               local=projector.projected if projector is not None else None,
                               timeout_s=settings.mlflow_read_wait_s)
         artifacts = ArtifactStore(settings.artifact_dir(store.data_dir), max_bytes=settings.artifact_max_bytes)
+        # The data version remembered answers are valid at: over embedded ClickHouse, while this process's projector
+        # holds every partition, nothing else writes, so its positions (in memory, moved after a batch's every
+        # table is written) are the version; otherwise the positions are read from ClickHouse (~2-4 ms).
+        embedded = store.clickhouse_url.startswith("chdb://")
+        version = partial(data_version, partial(visible_positions, clickhouse, projector if embedded else None),
+                          maintenance.generation)
+        answers = (Answers(settings.answer_cache_entries, settings.answer_cache_bytes)
+                   if settings.answer_cache_entries and settings.answer_cache_bytes else None)
         facts = Facts()  # shared by both front doors: a run's experiment read by one is known to the other
         app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts, facts=facts,
                                                default_artifact_root=settings.mlflow_default_artifact_root)
@@ -87,7 +104,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier, health_clickhouse=health_client,
-                                       alerts=alert_worker, facts=facts)
+                                       alerts=alert_worker, facts=facts, answers=answers, data_version=version)
         try:
             yield
         finally:

@@ -1,10 +1,13 @@
 """FastAPI dependencies; tests swap them with app.dependency_overrides."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from clickhouse_connect.driver.client import Client
 from fastapi import Depends, Request
 
+from query_api.answers import Answers, Version, asker, no_cache
 from query_api.clientpool import Readers
 from query_api.facts import Facts
 from query_api.sqlclient import SqlBackend
@@ -40,6 +43,28 @@ def get_facts(request: Request) -> Facts:
 
 
 FactsDep = Annotated[Facts, Depends(get_facts)]
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """The app's remembered answers as one request may use them (query_api/answers.py)."""
+
+    answers: Answers
+    version: Callable[[], Version | None]
+    asker: str  # the digest of the request's Authorization header: answers never cross tokens
+    fresh: bool  # Cache-Control: no-cache: read now (the answer is still remembered)
+
+
+def get_remembered(request: Request) -> Remembered | None:
+    """None where the app remembers no answers (disabled, or route unit tests without the app's state)."""
+    state: AppState | None = getattr(request.app.state, "runstream", None)
+    if state is None or state.answers is None or state.data_version is None:
+        return None
+    return Remembered(state.answers, state.data_version, asker(request.headers.get("authorization")),
+                      no_cache(request.headers.get("cache-control")))
+
+
+RememberedDep = Annotated[Remembered | None, Depends(get_remembered)]
 
 
 def get_sql_backend(state: StateDep, request: Request) -> SqlBackend:

@@ -27,6 +27,14 @@ class MaintenanceRunner:
         self._current: MaintenanceJob | None = None
         self._thread: threading.Thread | None = None
         self._last: dict[Kind, MaintenanceJob] = {}
+        self._started = 0  # jobs started: a rebuild rewrites tables without moving the log positions
+
+    def generation(self) -> int | None:
+        """How many jobs were started, or None while one runs (tables may then be half rewritten): part of the
+        data version of remembered answers (query_api/answers.py)."""
+        with self._lock:
+            running = self._current is not None and self._current.status.state == "running"
+            return None if running else self._started
 
     def start(self, kind: Kind, only: Sequence[str] | None) -> MaintenanceJob:
         """Start a job, or raise Busy naming the one that runs; a bad table name is a ValueError."""
@@ -39,6 +47,7 @@ class MaintenanceRunner:
             client = connect(self.settings.clickhouse_url, self.settings.clickhouse_database)
             job = MaintenanceJob(kind, self.settings, client, only=only, live=self.live)
             self._current = self._last[kind] = job
+            self._started += 1
             self._thread = threading.Thread(target=self._run, args=(job, client), name=f"runstream-{kind}",
                                             daemon=True)
             self._thread.start()

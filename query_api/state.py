@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
@@ -10,6 +11,7 @@ from confluent_kafka.admin import AdminClient
 from consumers.alerts import AlertWorkerThread
 from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
+from query_api.answers import Answers, Version
 from query_api.artifacts import ArtifactStore
 from query_api.clientpool import Readers
 from query_api.consistency import ReadBarrier
@@ -34,3 +36,5 @@ class AppState:
     health_clickhouse: Client | None = None  # /healthz's own client: never queued behind a slow request's query
     alerts: AlertWorkerThread | None = None  # the alert worker when this process hosts it (reported by /healthz)
     facts: Facts = field(default_factory=Facts)  # experiments that exist, runs' experiments: asked once
+    answers: Answers | None = None  # searches remembered at a data version (query_api/answers.py)
+    data_version: Callable[[], Version | None] | None = None  # what the projector has made visible, now

@@ -6,13 +6,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from query_api import run_search
-from query_api.deps import ClickHouseDep, FactsDep, ReadersDep
+from query_api.answers import question
+from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep
 from query_api.errors import InvalidParameter, NotFound
 from query_api.filters import parse_filter
-from query_api.jsonresponse import JSONResponse
+from query_api.jsonresponse import JSONResponse, dumps
 from query_api.models import MetricHistory, Run, RunHistory, RunList, SearchRuns
 from query_api.paging import PageToken, query_fingerprint
 from query_api.queries import curves, diff, experiments, history, runs
@@ -74,16 +75,26 @@ def get_diff(
 
 
 @router.post("/runs/search", response_model=RunList)
-def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: ReadersDep, facts: FactsDep) -> JSONResponse:
-    """Runs of the given experiments matching the filter, in order_by order, one page at a time."""
-    query = RunQuery.of([], request.filter, parse_filter(request.filter), request.order_by, request.run_view)
-    experiment_ids = _resolve_experiments(clickhouse, facts, request)
-    query = replace(query, experiment_ids=tuple(experiment_ids))
-    token = PageToken.decode(request.page_token, query.fingerprint()) if request.page_token else None
-    page = run_search.search_runs(clickhouse, query, limit=request.max_results, token=token, with_state=True)
-    found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers,
-                            state=page.state, names=facts.names_reader(experiment_ids, page.read_at))
-    return JSONResponse({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
+def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: ReadersDep, facts: FactsDep,
+                remembered: RememberedDep) -> Response:
+    """Runs of the given experiments matching the filter, in order_by order, one page at a time. Asked again
+    while nothing new is projected, the answer comes from memory (query_api/answers.py); send
+    `Cache-Control: no-cache` to have it read now."""
+    def read() -> bytes:  # a question refused (bad filter, unknown experiment) raises here: never remembered
+        query = RunQuery.of([], request.filter, parse_filter(request.filter), request.order_by, request.run_view)
+        experiment_ids = _resolve_experiments(clickhouse, facts, request)
+        asked = replace(query, experiment_ids=tuple(experiment_ids))
+        token = PageToken.decode(request.page_token, asked.fingerprint()) if request.page_token else None
+        page = run_search.search_runs(clickhouse, asked, limit=request.max_results, token=token, with_state=True)
+        found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers,
+                                state=page.state, names=facts.names_reader(experiment_ids, page.read_at))
+        return dumps({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
+
+    if remembered is None:
+        return Response(read(), media_type="application/json")
+    key = (remembered.asker, question("runs/search", request.model_dump(mode="json")))
+    return Response(remembered.answers.answer(key, remembered.version, read, fresh=remembered.fresh),
+                    media_type="application/json")
 
 
 def _resolve_experiments(clickhouse: ClickHouseDep, facts: FactsDep, request: SearchRuns) -> list[str]:

@@ -1,0 +1,117 @@
+"""Remembered search answers (query_api/answers.py) end to end: never stale once a write is visible, the API's
+own writes read back at once, never across tokens, never before the token and scope are checked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from query_api.answers import Answers
+from runstream.stack import build_app
+from tests.integration.conftest import Stack, stack_settings
+
+pytestmark = pytest.mark.integration
+TOKENS = {"reader-token-1": ["read"], "reader-token-2": ["read"], "writer-token-1": ["read", "write"]}
+EXPERIMENT = "answers-it"
+ADAM = {"experiment_names": [EXPERIMENT], "filter": "params.opt = 'adam'", "max_results": 100}
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, clickhouse_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    token_file = tmp_path_factory.mktemp("answers") / "tokens.json"
+    token_file.write_text(json.dumps(TOKENS))
+    settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "answers", auth_tokens_file=token_file)
+    with TestClient(build_app(settings)) as api:
+        yield Stack(settings, api)
+
+
+@pytest.fixture(scope="module")
+def first_runs(stack: Stack) -> None:
+    tracker = stack.tracker()
+    for name, opt in (("a0", "adam"), ("s0", "sgd"), ("a1", "adam")):
+        with tracker.start_run(EXPERIMENT, name, params={"opt": opt}):
+            pass
+    assert tracker.flush(30) == 0
+    tracker.close()
+    stack.wait_projected()
+
+
+def answers(stack: Stack) -> Answers:
+    found = stack.api.app.state.runstream.answers  # type: ignore[attr-defined]
+    assert isinstance(found, Answers)
+    return found
+
+
+def search(stack: Stack, token: str = "reader-token-1", body: dict[str, Any] = ADAM, **headers: str) -> list[str]:
+    response = stack.api.post("/api/v1/runs/search", json=body, headers={"Authorization": f"Bearer {token}",
+                                                                          **headers})
+    assert response.status_code == 200, response.text
+    return sorted(r["name"] for r in response.json()["runs"])
+
+
+def test_an_answer_asked_again_comes_from_memory_until_a_new_event_is_projected(stack: Stack, first_runs: None
+                                                                                 ) -> None:
+    assert stack.api.app.state.runstream.projector.projector.owns_topic()  # type: ignore[attr-defined]
+    memory = answers(stack)
+    assert search(stack) == ["a0", "a1"]
+    hits = memory.hits
+    assert search(stack) == ["a0", "a1"]
+    assert memory.hits == hits + 1
+    tracker = stack.tracker()
+    with tracker.start_run(EXPERIMENT, "a2", params={"opt": "adam"}):
+        pass
+    assert tracker.flush(30) == 0
+    tracker.close()
+    stack.wait_projected()
+    assert search(stack) == ["a0", "a1", "a2"]  # the remembered answer was read before the run: not served
+    hits = memory.hits
+    assert search(stack) == ["a0", "a1", "a2"]
+    assert memory.hits == hits + 1
+
+
+def test_the_apis_own_write_is_read_back_at_once(stack: Stack, first_runs: None) -> None:
+    writer = {"Authorization": "Bearer writer-token-1"}
+    assert search(stack, "writer-token-1") == search(stack, "writer-token-1")  # remembered before the write
+    experiment_id = stack.api.post("/api/v1/runs/search", json={**ADAM, "max_results": 1},
+                                   headers=writer).json()["runs"][0]["experiment_id"]
+    created = stack.api.post("/api/2.0/mlflow/runs/create", headers=writer, json={
+        "experiment_id": experiment_id, "run_name": "a-mlflow", "start_time": 1_700_000_000_000})
+    assert created.status_code == 200, created.text
+    run_id = created.json()["run"]["info"]["run_id"]
+    logged = stack.api.post("/api/2.0/mlflow/runs/log-parameter", headers=writer,
+                            json={"run_id": run_id, "key": "opt", "value": "adam"})
+    assert logged.status_code == 200, logged.text
+    assert "a-mlflow" in search(stack, "writer-token-1")  # read-your-writes: no wait, no stale answer
+
+
+def test_a_remembered_answer_never_crosses_tokens_nor_skips_the_token_check(stack: Stack, first_runs: None) -> None:
+    memory = answers(stack)
+    expected = search(stack, "reader-token-1")
+    assert search(stack, "reader-token-1") == expected
+    for headers in ({}, {"Authorization": "Bearer wrong-token-xyz"}):
+        response = stack.api.post("/api/v1/runs/search", json=ADAM, headers=headers)
+        assert response.status_code == 401, response.text
+    hits, misses = memory.hits, memory.misses
+    assert search(stack, "reader-token-2") == expected  # the same question by another token is read for it
+    assert (memory.hits, memory.misses) == (hits, misses + 1)
+    assert search(stack, "reader-token-2") == expected
+    assert memory.hits == hits + 1
+
+
+def test_no_cache_reads_now_and_refused_questions_are_not_remembered(stack: Stack, first_runs: None) -> None:
+    memory = answers(stack)
+    expected = search(stack)
+    hits = memory.hits
+    assert search(stack, **{"Cache-Control": "no-cache"}) == expected
+    assert memory.hits == hits
+    entries = len(memory)
+    for body in ({**ADAM, "filter": "params.opt = "}, {**ADAM, "experiment_names": ["no-such-experiment"]}):
+        for _ in range(2):
+            response = stack.api.post("/api/v1/runs/search", json=body,
+                                      headers={"Authorization": "Bearer reader-token-1"})
+            assert response.status_code in (400, 404), response.text
+    assert len(memory) == entries

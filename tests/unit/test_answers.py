@@ -1,0 +1,78 @@
+"""Remembered answers: valid at one data version, bounded, keyed by asker and normalized question."""
+
+from __future__ import annotations
+
+from query_api.answers import Answers, asker, data_version, no_cache, question
+
+
+def key(text: str, who: str = "") -> tuple[str, bytes]:
+    return who, question("runs/search", {"filter": text})
+
+
+def test_an_answer_is_served_only_at_the_version_it_was_read_at() -> None:
+    memory = Answers()
+    memory.put(key("a"), (0, ((0, 5),)), b"five")
+    assert memory.get(key("a"), (0, ((0, 5),))) == b"five"
+    assert memory.get(key("a"), (0, ((0, 6),))) is None  # a new position: read again ...
+    assert memory.get(key("a"), (0, ((0, 5),))) is None  # ... and the old answer is forgotten
+    assert len(memory) == 0 and memory.size_bytes == 0
+
+
+def test_no_version_no_memory() -> None:
+    memory = Answers()
+    memory.put(key("a"), None, b"x")
+    assert len(memory) == 0
+    memory.put(key("a"), 1, b"x")
+    assert memory.get(key("a"), None) is None
+
+
+def test_bounded_in_entries_and_bytes_least_recently_used_first() -> None:
+    memory = Answers(max_entries=2, max_bytes=1000)
+    memory.put(key("a"), 1, b"A")
+    memory.put(key("b"), 1, b"B")
+    assert memory.get(key("a"), 1) == b"A"  # a is now the most recently used
+    memory.put(key("c"), 1, b"C")
+    assert memory.get(key("b"), 1) is None and memory.get(key("a"), 1) == b"A" and memory.get(key("c"), 1) == b"C"
+    small = Answers(max_entries=100, max_bytes=200)
+    small.put(key("big"), 1, b"x" * 500)  # larger than the whole memory: not kept
+    assert len(small) == 0
+    for i in range(10):
+        small.put(key(str(i)), 1, b"y" * 60)
+    assert small.size_bytes <= 200 and small.get(key("9"), 1) == b"y" * 60 and small.get(key("0"), 1) is None
+
+
+def test_keys_separate_askers_and_ignore_field_order() -> None:
+    assert asker("Bearer one") != asker("Bearer two") and asker(None) == asker("") == ""
+    assert question("r", {"a": 1, "b": [2, 1]}) == question("r", {"b": [2, 1], "a": 1})
+    assert question("r", {"a": 1}) != question("s", {"a": 1})
+    memory = Answers()
+    memory.put(key("a", asker("Bearer one")), 1, b"for one")
+    assert memory.get(key("a", asker("Bearer two")), 1) is None
+
+
+def test_answer_reads_the_version_before_the_answer() -> None:
+    memory, version, reads = Answers(), [1], []
+
+    def read() -> bytes:
+        reads.append(1)
+        version[0] += 1  # a batch projected while the answer was read: it may hold it, or not
+        return b"answer"
+
+    assert memory.answer(key("a"), lambda: version[0], read) == b"answer"
+    assert memory.answer(key("a"), lambda: version[0], read) == b"answer"
+    assert len(reads) == 2  # remembered at version 1, asked at 2: read again
+    version[0] = 3
+    memory.put(key("a"), 3, b"at three")
+    assert memory.answer(key("a"), lambda: 3, read) == b"at three" and len(reads) == 2
+    assert memory.answer(key("a"), lambda: 3, read, fresh=True) == b"answer" and len(reads) == 3
+
+
+def test_no_cache_directives() -> None:
+    assert no_cache("no-cache") and no_cache("max-age=0, No-Store") and not no_cache(None)
+    assert not no_cache("max-age=60")
+
+
+def test_data_version() -> None:
+    assert data_version(lambda: {1: 5, 0: 7}, lambda: 2) == (2, ((0, 7), (1, 5)))
+    assert data_version(lambda: {0: 7}, lambda: None) is None  # maintenance running
+    assert data_version(lambda: {}, lambda: 0) is None  # no position known yet

@@ -20,7 +20,7 @@ from consumers.sink import ClickHouseSink
 from consumers.skipping import unreadable_range
 from consumers.stalls import UNREADABLE_REASON, Stall, StallWatch
 from consumers.stats import ProjectorStats
-from consumers.writer import BatchWriter
+from consumers.writer import BatchResult, BatchWriter, OverlappedWriter
 
 log = logging.getLogger("runstream.projector")
 
@@ -40,6 +40,9 @@ class Projector:
         sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
         self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
                                   chunk_bytes=settings.chunk_bytes)
+        # Inserts run on a thread of their own while the next batch is decoded; drained before anything that
+        # reads positions or tables, swaps them, or moves the assignment.
+        self.overlapped = OverlappedWriter(self.writer) if settings.overlap_inserts else None
         self._batch_lock = threading.Lock()  # held while a batch is written; pause() takes it
         # partition -> the consumer's position when it last had nothing more to give: every message before it is
         # projected. Unlike the tables' positions it passes transaction markers, which are never messages.
@@ -72,10 +75,21 @@ class Projector:
                     with self._batch_lock:
                         self.process(messages)
                 else:
+                    with self._batch_lock:
+                        self.drain()
                     self._note_caught_up()
         finally:
-            self._consumer.close()
-            self.dlq.close()
+            try:
+                if self.overlapped is not None:
+                    self.overlapped.close()
+            finally:
+                self._consumer.close()
+                self.dlq.close()
+
+    def drain(self) -> None:
+        """Wait until every consumed batch is written (raising a failed insert's error)."""
+        if self.overlapped is not None:
+            self.overlapped.drain()
 
     def _note_caught_up(self) -> None:
         """With nothing more to read, the consumer stands past the last event and any transaction marker after
@@ -94,6 +108,7 @@ class Projector:
         is written whole before the lock is released), so a rebuild can swap tables in, or a verify compare
         them, against a log position that stands still."""
         with self._batch_lock:
+            self.drain()
             yield
 
     def owned_partitions(self) -> list[int]:
@@ -120,6 +135,7 @@ class Projector:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         ids = [tp.partition for tp in partitions]
         with self._batch_lock:
+            self.drain()
             position = self.writer.load_positions(ids)
         for tp in partitions:
             tp.offset = position[tp.partition] + 1 if tp.partition in position else OFFSET_BEGINNING
@@ -128,6 +144,8 @@ class Projector:
         consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self._batch_lock:
+            self.drain()  # the next owner resumes from what the tables hold
         self.stats.assigned = []
         self.stalls.stalled.clear()
         consumer.unassign()
@@ -158,14 +176,24 @@ class Projector:
         if by_partition:
             for partition, msgs in by_partition.items():
                 self.stalls.progressed(partition, offset_of(msgs[-1]))
+            written = [TopicPartition(self.settings.topic, p, offset_of(m[-1]) + 1) for p, m in by_partition.items()]
             started = time.perf_counter()
-            result = self.writer.write_all(by_partition)  # the partitions together: one insert per table
-            self.stats.insert_seconds += time.perf_counter() - started
-            self.stats.record_batch(events=result.events, points=result.points, dead_letters=result.dead_letters,
-                                    duplicates=result.duplicates)
-            self.stats.record_timing(oldest_ms=oldest, consumed=consumed, written=time.time())
-            commits += [TopicPartition(self.settings.topic, p, offset_of(m[-1]) + 1) for p, m in by_partition.items()]
+
+            def done(result: BatchResult) -> None:
+                self.stats.insert_seconds += time.perf_counter() - started
+                self.stats.record_batch(events=result.events, points=result.points,
+                                        dead_letters=result.dead_letters, duplicates=result.duplicates)
+                self.stats.record_timing(oldest_ms=oldest, consumed=consumed, written=time.time())
+
+            if self.overlapped is not None and not unreadable:
+                # the partitions together: one insert per table; committed to Kafka (for lag tools) once written
+                self.overlapped.submit(by_partition, lambda result: (done(result), self._commit(written)))
+                return
+            self.drain()
+            done(self.writer.write_all(by_partition))  # the partitions together: one insert per table
+            commits += written
         for stall in unreadable:
+            self.drain()
             commits.append(self._skip(stall))
         if commits:
             self._commit(commits)

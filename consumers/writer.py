@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import Message
@@ -116,6 +118,12 @@ class BatchWriter:
         of rows in memory). A group holds one run of messages per partition, and is written with one insert per
         table for all its partitions: the statements' fixed cost is paid once per group, not per partition."""
         total = BatchResult()
+        for group in self._groups(batches):
+            total.add(self._write_group(group))
+        return total
+
+    def _groups(self, batches: dict[int, list[Message]]) -> Iterator[list[tuple[int, list[Message]]]]:
+        """The groups of `write_all`, in order."""
         group: list[tuple[int, list[Message]]] = []
         size = 0
         for partition, msgs in batches.items():
@@ -124,13 +132,12 @@ class BatchWriter:
                 size += len(msg.value() or b"")
                 if size >= self.chunk_bytes:
                     group.append((partition, msgs[start:i + 1]))
-                    total.add(self._write_group(group))
+                    yield group
                     group, size, start = [], 0, i + 1
             if start < len(msgs):
                 group.append((partition, msgs[start:]))
         if group:
-            total.add(self._write_group(group))
-        return total
+            yield group
 
     def skip_unreadable(self, partition: int, first: int, last: int, reason: str, message: str) -> BatchResult:
         """Record offsets first..last, which the consumer cannot read, as dead letters (so the position moves
@@ -160,18 +167,26 @@ class BatchWriter:
 
     def _write_group(self, group: list[tuple[int, list[Message]]]) -> BatchResult:
         """Prepare each partition's chunk (pure), send its dead letters on (live only), then apply them together."""
+        return self.apply_all(self._screened([self._prepared(partition, msgs) for partition, msgs in group]))
+
+    def _prepared(self, partition: int, msgs: list[Message]) -> tuple[PreparedChunk, list[Message]]:
+        return prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections), msgs
+
+    def _screened(self, prepared: list[tuple[PreparedChunk, list[Message]]]) -> list[PreparedChunk]:
+        """Screen prepared chunks (`screen`) and publish their dead letters (live only), in order."""
         chunks = []
-        for partition, msgs in group:
-            prepared = self.screen(prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections))
-            if prepared.dead and self.dlq is not None:
+        for chunk, msgs in prepared:
+            chunk = self.screen(chunk)
+            if chunk.dead and self.dlq is not None:
                 by_offset = {offset_of(m): m for m in msgs}
-                for d in prepared.dead:
+                for d in chunk.dead:
                     self.dlq.publish(by_offset[d.offset], reason=d.reason, message=d.message,
                                      fingerprint=d.fingerprint)
                 self.dlq.flush()
-                log.warning("%d message(s) of partition %d sent to %s", len(prepared.dead), partition, self.dlq.topic)
-            chunks.append(prepared)
-        return self.apply_all(chunks)
+                log.warning("%d message(s) of partition %d sent to %s", len(chunk.dead), chunk.partition,
+                            self.dlq.topic)
+            chunks.append(chunk)
+        return chunks
 
     def screen(self, prepared: PreparedChunk) -> PreparedChunk:
         """Turn the chunk's events whose run belongs to another experiment into dead letters. Unlike preparing,
@@ -312,3 +327,52 @@ class BatchWriter:
             if self.stats is not None:
                 self.stats.insert_latency.labels(derived.table).observe(time.perf_counter() - began)
             self.positions[derived.table][partition] = upto
+
+
+class OverlappedWriter:
+    """Runs a BatchWriter's inserts on one background thread while the caller decodes the next group (the live
+    projector: decoding is Python, ClickHouse's insert releases the GIL, and the two used to take turns).
+
+    At most one group is applied at a time, in submission order, so every table receives its blocks in offset
+    order and the events table of a group is still written after every other table of that group. Each group
+    is decoded (pure) while the previous one is applied; it is screened only once that one is done if screening
+    has to ask ClickHouse (a partition not seen whole), so every query reads what was written before it. The
+    writer's positions move on the worker as each insert returns, as before. An insert's error is raised by the
+    next `submit` or `drain`, before anything else is applied."""
+
+    def __init__(self, writer: BatchWriter) -> None:
+        self.writer = writer
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-projector-inserts")
+        self._inflight: Future[None] | None = None
+
+    def submit(self, batches: dict[int, list[Message]], then: Callable[[BatchResult], None]) -> None:
+        """Apply consumed messages (as `BatchWriter.write_all` does); `then(result)` runs on the worker once
+        every group of them is written."""
+        total = BatchResult()
+        groups = list(self.writer._groups(batches))
+        for i, group in enumerate(groups):
+            prepared = [self.writer._prepared(partition, msgs) for partition, msgs in group]
+            if any(chunk.partition not in self.writer.whole for chunk, _ in prepared):
+                self.drain()  # screening reads the events table: what is in flight must be there
+            chunks = self.writer._screened(prepared)
+            self.drain()
+            last = i == len(groups) - 1
+            self._inflight = self._executor.submit(self._apply, chunks, total, then if last else None)
+
+    def _apply(self, chunks: list[PreparedChunk], total: BatchResult,
+               then: Callable[[BatchResult], None] | None) -> None:
+        total.add(self.writer.apply_all(chunks))
+        if then is not None:
+            then(total)
+
+    def drain(self) -> None:
+        """Wait until everything submitted is written; raise the error of a failed insert."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.result()
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            self._executor.shutdown(wait=True)

@@ -13,6 +13,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumers.chunks import offset_of, partition_of
+from consumers.clickhouse import open_client
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE
 from consumers.settings import ProjectorSettings
@@ -37,6 +38,8 @@ class Projector:
         self.dlq = DeadLetterPublisher(settings.kafka_bootstrap_servers, settings.dlq_topic)
         self.stats = ProjectorStats()
         self.stalls = StallWatch(settings.stall_skip_after)
+        self._side_client: Client | None = None
+        self._own_sink = sink is None  # a sink given (tests: to see or fail every insert) takes every insert
         sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
         self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
                                   chunk_bytes=settings.chunk_bytes)
@@ -67,6 +70,10 @@ class Projector:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; raises (stopping loudly) on anything but a bad event."""
+        if self.settings.side_inserts and self._own_sink:
+            # The metrics table is inserted through a client of its own, beside the other tables.
+            self._side_client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
+            self.writer.side = ClickHouseSink(self._side_client, retries=self.settings.insert_retries)
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
@@ -85,6 +92,9 @@ class Projector:
             finally:
                 self._consumer.close()
                 self.dlq.close()
+                if self._side_client is not None:
+                    self.writer.side = None
+                    self._side_client.close()
 
     def drain(self) -> None:
         """Wait until every consumed batch is written (raising a failed insert's error)."""
@@ -117,6 +127,8 @@ class Projector:
     def reload(self, partitions: list[int]) -> None:
         """Read the tables' positions again (called while paused, after tables were swapped under us)."""
         self.writer.sink.forget_types()
+        if self.writer.side is not None:
+            self.writer.side.forget_types()
         self.writer.load_positions(partitions)
 
     @property
@@ -126,6 +138,8 @@ class Projector:
     @sink.setter
     def sink(self, sink: ClickHouseSink) -> None:
         self.writer.sink = sink
+        self._own_sink = False  # every insert through the sink given
+        self.writer.side = None
 
     @property
     def positions(self) -> dict[str, dict[int, int]]:

@@ -30,6 +30,8 @@ class ProjectorSettings(BaseSettings):
                              description="Avro bytes per insert block: bounds the projector's memory per batch")
     overlap_inserts: bool = Field(True, description="insert a batch on a thread of its own while the next one is "
                                   "decoded (off: decode and insert take turns)")
+    side_inserts: bool = Field(True, description="insert the metrics table through a second ClickHouse client "
+                               "while the other tables of a group are inserted (off: one table after another)")
     stall_skip_after: int = Field(3, ge=1, description="read errors at one offset (a batch the consumer cannot "
                                   "decompress) before that batch is skipped into dead letters")
     fetch_queue_kbytes: int = Field(8 * 1024, ge=1024,

@@ -31,6 +31,7 @@ CHUNK_BYTES = 8 * 1024 * 1024  # of Avro per block: about half a million metric 
 MAX_REMEMBERED_RUNS = 200_000  # per partition: past it the owners are forgotten and asked again
 MAX_PENDING_DERIVED_ROWS = 100_000  # a replay's derived rows kept for one insert (summary rows: ~10 MB)
 MAX_REMEMBERED_EVENT_IDS = 100_000  # per partition, while the writer has seen it whole (about 12 MB of ids)
+SIDE_TABLES = frozenset({"metrics"})  # inserted through `BatchWriter.side`, with the tables derived from them
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ class BatchWriter:
     event_ids: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     pending: dict[str, list[Block]] = field(default_factory=dict)
     """Derived rows built from blocks and not inserted yet (replays: `defer_derived`)."""
+    side: ClickHouseSink | None = None
+    """A second sink (its own client) for the metrics table beside the others (`apply_all`); None: one sink."""
+    _side_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def load_positions(self, partitions: list[int]) -> dict[int, int]:
         """Read every table's position from ClickHouse, derive what a crash left underived, and return the
@@ -215,10 +219,45 @@ class BatchWriter:
     def apply_all(self, chunks: list[PreparedChunk]) -> BatchResult:
         """Insert prepared chunks of different partitions, one insert per table for all of them: duplicates
         found against the events table become Duplicate rows, each table skips the offsets it already holds
-        (per partition), and the events table is written last."""
+        (per partition), and the events table is written last.
+
+        With a `side` sink (a second ClickHouse client), the metrics table and what derives from it are
+        inserted on it while this thread inserts the other tables: each statement of a small table costs
+        10-100 ms whatever its size, and the two never depend on each other. The events table still waits
+        for both."""
         duplicates = self._duplicate_offsets(chunks)
         token = f"{self.token_prefix}:" + ",".join(f"{c.partition}:{c.first}-{c.last}" for c in chunks)
-        for i, projection in enumerate(self.tables.projections):
+        indexes = range(len(self.tables.projections))
+        last = [i for i in indexes if self.tables.projections[i].table == POSITION_TABLE]
+        beside = [i for i in indexes if self.tables.projections[i].table in SIDE_TABLES] if self.side else []
+        rest = [i for i in indexes if i not in last and i not in beside]
+        if beside and self.side is not None:
+            if self._side_thread is None:
+                self._side_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-side-inserts")
+            side = self._side_thread.submit(self._apply_tables, chunks, duplicates, token, beside, self.side)
+            try:
+                self._apply_tables(chunks, duplicates, token, rest, self.sink)
+            finally:
+                side.result()  # never leave it running: its error (or ours) is raised before the events table
+        else:
+            self._apply_tables(chunks, duplicates, token, rest, self.sink)
+        self._apply_tables(chunks, duplicates, token, last, self.sink)
+        for derived in self.tables.derived:  # derived tables whose source is a live table we do not write
+            if derived.source not in self._projection_names and not self.defer_derived:
+                for chunk in chunks:
+                    self.derive(derived, chunk.partition, chunk.last)
+        total = BatchResult()
+        for chunk, dups in zip(chunks, duplicates, strict=True):
+            good = [e for e in chunk.events if e.offset not in dups]
+            total.add(BatchResult(len(good), sum(e.points for e in good), len(chunk.dead), len(dups)))
+        return total
+
+    def _apply_tables(self, chunks: list[PreparedChunk], duplicates: list[set[int]], token: str,
+                      indexes: list[int], sink: ClickHouseSink) -> None:
+        """Insert the chunks' blocks of these projections (in order) through `sink`, each followed by the
+        tables derived from it."""
+        for i in indexes:
+            projection = self.tables.projections[i]
             parts = []
             for chunk, dups in zip(chunks, duplicates, strict=True):
                 block, done = chunk.blocks[i], self.positions[projection.table].get(chunk.partition, -1)
@@ -230,28 +269,19 @@ class BatchWriter:
                             block.append(*chunk.duplicate_rows[offset])
                 parts.append((chunk, done, block))
             inserted = merged([block for _, _, block in parts])
-            self._insert(projection.table, inserted, token)
+            self._insert(projection.table, inserted, token, sink)
             for chunk, done, _ in parts:
                 # A table may already be ahead of this batch (killed between inserts): never move it back.
                 self.positions[projection.table][chunk.partition] = max(done, chunk.last)
             for derived in self.tables.derived:
                 if derived.source == projection.table:
-                    self._follow(derived, parts, inserted, token)
-        for derived in self.tables.derived:  # derived tables whose source is a live table we do not write
-            if derived.source not in self._projection_names and not self.defer_derived:
-                for chunk in chunks:
-                    self.derive(derived, chunk.partition, chunk.last)
-        total = BatchResult()
-        for chunk, dups in zip(chunks, duplicates, strict=True):
-            good = [e for e in chunk.events if e.offset not in dups]
-            total.add(BatchResult(len(good), sum(e.points for e in good), len(chunk.dead), len(dups)))
-        return total
+                    self._follow(derived, parts, inserted, token, sink)
 
-    def _insert(self, table: str, block: Block, token: str) -> None:
+    def _insert(self, table: str, block: Block, token: str, sink: ClickHouseSink | None = None) -> None:
         if len(block):
             block.table = self.tables.physical(table)
             began = time.perf_counter()
-            self.sink.insert(block, token=token)
+            (sink or self.sink).insert(block, token=token)
             if self.stats is not None:
                 self.stats.insert_latency.labels(table).observe(time.perf_counter() - began)
 
@@ -285,7 +315,7 @@ class BatchWriter:
         return out
 
     def _follow(self, derived: Derived, parts: list[tuple[PreparedChunk, int, Block]], inserted: Block,
-                token: str) -> None:
+                token: str, sink: ClickHouseSink | None = None) -> None:
         """Bring a derived table up to each chunk's last offset after its source received `inserted`, the chunks'
         blocks (each with the rows past the source's position then). Where the derived table stood where its
         source did, its rows come from the block in memory; otherwise (a crash between the two) the SQL reads
@@ -296,7 +326,7 @@ class BatchWriter:
             done = self.positions[derived.table].get(chunk.partition, -1)
             if derived.from_block is None or done != source_done:
                 if not self.defer_derived:
-                    self.derive(derived, chunk.partition, chunk.last)
+                    self.derive(derived, chunk.partition, chunk.last, sink)
                 continue
             in_step.append(block)
             advanced[chunk.partition] = max(done, chunk.last)
@@ -306,7 +336,7 @@ class BatchWriter:
             if not self.defer_derived:
                 # Inserted before the position moves: readers take event_offsets' position in memory as "projected"
                 # (runner.projected) and then read the table, which must hold it by then.
-                self._insert(derived.table, rows, token)
+                self._insert(derived.table, rows, token, sink)
                 self.positions[derived.table].update(advanced)
                 return
             self.positions[derived.table].update(advanced)
@@ -316,13 +346,13 @@ class BatchWriter:
             if sum(len(b) for b in self.pending[derived.table]) > MAX_PENDING_DERIVED_ROWS:
                 self._flush_pending(derived)
 
-    def derive(self, derived: Derived, partition: int, upto: int) -> None:
+    def derive(self, derived: Derived, partition: int, upto: int, sink: ClickHouseSink | None = None) -> None:
         """Bring a derived table of a partition up to offset `upto` of its source."""
         done = self.positions[derived.table].get(partition, -1)
         if done < upto:
             began = time.perf_counter()
             log.debug("deriving %s for partition %d, offsets %d..%d", derived.table, partition, done + 1, upto)
-            self.sink.derive(derived, partition, done, upto, target=self.tables.physical(derived.table),
+            (sink or self.sink).derive(derived, partition, done, upto, target=self.tables.physical(derived.table),
                              source=self.tables.physical(derived.source))
             if self.stats is not None:
                 self.stats.insert_latency.labels(derived.table).observe(time.perf_counter() - began)

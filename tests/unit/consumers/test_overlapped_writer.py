@@ -5,6 +5,7 @@ ClickHouse waits for what is in flight, and a failed insert stops everything aft
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from consumers.errors import SinkError
 from consumers.projections import Block
 from consumers.writer import BatchResult, BatchWriter, OverlappedWriter
-from schemas import MetricsLogged, encode
+from schemas import MetricsLogged, RunStarted, encode
 from tests.unit.consumers.test_projection_rules import RUN, FakeMessage, RecordingSink, logged
 
 
@@ -112,3 +113,39 @@ def test_a_failed_insert_is_raised_by_the_next_call_and_nothing_after_it_is_writ
     overlapped.close()
     assert done == []
     assert [table for table, _ in sink.inserted] == ["metrics"], "neither its events rows nor the next batch"
+
+
+def test_metrics_go_through_the_side_sink_beside_the_other_tables_and_the_events_table_waits_for_both() -> None:
+    main, side = GatedSink(), GatedSink(fail="")
+    main.gate.set()
+    writer = BatchWriter(main, side=side)  # type: ignore[arg-type]
+    writer.load_positions([0])
+    points = MetricsLogged(["loss"], [0], [0], [0], [1.0])
+    messages = [KeyedMessage(encode(logged(RunStarted("r", "u"), seq=1).event), 0, RUN),
+                *(KeyedMessage(encode(logged(points, seq=i + 1).event), i, RUN) for i in (1, 2))]
+    applied = threading.Thread(target=writer.write_all, args=({0: messages},))
+    applied.start()
+    assert side.in_flight.wait(10)
+    deadline = time.monotonic() + 10
+    while "runs" not in [t for t, _ in main.inserted] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "runs" in [t for t, _ in main.inserted], "the runs table is inserted while metrics is held"
+    assert "events" not in [t for t, _ in main.inserted]
+    side.gate.set()
+    applied.join(10)
+    assert [t for t, _ in side.inserted] == ["metrics", "run_metric_summary"]
+    assert [t for t, _ in main.inserted][-2:] == ["events", "event_offsets"]
+    assert "metrics" not in [t for t, _ in main.inserted]
+    assert writer.positions["metrics"][0] == writer.positions["events"][0] == 2
+
+
+def test_a_failed_side_insert_keeps_the_events_table_unwritten() -> None:
+    main, side = GatedSink(), GatedSink(fail="metrics")
+    main.gate.set()
+    side.gate.set()
+    writer = BatchWriter(main, side=side)  # type: ignore[arg-type]
+    writer.load_positions([0])
+    with pytest.raises(SinkError):
+        writer.write_all(batch(0, 2))  # type: ignore[arg-type]
+    assert "events" not in [t for t, _ in main.inserted]
+    assert writer.positions["events"].get(0, -1) == -1

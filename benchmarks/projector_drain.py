@@ -10,7 +10,8 @@ in all of them alike:
 - base: decode and insert take turns, one table after another (RUNSTREAM_OVERLAP_INSERTS=false,
   RUNSTREAM_SIDE_INSERTS=false);
 - overlap: the next batch is decoded while the previous one is inserted;
-- both: overlap, and the metrics table inserted through a second client beside the other tables.
+- side: the metrics table inserted through a second client beside the other tables (no overlap);
+- both: overlap and side.
 Prints one JSON line per pass and the medians per variant.
 """
 
@@ -49,7 +50,7 @@ from schemas import (  # noqa: E402
     encode,
 )
 
-VARIANTS = {"base": (False, False), "overlap": (True, False), "both": (True, True)}
+VARIANTS = {"base": (False, False), "overlap": (True, False), "side": (False, True), "both": (True, True)}
 PARTITIONS = 6
 BATCH_BYTES = 8 * 1024 * 1024  # what a consumed batch holds with a backlog (fetch_queue_kbytes)
 BATCH_MESSAGES = 5000

@@ -13,6 +13,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumers.chunks import offset_of, partition_of
+from consumers.clickhouse import open_client
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE
 from consumers.settings import ProjectorSettings
@@ -20,7 +21,7 @@ from consumers.sink import ClickHouseSink
 from consumers.skipping import unreadable_range
 from consumers.stalls import UNREADABLE_REASON, Stall, StallWatch
 from consumers.stats import ProjectorStats
-from consumers.writer import BatchWriter
+from consumers.writer import BatchResult, BatchWriter, OverlappedWriter
 
 log = logging.getLogger("runstream.projector")
 
@@ -37,9 +38,14 @@ class Projector:
         self.dlq = DeadLetterPublisher(settings.kafka_bootstrap_servers, settings.dlq_topic)
         self.stats = ProjectorStats()
         self.stalls = StallWatch(settings.stall_skip_after)
+        self._side_client: Client | None = None
+        self._own_sink = sink is None  # a sink given (tests: to see or fail every insert) takes every insert
         sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
         self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
                                   chunk_bytes=settings.chunk_bytes)
+        # Inserts run on a thread of their own while the next batch is decoded; drained before anything that
+        # reads positions or tables, swaps them, or moves the assignment.
+        self.overlapped = OverlappedWriter(self.writer) if settings.overlap_inserts else None
         self._batch_lock = threading.Lock()  # held while a batch is written; pause() takes it
         # partition -> the consumer's position when it last had nothing more to give: every message before it is
         # projected. Unlike the tables' positions it passes transaction markers, which are never messages.
@@ -64,6 +70,10 @@ class Projector:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; raises (stopping loudly) on anything but a bad event."""
+        if self.settings.side_inserts and self._own_sink:
+            # The metrics table is inserted through a client of its own, beside the other tables.
+            self._side_client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
+            self.writer.side = ClickHouseSink(self._side_client, retries=self.settings.insert_retries)
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
@@ -72,10 +82,24 @@ class Projector:
                     with self._batch_lock:
                         self.process(messages)
                 else:
+                    with self._batch_lock:
+                        self.drain()
                     self._note_caught_up()
         finally:
-            self._consumer.close()
-            self.dlq.close()
+            try:
+                if self.overlapped is not None:
+                    self.overlapped.close()
+            finally:
+                self._consumer.close()
+                self.dlq.close()
+                if self._side_client is not None:
+                    self.writer.side = None
+                    self._side_client.close()
+
+    def drain(self) -> None:
+        """Wait until every consumed batch is written (raising a failed insert's error)."""
+        if self.overlapped is not None:
+            self.overlapped.drain()
 
     def _note_caught_up(self) -> None:
         """With nothing more to read, the consumer stands past the last event and any transaction marker after
@@ -94,6 +118,7 @@ class Projector:
         is written whole before the lock is released), so a rebuild can swap tables in, or a verify compare
         them, against a log position that stands still."""
         with self._batch_lock:
+            self.drain()
             yield
 
     def owned_partitions(self) -> list[int]:
@@ -117,6 +142,8 @@ class Projector:
     def reload(self, partitions: list[int]) -> None:
         """Read the tables' positions again (called while paused, after tables were swapped under us)."""
         self.writer.sink.forget_types()
+        if self.writer.side is not None:
+            self.writer.side.forget_types()
         self.writer.load_positions(partitions)
 
     @property
@@ -126,6 +153,8 @@ class Projector:
     @sink.setter
     def sink(self, sink: ClickHouseSink) -> None:
         self.writer.sink = sink
+        self._own_sink = False  # every insert through the sink given
+        self.writer.side = None
 
     @property
     def positions(self) -> dict[str, dict[int, int]]:
@@ -135,6 +164,7 @@ class Projector:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         ids = [tp.partition for tp in partitions]
         with self._batch_lock:
+            self.drain()
             position = self.writer.load_positions(ids)
         for tp in partitions:
             tp.offset = position[tp.partition] + 1 if tp.partition in position else OFFSET_BEGINNING
@@ -144,6 +174,8 @@ class Projector:
         consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self._batch_lock:
+            self.drain()  # the next owner resumes from what the tables hold
         self.stats.assigned = []
         self.stats.topic_partitions = 0
         self.stalls.stalled.clear()
@@ -175,14 +207,24 @@ class Projector:
         if by_partition:
             for partition, msgs in by_partition.items():
                 self.stalls.progressed(partition, offset_of(msgs[-1]))
+            written = [TopicPartition(self.settings.topic, p, offset_of(m[-1]) + 1) for p, m in by_partition.items()]
             started = time.perf_counter()
-            result = self.writer.write_all(by_partition)  # the partitions together: one insert per table
-            self.stats.insert_seconds += time.perf_counter() - started
-            self.stats.record_batch(events=result.events, points=result.points, dead_letters=result.dead_letters,
-                                    duplicates=result.duplicates)
-            self.stats.record_timing(oldest_ms=oldest, consumed=consumed, written=time.time())
-            commits += [TopicPartition(self.settings.topic, p, offset_of(m[-1]) + 1) for p, m in by_partition.items()]
+
+            def done(result: BatchResult) -> None:
+                self.stats.insert_seconds += time.perf_counter() - started
+                self.stats.record_batch(events=result.events, points=result.points,
+                                        dead_letters=result.dead_letters, duplicates=result.duplicates)
+                self.stats.record_timing(oldest_ms=oldest, consumed=consumed, written=time.time())
+
+            if self.overlapped is not None and not unreadable:
+                # the partitions together: one insert per table; committed to Kafka (for lag tools) once written
+                self.overlapped.submit(by_partition, lambda result: (done(result), self._commit(written)))
+                return
+            self.drain()
+            done(self.writer.write_all(by_partition))  # the partitions together: one insert per table
+            commits += written
         for stall in unreadable:
+            self.drain()
             commits.append(self._skip(stall))
         if commits:
             self._commit(commits)

@@ -28,6 +28,12 @@ class ProjectorSettings(BaseSettings):
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch")
+    overlap_inserts: bool = Field(False, description="insert a batch on a thread of its own while the next one is "
+                                  "decoded. Off by default: it drains faster alone, but the consumed batches get "
+                                  "smaller and end-to-end ingest was 5% slower on a quiet machine "
+                                  "(benchmarks/results/ingest-drain-20261202.md)")
+    side_inserts: bool = Field(True, description="insert the metrics table through a second ClickHouse client "
+                               "while the other tables of a group are inserted (off: one table after another)")
     stall_skip_after: int = Field(3, ge=1, description="read errors at one offset (a batch the consumer cannot "
                                   "decompress) before that batch is skipped into dead letters")
     fetch_queue_kbytes: int = Field(8 * 1024, ge=1024,

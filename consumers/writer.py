@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import Message
@@ -29,6 +31,7 @@ CHUNK_BYTES = 8 * 1024 * 1024  # of Avro per block: about half a million metric 
 MAX_REMEMBERED_RUNS = 200_000  # per partition: past it the owners are forgotten and asked again
 MAX_PENDING_DERIVED_ROWS = 100_000  # a replay's derived rows kept for one insert (summary rows: ~10 MB)
 MAX_REMEMBERED_EVENT_IDS = 100_000  # per partition, while the writer has seen it whole (about 12 MB of ids)
+SIDE_TABLES = frozenset({"metrics"})  # inserted through `BatchWriter.side`, with the tables derived from them
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ class BatchWriter:
     event_ids: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     pending: dict[str, list[Block]] = field(default_factory=dict)
     """Derived rows built from blocks and not inserted yet (replays: `defer_derived`)."""
+    side: ClickHouseSink | None = None
+    """A second sink (its own client) for the metrics table beside the others (`apply_all`); None: one sink."""
+    _side_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def load_positions(self, partitions: list[int]) -> dict[int, int]:
         """Read every table's position from ClickHouse, derive what a crash left underived, and return the
@@ -116,6 +122,12 @@ class BatchWriter:
         of rows in memory). A group holds one run of messages per partition, and is written with one insert per
         table for all its partitions: the statements' fixed cost is paid once per group, not per partition."""
         total = BatchResult()
+        for group in self._groups(batches):
+            total.add(self._write_group(group))
+        return total
+
+    def _groups(self, batches: dict[int, list[Message]]) -> Iterator[list[tuple[int, list[Message]]]]:
+        """The groups of `write_all`, in order."""
         group: list[tuple[int, list[Message]]] = []
         size = 0
         for partition, msgs in batches.items():
@@ -124,13 +136,12 @@ class BatchWriter:
                 size += len(msg.value() or b"")
                 if size >= self.chunk_bytes:
                     group.append((partition, msgs[start:i + 1]))
-                    total.add(self._write_group(group))
+                    yield group
                     group, size, start = [], 0, i + 1
             if start < len(msgs):
                 group.append((partition, msgs[start:]))
         if group:
-            total.add(self._write_group(group))
-        return total
+            yield group
 
     def skip_unreadable(self, partition: int, first: int, last: int, reason: str, message: str) -> BatchResult:
         """Record offsets first..last, which the consumer cannot read, as dead letters (so the position moves
@@ -160,18 +171,26 @@ class BatchWriter:
 
     def _write_group(self, group: list[tuple[int, list[Message]]]) -> BatchResult:
         """Prepare each partition's chunk (pure), send its dead letters on (live only), then apply them together."""
+        return self.apply_all(self._screened([self._prepared(partition, msgs) for partition, msgs in group]))
+
+    def _prepared(self, partition: int, msgs: list[Message]) -> tuple[PreparedChunk, list[Message]]:
+        return prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections), msgs
+
+    def _screened(self, prepared: list[tuple[PreparedChunk, list[Message]]]) -> list[PreparedChunk]:
+        """Screen prepared chunks (`screen`) and publish their dead letters (live only), in order."""
         chunks = []
-        for partition, msgs in group:
-            prepared = self.screen(prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections))
-            if prepared.dead and self.dlq is not None:
+        for chunk, msgs in prepared:
+            chunk = self.screen(chunk)
+            if chunk.dead and self.dlq is not None:
                 by_offset = {offset_of(m): m for m in msgs}
-                for d in prepared.dead:
+                for d in chunk.dead:
                     self.dlq.publish(by_offset[d.offset], reason=d.reason, message=d.message,
                                      fingerprint=d.fingerprint)
                 self.dlq.flush()
-                log.warning("%d message(s) of partition %d sent to %s", len(prepared.dead), partition, self.dlq.topic)
-            chunks.append(prepared)
-        return self.apply_all(chunks)
+                log.warning("%d message(s) of partition %d sent to %s", len(chunk.dead), chunk.partition,
+                            self.dlq.topic)
+            chunks.append(chunk)
+        return chunks
 
     def screen(self, prepared: PreparedChunk) -> PreparedChunk:
         """Turn the chunk's events whose run belongs to another experiment into dead letters. Unlike preparing,
@@ -200,10 +219,45 @@ class BatchWriter:
     def apply_all(self, chunks: list[PreparedChunk]) -> BatchResult:
         """Insert prepared chunks of different partitions, one insert per table for all of them: duplicates
         found against the events table become Duplicate rows, each table skips the offsets it already holds
-        (per partition), and the events table is written last."""
+        (per partition), and the events table is written last.
+
+        With a `side` sink (a second ClickHouse client), the metrics table and what derives from it are
+        inserted on it while this thread inserts the other tables: each statement of a small table costs
+        10-100 ms whatever its size, and the two never depend on each other. The events table still waits
+        for both."""
         duplicates = self._duplicate_offsets(chunks)
         token = f"{self.token_prefix}:" + ",".join(f"{c.partition}:{c.first}-{c.last}" for c in chunks)
-        for i, projection in enumerate(self.tables.projections):
+        indexes = range(len(self.tables.projections))
+        last = [i for i in indexes if self.tables.projections[i].table == POSITION_TABLE]
+        beside = [i for i in indexes if self.tables.projections[i].table in SIDE_TABLES] if self.side else []
+        rest = [i for i in indexes if i not in last and i not in beside]
+        if beside and self.side is not None:
+            if self._side_thread is None:
+                self._side_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-side-inserts")
+            side = self._side_thread.submit(self._apply_tables, chunks, duplicates, token, beside, self.side)
+            try:
+                self._apply_tables(chunks, duplicates, token, rest, self.sink)
+            finally:
+                side.result()  # never leave it running: its error (or ours) is raised before the events table
+        else:
+            self._apply_tables(chunks, duplicates, token, rest, self.sink)
+        self._apply_tables(chunks, duplicates, token, last, self.sink)
+        for derived in self.tables.derived:  # derived tables whose source is a live table we do not write
+            if derived.source not in self._projection_names and not self.defer_derived:
+                for chunk in chunks:
+                    self.derive(derived, chunk.partition, chunk.last)
+        total = BatchResult()
+        for chunk, dups in zip(chunks, duplicates, strict=True):
+            good = [e for e in chunk.events if e.offset not in dups]
+            total.add(BatchResult(len(good), sum(e.points for e in good), len(chunk.dead), len(dups)))
+        return total
+
+    def _apply_tables(self, chunks: list[PreparedChunk], duplicates: list[set[int]], token: str,
+                      indexes: list[int], sink: ClickHouseSink) -> None:
+        """Insert the chunks' blocks of these projections (in order) through `sink`, each followed by the
+        tables derived from it."""
+        for i in indexes:
+            projection = self.tables.projections[i]
             parts = []
             for chunk, dups in zip(chunks, duplicates, strict=True):
                 block, done = chunk.blocks[i], self.positions[projection.table].get(chunk.partition, -1)
@@ -215,28 +269,19 @@ class BatchWriter:
                             block.append(*chunk.duplicate_rows[offset])
                 parts.append((chunk, done, block))
             inserted = merged([block for _, _, block in parts])
-            self._insert(projection.table, inserted, token)
+            self._insert(projection.table, inserted, token, sink)
             for chunk, done, _ in parts:
                 # A table may already be ahead of this batch (killed between inserts): never move it back.
                 self.positions[projection.table][chunk.partition] = max(done, chunk.last)
             for derived in self.tables.derived:
                 if derived.source == projection.table:
-                    self._follow(derived, parts, inserted, token)
-        for derived in self.tables.derived:  # derived tables whose source is a live table we do not write
-            if derived.source not in self._projection_names and not self.defer_derived:
-                for chunk in chunks:
-                    self.derive(derived, chunk.partition, chunk.last)
-        total = BatchResult()
-        for chunk, dups in zip(chunks, duplicates, strict=True):
-            good = [e for e in chunk.events if e.offset not in dups]
-            total.add(BatchResult(len(good), sum(e.points for e in good), len(chunk.dead), len(dups)))
-        return total
+                    self._follow(derived, parts, inserted, token, sink)
 
-    def _insert(self, table: str, block: Block, token: str) -> None:
+    def _insert(self, table: str, block: Block, token: str, sink: ClickHouseSink | None = None) -> None:
         if len(block):
             block.table = self.tables.physical(table)
             began = time.perf_counter()
-            self.sink.insert(block, token=token)
+            (sink or self.sink).insert(block, token=token)
             if self.stats is not None:
                 self.stats.insert_latency.labels(table).observe(time.perf_counter() - began)
 
@@ -270,7 +315,7 @@ class BatchWriter:
         return out
 
     def _follow(self, derived: Derived, parts: list[tuple[PreparedChunk, int, Block]], inserted: Block,
-                token: str) -> None:
+                token: str, sink: ClickHouseSink | None = None) -> None:
         """Bring a derived table up to each chunk's last offset after its source received `inserted`, the chunks'
         blocks (each with the rows past the source's position then). Where the derived table stood where its
         source did, its rows come from the block in memory; otherwise (a crash between the two) the SQL reads
@@ -281,7 +326,7 @@ class BatchWriter:
             done = self.positions[derived.table].get(chunk.partition, -1)
             if derived.from_block is None or done != source_done:
                 if not self.defer_derived:
-                    self.derive(derived, chunk.partition, chunk.last)
+                    self.derive(derived, chunk.partition, chunk.last, sink)
                 continue
             in_step.append(block)
             advanced[chunk.partition] = max(done, chunk.last)
@@ -291,7 +336,7 @@ class BatchWriter:
             if not self.defer_derived:
                 # Inserted before the position moves: readers take event_offsets' position in memory as "projected"
                 # (runner.projected) and then read the table, which must hold it by then.
-                self._insert(derived.table, rows, token)
+                self._insert(derived.table, rows, token, sink)
                 self.positions[derived.table].update(advanced)
                 return
             self.positions[derived.table].update(advanced)
@@ -301,14 +346,63 @@ class BatchWriter:
             if sum(len(b) for b in self.pending[derived.table]) > MAX_PENDING_DERIVED_ROWS:
                 self._flush_pending(derived)
 
-    def derive(self, derived: Derived, partition: int, upto: int) -> None:
+    def derive(self, derived: Derived, partition: int, upto: int, sink: ClickHouseSink | None = None) -> None:
         """Bring a derived table of a partition up to offset `upto` of its source."""
         done = self.positions[derived.table].get(partition, -1)
         if done < upto:
             began = time.perf_counter()
             log.debug("deriving %s for partition %d, offsets %d..%d", derived.table, partition, done + 1, upto)
-            self.sink.derive(derived, partition, done, upto, target=self.tables.physical(derived.table),
+            (sink or self.sink).derive(derived, partition, done, upto, target=self.tables.physical(derived.table),
                              source=self.tables.physical(derived.source))
             if self.stats is not None:
                 self.stats.insert_latency.labels(derived.table).observe(time.perf_counter() - began)
             self.positions[derived.table][partition] = upto
+
+
+class OverlappedWriter:
+    """Runs a BatchWriter's inserts on one background thread while the caller decodes the next group (the live
+    projector: decoding is Python, ClickHouse's insert releases the GIL, and the two used to take turns).
+
+    At most one group is applied at a time, in submission order, so every table receives its blocks in offset
+    order and the events table of a group is still written after every other table of that group. Each group
+    is decoded (pure) while the previous one is applied; it is screened only once that one is done if screening
+    has to ask ClickHouse (a partition not seen whole), so every query reads what was written before it. The
+    writer's positions move on the worker as each insert returns, as before. An insert's error is raised by the
+    next `submit` or `drain`, before anything else is applied."""
+
+    def __init__(self, writer: BatchWriter) -> None:
+        self.writer = writer
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-projector-inserts")
+        self._inflight: Future[None] | None = None
+
+    def submit(self, batches: dict[int, list[Message]], then: Callable[[BatchResult], None]) -> None:
+        """Apply consumed messages (as `BatchWriter.write_all` does); `then(result)` runs on the worker once
+        every group of them is written."""
+        total = BatchResult()
+        groups = list(self.writer._groups(batches))
+        for i, group in enumerate(groups):
+            prepared = [self.writer._prepared(partition, msgs) for partition, msgs in group]
+            if any(chunk.partition not in self.writer.whole for chunk, _ in prepared):
+                self.drain()  # screening reads the events table: what is in flight must be there
+            chunks = self.writer._screened(prepared)
+            self.drain()
+            last = i == len(groups) - 1
+            self._inflight = self._executor.submit(self._apply, chunks, total, then if last else None)
+
+    def _apply(self, chunks: list[PreparedChunk], total: BatchResult,
+               then: Callable[[BatchResult], None] | None) -> None:
+        total.add(self.writer.apply_all(chunks))
+        if then is not None:
+            then(total)
+
+    def drain(self) -> None:
+        """Wait until everything submitted is written; raise the error of a failed insert."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.result()
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            self._executor.shutdown(wait=True)

@@ -179,6 +179,7 @@ def test_a_table_ahead_of_the_batch_skips_what_it_has_and_never_moves_back() -> 
     second = [FakeMessage(encode(logged(batch, seq=i + 1).event), i) for i in range(3, 8)]
     projector.process(first)  # type: ignore[arg-type]
     projector.process(second)  # type: ignore[arg-type]
+    projector.drain()  # the inserts run on the projector's insert thread
     by_table: dict[str, list[int]] = {}
     for table, offsets in sink.inserted:
         by_table.setdefault(table, []).extend(offsets)
@@ -198,6 +199,7 @@ def test_derived_tables_in_step_with_their_source_take_their_rows_from_the_block
     batch = MetricsLogged(["loss", "acc"], [0, 1, 0], [0, 0, 1], [0, 0, 0], [1.0, 2.0, 3.0])
     projector.process([FakeMessage(encode(logged(batch, seq=i + 1).event), i) for i in range(4)])  # type: ignore[arg-type]
     projector.process([FakeMessage(encode(logged(TagsSet({"k": "v"}), seq=5).event), 4)])  # type: ignore[arg-type]
+    projector.drain()
     assert sink.by_sql == [], "nothing read back from ClickHouse"
     derived = ("run_metric_summary", "event_offsets")
     inserted = [(table, offsets) for table, offsets in sink.inserted if table in derived]
@@ -215,6 +217,7 @@ def test_a_batch_of_several_partitions_is_one_insert_per_table_and_each_partitio
     messages = [FakeMessage(encode(logged(batch, seq=i + 1).event), 10 + i, partition=p) for p in (0, 1, 2)
                 for i in range(3)]
     projector.process(messages)  # type: ignore[arg-type]
+    projector.drain()
     tables = [table for table, _ in sink.inserted]
     assert tables.count("metrics") == tables.count("events") == tables.count("event_offsets") == 1
     assert tables[-2:] == ["events", "event_offsets"], "the events table (the position) is written last"

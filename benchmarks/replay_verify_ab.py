@@ -32,30 +32,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from replay import free_port, project_live, publish, timed_job  # noqa: E402
 
 from consumers.clickhouse import connect  # noqa: E402
-from consumers.maintenance import VOLATILE_COLUMNS, Difference, MaintenanceJob, compare  # noqa: E402
+from consumers.maintenance import Difference, MaintenanceJob, checksum_sql, compare  # noqa: E402
 from consumers.migrate import migrate  # noqa: E402
 from consumers.settings import ProjectorSettings  # noqa: E402
 from consumers.topics import ensure_topics  # noqa: E402
 from runstream.local.kafka import BrokerConfig, LocalKafka  # noqa: E402
-
-
-def legacy_checksum_sql(table: str, columns: list[tuple[str, str]], *, final: bool) -> str:
-    """The checksum query before this change (consumers/maintenance.py at 6d2f25e)."""
-    names = [name for name, _ in columns]
-    exact, approximate = [], []
-    for name, kind in columns:
-        if name in VOLATILE_COLUMNS:
-            continue
-        if kind.startswith("SimpleAggregateFunction(sum, Float"):
-            approximate.append(f"sum(`{name}`)")
-        elif kind.startswith("AggregateFunction"):
-            exact.append(f"finalizeAggregation(`{name}`)")
-        else:
-            exact.append(f"`{name}`")
-    key = "run_id" if "run_id" in names else "''"
-    total = " + ".join(approximate) or "0"
-    return (f"SELECT {key} AS run, count() AS rows, sum(cityHash64(tuple({', '.join(exact)}))) AS hash, "
-            f"toFloat64({total}) AS total FROM `{table}`{' FINAL' if final else ''} GROUP BY run")
 
 
 def legacy_differences(job: MaintenanceJob) -> list[Difference]:
@@ -68,7 +49,7 @@ def legacy_differences(job: MaintenanceJob) -> list[Difference]:
             "ORDER BY position", parameters={"t": table}).result_rows]
         sums = {}
         for physical in (table, job.tables.physical(table)):
-            sql = legacy_checksum_sql(physical, columns, final=table in derived)
+            sql = checksum_sql(physical, columns, final=table in derived)
             sums[physical] = {str(r): (int(n), int(h), float(t)) for r, n, h, t in job.client.query(sql).result_rows}
         found.extend(compare(table, sums[table], sums[job.tables.physical(table)]))
     return found

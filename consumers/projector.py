@@ -218,7 +218,11 @@ class Projector:
 
             if self.overlapped is not None and not unreadable:
                 # the partitions together: one insert per table; committed to Kafka (for lag tools) once written
-                self.overlapped.submit(by_partition, lambda result: (done(result), self._commit(written)))
+                def done_and_committed(result: BatchResult) -> None:
+                    done(result)
+                    self._commit(written)
+
+                self.overlapped.submit(by_partition, done_and_committed)
                 return
             self.drain()
             done(self.writer.write_all(by_partition))  # the partitions together: one insert per table

@@ -116,22 +116,33 @@ def _resolve_experiments(clickhouse: ClickHouseDep, facts: FactsDep, request: Se
 def get_metric(
     clickhouse: ClickHouseDep,
     facts: FactsDep,
+    remembered: RememberedDep,
     key: str,
     run_id: str = RunId,
     max_points: int | None = Query(None, ge=2, le=100_000, description="downsample to at most this many"),
     method: Literal["lttb", "minmax"] = Query("lttb", description="lttb, or minmax buckets that keep spikes"),
     step_min: int | None = Query(None, ge=-(2**63), le=2**63 - 1),
     step_max: int | None = Query(None, ge=-(2**63), le=2**63 - 1),
-) -> JSONResponse:
-    """The points of one metric in step order; downsampled in ClickHouse when max_points is given."""
+) -> Response:
+    """The points of one metric in step order; downsampled in ClickHouse when max_points is given. Asked again
+    while nothing new is projected, the answer comes from memory (`Cache-Control: no-cache` reads it now)."""
     if step_min is not None and step_max is not None and step_min > step_max:
         raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
-    experiment_id = experiment_of(clickhouse, facts, run_id)
-    points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
-                          step_min=step_min, step_max=step_max)
-    if not points and step_min is None and step_max is None:
-        raise NotFound(f"run {run_id} has no metric {key!r}")
-    return JSONResponse({"run_id": run_id, "key": key, "points": points})
+
+    def read() -> bytes:  # a run or metric not found raises here: never remembered
+        experiment_id = experiment_of(clickhouse, facts, run_id)
+        points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
+                              step_min=step_min, step_max=step_max)
+        if not points and step_min is None and step_max is None:
+            raise NotFound(f"run {run_id} has no metric {key!r}")
+        return dumps({"run_id": run_id, "key": key, "points": points})
+
+    if remembered is None:
+        return Response(read(), media_type="application/json")
+    asked = question("runs/metric", {"run_id": run_id, "key": key, "max_points": max_points, "method": method,
+                                     "step_min": step_min, "step_max": step_max})
+    return Response(remembered.answers.answer((remembered.asker, asked), remembered.version, read,
+                                              fresh=remembered.fresh), media_type="application/json")
 
 
 @router.get("/runs/{run_id}/history", response_model=RunHistory)

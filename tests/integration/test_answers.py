@@ -115,3 +115,34 @@ def test_no_cache_reads_now_and_refused_questions_are_not_remembered(stack: Stac
                                       headers={"Authorization": "Bearer reader-token-1"})
             assert response.status_code in (400, 404), response.text
     assert len(memory) == entries
+
+
+def test_a_remembered_curve_gains_the_point_projected_after_it(stack: Stack, first_runs: None) -> None:
+    memory = answers(stack)
+    reader = {"Authorization": "Bearer reader-token-1"}
+    tracker = stack.tracker()
+    run = tracker.start_run(EXPERIMENT, "curve", params={"opt": "sgd"})
+    run.log_metric("loss", 1.0, step=0)
+    assert tracker.flush(30) == 0
+    stack.wait_projected()
+    path = f"/api/v1/runs/{run.run_id}/metrics/loss"
+
+    def steps(query: str = "") -> list[int]:
+        response = stack.api.get(path + query, headers=reader)
+        assert response.status_code == 200, response.text
+        return [p["step"] for p in response.json()["points"]]
+
+    assert steps() == [0]
+    hits = memory.hits
+    assert steps() == [0]
+    assert memory.hits == hits + 1
+    assert steps("?step_min=0&step_max=0") == [0]  # another question: read for itself
+    assert memory.hits == hits + 1
+    run.log_metric("loss", 0.5, step=1)
+    assert tracker.flush(30) == 0
+    stack.wait_projected()
+    assert steps() == [0, 1]  # the answer remembered before the point is not served after it
+    missing = stack.api.get(f"/api/v1/runs/{run.run_id}/metrics/no-such-key", headers=reader)
+    assert missing.status_code == 404, missing.text
+    run.end()
+    tracker.close()

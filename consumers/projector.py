@@ -93,7 +93,7 @@ class Projector:
                 self._consumer.close()
                 self.dlq.close()
                 if self._side_client is not None:
-                    self.writer.side = None
+                    self.writer.close_side()
                     self._side_client.close()
 
     def drain(self) -> None:

@@ -252,6 +252,13 @@ class BatchWriter:
             total.add(BatchResult(len(good), sum(e.points for e in good), len(chunk.dead), len(dups)))
         return total
 
+    def close_side(self) -> None:
+        """Stop using the side sink and end its thread (the projector's client behind it is closed by its owner)."""
+        self.side = None
+        if self._side_thread is not None:
+            self._side_thread.shutdown(wait=True)
+            self._side_thread = None
+
     def _apply_tables(self, chunks: list[PreparedChunk], duplicates: list[set[int]], token: str,
                       indexes: list[int], sink: ClickHouseSink) -> None:
         """Insert the chunks' blocks of these projections (in order) through `sink`, each followed by the

@@ -149,3 +149,22 @@ def test_a_failed_side_insert_keeps_the_events_table_unwritten() -> None:
         writer.write_all(batch(0, 2))  # type: ignore[arg-type]
     assert "events" not in [t for t, _ in main.inserted]
     assert writer.positions["events"].get(0, -1) == -1
+
+
+def test_closing_the_side_ends_its_thread_and_later_metrics_go_through_the_main_sink() -> None:
+    main, side = GatedSink(), GatedSink()
+    main.gate.set()
+    side.gate.set()
+    writer = BatchWriter(main, side=side)  # type: ignore[arg-type]
+    writer.load_positions([0])
+    writer.write_all(batch(0, 2))  # type: ignore[arg-type]
+    assert [t for t, _ in side.inserted][:1] == ["metrics"]
+    threads = [t for t in threading.enumerate() if t.name.startswith("runstream-side-inserts")]
+    assert threads, "the side inserts ran on a thread of their own"
+    writer.close_side()
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+    writer.write_all(batch(2, 2))  # type: ignore[arg-type]
+    assert "metrics" in [t for t, _ in main.inserted]
+    assert writer.positions["metrics"][0] == writer.positions["events"][0] == 3

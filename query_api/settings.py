@@ -50,10 +50,10 @@ class ApiSettings(BaseSettings):
         "encrypted with one passphrase cannot be decrypted with another")
     sql_memory_budget_bytes: int = Field(4 * 1024**3, ge=1024**2, description="memory all concurrent /api/v1/sql "
                                          "queries may reserve together (each reserves its limit)")
-    answer_cache_entries: int = Field(256, ge=0, description="run searches remembered while nothing new is "
-                                      "projected (0: none); each answer is valid only at the data version it "
-                                      "was read at")
-    answer_cache_bytes: int = Field(64 * 1024**2, ge=0, description="bytes of remembered search answers at most")
+    answer_cache_entries: int = Field(256, ge=0, description="answers to run searches and metric curves "
+                                      "remembered while nothing new is projected (0: none); each answer is "
+                                      "valid only at the data version it was read at")
+    answer_cache_bytes: int = Field(64 * 1024**2, ge=0, description="bytes of remembered answers at most")
 
     @field_validator("gateway_kek_passphrase")
     @classmethod

@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--this", type=Path, default=ROOT, help="the checkout compared (default: this one)")
     parser.add_argument("--steps", type=int, default=1000, help="max_points of the twenty-curves question")
     parser.add_argument("--repeat", type=int, default=21)
+    parser.add_argument("--only", default="", help="comma-separated questions to time (default: all)")
     parser.add_argument("--door", choices=("api", "mlflow"), default="api",
                         help="ask runstream's own API (default) or its MLflow REST API the same five questions")
     args = parser.parse_args()
@@ -84,7 +85,8 @@ def main() -> None:
             calls = {name: questions(api, experiment_id, args.steps) for name, api in apis.items()}
         load = [round(x, 2) for x in os.getloadavg()]
         results = {}
-        for question in calls["this"]:
+        only = [q for q in args.only.split(",") if q]
+        for question in only or calls["this"]:
             times: dict[str, list[float]] = {"base": [], "this": []}
             for i in range(args.repeat + 1):
                 for name in ("base", "this") if i % 2 else ("this", "base"):

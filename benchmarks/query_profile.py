@@ -131,6 +131,7 @@ def questions(api: Any, experiment_id: str, steps: int) -> dict[str, Callable[[]
             "experiment_ids": [experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100},
             sweep.NO_CACHE),
         "one_curve": lambda: api.call("GET", f"/api/v1/runs/{some[0]}/metrics/{metric}"),
+        "one_curve_cold": lambda: api.call("GET", f"/api/v1/runs/{some[0]}/metrics/{metric}", None, sweep.NO_CACHE),
         "twenty_curves": lambda: api.call("POST", "/api/v1/compare", {
             "run_ids": some[:20], "metric_keys": [metric], "max_points": steps}),
         "all_runs_params_final_metrics": lambda: api.call(

@@ -87,15 +87,16 @@ class Answers:
             while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
 
-    def answer(self, key: tuple[str, bytes], version: Callable[[], Version | None], read: Callable[[], bytes],
-               *, fresh: bool = False) -> bytes:
-        """The remembered answer at the current version, else `read()`'s, remembered at the version read first;
-        `fresh` (the asker sent Cache-Control: no-cache) always reads."""
+    def answer(self, key: tuple[str, bytes], version: Callable[[], Version | None],
+               read: Callable[[Version | None], bytes], *, fresh: bool = False) -> bytes:
+        """The remembered answer at the current version, else `read(version)`'s, remembered at the version read
+        first (which `read` may pin its statement to: `positions_of`); `fresh` (the asker sent Cache-Control:
+        no-cache) always reads."""
         now = version()
         found = None if fresh else self.get(key, now)
         if found is not None:
             return found
-        body = read()
+        body = read(now)
         self.put(key, now, body)
         return body
 
@@ -114,3 +115,11 @@ def data_version(positions: Callable[[], dict[int, int]], generation: Callable[[
     if not seen:
         return None
     return before, tuple(sorted(seen.items()))
+
+
+def positions_of(version: Version | None) -> dict[int, int] | None:
+    """The log positions (partition -> offset) a `data_version` was read at, or None (no version). A read pinned
+    to them sees exactly what the version stands for, and needs no read of the positions of its own."""
+    if not isinstance(version, tuple) or len(version) != 2:
+        return None
+    return {int(partition): int(offset) for partition, offset in version[1]}

@@ -32,17 +32,30 @@ def _quote(match: re.Match[str]) -> str:
     return token if token[0] == '"' else f'"{token}"'
 
 
+def _has_non_finite(value: Any) -> bool:
+    """Whether a non-finite float is anywhere in value (dicts, lists and tuples looked into)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(map(_has_non_finite, value.values()))
+    if isinstance(value, list | tuple):
+        return any(map(_has_non_finite, value))
+    return False
+
+
 def dumps(content: Any) -> bytes:
     """Compact JSON with non-finite floats rendered as strings.
 
     orjson first (15x faster than json.dumps: 6 against 94 ms for 20 runs' curves of 1,000 points); it writes a
-    non-finite float as `null`, so output holding no `null` had none and stands as it is. Otherwise (a None, a
-    NaN, a "null" in a string, a type orjson refuses) the standard encoder writes it, NaN as MLflow does."""
+    non-finite float as `null`, so output holding no `null`, or whose content holds no non-finite float (its
+    nulls are Nones: a search page's runs without a parent or a description), stands as it is; looking for one
+    costs a quarter of the standard encoder (a 100-run page: ~1 against ~4 ms). Otherwise (a NaN or infinity,
+    a type orjson refuses) the standard encoder writes it, NaN as MLflow does."""
     try:
         out = orjson.dumps(content)
     except (TypeError, orjson.JSONEncodeError):
-        out = b"null"
-    if b"null" not in out:
+        out = None
+    if out is not None and (b"null" not in out or not _has_non_finite(content)):
         return out
     text = json.dumps(content, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
     if "NaN" in text or "Infinity" in text:

@@ -51,10 +51,16 @@ class RunPage:
 
 
 def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken | None = None,
-                exclude_experiments: Collection[str] = (), with_state: bool = False) -> RunPage:
+                exclude_experiments: Collection[str] = (), with_state: bool = False,
+                at: dict[int, int] | None = None) -> RunPage:
     """One page of matching run ids in order (with their state rows when asked). The first page pins the log
-    position (snapshot) and later pages read at that position, so runs projected meanwhile never shift a page."""
+    position (snapshot) and later pages read at that position, so runs projected meanwhile never shift a page.
+    `at`: the position a first page reads at, when the caller has just read it (the data version of remembered
+    answers); else the statement reads it itself (a scalar subquery, ~7-10 ms at 10,000 runs on chdb)."""
     pinned = token.snapshot if token is not None and token.snapshot is not None else None
+    first_at = at if pinned is None and at else None
+    if first_at is not None:
+        pinned = first_at
     offset = token.offset if token is not None else 0
     experiment_ids = sorted(set(query.experiment_ids) - set(exclude_experiments))
     if not experiment_ids:
@@ -62,7 +68,7 @@ def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken
     built = build_search(experiment_ids, query.node, list(query.order), run_view=query.view, snapshot=pinned,
                          offset=offset, limit=limit + 1, with_state=with_state)
     page = search_page(client, built)
-    run_ids, snapshot = page.run_ids, page.snapshot
+    run_ids, snapshot = page.run_ids, page.snapshot if first_at is None else (first_at if page.run_ids else None)
     more = len(run_ids) > limit
     pages_at = pinned if pinned is not None else (snapshot or {})  # a first page with a next page pinned one
     next_token = PageToken(offset + limit, pages_at, query.fingerprint()) if more else None

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from query_api import run_search
-from query_api.answers import question
+from query_api.answers import Version, positions_of, question
 from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep
 from query_api.errors import InvalidParameter, NotFound
 from query_api.filters import parse_filter
@@ -80,12 +80,14 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
     """Runs of the given experiments matching the filter, in order_by order, one page at a time. Asked again
     while nothing new is projected, the answer comes from memory (query_api/answers.py); send
     `Cache-Control: no-cache` to have it read now."""
-    def read() -> bytes:  # a question refused (bad filter, unknown experiment) raises here: never remembered
+    def read(version: Version | None = None) -> bytes:  # a question refused (bad filter, unknown experiment)
+        # raises here: never remembered. A first page reads at the version's positions (read just before it).
         query = RunQuery.of([], request.filter, parse_filter(request.filter), request.order_by, request.run_view)
         experiment_ids = _resolve_experiments(clickhouse, facts, request)
         asked = replace(query, experiment_ids=tuple(experiment_ids))
         token = PageToken.decode(request.page_token, asked.fingerprint()) if request.page_token else None
-        page = run_search.search_runs(clickhouse, asked, limit=request.max_results, token=token, with_state=True)
+        page = run_search.search_runs(clickhouse, asked, limit=request.max_results, token=token, with_state=True,
+                                      at=positions_of(version))
         found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers,
                                 state=page.state, names=facts.names_reader(experiment_ids, page.read_at))
         return dumps({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
@@ -129,7 +131,7 @@ def get_metric(
     if step_min is not None and step_max is not None and step_min > step_max:
         raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
 
-    def read() -> bytes:  # a run or metric not found raises here: never remembered
+    def read(_: Version | None = None) -> bytes:  # a run or metric not found raises here: never remembered
         experiment_id = experiment_of(clickhouse, facts, run_id)
         points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
                               step_min=step_min, step_max=step_max)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from query_api.answers import Answers, asker, data_version, no_cache, question
+from query_api.answers import Answers, asker, data_version, no_cache, positions_of, question
 
 
 def key(text: str, who: str = "") -> tuple[str, bytes]:
@@ -53,8 +53,8 @@ def test_keys_separate_askers_and_ignore_field_order() -> None:
 def test_answer_reads_the_version_before_the_answer() -> None:
     memory, version, reads = Answers(), [1], []
 
-    def read() -> bytes:
-        reads.append(1)
+    def read(at: object) -> bytes:
+        reads.append(at)
         version[0] += 1  # a batch projected while the answer was read: it may hold it, or not
         return b"answer"
 
@@ -65,6 +65,12 @@ def test_answer_reads_the_version_before_the_answer() -> None:
     memory.put(key("a"), 3, b"at three")
     assert memory.answer(key("a"), lambda: 3, read) == b"at three" and len(reads) == 2
     assert memory.answer(key("a"), lambda: 3, read, fresh=True) == b"answer" and len(reads) == 3
+    assert reads == [1, 2, 3]  # each read is given the version read before it (to pin its statement to)
+
+
+def test_positions_of_a_version() -> None:
+    assert positions_of(data_version(lambda: {1: 5, 0: 7}, lambda: 2)) == {0: 7, 1: 5}
+    assert positions_of(None) is None
 
 
 def test_no_cache_directives() -> None:

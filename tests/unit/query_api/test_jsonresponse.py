@@ -95,3 +95,15 @@ def test_dumps_gives_what_the_standard_encoder_gives_whichever_encoder_writes_it
 
 def test_dumps_never_writes_a_non_finite_float_as_null() -> None:
     assert json.loads(dumps({"v": [math.nan, -math.inf], "x": [0.5]})) == {"v": ["NaN", "-Infinity"], "x": [0.5]}
+
+
+def test_nulls_of_nones_keep_orjsons_output_and_a_nan_beside_them_is_still_quoted(monkeypatch: Any) -> None:
+    content = {"parent_run_id": None, "runs": [{"metrics": {"loss": {"last": 0.5, "min": 0.25}}, "tags": {}}],
+               "t": (1, None)}
+    expected = json.dumps(content, separators=(",", ":")).encode()
+    with monkeypatch.context() as patched:  # the standard encoder is not needed for Nones alone
+        patched.setattr("query_api.jsonresponse.json.dumps", lambda *a, **k: pytest.fail("fell back"))
+        assert dumps(content) == expected
+    content["runs"][0]["metrics"]["loss"]["min"] = math.nan
+    assert json.loads(dumps(content))["runs"][0]["metrics"]["loss"] == {"last": 0.5, "min": "NaN"}
+    assert json.loads(dumps({"a": None, "b": [[-math.inf]]})) == {"a": None, "b": [["-Infinity"]]}

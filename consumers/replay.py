@@ -122,6 +122,7 @@ class Replay:
 
     def close(self) -> None:
         self._consumer.close()
+        self.writer.close_side()
         self._sink.close()
         for client in self._clients:
             client.close()

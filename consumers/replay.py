@@ -122,7 +122,6 @@ class Replay:
 
     def close(self) -> None:
         self._consumer.close()
-        self.writer.close_side()
         self._sink.close()
         for client in self._clients:
             client.close()

@@ -85,12 +85,11 @@ class BatchWriter:
     every earlier event went through it, so a run it does not know has no earlier event and an event id it
     has not seen is new. Those are answered from memory instead of asking the events table."""
     event_ids: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
-    pending: dict[str, list[Future[Block]]] = field(default_factory=dict)
-    """Derived rows being built from blocks, or built and not inserted yet (replays: `defer_derived`)."""
+    pending: dict[str, list[Block]] = field(default_factory=dict)
+    """Derived rows built from blocks and not inserted yet (replays: `defer_derived`)."""
     side: ClickHouseSink | None = None
     """A second sink (its own client) for the metrics table beside the others (`apply_all`); None: one sink."""
     _side_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
-    _derive_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def load_positions(self, partitions: list[int]) -> dict[int, int]:
         """Read every table's position from ClickHouse, derive what a crash left underived, and return the
@@ -168,7 +167,7 @@ class BatchWriter:
         pending = self.pending.pop(derived.table, [])
         if pending:
             token = f"{self.token_prefix}:{derived.table}:{self.positions[derived.table]}"
-            self._insert(derived.table, merged([rows.result() for rows in pending]), token)
+            self._insert(derived.table, merged(pending), token)
 
     def _write_group(self, group: list[tuple[int, list[Message]]]) -> BatchResult:
         """Prepare each partition's chunk (pure), send its dead letters on (live only), then apply them together."""
@@ -254,15 +253,11 @@ class BatchWriter:
         return total
 
     def close_side(self) -> None:
-        """Stop using the side sink and end its thread (the projector's client behind it is closed by its owner),
-        and the thread building a replay's derived rows."""
+        """Stop using the side sink and end its thread (the projector's client behind it is closed by its owner)."""
         self.side = None
         if self._side_thread is not None:
             self._side_thread.shutdown(wait=True)
             self._side_thread = None
-        if self._derive_thread is not None:
-            self._derive_thread.shutdown(wait=True)
-            self._derive_thread = None
 
     def _apply_tables(self, chunks: list[PreparedChunk], duplicates: list[set[int]], token: str,
                       indexes: list[int], sink: ClickHouseSink) -> None:
@@ -344,27 +339,19 @@ class BatchWriter:
             advanced[chunk.partition] = max(done, chunk.last)
         if derived.from_block is not None and in_step:
             source = inserted if len(in_step) == len(parts) else merged(in_step)
-            if self.defer_derived:
-                self._defer(derived, source, advanced)
-                return
             rows = derived.from_block(source)
-            # Inserted before the position moves: readers take event_offsets' position in memory as "projected"
-            # (runner.projected) and then read the table, which must hold it by then.
-            self._insert(derived.table, rows, token, sink)
+            if not self.defer_derived:
+                # Inserted before the position moves: readers take event_offsets' position in memory as "projected"
+                # (runner.projected) and then read the table, which must hold it by then.
+                self._insert(derived.table, rows, token, sink)
+                self.positions[derived.table].update(advanced)
+                return
             self.positions[derived.table].update(advanced)
-
-    def _defer(self, derived: Derived, source: Block, advanced: dict[int, int]) -> None:
-        """A replay's derived rows: built on a thread of their own while the next group is decoded (the summary is
-        numpy, which lets the GIL go; it took ~30% of the replay's main thread), then kept for one insert at the
-        end (each insert of a few rows costs 25-40 ms), or sooner when many are waiting."""
-        assert derived.from_block is not None
-        if self._derive_thread is None:
-            self._derive_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-derive")
-        self.positions[derived.table].update(advanced)
-        pending = self.pending.setdefault(derived.table, [])
-        pending.append(self._derive_thread.submit(derived.from_block, source))
-        if sum(len(rows.result()) for rows in pending if rows.done()) > MAX_PENDING_DERIVED_ROWS:
-            self._flush_pending(derived)
+            # A replay keeps them for one insert at the end (each insert of a few rows costs 25-40 ms), or sooner
+            # when many are waiting.
+            self.pending.setdefault(derived.table, []).append(rows)
+            if sum(len(b) for b in self.pending[derived.table]) > MAX_PENDING_DERIVED_ROWS:
+                self._flush_pending(derived)
 
     def derive(self, derived: Derived, partition: int, upto: int, sink: ClickHouseSink | None = None) -> None:
         """Bring a derived table of a partition up to offset `upto` of its source."""

@@ -248,7 +248,8 @@ class MaintenanceJob:
                         self.client.command(sql)
                 else:
                     self.client.command(f"CREATE TABLE `{self.tables.physical(table)}` AS `{table}`")
-            self._replay = Replay(self.settings, self.client, self.tables)
+            self._replay = Replay(self.settings, self.client, self.tables,  # a Null table does not sort
+                                  sort_metrics="metrics" not in self.streamed)
             self._replay.pause_merges()
             self._replay.start()
             self._phase("replaying")

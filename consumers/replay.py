@@ -62,7 +62,7 @@ class Replay:
     the rows it writes are the rows the projector wrote, in other tables."""
 
     def __init__(self, settings: ProjectorSettings, client: Client, tables: Tables, *,
-                 batch_max_messages: int | None = None) -> None:
+                 batch_max_messages: int | None = None, sort_metrics: bool = True) -> None:
         self.settings = settings
         self.tables = tables
         self.counters = ReplayCounters()
@@ -81,7 +81,8 @@ class Replay:
         self.partitions = self._partitions()
         self._clients = [open_client(settings.clickhouse_url, settings.clickhouse_database)
                          for _ in range(REPLAY_INSERT_WORKERS - 1)]
-        self._sink = PipelinedSink(client, retries=settings.insert_retries, more_clients=self._clients)
+        self._sink = PipelinedSink(client, retries=settings.insert_retries, more_clients=self._clients,
+                                   sort_metrics=sort_metrics)
         self.writer = BatchWriter(self._sink, tables,
                                   token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
                                   chunk_bytes=REPLAY_CHUNK_BYTES)

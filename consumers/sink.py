@@ -18,7 +18,7 @@ from consumers.chunks import merged
 from consumers.derived import Derived
 from consumers.errors import SinkError
 from consumers.projections import Block
-from consumers.projections.metrics import MetricBlock
+from consumers.projections.metrics import MetricBlock, in_sorting_key_order
 from consumers.projections.summary import SummaryBlock
 
 log = logging.getLogger("runstream.projector")
@@ -44,10 +44,14 @@ def plain_type(kind: str) -> str:
 class ClickHouseSink:
     """Inserts one block per table and partition batch, idempotently, with bounded retries."""
 
-    def __init__(self, client: Client, *, retries: int = 5, max_backoff_s: float = 10.0) -> None:
+    def __init__(self, client: Client, *, retries: int = 5, max_backoff_s: float = 10.0,
+                 sort_metrics: bool = True) -> None:
         self._client = client
         self._retries = retries
         self._max_backoff_s = max_backoff_s
+        self.sort_metrics = sort_metrics
+        """Send metric points in the table's sorting-key order (ClickHouse then skips its sort); off for a table
+        that does not sort (verify's Null tables)."""
         self._types: dict[str, dict[str, ClickHouseType]] = {}
 
     def column_types(self, table: str, columns: tuple[str, ...]) -> list[ClickHouseType]:
@@ -137,14 +141,17 @@ class ClickHouseSink:
     def insert(self, block: Block, *, token: str) -> None:
         """Insert the block; a retry with the same token is deduplicated by ClickHouse."""
         settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
+        arrow = block.to_arrow() if isinstance(block, MetricBlock | SummaryBlock) else None
+        if arrow is not None and isinstance(block, MetricBlock) and self.sort_metrics:
+            arrow = in_sorting_key_order(arrow)  # here, on the inserting thread (a replay's or the side one)
         try:
             for attempt in self._retrying():
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         log.warning("retrying insert into %s (attempt %d)", block.table,
                                     attempt.retry_state.attempt_number)
-                    if isinstance(block, MetricBlock | SummaryBlock):  # Arrow: no Python object per point
-                        self._client.insert_arrow(block.table, block.to_arrow(), settings=settings)
+                    if arrow is not None:  # Arrow: no Python object per point
+                        self._client.insert_arrow(block.table, arrow, settings=settings)
                     else:
                         self._client.insert(block.table, block.data, column_names=block.columns,
                                             column_types=self.column_types(block.table, block.columns),
@@ -165,8 +172,8 @@ class PipelinedSink(ClickHouseSink):
     group of partitions has ~5 of them (1.8 s of 4.9 s for 5M points)."""
 
     def __init__(self, client: Client, *, retries: int = 5, depth: int = 16, hold_rows: int = HOLD_ROWS,
-                 more_clients: Sequence[Client] = ()) -> None:
-        super().__init__(client, retries=retries)
+                 more_clients: Sequence[Client] = (), sort_metrics: bool = True) -> None:
+        super().__init__(client, retries=retries, sort_metrics=sort_metrics)
         self._queue: queue.Queue[tuple[Block, str] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._failed = threading.Lock()
@@ -175,7 +182,8 @@ class PipelinedSink(ClickHouseSink):
         self.inserts = 0  # handed to the workers so far (each writes a part)
         # One worker per client (a client runs one statement at a time): with more than one, the metrics insert
         # of a group overlaps the next group's, in no particular order, which a replay never depends on.
-        sinks: list[ClickHouseSink] = [self, *(ClickHouseSink(c, retries=retries) for c in more_clients)]
+        sinks: list[ClickHouseSink] = [self, *(ClickHouseSink(c, retries=retries, sort_metrics=sort_metrics)
+                                               for c in more_clients)]
         self._threads = [threading.Thread(target=self._work, args=(sink,), name=f"runstream-inserts-{i}", daemon=True)
                          for i, sink in enumerate(sinks)]
         for thread in self._threads:

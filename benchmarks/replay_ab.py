@@ -1,0 +1,204 @@
+"""Rebuild and verify of two checkouts, alternated on one log (issue 15).
+
+    python benchmarks/replay_ab.py --base /path/to/other/checkout [--rounds 3 --runs 500 --steps 2000]
+
+Publishes the sweep of benchmarks/replay.py once into a local broker (kept up for the whole run) and projects it
+live into embedded ClickHouse once. Then, `--rounds` times, for the base checkout and for this one in turn, that
+data directory (its metrics merged into one part first, untimed) gets a `rebuild` and then a `verify`, as in
+`make bench-replay`, in a process of its own importing that checkout's code (chdb opens a data directory in one
+process only). Reported per job: wall time, points/s, the replay loop's points/s, CPU time of the job process
+(Python and the embedded ClickHouse; the broker apart) and per thread name (ClickHouse names its pools:
+ThreadPool runs insert pipelines, MergeMutate merges; Python's threads show as Unknown), seconds per phase,
+peak RSS, and the load average before it.
+Optionally one process of each is sampled by py-spy (`--py-spy`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads, summed by thread name (Python's threads and ClickHouse's pools)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")].rstrip("0123456789-_")
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def job(args: argparse.Namespace) -> None:
+    """Child: run rebuild then verify on the data directory with the checkout at `args.root` (first on sys.path)."""
+    sys.path.insert(0, str(args.root))
+    import logging
+
+    from consumers.clickhouse import connect
+    from consumers.maintenance import MaintenanceJob
+    from consumers.settings import ProjectorSettings
+
+    settings = ProjectorSettings(kafka_bootstrap_servers=args.bootstrap, topic="bench.events", dlq_topic="bench.dlq",
+                                 consumer_group="bench-projector", clickhouse_dsn=f"chdb://{args.data}",
+                                 topic_partitions=args.partitions)
+    client = connect(settings.clickhouse_url, settings.clickhouse_database)
+    client.command("OPTIMIZE TABLE metrics FINAL")  # every job starts from one merged part, whatever ran before
+    phases: list[tuple[str, float]] = []
+
+    class Phases(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            if ": " in text and record.name == "runstream.maintenance":
+                phases.append((text.split(": ", 1)[1].split(" (")[0], time.perf_counter()))
+
+    logger = logging.getLogger("runstream.maintenance")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Phases())
+    out = []
+    for kind in args.kinds.split(","):
+        phases.clear()
+        load = os.getloadavg()[0]
+        threads = thread_cpu()
+        began, cpu = time.perf_counter(), time.process_time()
+        status = MaintenanceJob(kind, settings, client).run()  # type: ignore[arg-type]
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+        after = thread_cpu()
+        by_thread = {k: round(v - threads.get(k, 0.0), 2) for k, v in after.items() if v - threads.get(k, 0.0) >= 0.05}
+        if status.state != "done" or status.differences:
+            raise SystemExit(f"{kind} failed or found differences: {status.error} {status.differences[:3]}")
+        steps: dict[str, float] = {}
+        marks = [("start", began), *phases]
+        for (name, at), (_, end) in zip(marks, marks[1:], strict=False):
+            steps[name] = steps.get(name, 0.0) + end - at
+        out.append({"kind": kind, "load": load, "seconds": wall, "cpu_s": cpu, "points": status.points,
+                    "points_per_s": status.points / wall, "replay_points_per_s": status.points_per_s,
+                    "phases": {k: round(v, 3) for k, v in steps.items()},
+                    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                    "thread_cpu": dict(sorted(by_thread.items(), key=lambda kv: -kv[1]))})
+    client.close()
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def one(variant: str, root: Path, snapshot: Path, bootstrap: str, args: argparse.Namespace,
+        profile: Path | None) -> list[dict[str, Any]]:
+    data = snapshot  # a copied chdb directory does not open (its tables are linked by absolute paths)
+    command = [sys.executable, str(Path(__file__).resolve()), "job", "--root", str(root), "--data", str(data),
+               "--bootstrap", bootstrap, "--partitions", str(args.partitions), "--kinds", args.kinds]
+    if profile is not None:
+        command = [args.py_spy, "record", "--threads", "--idle", "--rate", "200", "--format", "raw",
+                   "-o", str(profile), "--", *command]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"{variant} job failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return [r | {"variant": variant} for r in json.loads(lines[-1][len("RESULT "):])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    child = sub.add_parser("job")
+    child.add_argument("--root", type=Path, required=True)
+    child.add_argument("--data", type=Path, required=True)
+    child.add_argument("--bootstrap", required=True)
+    child.add_argument("--partitions", type=int, default=6)
+    child.add_argument("--kinds", default="rebuild,verify")
+    parser.add_argument("--base", type=Path, help="the other checkout (omit: this checkout alone)")
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--metrics", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--kinds", default="rebuild,verify")
+    parser.add_argument("--py-spy", default="", help="path of py-spy: profile the first job of each variant")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "replay-ab")
+    args = parser.parse_args()
+    if args.command == "job":
+        job(args)
+        return
+
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient
+    from replay import free_port, publish
+
+    from consumers.settings import ProjectorSettings
+    from consumers.topics import ensure_topics
+    from runstream.local.kafka import BrokerConfig, LocalKafka
+
+    home = Path(tempfile.mkdtemp(prefix="runstream-replay-ab-"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    broker = LocalKafka(BrokerConfig(home=home / "kafka", port=free_port(), controller_port=free_port(), heap="1g"))
+    broker.start(timeout=180)
+    results: list[dict[str, Any]] = []
+    try:
+        snapshot = home / "snapshot"
+        settings = ProjectorSettings(kafka_bootstrap_servers=broker.cfg.bootstrap, topic="bench.events",
+                                     dlq_topic="bench.dlq", consumer_group="bench-projector",
+                                     clickhouse_dsn=f"chdb://{snapshot}", topic_partitions=args.partitions)
+        ensure_topics(AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers}),
+                      [settings.topic, settings.dlq_topic], partitions=settings.topic_partitions)
+        points, _ = publish(settings, args.runs, args.metrics, args.steps, args.seed)
+        probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "probe"})
+        messages = sum(probe.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=30)[1]
+                       for p in range(settings.topic_partitions))
+        probe.close()
+        # The live projection runs in a child too (chdb: one data directory per process, and this one copies it).
+        code = ("import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/benchmarks'];"
+                "from replay import project_live; from consumers.clickhouse import connect;"
+                "from consumers.migrate import migrate; from consumers.settings import ProjectorSettings;"
+                "s = ProjectorSettings.model_validate_json(sys.argv[2]);"
+                "c = connect(s.clickhouse_url, s.clickhouse_database); migrate(c);"
+                "r = project_live(s, c, int(sys.argv[3])); c.command('OPTIMIZE TABLE metrics FINAL'); c.close();"
+                "print('RESULT ' + json.dumps(r))")
+        done = subprocess.run([sys.executable, "-c", code, str(ROOT), settings.model_dump_json(), str(messages)],
+                              capture_output=True, text=True, check=True)
+        live = json.loads(done.stdout.split("RESULT ", 1)[1])
+        print(f"{points:,} points in {messages:,} events; live projection {live['points_per_s']:,.0f} points/s",
+              flush=True)
+        variants = [("after", ROOT)] if args.base is None else [("before", args.base.resolve()), ("after", ROOT)]
+        for round_ in range(args.rounds):
+            for variant, root in variants:
+                profile = args.out / f"{variant}.txt" if args.py_spy and round_ == 0 else None
+                for r in one(variant, root, snapshot, broker.cfg.bootstrap, args, profile):
+                    results.append(r | {"profiled": profile is not None})
+                    print(f"{variant:6} {r['kind']:7} load {r['load']:5.2f}: {r['seconds']:5.2f} s = "
+                          f"{r['points_per_s']:>9,.0f} points/s (replay loop {r['replay_points_per_s']:>9,.0f}), "
+                          f"CPU {r['cpu_s']:5.2f} s, peak RSS {r['max_rss_mb']:,} MB"
+                          f"{' [py-spy]' if profile else ''}; {r['phases']}; threads {r['thread_cpu']}", flush=True)
+    finally:
+        broker.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    for kind in args.kinds.split(","):
+        for variant, _ in variants:
+            mine = [r for r in results if r["variant"] == variant and r["kind"] == kind and not r["profiled"]]
+            if mine:
+                print(f"median {variant:6} {kind:7}: {statistics.median(r['points_per_s'] for r in mine):>9,.0f} "
+                      f"points/s, replay loop {statistics.median(r['replay_points_per_s'] for r in mine):>9,.0f}, "
+                      f"CPU {statistics.median(r['cpu_s'] for r in mine):.2f} s, "
+                      f"load {statistics.median(r['load'] for r in mine):.1f}, n={len(mine)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""consumers.projections.metrics.in_sorting_key_order: metric rows sent in the table's sorting-key order."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from consumers.projections.base import LoggedEvent
+from consumers.projections.metrics import SORTING_KEY, MetricBlock, in_sorting_key_order
+from schemas import MetricsLogged, Producer, RunEvent
+
+PRODUCER = Producer("host", 1, "user", "0.1")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def block_of(seed: int) -> MetricBlock:
+    """Events of several experiments, runs and keys (ASCII case, non-ASCII, prefixes), steps in any order, ties,
+    one run in two partitions."""
+    rng = random.Random(seed)
+    block = MetricBlock("metrics")
+    for offset in range(rng.randint(1, 25)):
+        keys = rng.sample(["loss", "Loss", "lo", "été", "z", "acc/top-1", "a\u00e9", "a\uffff"], rng.randint(1, 5))
+        n = rng.randint(1, 30)
+        batch = MetricsLogged(keys, [rng.randrange(len(keys)) for _ in range(n)],  # type: ignore[arg-type]
+                              [rng.randint(-2, 6) for _ in range(n)], [rng.randint(0, 3) for _ in range(n)],
+                              [rng.random() for _ in range(n)])
+        run = rng.choice(["ab" * 16, "AB" * 16, "cd" * 16, "a" * 31 + "0"])
+        experiment = rng.choice(["exp", "exp2", "Exp", "ex"])
+        event = RunEvent(str(uuid.uuid4()), run, experiment, offset + 1, T0, PRODUCER, batch)
+        block.add(LoggedEvent(event, rng.choice([1, 4]), offset * 2, "fp"))
+    return block
+
+
+def rows(table: pa.Table) -> list[dict[str, Any]]:
+    return table.to_pylist()
+
+
+def clickhouse_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The sorting key as ClickHouse compares it: Strings by their UTF-8 bytes."""
+    return tuple(row[c].encode() if isinstance(row[c], str) else row[c] for c in SORTING_KEY)
+
+
+def test_rows_come_in_the_sorting_key_order_and_are_the_same_rows() -> None:
+    for seed in range(60):
+        table = block_of(seed).to_arrow()
+        ordered = in_sorting_key_order(table)
+        assert ordered.schema == table.schema, seed
+        got = rows(ordered)
+        assert [clickhouse_key(r) for r in got] == sorted(clickhouse_key(r) for r in got), seed
+        points = [tuple(r[c] for c in table.column_names) for r in got]
+        assert sorted(points) == sorted(tuple(r[c] for c in table.column_names) for r in rows(table)), seed
+
+
+def test_a_block_in_order_stays_as_it_is() -> None:
+    table = block_of(3).to_arrow()
+    once = in_sorting_key_order(table)
+    assert rows(in_sorting_key_order(once)) == rows(once)
+    empty = MetricBlock("metrics").to_arrow()
+    assert in_sorting_key_order(empty).num_rows == 0

@@ -77,7 +77,7 @@ class Projector:
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                messages = self._consume()
+                messages = self._consumer.consume(self.settings.batch_max_messages, self.settings.poll_timeout_s)
                 if messages:
                     with self._batch_lock:
                         self.process(messages)
@@ -95,15 +95,6 @@ class Projector:
                 if self._side_client is not None:
                     self.writer.close_side()
                     self._side_client.close()
-
-    def _consume(self) -> list[Message]:
-        """A batch: wait up to `poll_timeout_s` for a first message, then take what else is already fetched (and
-        whatever arrives within `batch_linger_s`). librdkafka keeps fetching while a batch is written, so with a
-        backlog a batch is as large as its prefetch queue; without one, a point waits for no timer."""
-        first = self._consumer.consume(1, self.settings.poll_timeout_s)
-        if not first or self.settings.batch_max_messages == 1:
-            return first
-        return first + self._consumer.consume(self.settings.batch_max_messages - 1, self.settings.batch_linger_s)
 
     def drain(self) -> None:
         """Wait until every consumed batch is written (raising a failed insert's error)."""

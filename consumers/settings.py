@@ -24,12 +24,7 @@ class ProjectorSettings(BaseSettings):
     clickhouse_dsn: str | None = Field(None, description="chdb:///path or http://host:8123; default under data_dir")
     clickhouse_database: str = "runstream"
     batch_max_messages: int = Field(5000, ge=1)
-    poll_timeout_s: float = Field(0.1, gt=0, description="the longest the consumer waits for a first message "
-                                  "before it looks at its assignment again (nothing was written meanwhile)")
-    batch_linger_s: float = Field(0.0, ge=0, description="after a batch's first message, how long the consumer "
-                                  "waits for more before writing what it has. 0: take what is already fetched and "
-                                  "write it (a batch that waited 0.1 s for more added 0.1 s to every batch, with "
-                                  "or without a backlog; see benchmarks/results/fresh-ingest-20261202.md)")
+    poll_timeout_s: float = Field(0.1, gt=0, description="the longest a batch that is not full waits for more")
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch")

@@ -11,7 +11,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 from fastapi import Depends, FastAPI, Request
 
-from consumers.alerts import AlertWorkerThread
+from consumers.alerts import HostedAlerts
 from consumers.clickhouse import connect, open_client
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
@@ -59,7 +59,7 @@ def visible_positions(clickhouse: Client, projector: ProjectorThread | None) -> 
 
 
 def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True,
-               alert_worker: AlertWorkerThread | None = None) -> FastAPI:
+               alert_worker: HostedAlerts | None = None) -> FastAPI:
     """The app; its lifespan connects to the store, migrates it and, with host_projector, runs the projector.
     `alert_worker` is the alert worker when the process hosts one: /healthz reports it."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 
-from consumers.alerts import AlertWorkerThread
+from consumers.alerts import HostedAlerts
 from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
 from query_api.answers import Answers, Version
@@ -34,7 +34,7 @@ class AppState:
     artifacts: ArtifactStore | None = None
     barrier: ReadBarrier | None = None
     health_clickhouse: Client | None = None  # /healthz's own client: never queued behind a slow request's query
-    alerts: AlertWorkerThread | None = None  # the alert worker when this process hosts it (reported by /healthz)
+    alerts: HostedAlerts | None = None  # the alert worker when this process hosts it (reported by /healthz)
     facts: Facts = field(default_factory=Facts)  # experiments that exist, runs' experiments: asked once
     answers: Answers | None = None  # searches remembered at a data version (query_api/answers.py)
     data_version: Callable[[], Version | None] | None = None  # what the projector has made visible, now

@@ -11,7 +11,7 @@ import uvicorn
 from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI
 
-from consumers.alerts import AlertWorkerThread, start_alert_worker
+from consumers.alerts import HostedAlerts, start_alert_worker
 from consumers.settings import ProjectorSettings
 from consumers.topics import ensure_topics
 from query_api.app import create_app
@@ -63,7 +63,7 @@ def local_broker(settings: ServerSettings) -> tuple[LocalKafka | None, ServerSet
     return broker, settings
 
 
-def start_alerts(settings: ServerSettings) -> AlertWorkerThread | None:
+def start_alerts(settings: ServerSettings) -> HostedAlerts | None:
     """The alert worker beside the server (RUNSTREAM_ALERTS_ENABLED=false leaves it out)."""
     store = settings.store
     alerts = settings.alerts.model_copy(update={"kafka_bootstrap_servers": store.kafka_bootstrap_servers,
@@ -71,7 +71,7 @@ def start_alerts(settings: ServerSettings) -> AlertWorkerThread | None:
     return start_alert_worker(alerts) if alerts.alerts_enabled else None
 
 
-def serve(settings: ServerSettings, alerts: AlertWorkerThread | None = None) -> None:
+def serve(settings: ServerSettings, alerts: HostedAlerts | None = None) -> None:
     """Run the API (hosting the projector unless told not to) until interrupted; /healthz reports `alerts`."""
     try:
         app = build_app(settings, alerts)
@@ -103,7 +103,7 @@ def run_demo(settings: ServerSettings) -> None:
     demo_sweep.wait_and_print_leaderboard(settings.api.base_url, runs, steps, token=token)
 
 
-def build_app(settings: ServerSettings, alerts: AlertWorkerThread | None = None) -> FastAPI:
+def build_app(settings: ServerSettings, alerts: HostedAlerts | None = None) -> FastAPI:
     """The HTTP app of a server process composed from these settings (and the alert worker it hosts, if any)."""
     return create_app(settings.api, settings.store, host_projector=settings.host.run_projector,
                       alert_worker=alerts)

@@ -77,6 +77,27 @@ def up(tmp_path: Path) -> Iterator[Up]:
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
+def _alert_children(pid: int) -> list[int]:
+    """The host's children spawned by multiprocessing (the alert worker; not its resource tracker), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
+                found.append(int(entry))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _sweep(bootstrap: str, experiment: str) -> dict[str, str]:
     tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=bootstrap, metrics_batch_points=100))
     ids = {}
@@ -95,7 +116,11 @@ def test_sigkill_and_restart_loses_and_duplicates_nothing(up: Up) -> None:
     first_broker = up.broker_pid()
     ids = _sweep(up.bootstrap, "crash-test")
     wait_for(lambda: (up.health()[1].get("projector_lag") or 0) > 0, 30, 0.05, what="ingest under way")
+    assert up.proc is not None
+    alerts = _alert_children(up.proc.pid)
+    assert len(alerts) == 1, "the alert worker runs in a child process of the server"
     assert up.stop(signal.SIGKILL) == -signal.SIGKILL
+    wait_for(lambda: not _running(alerts[0]), 30, 0.2, what="the killed server's alert worker gone with it")
     lag_at_kill = up.health()  # the API died with it
     assert lag_at_kill[0] == 0
 
@@ -117,6 +142,12 @@ def test_sigkill_and_restart_loses_and_duplicates_nothing(up: Up) -> None:
         assert [e["seq"] for e in history] == list(range(1, len(history) + 1)), "each event exactly once"
     status, experiments = up.get("/api/v1/experiments")
     assert [(e["name"], e["run_count"]) for e in experiments["experiments"]] == [("crash-test", RUNS)]
+
+    assert up.proc is not None
+    (worker,) = _alert_children(up.proc.pid)
+    os.kill(worker, signal.SIGKILL)  # a dead alert worker: rules are no longer evaluated, and /healthz says so
+    wait_for(lambda: up.health()[0] == 503, 30, 0.2, what="/healthz failing without its alert worker")
+    assert up.health()[1]["alerts"] == f"stopped: 'the alert worker process exited with code {-signal.SIGKILL}'"
 
     assert up.stop(signal.SIGTERM) == 0
     wait_for(lambda: not Path(f"/proc/{first_broker}").exists(), 30, what="the broker stopped with a clean shutdown")

@@ -15,6 +15,7 @@ import heapq
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import threading
 import time
@@ -51,6 +52,12 @@ def transient(exc: BaseException) -> bool:
         return False
     error: KafkaError = exc.args[0]
     return error.code() in _TRANSIENT or error.retriable()
+
+
+class StopSignal(Protocol):
+    """What the worker's loop asks between batches: a threading.Event, or a child's stop-or-orphaned signal."""
+
+    def is_set(self) -> bool: ...
 
 
 class AlertWorker:
@@ -133,7 +140,7 @@ class AlertWorker:
         self._consumer.assign([TopicPartition(self.settings.topic, p, end) for p, end in ends.items()])
 
     # -- live ---------------------------------------------------------------------------------------------
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: StopSignal) -> None:
         self.recover()
         last_stall = last_retry = time.monotonic()
         while not stop.is_set():
@@ -266,12 +273,13 @@ class _StopOrOrphaned:
 
 def _run_child(settings: AlertSettings, stop: Any, host_pid: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the host stops its child
     os.nice(ALERTS_NICENESS)  # the projector and the API first: the rules can lag a burst by a moment
     try:
-        AlertWorker(settings).run(_StopOrOrphaned(stop, host_pid))  # type: ignore[arg-type]
-    except BaseException:
+        AlertWorker(settings).run(_StopOrOrphaned(stop, host_pid))
+    except Exception:
         log.exception("alert worker stopped")
-        raise
+        raise SystemExit(1) from None  # logged once: multiprocessing prints no second traceback for SystemExit
 
 
 class AlertWorkerProcess:

@@ -15,7 +15,8 @@ producer processes, then the same questions over HTTP (medians of repeated calls
 CPU seconds and peak RSS of every process (broker, runstream server, producers, MLflow server) are sampled
 with psutil. Results: a markdown table under benchmarks/results/ (printed too) and benchmarks/results/latest.json.
 `--scale` repeats the runstream side at 10x the runs; `--backlog N` publishes N points while the server's
-projector is off, then starts it and records the server's peak RSS while it works through the backlog.
+projector is off, then starts it and records the server's peak RSS while it works through the backlog. A
+process's RSS and CPU include its children (the server's alert worker process), except the broker's own.
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ def free_port() -> int:
 
 
 class Sampler:
-    """Peak RSS and CPU seconds of named processes (and their children), sampled in a thread."""
+    """Peak RSS and CPU seconds of named processes and their children, sampled in a thread.
+
+    A watched process's children are found again at every sample (the server's alert worker is a child process
+    started after it), except those watched under a name of their own (the Kafka broker)."""
 
     def __init__(self) -> None:
         self.procs: dict[str, list[psutil.Process]] = {}
@@ -102,11 +106,20 @@ class Sampler:
     def forget(self, name: str) -> None:
         self.procs.pop(name, None)
 
+    def _tree(self, procs: list[psutil.Process], others: set[int]) -> dict[int, psutil.Process]:
+        found = {proc.pid: proc for proc in procs}
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                found.update({c.pid: c for c in proc.children(recursive=True) if c.pid not in others})
+        return found
+
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            for name, procs in list(self.procs.items()):
+            watched = dict(self.procs)
+            for name, procs in watched.items():
+                others = {p.pid for other, ps in watched.items() if other != name for p in ps}
                 rss = 0.0
-                for proc in procs:
+                for proc in self._tree(procs, others).values():
                     try:
                         with proc.oneshot():
                             rss += proc.memory_info().rss
@@ -636,7 +649,10 @@ def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         stack.start()
         assert stack.proc is not None
         sampler.watch("runstream server", stack.proc.pid)
-        at_start = psutil.Process(stack.proc.pid).memory_info().rss / 2**20
+        server = psutil.Process(stack.proc.pid)
+        broker = stack.broker_pid()
+        at_start = sum(p.memory_info().rss for p in [server, *server.children(recursive=True)]
+                       if p.pid != broker) / 2**20
         api = Http(stack.api_port)
         began = time.time()
         expected = runs * args.metrics * steps
@@ -771,7 +787,7 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
         b = result["backlog"]
         lines += ["", f"## Backlog: {b['points']:,} points waiting in Kafka", "",
                   f"Projected in {b['catch_up_s']:.0f} s ({b['points_per_s']:,.0f} points/s); the server's peak RSS "
-                  f"while catching up: {b['server_peak_rss_mb']} MB."]
+                  f"(with its alert worker process) while catching up: {b['server_peak_rss_mb']} MB."]
     lines += ["", "Method: `benchmarks/sweep.py`. runstream's ingest ends when the summaries count every point "
               "(`/api/v1/sql`); MLflow's writes are synchronous, so its ingest ends with the last `log_batch`. "
               "Both servers, their producers and the Kafka broker share the same cores.", ""]

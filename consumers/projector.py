@@ -15,6 +15,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from consumers.chunks import offset_of, partition_of
 from consumers.clickhouse import open_client
 from consumers.dlq import DeadLetterPublisher
+from consumers.groupwatch import GroupWatch, group_state
 from consumers.projections import POSITION_TABLE
 from consumers.settings import ProjectorSettings
 from consumers.sink import ClickHouseSink
@@ -50,7 +51,16 @@ class Projector:
         # partition -> the consumer's position when it last had nothing more to give: every message before it is
         # projected. Unlike the tables' positions it passes transaction markers, which are never messages.
         self.caught_up: dict[int, int] = {}
-        self._consumer = Consumer({
+        self.group = GroupWatch(settings.group_stuck_s)
+        self._generation = 0  # of the consumer: a replaced one's statistics (served while it closes) are ignored
+        self._closing: list[threading.Thread] = []  # replaced consumers still closing
+        self._count_partitions = False  # assigned since the topic's partitions were last counted
+        self._consumer = self._new_consumer()
+
+    def _new_consumer(self) -> Consumer:
+        settings = self.settings
+        generation = self._generation
+        return Consumer({
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "group.id": settings.consumer_group,
             "enable.auto.commit": False,
@@ -65,8 +75,56 @@ class Projector:
             "heartbeat.interval.ms": 2_000,
             # ... and a JoinGroup unanswered (its broker froze while it was in flight) is retried after this + 3 s
             "max.poll.interval.ms": int(settings.max_poll_interval_s * 1000),
+            # the group's state, served by consume() on this thread: a consumer out of its group too long is replaced
+            "statistics.interval.ms": int(min(5.0, max(0.5, settings.group_stuck_s / 4)) * 1000),
+            "stats_cb": lambda stats_json: self._on_stats(generation, stats_json),
             **({"debug": settings.kafka_debug} if settings.kafka_debug else {}),
         })
+
+    def _on_stats(self, generation: int, stats_json: str) -> None:
+        state = group_state(stats_json)
+        if state is not None and generation == self._generation:
+            self.group.observe(state, time.monotonic())
+
+    def _replace_consumer_if_stuck(self) -> None:
+        """A consumer out of its group for `group_stuck_s` is replaced by a new one, which joins and is assigned
+        the partitions (resuming from ClickHouse's positions, as after any rebalance). The old one is closed on a
+        thread of its own: closing a consumer stuck in its group can hang too."""
+        now = time.monotonic()
+        if not self.group.stuck(now):
+            return
+        state, join_state = self.group.last
+        self._closing = [t for t in self._closing if t.is_alive()]
+        if len(self._closing) >= 2:  # the broker itself is away (closing hangs too): a new consumer would not help
+            log.warning("the consumer has been out of its group for %.0f s (state %r, join-state %r); two replaced "
+                        "consumers are still closing, so it is kept", now - (self.group.since or now), state,
+                        join_state)
+            self.group.reset(now)
+            return
+        log.warning("the consumer has been out of its group for %.0f s (state %r, join-state %r): replacing it with "
+                    "a new consumer", now - (self.group.since or now), state, join_state)
+        with self._batch_lock:
+            self.drain()
+        old = self._consumer
+        self.stats.assigned = []
+        self.stats.topic_partitions = 0
+        self.stalls.stalled.clear()
+        self.stats.consumers_replaced += 1
+        self._generation += 1
+        self._consumer = self._new_consumer()
+        self.group.reset(now)
+        self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        closing = threading.Thread(target=self._close_quietly, args=(old,), name="runstream-projector-close",
+                                   daemon=True)
+        closing.start()
+        self._closing.append(closing)
+
+    @staticmethod
+    def _close_quietly(consumer: Consumer) -> None:
+        try:
+            consumer.close()
+        except Exception as exc:  # the consumer was already out of use: its failure to leave is only noted
+            log.warning("the replaced consumer did not close cleanly: %s", exc)
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; raises (stopping loudly) on anything but a bad event."""
@@ -78,6 +136,9 @@ class Projector:
         try:
             while not stop.is_set():
                 messages = self._consumer.consume(self.settings.batch_max_messages, self.settings.poll_timeout_s)
+                if self._count_partitions:
+                    self._count_partitions = False
+                    self.stats.topic_partitions = self._topic_partitions(self._consumer)
                 if messages:
                     with self._batch_lock:
                         self.process(messages)
@@ -85,6 +146,7 @@ class Projector:
                     with self._batch_lock:
                         self.drain()
                     self._note_caught_up()
+                self._replace_consumer_if_stuck()
         finally:
             try:
                 if self.overlapped is not None:
@@ -162,18 +224,27 @@ class Projector:
 
     # -- assignment: the resume position comes from ClickHouse ------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if consumer is not self._consumer:  # a replaced consumer, closing: it projects nothing more
+            return
         ids = [tp.partition for tp in partitions]
         with self._batch_lock:
             self.drain()
             position = self.writer.load_positions(ids)
         for tp in partitions:
             tp.offset = position[tp.partition] + 1 if tp.partition in position else OFFSET_BEGINNING
-        self.stats.topic_partitions = self._topic_partitions(consumer)
+        # Counted after consume() returns, never here: a blocking call of this consumer's (list_topics) inside its
+        # own callback ends consume()'s call state, and the next callback of that consume() (an error, statistics)
+        # aborts the process (confluent-kafka asserts `cs != NULL`; an embedded ClickHouse catches the abort and
+        # shuts itself down).
+        self._count_partitions = True
         self.stats.assigned = sorted(ids)
         log.info("assigned partitions %s, resuming at %s", ids, {tp.partition: tp.offset for tp in partitions})
         consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if consumer is not self._consumer:  # a replaced consumer, closing: the new one's assignment stands
+            consumer.unassign()
+            return
         with self._batch_lock:
             self.drain()  # the next owner resumes from what the tables hold
         self.stats.assigned = []

@@ -44,6 +44,10 @@ class ProjectorSettings(BaseSettings):
         "a JoinGroup request may wait for its answer (this + 3 s): with the default 300 s, a consumer whose "
         "JoinGroup reached a broker that then froze stayed out of its group for five minutes. A batch (or a "
         "rebuild's pause) longer than this costs a rebalance, never an event: positions live in ClickHouse")
+    group_stuck_s: float = Field(
+        90.0, gt=0, description="seconds the consumer may stay out of its group (rejoining, no assignment) before "
+        "the projector replaces it with a new consumer: librdkafka can hang rejoining after its coordinator's broker "
+        "died. Keep it above max_poll_interval_s + 3, the longest a healthy rejoin waits for its JoinGroup")
     kafka_debug: str = Field("", description="librdkafka debug contexts for the projector's consumer (e.g. "
                              "'cgrp,fetch'), logged on stderr; empty for none")
 

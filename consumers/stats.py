@@ -38,6 +38,8 @@ class ProjectorStats:
     """The topic's partition count as the last assignment saw it (0: unknown)."""
     insert_latency: Histogram = field(default_factory=_latency)
     skipped_messages: int = 0
+    consumers_replaced: int = 0
+    """Consumers replaced after staying out of their group too long (consumers/groupwatch.py)."""
     """Offsets the consumer could not read, skipped into dead letters (also counted in dead_letters)."""
     skips: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=20))
     waited: Histogram = field(default_factory=lambda: _delay(

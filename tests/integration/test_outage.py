@@ -118,3 +118,48 @@ def test_events_spooled_by_a_process_that_exited_are_sent_by_the_next_tracker(
     run = stack.api.post("/api/v1/runs/search", json={"experiment_names": ["exited"]}).json()["runs"][0]
     assert run["status"] == "FINISHED" and run["params"] == {"lr": "0.5"}
     assert list(tmp_path.rglob("*.spool")) == []
+
+
+def test_a_consumer_out_of_its_group_too_long_is_replaced_and_nothing_is_lost(
+    own_broker: LocalKafka, clickhouse_dsn: str, tmp_path: Path
+) -> None:
+    """The broker freezes for longer than the consumer's session: it leaves its group, and after `group_stuck_s`
+    (8 s here: more than a first join takes) the projector replaces it. When the broker is back, the new consumer
+    is assigned the partitions and every point lands once. The first run of this test, with 3 s, replaced the
+    consumer while rejoins came and went, and aborted the process from inside consume(): the assignment callback
+    counted the topic's partitions with list_topics (a blocking call of the same consumer), which ended the call
+    state that consume()'s next callback needed."""
+    settings = stack_settings(own_broker.cfg.bootstrap, clickhouse_dsn, "stuck", group_stuck_s=8.0)
+    with TestClient(build_app(settings)) as api:
+        stack = Stack(settings, api)
+        projector = api.app.state.runstream.projector.projector  # type: ignore[attr-defined]
+        tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=settings.store.kafka_bootstrap_servers,
+                                                   topic=settings.store.topic, spool_dir=tmp_path,
+                                                   metrics_batch_points=100, metrics_flush_interval_s=0.2))
+        runs = [tracker.start_run("stuck", f"r{i}") for i in range(3)]
+        for step in range(500):
+            for run in runs:
+                run.log_metric("loss", step / 1000, step=step)
+        assert tracker.flush(30) == 0
+        _wait_counts(stack, "stuck", {f"r{i}": 500 for i in range(3)}, 60, "the first 1,500 points")
+        assert projector.stats.consumers_replaced == 0, "a steady consumer is kept"
+        assert own_broker.pid is not None
+        os.kill(own_broker.pid, signal.SIGSTOP)
+        try:  # the session (10 s) times out, then 8 s out of the group
+            wait_for(lambda: projector.stats.consumers_replaced >= 1, 60, 0.2, "the consumer replaced")
+        finally:
+            os.kill(own_broker.pid, signal.SIGCONT)
+        for step in range(500, 1000):
+            for run in runs:
+                run.log_metric("loss", step / 1000, step=step)
+        for run in runs:
+            run.end()
+        assert tracker.flush(120) == 0
+        tracker.close()
+        _wait_counts(stack, "stuck", {f"r{i}": 1000 for i in range(3)}, 120, "all 3,000 points visible")
+        client = api.app.state.runstream.clickhouse  # type: ignore[attr-defined]
+        assert client.query("SELECT count(), uniqExact(run_id, key, step) FROM metrics").result_rows[0] == \
+            (3000, 3000)
+        assert client.query("SELECT sum(point_count) FROM run_metric_summary").result_rows[0][0] == 3000
+        health = api.get("/healthz").json()
+        assert health["projector"] == "running" and sorted(projector.owned_partitions()) == [0, 1, 2]

@@ -95,6 +95,8 @@ class Sampler:
     def __init__(self) -> None:
         self.procs: dict[str, list[psutil.Process]] = {}
         self.peak_rss: dict[str, float] = {}
+        self.peak_rss_of: dict[int, float] = {}  # per process, MB
+        self.pids: dict[str, set[int]] = {}  # every process seen under a name
         self.cpu: dict[str, dict[int, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -119,10 +121,14 @@ class Sampler:
             for name, procs in watched.items():
                 others = {p.pid for other, ps in watched.items() if other != name for p in ps}
                 rss = 0.0
-                for proc in self._tree(procs, others).values():
+                tree = self._tree(procs, others)
+                self.pids.setdefault(name, set()).update(tree)
+                for proc in tree.values():
                     try:
                         with proc.oneshot():
-                            rss += proc.memory_info().rss
+                            own = proc.memory_info().rss
+                            rss += own
+                            self.peak_rss_of[proc.pid] = max(self.peak_rss_of.get(proc.pid, 0.0), own / 2**20)
                             times = proc.cpu_times()
                             self.cpu.setdefault(name, {})[proc.pid] = times.user + times.system
                     except psutil.Error:
@@ -663,6 +669,9 @@ def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         return {"points": expected, "catch_up_s": seconds, "points_per_s": (expected - already) / seconds,
                 "projected_before_healthy": already,
                 "server_peak_rss_mb": sampler.report()["runstream server"]["peak_rss_mb"],
+                "server_process_peak_rss_mb": round(sampler.peak_rss_of.get(server.pid, 0.0), 1),
+                "children_peak_rss_mb": {str(pid): round(sampler.peak_rss_of.get(pid, 0.0), 1)
+                                         for pid in sampler.pids.get("runstream server", set()) if pid != server.pid},
                 "server_rss_when_healthy_mb": round(at_start, 1), "load_average": os.getloadavg()[0]}
     finally:
         sampler.stop()
@@ -787,7 +796,9 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
         b = result["backlog"]
         lines += ["", f"## Backlog: {b['points']:,} points waiting in Kafka", "",
                   f"Projected in {b['catch_up_s']:.0f} s ({b['points_per_s']:,.0f} points/s); the server's peak RSS "
-                  f"(with its alert worker process) while catching up: {b['server_peak_rss_mb']} MB."]
+                  f"(with its alert worker process) while catching up: {b['server_peak_rss_mb']} MB "
+                  f"(the server process alone: {b.get('server_process_peak_rss_mb')} MB; its children's peaks: "
+                  f"{b.get('children_peak_rss_mb')} MB)."]
     lines += ["", "Method: `benchmarks/sweep.py`. runstream's ingest ends when the summaries count every point "
               "(`/api/v1/sql`); MLflow's writes are synchronous, so its ingest ends with the last `log_batch`. "
               "Both servers, their producers and the Kafka broker share the same cores.", ""]

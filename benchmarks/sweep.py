@@ -654,6 +654,7 @@ def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         stack.projector = True
         stack.start()
         assert stack.proc is not None
+        sampler.watch("kafka broker", stack.broker_pid())  # the server's child, counted apart
         sampler.watch("runstream server", stack.proc.pid)
         server = psutil.Process(stack.proc.pid)
         broker = stack.broker_pid()

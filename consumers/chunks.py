@@ -81,9 +81,12 @@ def prepare_chunk(partition: int, raws: list[RawMessage], projections: Iterable[
             dead.append(item)
         else:
             good.append(item)
+    by_type: dict[type, list[LoggedEvent]] = {}
+    for logged in good:
+        by_type.setdefault(type(logged.event.payload), []).append(logged)
     blocks = []
     for projection in projections:
-        block = projection.block(good)
+        block = projection.block_of(good, by_type)
         if projection.table == POSITION_TABLE:
             for d in dead:
                 block.append(*dead_letter_row(d.partition, d.offset, d.key, d.reason, d.message, d.fingerprint,

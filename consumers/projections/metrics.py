@@ -203,4 +203,4 @@ def project(logged: LoggedEvent, block: MetricBlock) -> None:
     block.add(logged)
 
 
-PROJECTION = Projection("metrics", COLUMNS, project, MetricBlock)  # type: ignore[arg-type]
+PROJECTION = Projection("metrics", COLUMNS, project, MetricBlock, payloads=(MetricsLogged,))  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ and run in another process. The writer (`consumers.writer`) screens and applies 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -38,6 +38,24 @@ def raw_of(msg: Message) -> RawMessage:
     return msg.value(), msg.key(), offset_of(msg), stamp if kind else None
 
 
+class DuplicateRows(Mapping[int, tuple[Any, ...]]):
+    """Per offset, the events row an event would become if it is a duplicate: made only for the offsets asked
+    (duplicates are rare, and each row costs a JSON rendering)."""
+
+    def __init__(self, events: Iterable[LoggedEvent]) -> None:
+        self._events = {e.offset: e for e in events}
+
+    def __getitem__(self, offset: int) -> tuple[Any, ...]:
+        logged = self._events[offset]
+        return duplicate_row(logged, logged.event.event_time)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+
 @dataclass
 class PreparedChunk:
     """Consecutive messages of a partition turned into one block per projection, before duplicates are known.
@@ -49,7 +67,7 @@ class PreparedChunk:
     last: int
     blocks: list[Block]
     events: list[EventRef]  # the decodable events
-    duplicate_rows: dict[int, tuple[Any, ...]]  # the events row each would become if it is a duplicate
+    duplicate_rows: Mapping[int, tuple[Any, ...]]  # the events row each would become if it is a duplicate
     dead: list[DeadLetter]
 
 
@@ -63,9 +81,12 @@ def prepare_chunk(partition: int, raws: list[RawMessage], projections: Iterable[
             dead.append(item)
         else:
             good.append(item)
+    by_type: dict[type, list[LoggedEvent]] = {}
+    for logged in good:
+        by_type.setdefault(type(logged.event.payload), []).append(logged)
     blocks = []
     for projection in projections:
-        block = projection.block(good)
+        block = projection.block_of(good, by_type)
         if projection.table == POSITION_TABLE:
             for d in dead:
                 block.append(*dead_letter_row(d.partition, d.offset, d.key, d.reason, d.message, d.fingerprint,
@@ -74,8 +95,7 @@ def prepare_chunk(partition: int, raws: list[RawMessage], projections: Iterable[
     events = [EventRef(e.offset, e.event.event_id, e.event.run_id,
                        len(e.event.payload) if isinstance(e.event.payload, MetricsLogged) else 0,
                        e.event.experiment_id) for e in good]
-    duplicate_rows = {e.offset: duplicate_row(e, e.event.event_time) for e in good}
-    return PreparedChunk(partition, raws[0][2], raws[-1][2], blocks, events, duplicate_rows, dead)
+    return PreparedChunk(partition, raws[0][2], raws[-1][2], blocks, events, DuplicateRows(good), dead)
 
 
 def dead_letter(prepared: PreparedChunk, wrong: dict[int, str]) -> None:

@@ -33,6 +33,7 @@ def project_deliveries(logged: LoggedEvent, block: Block) -> None:
         block.append(p.firing_id, p.rule_id, p.run_id, p.status, p.attempts, e.event_time, *coordinates(logged))
 
 
-RULES = Projection("alert_rules", RULE_COLUMNS, project_rules)
-FIRINGS = Projection("alert_firings", FIRING_COLUMNS, project_firings)
-DELIVERIES = Projection("alert_deliveries", DELIVERY_COLUMNS, project_deliveries)
+RULES = Projection("alert_rules", RULE_COLUMNS, project_rules,
+                   payloads=(AlertRuleCreated, AlertRuleChanged, AlertRuleDeleted))
+FIRINGS = Projection("alert_firings", FIRING_COLUMNS, project_firings, payloads=(AlertFired,))
+DELIVERIES = Projection("alert_deliveries", DELIVERY_COLUMNS, project_deliveries, payloads=(AlertDelivered,))

@@ -37,6 +37,6 @@ def project_model_inputs(logged: LoggedEvent, block: Block) -> None:
             block.append(e.experiment_id, e.run_id, model_id, e.event_time, *coordinates(logged))
 
 
-ARTIFACTS = Projection("artifacts", ARTIFACT_COLUMNS, project_artifacts)
-INPUTS = Projection("inputs", INPUT_COLUMNS, project_inputs)
-MODEL_INPUTS = Projection("run_model_inputs", MODEL_INPUT_COLUMNS, project_model_inputs)
+ARTIFACTS = Projection("artifacts", ARTIFACT_COLUMNS, project_artifacts, payloads=(ArtifactLogged,))
+INPUTS = Projection("inputs", INPUT_COLUMNS, project_inputs, payloads=(InputsLogged,))
+MODEL_INPUTS = Projection("run_model_inputs", MODEL_INPUT_COLUMNS, project_model_inputs, payloads=(InputsLogged,))

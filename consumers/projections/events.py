@@ -7,6 +7,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from consumers.projections.base import Block, LoggedEvent, Projection
 from schemas import InputsLogged, MetricsLogged, Payload
 
@@ -25,14 +27,11 @@ def _json_default(value: Any) -> Any:
 
 def payload_json(payload: Payload) -> str:
     """The payload as JSON. A metric batch is summarised: its points live in the metrics table."""
-    if isinstance(payload, MetricsLogged):
-        summary = {
-            "keys": payload.names,
-            "points": len(payload),
-            "min_step": int(payload.steps.min()) if len(payload) else None,
-            "max_step": int(payload.steps.max()) if len(payload) else None,
-        }
-        return json.dumps(summary)
+    if isinstance(payload, MetricsLogged):  # the text json.dumps gives the summary dict, made directly (per event)
+        steps = payload.steps
+        low, high = (int(np.minimum.reduce(steps)), int(np.maximum.reduce(steps))) if len(steps) else ("null", "null")
+        keys = json.dumps(payload.names)
+        return f'{{"keys": {keys}, "points": {len(payload)}, "min_step": {low}, "max_step": {high}}}'
     data = asdict(payload)
     if isinstance(payload, InputsLogged):  # what schema v7 added is left out when empty: older JSON stays as it was
         data["datasets"] = [{k: v for k, v in d.items() if k != "tags" or v} for d in data["datasets"]]

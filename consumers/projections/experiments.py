@@ -39,6 +39,8 @@ def project_tags(logged: LoggedEvent, block: Block) -> None:
         block.append(e.experiment_id, p.key, "", 1, e.event_time, *coordinates(logged))
 
 
-PROJECTION = Projection("experiments", COLUMNS, project)
-CHANGES = Projection("experiment_changes", CHANGE_COLUMNS, project_changes)
-TAGS = Projection("experiment_tags", TAG_COLUMNS, project_tags)
+PROJECTION = Projection("experiments", COLUMNS, project, payloads=(ExperimentCreated,))
+CHANGES = Projection("experiment_changes", CHANGE_COLUMNS, project_changes,
+                     payloads=(ExperimentRenamed, ExperimentDeleted, ExperimentRestored))
+TAGS = Projection("experiment_tags", TAG_COLUMNS, project_tags,
+                  payloads=(ExperimentCreated, ExperimentTagsSet, ExperimentTagDeleted))

@@ -72,4 +72,4 @@ def project(logged: LoggedEvent, block: Block) -> None:
     block.append(*entity(e.payload), e.type, e.event_time, e.producer.user, *row, *coordinates(logged))
 
 
-PROJECTION = Projection("gateway_changes", COLUMNS, project)
+PROJECTION = Projection("gateway_changes", COLUMNS, project, payloads=GATEWAY_EVENTS)

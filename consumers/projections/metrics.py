@@ -6,6 +6,7 @@ repeats (experiment, run, key) travel as Arrow dictionary columns (an int32 inde
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,26 @@ class _Part:
     batch: MetricsLogged
 
 
+@dataclass(frozen=True, slots=True)
+class PointColumns:
+    """Every point of a block as numpy columns, strings as codes into lists of distinct values."""
+
+    experiments: list[str]
+    runs: list[str]
+    keys: list[str]
+    experiment: np.ndarray  # int32 code into experiments, per point
+    run: np.ndarray  # int32 code into runs
+    key: np.ndarray  # int32 code into keys
+    step: np.ndarray
+    ts: np.ndarray  # int64 milliseconds
+    value: np.ndarray
+    partition: np.ndarray
+    offset: np.ndarray
+    point_index: np.ndarray
+    counts: np.ndarray  # points per event (part), in order
+    part_partitions: list[int]  # the partition of each event
+
+
 class MetricBlock:
     """The metric points of several events, kept as each event's numpy columns until `to_arrow`."""
 
@@ -39,6 +60,8 @@ class MetricBlock:
         self.columns = columns
         self.parts: list[_Part] = []
         self._arrow: pa.Table | None = None  # built once: the metrics insert and the summary both read it
+        self._points: PointColumns | None = None
+        self._building = threading.Lock()  # the summary (main thread) and the insert (a worker) read it at once
 
     def __len__(self) -> int:
         return sum(len(p.batch) for p in self.parts)
@@ -47,7 +70,7 @@ class MetricBlock:
         e = logged.event
         if isinstance(e.payload, MetricsLogged) and len(e.payload):
             self.parts.append(_Part(e.experiment_id, e.run_id, logged.partition, logged.offset, e.payload))
-            self._arrow = None
+            self._arrow = self._points = None
 
     def without(self, offsets: set[int], done: int) -> MetricBlock:
         """The block without the events at these offsets or at offsets up to `done` (whole events: a batch
@@ -65,41 +88,67 @@ class MetricBlock:
 
     def to_arrow(self) -> pa.Table:
         """One Arrow table of every point, in event then batch order."""
-        if self._arrow is None:
-            self._arrow = self._build()
-        return self._arrow
+        with self._building:
+            if self._arrow is None:
+                self._arrow = self._build(self._point_columns())
+            return self._arrow
 
-    def _build(self) -> pa.Table:
-        parts = self.parts
-        counts = np.fromiter((len(p.batch) for p in parts), dtype=np.int64, count=len(parts))
-        keys: dict[str, int] = {}
-        key_index = np.concatenate([
-            np.array([keys.setdefault(n, len(keys)) for n in p.batch.names], dtype=np.int32)[p.batch.name_index]
-            for p in parts]) if parts else np.zeros(0, dtype=np.int32)
-        starts = np.cumsum(counts) - counts
+    def point_columns(self) -> PointColumns:
+        """The points as numpy columns (built once; `to_arrow` is made of them)."""
+        with self._building:
+            return self._point_columns()
+
+    def _point_columns(self) -> PointColumns:
+        if self._points is None:
+            self._points = _point_columns(self.parts)
+        return self._points
+
+    def _build(self, points: PointColumns) -> pa.Table:
         columns = {
-            "experiment_id": _repeated([p.experiment_id for p in parts], counts),
-            "run_id": _repeated([p.run_id for p in parts], counts),
-            "key": pa.DictionaryArray.from_arrays(key_index, list(keys)),
-            "step": _concat([p.batch.steps for p in parts], np.int64),
-            "ts": pa.array(_concat([p.batch.timestamps for p in parts], np.int64)).view(_TS),
-            "value": _concat([p.batch.values for p in parts], np.float64),
-            "kafka_partition": np.repeat(np.array([p.partition for p in parts], dtype=np.uint32), counts),
-            "kafka_offset": np.repeat(np.array([p.offset for p in parts], dtype=np.uint64), counts),
-            "point_index": (np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)).astype(np.uint32),
+            "experiment_id": pa.DictionaryArray.from_arrays(points.experiment, points.experiments),
+            "run_id": pa.DictionaryArray.from_arrays(points.run, points.runs),
+            "key": pa.DictionaryArray.from_arrays(points.key, points.keys),
+            "step": points.step,
+            "ts": pa.array(points.ts).view(_TS),
+            "value": points.value,
+            "kafka_partition": points.partition,
+            "kafka_offset": points.offset,
+            "point_index": points.point_index,
         }
         return pa.table({c: columns[c] for c in self.columns})
+
+
+def _point_columns(parts: list[_Part]) -> PointColumns:
+    counts = np.fromiter((len(p.batch) for p in parts), dtype=np.int64, count=len(parts))
+    keys: dict[str, int] = {}
+    key_index = np.concatenate([
+        np.array([keys.setdefault(n, len(keys)) for n in p.batch.names], dtype=np.int32)[p.batch.name_index]
+        for p in parts]) if parts else np.zeros(0, dtype=np.int32)
+    starts = np.cumsum(counts) - counts
+    experiments, experiment = _codes([p.experiment_id for p in parts], counts)
+    runs, run = _codes([p.run_id for p in parts], counts)
+    partitions = [p.partition for p in parts]
+    return PointColumns(
+        experiments, runs, list(keys), experiment, run, key_index,
+        step=_concat([p.batch.steps for p in parts], np.int64),
+        ts=_concat([p.batch.timestamps for p in parts], np.int64),
+        value=_concat([p.batch.values for p in parts], np.float64),
+        partition=np.repeat(np.array(partitions, dtype=np.uint32), counts),
+        offset=np.repeat(np.array([p.offset for p in parts], dtype=np.uint64), counts),
+        point_index=(np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)).astype(np.uint32),
+        counts=counts, part_partitions=partitions,
+    )
 
 
 def _concat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
 
 
-def _repeated(values: list[str], counts: np.ndarray) -> pa.DictionaryArray:
-    """values[i] repeated counts[i] times, as a dictionary column (one int32 per row, each string once)."""
+def _codes(values: list[str], counts: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The distinct values, and values[i]'s code repeated counts[i] times (one int32 per row, each string once)."""
     distinct: dict[str, int] = {}
     codes = np.array([distinct.setdefault(v, len(distinct)) for v in values], dtype=np.int32)
-    return pa.DictionaryArray.from_arrays(np.repeat(codes, counts), list(distinct))
+    return list(distinct), np.repeat(codes, counts)
 
 
 SORTING_KEY = ("experiment_id", "key", "run_id", "step", "kafka_partition", "kafka_offset", "point_index")
@@ -154,4 +203,4 @@ def project(logged: LoggedEvent, block: MetricBlock) -> None:
     block.add(logged)
 
 
-PROJECTION = Projection("metrics", COLUMNS, project, MetricBlock)  # type: ignore[arg-type]
+PROJECTION = Projection("metrics", COLUMNS, project, MetricBlock, payloads=(MetricsLogged,))  # type: ignore[arg-type]

@@ -82,8 +82,11 @@ def project_artifacts(logged: LoggedEvent, block: Block) -> None:
                      *coordinates(logged))
 
 
-MODELS = Projection("logged_models", MODEL_COLUMNS, project_models)
-KV = Projection("logged_model_kv", KV_COLUMNS, project_kv)
-METRICS = Projection("logged_model_metrics", METRIC_COLUMNS, project_metrics)
-OUTPUTS = Projection("run_outputs", OUTPUT_COLUMNS, project_outputs)
-ARTIFACTS = Projection("logged_model_artifacts", ARTIFACT_COLUMNS, project_artifacts)
+MODELS = Projection("logged_models", MODEL_COLUMNS, project_models,
+                    payloads=(LoggedModelCreated, LoggedModelStatusChanged, LoggedModelDeleted))
+KV = Projection("logged_model_kv", KV_COLUMNS, project_kv,
+                payloads=(LoggedModelCreated, LoggedModelParamsLogged, LoggedModelTagsSet, LoggedModelTagDeleted))
+METRICS = Projection("logged_model_metrics", METRIC_COLUMNS, project_metrics, payloads=(LoggedModelMetricsLogged,))
+OUTPUTS = Projection("run_outputs", OUTPUT_COLUMNS, project_outputs, payloads=(RunOutputsLogged,))
+ARTIFACTS = Projection("logged_model_artifacts", ARTIFACT_COLUMNS, project_artifacts,
+                       payloads=(LoggedModelArtifactLogged,))

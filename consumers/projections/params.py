@@ -23,5 +23,5 @@ def project_tags(logged: LoggedEvent, block: Block) -> None:
         block.append(e.experiment_id, e.run_id, e.payload.key, "", 1, e.event_time, e.seq, *coordinates(logged))
 
 
-PARAMS = Projection("params", PARAM_COLUMNS, project_params)
-TAGS = Projection("tags", TAG_COLUMNS, project_tags)
+PARAMS = Projection("params", PARAM_COLUMNS, project_params, payloads=(ParamsLogged,))
+TAGS = Projection("tags", TAG_COLUMNS, project_tags, payloads=(TagsSet, TagDeleted))

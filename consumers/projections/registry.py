@@ -65,4 +65,4 @@ def project(logged: LoggedEvent, block: Block) -> None:
                  *coordinates(logged))
 
 
-PROJECTION = Projection("registry_changes", COLUMNS, project)
+PROJECTION = Projection("registry_changes", COLUMNS, project, payloads=REGISTRY_EVENTS)

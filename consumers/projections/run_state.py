@@ -92,4 +92,5 @@ def project(logged: LoggedEvent, block: Block) -> None:
         block.append(*head, *([UNSET] * 6), None, UNSET, UNSET, None, None, *keyed, logged.offset)
 
 
-PROJECTION = Projection("run_state", COLUMNS, project, merged=True)
+PROJECTION = Projection("run_state", COLUMNS, project, merged=True, payloads=(
+    RunStarted, RunStatusChanged, RunRenamed, RunDeleted, RunRestored, ParamsLogged, TagsSet, TagDeleted))

@@ -30,4 +30,5 @@ def project(logged: LoggedEvent, block: Block) -> None:
     block.append(*head, *row, *coordinates(logged))
 
 
-PROJECTION = Projection("runs", COLUMNS, project)
+PROJECTION = Projection("runs", COLUMNS, project,
+                        payloads=(RunStarted, RunStatusChanged, RunRenamed, RunDeleted, RunRestored))

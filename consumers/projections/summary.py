@@ -45,8 +45,24 @@ class SummaryBlock:
 
 
 def summary_block(points: MetricBlock) -> SummaryBlock:
-    """The summary rows of a metric block."""
-    return SummaryBlock("run_metric_summary", summarize(points.to_arrow()))
+    """The summary rows of a metric block, from its numpy columns: groups are numbered from the events'
+    (experiment, run, partition) and the points' key codes, so no string column is read per point."""
+    columns = points.point_columns()
+    if not len(columns.step):
+        return SummaryBlock("run_metric_summary", _empty())
+    owners: dict[tuple[int, int, int], int] = {}  # (experiment, run, partition) codes -> group of the event
+    starts = np.cumsum(columns.counts) - columns.counts
+    owner = np.fromiter((owners.setdefault((int(columns.experiment[s]), int(columns.run[s]), partition), len(owners))
+                         for s, partition in zip(starts.tolist(), columns.part_partitions, strict=True)),
+                        dtype=np.int64, count=len(starts))
+    groups = np.repeat(owner, columns.counts) * len(columns.keys) + columns.key
+    rows, firsts = _aggregate(groups, columns.step, columns.ts, columns.value, columns.offset, columns.point_index,
+                              columns.partition)
+    labels = {"experiment_id": (columns.experiment, columns.experiments), "run_id": (columns.run, columns.runs),
+              "key": (columns.key, columns.keys)}
+    for name, (codes, distinct) in labels.items():
+        rows[name] = pa.DictionaryArray.from_arrays(codes[firsts], distinct).dictionary_decode()
+    return SummaryBlock("run_metric_summary", pa.table({c: rows[c] for c in COLUMNS}))
 
 
 def arg_max_states(values: np.ndarray, steps: np.ndarray, ts: np.ndarray, offsets: np.ndarray,
@@ -64,22 +80,29 @@ def arg_max_states(values: np.ndarray, steps: np.ndarray, ts: np.ndarray, offset
 
 def summarize(points: pa.Table) -> pa.Table:
     """The summary rows of a chunk's metric points (a `MetricBlock.to_arrow()` table), in group order."""
-    n = points.num_rows
-    if n == 0:
+    if points.num_rows == 0:
         return _empty()
-    groups = _group_ids(points)
+    rows, firsts = _aggregate(_group_ids(points), _numpy(points, "step", np.int64), _numpy(points, "ts", np.int64),
+                              _numpy(points, "value", np.float64), _numpy(points, "kafka_offset", np.uint64),
+                              _numpy(points, "point_index", np.uint32),
+                              _numpy(points, "kafka_partition", np.uint32))
+    for name in ("experiment_id", "key", "run_id"):
+        rows[name] = _labels(points, name, pa.array(firsts))
+    return pa.table({c: rows[c] for c in COLUMNS})
+
+
+def _aggregate(groups: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.ndarray, offset: np.ndarray,
+               index: np.ndarray, partition: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
+    """Every column but the labels, one row per group in group order; and a point of each group (for its
+    labels). Within a group, points must come in (kafka_offset, point_index) order."""
+    n = len(groups)
     if groups.max() < 2**16:
         groups = groups.astype(np.uint16)  # numpy's stable sort of 16-bit integers is a radix sort
     order = np.argsort(groups, kind="stable")  # stable: within a group, rows stay in (offset, point index) order
     sorted_groups = groups[order]
     starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
     counts = np.diff(np.r_[starts, n])
-
-    step = _numpy(points, "step", np.int64)[order]
-    ts = _numpy(points, "ts", np.int64)[order]
-    value = _numpy(points, "value", np.float64)[order]
-    offset = _numpy(points, "kafka_offset", np.uint64)[order]
-    index = _numpy(points, "point_index", np.uint32)[order]
+    step, ts, value, offset, index = step[order], ts[order], value[order], offset[order], index[order]
 
     # The last point by (step, ts, kafka_offset, point_index): the highest step, then among those the latest
     # time, then the last such row (rows of a group are in offset and point-index order).
@@ -90,16 +113,11 @@ def summarize(points: pa.Table) -> pa.Table:
     last = np.maximum.reduceat(np.where(candidate, np.arange(n), -1), starts)
 
     nan = np.isnan(value)
-    kept = ~nan
-    value_count = np.add.reduceat(kept.astype(np.uint64), starts)
+    value_count = np.add.reduceat((~nan).astype(np.uint64), starts)
     low = np.fmin.reduceat(value, starts)  # fmin/fmax skip NaN; a group of NaN only stays NaN, then NULL
     high = np.fmax.reduceat(value, starts)
     no_value = value_count == 0
-    firsts = pa.array(order[starts])  # a row of each group, for its labels
-    columns = {
-        "experiment_id": _labels(points, "experiment_id", firsts),
-        "key": _labels(points, "key", firsts),
-        "run_id": _labels(points, "run_id", firsts),
+    rows: dict[str, object] = {
         "last_value": arg_max_states(value[last], step[last], ts[last], offset[last], index[last]),
         "min_value": pa.array(low, mask=no_value),
         "max_value": pa.array(high, mask=no_value),
@@ -108,10 +126,10 @@ def summarize(points: pa.Table) -> pa.Table:
         "point_count": counts.astype(np.uint64),
         "last_step": last_step,
         "last_ts": pa.array(np.maximum.reduceat(ts, starts)).view(_TS),
-        "kafka_partition": _numpy(points, "kafka_partition", np.uint32)[order][starts],
+        "kafka_partition": partition[order[starts]],
         "kafka_offset": np.maximum.reduceat(offset, starts),
     }
-    return pa.table({c: columns[c] for c in COLUMNS})
+    return rows, order[starts]
 
 
 def _group_ids(points: pa.Table) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -325,3 +326,16 @@ def test_model_inputs_are_rows_of_their_own_and_older_inputs_keep_their_json() -
     assert json.loads(events_projection.payload_json(InputsLogged([DatasetInput("m", "d")]))) == {"datasets": [
         {"name": "m", "digest": "d", "source_type": None, "source": None, "context": None, "schema": None,
          "profile": None}]}
+
+
+def test_a_metric_batch_summary_is_the_text_json_dumps_gives() -> None:
+    rng = random.Random(3)
+    for _ in range(200):
+        names = [rng.choice(["loss", 'q"uote', "back\\slash", "ünï", "tab\t", "a/b:c d", "x" * 40])
+                 for _ in range(rng.randint(0, 4))]
+        n = rng.randint(0, 5) if names else 0
+        steps = [rng.randint(-2**53 + 1, 2**53 - 1) for _ in range(n)]
+        batch = MetricsLogged(names, [rng.randrange(len(names)) for _ in range(n)], steps, [0] * n, [0.5] * n)
+        expected = json.dumps({"keys": names, "points": n, "min_step": min(steps) if n else None,
+                               "max_step": max(steps) if n else None})
+        assert events_projection.payload_json(batch) == expected

@@ -79,7 +79,7 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def random_block(seed: int) -> MetricBlock:
+def random_block(seed: int, partitions: int = 1) -> MetricBlock:
     """Events of several runs and keys, with ties in step and time, NaN, infinities and repeated steps."""
     rng = random.Random(seed)
     block = MetricBlock("metrics")
@@ -91,7 +91,8 @@ def random_block(seed: int) -> MetricBlock:
         batch = MetricsLogged(keys, [rng.randrange(len(keys)) for _ in range(n)],  # type: ignore[arg-type]
                               [rng.randint(-3, 5) for _ in range(n)], [rng.randint(0, 3) for _ in range(n)], values)
         run = f"{rng.randrange(5):032x}"
-        block.add(logged(batch, run_id=run, experiment_id=f"exp{int(run, 16) % 2}", offset=offset * 3))
+        block.add(logged(batch, run_id=run, experiment_id=f"exp{int(run, 16) % 2}", offset=offset * 3,
+                         partition=4 + rng.randrange(partitions)))
     return block
 
 
@@ -103,6 +104,21 @@ def test_summary_rows_equal_a_point_by_point_reference() -> None:
         for group, expected in want.items():
             for name, value in expected.items():
                 assert same(got[group][name], value), (seed, group, name, got[group][name], value)
+
+
+def test_summary_block_from_numpy_columns_gives_the_rows_of_the_arrow_path() -> None:
+    for seed in range(40):
+        block = random_block(seed, partitions=3)  # a run in several partitions: a group per partition
+        from_arrow = summarize(block.to_arrow()).to_pylist()
+        from_columns = summary_block(block).to_arrow()
+        assert from_columns.column_names == list(COLUMNS)
+        key = lambda row: (row["experiment_id"], row["key"], row["run_id"], row["kafka_partition"])  # noqa: E731
+        rows = sorted(from_columns.to_pylist(), key=key)
+        assert len(rows) == len(from_arrow), seed
+        for got, want in zip(rows, sorted(from_arrow, key=key), strict=True):
+            assert got.keys() == want.keys()
+            assert all(same(got[c], want[c]) for c in COLUMNS), (seed, got, want)
+        assert from_columns.schema == summarize(block.to_arrow()).schema
 
 
 def test_a_group_of_nan_only_has_null_min_and_max_and_nan_last() -> None:

@@ -42,6 +42,16 @@ def current(where: str, columns: Collection[str] | None = None) -> str:
     return f"(SELECT {select} FROM run_state FINAL WHERE {where} AND first_offset IS NOT NULL)"
 
 
+def row_column(column: str, alias: str = "r") -> str:
+    """The fold's column `column` as an expression over run_state's own row `alias` (a statement reading
+    `run_state AS alias FINAL` itself rather than `current`'s subquery)."""
+    if column in LATEST:
+        return f"tupleElement({alias}.{column}, 3)"
+    if column == "deleted":
+        return f"ifNull(tupleElement({alias}.deleted, 3), 0)"
+    return f"{alias}.{column}"
+
+
 def of_runs(where: str, columns: Collection[str]) -> str:
     """The given runs (`where` names them by key), their rows merged with GROUP BY, as a parenthesized subquery."""
     select = ", ".join([*KEYS, *(f"{_merged(c)} AS {c}" for c in columns if c not in KEYS)])

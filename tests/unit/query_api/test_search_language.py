@@ -89,7 +89,7 @@ def test_a_first_page_pins_its_own_snapshot_and_folds_only_what_it_reads() -> No
     first = build_search(["e"], node, [], run_view="active", snapshot=None, offset=0, limit=10)
     assert first.pins_snapshot and first.sql.startswith("WITH (SELECT (groupArray(kafka_partition)")
     assert "SELECT r.run_id, snapshot FROM" in first.sql and "has(snapshot.1, r.kafka_partition)" in first.sql
-    assert "AS status" in first.sql and "AS start_time" in first.sql and "AS user" not in first.sql
-    assert "FROM run_state FINAL" in first.sql and "r.experiment_id IN {p0:Array(String)}" in first.sql
+    assert "tupleElement(r.status, 3) = " in first.sql and "r.user" not in first.sql
+    assert "FROM run_state AS r FINAL" in first.sql and "r.experiment_id IN {p0:Array(String)}" in first.sql
     later = build_search(["e"], node, [], run_view="active", snapshot={0: 5}, offset=10, limit=10)
     assert not later.pins_snapshot and "event_offsets" not in later.sql and "snapshot" not in later.sql

@@ -21,6 +21,7 @@ class BrokerSettings(BaseSettings):
     kafka_port: int = Field(9092, ge=1, le=65535, description="port of the local broker")
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_heap: str = Field("1g", description="-Xmx of the local broker")
+    kafka_jvm_options: str = Field("", description="more java options of the local broker, split like a shell's")
 
 
 class HostSettings(BaseSettings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import signal
 import time
 
@@ -55,6 +56,7 @@ def local_broker(settings: ServerSettings) -> tuple[LocalKafka | None, ServerSet
     broker = LocalKafka(BrokerConfig(
         home=(settings.store.data_dir / "kafka").expanduser().resolve(), port=cfg.kafka_port,
         controller_port=cfg.kafka_controller_port, version=cfg.kafka_version, heap=cfg.kafka_heap,
+        jvm_options=tuple(shlex.split(cfg.kafka_jvm_options)),
     ))
     broker.start()
     settings = settings.with_local_kafka()

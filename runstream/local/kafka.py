@@ -113,6 +113,11 @@ def _resolve(cfg: BrokerConfig, work: Path, libs: Path) -> Path:
     return libs
 
 
+def broker_command(cfg: BrokerConfig) -> list[str]:
+    """The java command line of the broker process."""
+    return _java(cfg, "kafka.Kafka", str(cfg.home / "server.properties"), heap=cfg.heap)
+
+
 def _java(cfg: BrokerConfig, *args: str, heap: str | None = None) -> list[str]:
     opts = [f"-Xmx{heap}", "-Xms256m", "-XX:+UseG1GC", *cfg.jvm_options] if heap else ["-Xmx256m"]
     log4j = cfg.home / "log4j2.properties"
@@ -188,7 +193,7 @@ class LocalKafka:
                     )
             out = open(cfg.home / "broker.out", "ab")  # noqa: SIM115 - handed to the child process
             proc = subprocess.Popen(
-                _java(cfg, "kafka.Kafka", str(cfg.home / "server.properties"), heap=cfg.heap),
+                broker_command(cfg),
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
             out.close()

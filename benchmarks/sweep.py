@@ -811,7 +811,7 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
         *(f"| {span} | {t['batches']:.0f} | {t['mean_s']} | {t['p50_le_s']} | {t['p99_le_s']} | {t['total_s']} |"
           for span, t in ours["freshness"]["projector"].items()),
         "",
-        "| process | CPU s | peak RSS MB |",
+        "| process (CPU since it started; the broker's start-up JIT included) | CPU s | peak RSS MB |",
         "|---|---:|---:|",
     ]
     for name, figures in result["processes"].items():

@@ -258,13 +258,15 @@ def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int
     keys = metric_names(metrics)
     tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=bootstrap,
                                                spool_dir=Path(tempfile.mkdtemp(prefix="bench-spool-"))))
-    first = time.time()
+    first, cpu_first = time.time(), time.process_time()
     for run in runs:
         with tracker.start_run(EXPERIMENT, f"trial-{run}", params=run_params(seed, run)) as active:
             for step in range(steps):
                 active.log_metrics({k: metric_value(seed, run, i, step) for i, k in enumerate(keys)}, step=step)
+    logged = time.time()
     remaining = tracker.close(600)
-    out.put({"first": first, "last": time.time(), "undelivered": remaining})
+    out.put({"first": first, "logged": logged, "last": time.time(), "undelivered": remaining,
+             "cpu_s": time.process_time() - cpu_first})
 
 
 def runstream_series_producer(bootstrap: str, runs: list[int], metrics: int, steps: int, seed: int,
@@ -275,13 +277,15 @@ def runstream_series_producer(bootstrap: str, runs: list[int], metrics: int, ste
     keys = metric_names(metrics)
     tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=bootstrap,
                                                spool_dir=Path(tempfile.mkdtemp(prefix="bench-spool-"))))
-    first = time.time()
+    first, cpu_first = time.time(), time.process_time()
     for run in runs:
         with tracker.start_run(EXPERIMENT, f"trial-{run}", params=run_params(seed, run)) as active:
             for i, k in enumerate(keys):
                 active.log_metric_series(k, range(steps), [metric_value(seed, run, i, s) for s in range(steps)])
+    logged = time.time()
     remaining = tracker.close(600)
-    out.put({"first": first, "last": time.time(), "undelivered": remaining})
+    out.put({"first": first, "logged": logged, "last": time.time(), "undelivered": remaining,
+             "cpu_s": time.process_time() - cpu_first})
 
 
 def per_point_rate(bootstrap: str, points: int = 200_000, metrics: int = 5) -> float:
@@ -468,6 +472,32 @@ def timing_between(before: Histograms, after: Histograms) -> dict[str, dict[str,
     return out
 
 
+def cpu_seconds(pid: int, *, without: tuple[int, ...] = ()) -> float:
+    """User + system CPU seconds of a process and its live children (the server's alert worker is one; the
+    broker `runstream up` starts is one too, hence `without`)."""
+    try:
+        proc = psutil.Process(pid)
+        total = 0.0
+        for p in (proc, *proc.children(recursive=True)):
+            if p.pid in without:
+                continue
+            with contextlib.suppress(psutil.Error):
+                times = p.cpu_times()
+                total += times.user + times.system
+        return total
+    except psutil.Error:
+        return math.nan
+
+
+def ingest_stages(reports: list[dict[str, Any]], visible_at: float) -> dict[str, float]:
+    """Seconds from the producers' first log call to: their last log call returned (`logged_s`: SDK encoding and
+    the spool), the last event acknowledged by the broker (`published_s`), the last point visible (`visible_s`)."""
+    first = min(r["first"] for r in reports)
+    return {"logged_s": round(max(r["logged"] for r in reports) - first, 3),
+            "published_s": round(max(r["last"] for r in reports) - first, 3),
+            "visible_s": round(visible_at - first, 3)}
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return math.nan
@@ -492,19 +522,33 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
         time.sleep(args.idle_probe_s)  # the probe alone: its floor (SDK, Kafka, an idle projector, the poll)
         probe.loaded_from = time.time()
         timing_before = scrape_timing(api)
+        broker = stack.broker_pid()
+
+        def cpu() -> dict[str, float]:
+            assert stack.proc is not None
+            return {"server": cpu_seconds(stack.proc.pid, without=(broker,)), "broker": cpu_seconds(broker)}
+
+        cpu_before = cpu()
         producer = runstream_producer if args.per_point else runstream_series_producer
         producers, out = start_producers(producer, (stack.bootstrap,), runs, args, sampler, "runstream producers")
         reports = [out.get(timeout=3600) for _ in range(args.producers)]
+        cpu_published = cpu()
         wait(lambda: visible_points(api, experiment_id) >= expected, 3600, "every point visible", 0.1)
         visible_at = time.time()
+        cpu_visible = cpu()
         probe.stop()
         timing = timing_between(timing_before, scrape_timing(api))
         for proc in producers:
             proc.join(30)
         first = min(r["first"] for r in reports)
         ingest = {"points": expected, "seconds": visible_at - first, "points_per_s": expected / (visible_at - first),
-                  "published_s": max(r["last"] for r in reports) - first,
-                  "undelivered": sum(r["undelivered"] for r in reports)}
+                  "undelivered": sum(r["undelivered"] for r in reports), **ingest_stages(reports, visible_at),
+                  # CPU seconds while ingesting (from the producers' start; the server with its alert worker child)
+                  "cpu_s": {"producers": round(sum(r["cpu_s"] for r in reports), 2),
+                            **{f"{name} to published": round(cpu_published[name] - cpu_before[name], 2)
+                               for name in cpu_before},
+                            **{f"{name} to visible": round(cpu_visible[name] - cpu_before[name], 2)
+                               for name in cpu_before}}}
         queries = runstream_queries(api, experiment_id, args)
         queries_cold = runstream_queries(api, experiment_id, args, cold=True)
         ingest["per_point_log_metrics_points_per_s"] = per_point_rate(stack.bootstrap)
@@ -520,11 +564,15 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
 
 def server_settings(args: argparse.Namespace) -> dict[str, str]:
     """`--server-env NAME=VALUE` pairs (RUNSTREAM_* only): settings of the server under test."""
+    return env_pairs(args.server_env, "--server-env")
+
+
+def env_pairs(pairs: list[str], option: str) -> dict[str, str]:
     out = {}
-    for pair in args.server_env:
+    for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.startswith("RUNSTREAM_"):
-            raise SystemExit(f"--server-env takes RUNSTREAM_NAME=VALUE, not {pair!r}")
+            raise SystemExit(f"{option} takes RUNSTREAM_NAME=VALUE, not {pair!r}")
         out[name] = value
     return out
 
@@ -718,6 +766,9 @@ def summarize(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any
             other = theirs["queries"][name] if theirs else None
             latest[key][name] = {"runstream_ms": round(ms, 2), "mlflow_ms": round(other, 2) if other else None,
                                  "ratio": round(ratio(ms, other, higher_is_better=False), 1) if other else None}
+    for stage in ("logged_s", "published_s", "visible_s"):  # the producers' first log call -> ... (which stage bounds)
+        latest["ingest"][stage] = ours["ingest"][stage]
+    latest["ingest"]["ingest_cpu_s"] = ours["ingest"]["cpu_s"]
     latest["ingest"]["per_point_log_metrics_points_per_s"] = round(ours["ingest"]["per_point_log_metrics_points_per_s"])
     latest["ingest"]["producer_call"] = "log_metrics per step" if args.per_point else "log_metric_series per key"
     latest["load_average"] = {"before": result["load_before"], "after": result.get("load_after")}
@@ -767,6 +818,11 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
             cold = latest["queries_10k_cold"][name]
             lines.append(f"| {name.replace('_', ' ')} | {q['runstream_ms']} ({cold['runstream_ms']}) | "
                          f"{q['mlflow_ms']} | {q['ratio']}x ({cold['ratio']}x) |")
+    stages = ours["ingest"]
+    lines += ["", "Ingest timeline from the producers' first log call: last log call returned at "
+              f"{stages['logged_s']} s, last event acknowledged (published) at {stages['published_s']} s, "
+              f"last point visible at {stages['visible_s']} s. CPU seconds while ingesting: " +
+              ", ".join(f"{k} {v}" for k, v in stages["cpu_s"].items()) + "."]
     lines += [
         "",
         f"Freshness while ingesting (probe point logged -> visible through the API, {ours['freshness']['samples']} "
@@ -781,7 +837,7 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
         *(f"| {span} | {t['batches']:.0f} | {t['mean_s']} | {t['p50_le_s']} | {t['p99_le_s']} | {t['total_s']} |"
           for span, t in ours["freshness"]["projector"].items()),
         "",
-        "| process | CPU s | peak RSS MB |",
+        "| process (CPU since it started; the broker's start-up JIT included) | CPU s | peak RSS MB |",
         "|---|---:|---:|",
     ]
     for name, figures in result["processes"].items():
@@ -825,6 +881,9 @@ def main() -> None:
     parser.add_argument("--server-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
                         help="a setting of the runstream server under test (repeatable), e.g. "
                              "RUNSTREAM_BATCH_TARGET_S=0")
+    parser.add_argument("--sdk-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
+                        help="a setting of the SDK on the runstream side (repeatable): the producers, the freshness "
+                             "probe and the per-point rate, e.g. RUNSTREAM_COMPRESSION=lz4")
     parser.add_argument("--probe-interval-s", type=float, default=0.2,
                         help="seconds between the freshness probe's points")
     parser.add_argument("--idle-probe-s", type=float, default=3.0,
@@ -834,6 +893,8 @@ def main() -> None:
     scale10k.add_arguments(parser)
     args = parser.parse_args()
 
+    for name, value in env_pairs(args.sdk_env, "--sdk-env").items():  # spawned producers inherit them
+        os.environ[name] = value
     load_before = os.getloadavg()[0]
     home = Path(tempfile.mkdtemp(prefix="runstream-sweep-bench-"))
     if args.backlog_only:

@@ -21,6 +21,10 @@ class BrokerSettings(BaseSettings):
     kafka_port: int = Field(9092, ge=1, le=65535, description="port of the local broker")
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_heap: str = Field("1g", description="-Xmx of the local broker")
+    kafka_jvm_options: str = Field(
+        "-XX:TieredStopAtLevel=1", description="more java options of the local broker, split like a shell's. By "
+        "default the JIT stops at C1: C2 compiling the broker's hot paths took half of its CPU while a fresh broker "
+        "ingested a 1M-point sweep on 2 cores (benchmarks/results/ingest-20261202b.md); '' for the JVM's defaults")
 
 
 class HostSettings(BaseSettings):

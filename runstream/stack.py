@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import signal
 import time
 
@@ -46,16 +47,23 @@ def create_topics(store: ProjectorSettings) -> None:
         log.info("created topics %s", ", ".join(created))
 
 
+def broker_config(settings: ServerSettings) -> BrokerConfig:
+    """The local broker's configuration from the server's settings."""
+    cfg = settings.broker
+    return BrokerConfig(
+        home=(settings.store.data_dir / "kafka").expanduser().resolve(), port=cfg.kafka_port,
+        controller_port=cfg.kafka_controller_port, version=cfg.kafka_version, heap=cfg.kafka_heap,
+        jvm_options=tuple(shlex.split(cfg.kafka_jvm_options)),
+    )
+
+
 def local_broker(settings: ServerSettings) -> tuple[LocalKafka | None, ServerSettings]:
     """Start (or reuse) the local broker unless RUNSTREAM_KAFKA_BOOTSTRAP_SERVERS names a cluster."""
     if not settings.local_kafka:
         return None, settings
     started = time.monotonic()
     cfg = settings.broker
-    broker = LocalKafka(BrokerConfig(
-        home=(settings.store.data_dir / "kafka").expanduser().resolve(), port=cfg.kafka_port,
-        controller_port=cfg.kafka_controller_port, version=cfg.kafka_version, heap=cfg.kafka_heap,
-    ))
+    broker = LocalKafka(broker_config(settings))
     broker.start()
     settings = settings.with_local_kafka()
     log.info("Kafka %s ready on %s (%s) after %.1fs", cfg.kafka_version, settings.store.kafka_bootstrap_servers,

@@ -39,6 +39,7 @@ class BrokerConfig:
     version: str = "4.1.1"
     heap: str = "1g"
     cache_dir: Path | None = None
+    jvm_options: tuple[str, ...] = ()  # added to the broker's java command line (not the storage tool's)
 
     @property
     def bootstrap(self) -> str:
@@ -112,8 +113,13 @@ def _resolve(cfg: BrokerConfig, work: Path, libs: Path) -> Path:
     return libs
 
 
+def broker_command(cfg: BrokerConfig) -> list[str]:
+    """The java command line of the broker process."""
+    return _java(cfg, "kafka.Kafka", str(cfg.home / "server.properties"), heap=cfg.heap)
+
+
 def _java(cfg: BrokerConfig, *args: str, heap: str | None = None) -> list[str]:
-    opts = [f"-Xmx{heap}", "-Xms256m", "-XX:+UseG1GC"] if heap else ["-Xmx256m"]
+    opts = [f"-Xmx{heap}", "-Xms256m", "-XX:+UseG1GC", *cfg.jvm_options] if heap else ["-Xmx256m"]
     log4j = cfg.home / "log4j2.properties"
     return ["java", *opts, f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={cfg.home / 'logs'}",
             "-cp", f"{cfg.libs}/*", *args]
@@ -187,7 +193,7 @@ class LocalKafka:
                     )
             out = open(cfg.home / "broker.out", "ab")  # noqa: SIM115 - handed to the child process
             proc = subprocess.Popen(
-                _java(cfg, "kafka.Kafka", str(cfg.home / "server.properties"), heap=cfg.heap),
+                broker_command(cfg),
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
             out.close()

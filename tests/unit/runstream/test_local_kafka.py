@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runstream.local.kafka import BrokerConfig, new_cluster_id, server_properties
+from runstream.local.kafka import BrokerConfig, _java, broker_command, new_cluster_id, server_properties
 from runstream.settings import ServerSettings
+from runstream.stack import broker_config
 
 
 def properties(text: str) -> dict[str, str]:
@@ -98,6 +99,30 @@ def test_a_configured_bootstrap_equal_to_the_default_still_means_no_local_broker
 
 def test_a_bootstrap_passed_in_code_also_means_no_local_broker(clean_env: pytest.MonkeyPatch) -> None:
     assert ServerSettings(kafka_bootstrap_servers="elsewhere:9092").local_kafka is False
+
+
+def test_the_broker_gets_its_java_options_and_the_storage_tool_does_not(tmp_path: Path) -> None:
+    cfg = BrokerConfig(home=tmp_path, heap="512m", jvm_options=("-XX:TieredStopAtLevel=1", "-Dx=a b"))
+    command = broker_command(cfg)
+    assert command[:3] == ["java", "-Xmx512m", "-Xms256m"]
+    assert command[command.index("-XX:+UseG1GC") + 1:][:2] == ["-XX:TieredStopAtLevel=1", "-Dx=a b"]
+    assert command[-2:] == ["kafka.Kafka", str(tmp_path / "server.properties")]
+    tool = _java(cfg, "kafka.tools.StorageTool", "random-uuid")
+    assert "-XX:TieredStopAtLevel=1" not in tool and "-Dx=a b" not in tool
+    assert "-XX:TieredStopAtLevel=1" not in broker_command(BrokerConfig(home=tmp_path))
+
+
+def test_the_local_broker_java_options_come_from_the_settings(clean_env: pytest.MonkeyPatch, tmp_path: Path
+                                                              ) -> None:
+    clean_env.setenv("RUNSTREAM_DATA_DIR", str(tmp_path))
+    clean_env.delenv("RUNSTREAM_KAFKA_JVM_OPTIONS", raising=False)
+    assert broker_config(ServerSettings()).jvm_options == ("-XX:TieredStopAtLevel=1",)  # C1 only, the default
+    clean_env.setenv("RUNSTREAM_KAFKA_JVM_OPTIONS", "-XX:+UseSerialGC '-Dwith.space=a b'")
+    cfg = broker_config(ServerSettings())
+    assert cfg.jvm_options == ("-XX:+UseSerialGC", "-Dwith.space=a b")
+    assert cfg.home == (tmp_path / "kafka").resolve()
+    clean_env.setenv("RUNSTREAM_KAFKA_JVM_OPTIONS", "")
+    assert broker_config(ServerSettings()).jvm_options == ()
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "http"])

@@ -152,6 +152,7 @@ def test_a_failed_side_insert_keeps_the_events_table_unwritten() -> None:
 
 
 def test_closing_the_side_ends_its_thread_and_later_metrics_go_through_the_main_sink() -> None:
+    before = set(threading.enumerate())  # side threads of other tests' writers may still be ending
     main, side = GatedSink(), GatedSink()
     main.gate.set()
     side.gate.set()
@@ -159,7 +160,7 @@ def test_closing_the_side_ends_its_thread_and_later_metrics_go_through_the_main_
     writer.load_positions([0])
     writer.write_all(batch(0, 2))  # type: ignore[arg-type]
     assert [t for t, _ in side.inserted][:1] == ["metrics"]
-    threads = [t for t in threading.enumerate() if t.name.startswith("runstream-side-inserts")]
+    threads = [t for t in threading.enumerate() if t.name.startswith("runstream-side-inserts") and t not in before]
     assert threads, "the side inserts ran on a thread of their own"
     writer.close_side()
     for thread in threads:

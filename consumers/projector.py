@@ -106,9 +106,7 @@ class Projector:
         with self._batch_lock:
             self.drain()
         old = self._consumer
-        self.stats.assigned = []
-        self.stats.topic_partitions = 0
-        self.stalls.stalled.clear()
+        self._forget_assignment()
         self.stats.consumers_replaced += 1
         self._generation += 1
         self._consumer = self._new_consumer()
@@ -247,10 +245,13 @@ class Projector:
             return
         with self._batch_lock:
             self.drain()  # the next owner resumes from what the tables hold
+        self._forget_assignment()
+        consumer.unassign()
+
+    def _forget_assignment(self) -> None:
         self.stats.assigned = []
         self.stats.topic_partitions = 0
         self.stalls.stalled.clear()
-        consumer.unassign()
 
     # -- one batch ---------------------------------------------------------------------------------------
     def process(self, messages: list[Message]) -> None:

@@ -78,19 +78,6 @@ def arg_max_states(values: np.ndarray, steps: np.ndarray, ts: np.ndarray, offset
     return fixed.cast(pa.binary())
 
 
-def summarize(points: pa.Table) -> pa.Table:
-    """The summary rows of a chunk's metric points (a `MetricBlock.to_arrow()` table), in group order."""
-    if points.num_rows == 0:
-        return _empty()
-    rows, firsts = _aggregate(_group_ids(points), _numpy(points, "step", np.int64), _numpy(points, "ts", np.int64),
-                              _numpy(points, "value", np.float64), _numpy(points, "kafka_offset", np.uint64),
-                              _numpy(points, "point_index", np.uint32),
-                              _numpy(points, "kafka_partition", np.uint32))
-    for name in ("experiment_id", "key", "run_id"):
-        rows[name] = _labels(points, name, pa.array(firsts))
-    return pa.table({c: rows[c] for c in COLUMNS})
-
-
 def _aggregate(groups: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.ndarray, offset: np.ndarray,
                index: np.ndarray, partition: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
     """Every column but the labels, one row per group in group order; and a point of each group (for its
@@ -132,37 +119,9 @@ def _aggregate(groups: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.n
     return rows, order[starts]
 
 
-def _group_ids(points: pa.Table) -> np.ndarray:
-    """A number per row, equal for rows of the same (experiment, run, key, partition), from the columns'
-    dictionary codes (mixed radix: no string is compared)."""
-    groups = np.zeros(points.num_rows, dtype=np.int64)
-    for name in ("experiment_id", "run_id", "key", "kafka_partition"):
-        column = points.column(name).combine_chunks()
-        if isinstance(column, pa.DictionaryArray):
-            codes, size = column.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(column.dictionary)
-        else:
-            distinct, codes = np.unique(column.to_numpy(zero_copy_only=False), return_inverse=True)
-            size = len(distinct)
-        groups = groups * size + codes.reshape(-1)
-    return groups
-
-
 def _sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN, as ClickHouse's sum gives
         return np.add.reduceat(values, starts)
-
-
-def _labels(points: pa.Table, name: str, rows: pa.Array) -> pa.Array:
-    """The values of a string column at these rows, as plain strings."""
-    array = points.column(name).combine_chunks().take(rows)
-    return array.dictionary_decode() if isinstance(array, pa.DictionaryArray) else array
-
-
-def _numpy(points: pa.Table, name: str, dtype: type) -> np.ndarray:
-    column = points.column(name).combine_chunks()
-    if pa.types.is_timestamp(column.type):
-        column = column.cast(pa.int64())
-    return column.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
 
 
 def _empty() -> pa.Table:

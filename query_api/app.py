@@ -10,6 +10,7 @@ from functools import partial
 from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 
 from consumers.alerts import HostedAlerts
 from consumers.clickhouse import connect, open_client
@@ -46,10 +47,11 @@ from query_api.state import AppState
 log = logging.getLogger("runstream.api")
 
 
-def read_your_writes(request: Request) -> None:
+async def read_your_writes(request: Request) -> None:
+    """Most reads find the barrier passed on the event loop; only one that must wait goes to a worker thread."""
     state: AppState | None = getattr(request.app.state, "runstream", None)
-    if state is not None and state.barrier is not None:
-        state.barrier.wait()
+    if state is not None and state.barrier is not None and not state.barrier.passed():
+        await run_in_threadpool(state.barrier.wait)
 
 
 def visible_positions(clickhouse: Client, projector: ProjectorThread | None) -> dict[int, int]:

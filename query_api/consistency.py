@@ -35,12 +35,17 @@ class ReadBarrier:
         self._seen: dict[int, int] = {}
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
-        """Return once this instance's writes so far are visible; raise ProjectorBehind after the bound."""
+    def passed(self) -> bool:
+        """True when the positions last seen already cover this instance's writes so far (no wait, no query)."""
         targets = self._acked()
         with self._lock:
-            if reached(self._seen, targets):
-                return
+            return reached(self._seen, targets)
+
+    def wait(self) -> None:
+        """Return once this instance's writes so far are visible; raise ProjectorBehind after the bound."""
+        if self.passed():
+            return
+        targets = self._acked()
         now = time.monotonic()
         # with a local projector ClickHouse is asked less often: it matters only for partitions owned elsewhere
         query_every = self.interval_s * (5 if self._local is not None else 1)

@@ -1,4 +1,7 @@
-"""FastAPI dependencies; tests swap them with app.dependency_overrides."""
+"""FastAPI dependencies; tests swap them with app.dependency_overrides.
+
+They are `async def` because they only read the app's state: FastAPI runs a plain `def` dependency on its thread
+pool, and those hand-offs (one per dependency, several per request) cost more than the work."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,12 +17,12 @@ from query_api.sqlclient import SqlBackend
 from query_api.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.runstream
     return state
 
 
-def get_clickhouse(state: Annotated[AppState, Depends(get_state)]) -> Client:
+async def get_clickhouse(state: Annotated[AppState, Depends(get_state)]) -> Client:
     return state.clickhouse
 
 
@@ -27,7 +30,7 @@ StateDep = Annotated[AppState, Depends(get_state)]
 ClickHouseDep = Annotated[Client, Depends(get_clickhouse)]
 
 
-def get_readers(request: Request) -> Readers | None:
+async def get_readers(request: Request) -> Readers | None:
     """The app's side-by-side readers; None where the app runs without its state (route unit tests)."""
     state: AppState | None = getattr(request.app.state, "runstream", None)
     return state.readers if state is not None else None
@@ -36,7 +39,7 @@ def get_readers(request: Request) -> Readers | None:
 ReadersDep = Annotated[Readers | None, Depends(get_readers)]
 
 
-def get_facts(request: Request) -> Facts:
+async def get_facts(request: Request) -> Facts:
     """The app's remembered facts; a fresh (empty) memory where the app runs without its state."""
     state: AppState | None = getattr(request.app.state, "runstream", None)
     return state.facts if state is not None else Facts()
@@ -55,7 +58,7 @@ class Remembered:
     fresh: bool  # Cache-Control: no-cache: read now (the answer is still remembered)
 
 
-def get_remembered(request: Request) -> Remembered | None:
+async def get_remembered(request: Request) -> Remembered | None:
     """None where the app remembers no answers (disabled, or route unit tests without the app's state)."""
     state: AppState | None = getattr(request.app.state, "runstream", None)
     if state is None or state.answers is None or state.data_version is None:
@@ -67,7 +70,7 @@ def get_remembered(request: Request) -> Remembered | None:
 RememberedDep = Annotated[Remembered | None, Depends(get_remembered)]
 
 
-def get_sql_backend(state: StateDep, request: Request) -> SqlBackend:
+async def get_sql_backend(state: StateDep, request: Request) -> SqlBackend:
     """Connects nothing: a request refused by validation never opens a client."""
     return SqlBackend(state.api, state.store, request.app.state.sql_guard)
 

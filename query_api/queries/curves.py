@@ -18,10 +18,13 @@ SCOPE = (
     " AND step >= {step_min:Int64} AND step <= {step_max:Int64}"
 )
 
+# Not read in the table's order: a curve is a few granules of a few parts, and merging per-part streams in order
+# cost more than sorting its rows (10,000 runs x 50 points: 9.5 -> 7.1 ms a statement in chdb; 1,000 points: same)
 ALL_POINTS = f"""
 SELECT step, value, toUnixTimestamp64Milli(ts)
 FROM metrics WHERE {SCOPE}
 ORDER BY step, ts, kafka_offset, point_index
+SETTINGS optimize_read_in_order = 0
 """
 
 COUNT = f"SELECT count(), min(step), max(step) FROM metrics WHERE {SCOPE}"

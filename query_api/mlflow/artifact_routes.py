@@ -56,7 +56,7 @@ async def upload(path: str, request: Request, writer: WriterDep, artifacts: Arti
 
 async def _upload_model_file(path: str, match: re.Match[str], request: Request) -> JSONResponse:
     """Store a file under a logged model's artifact root and record it as a LoggedModelArtifactLogged event."""
-    models = get_models(request)
+    models = await get_models(request)
     experiment_id, model_id = match.group("experiment"), match.group("model")
     await run_in_threadpool(models.check_can_upload, experiment_id, model_id)
     store = models.tracking.artifacts

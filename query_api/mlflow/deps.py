@@ -66,28 +66,28 @@ class Replays:
             return answer
 
 
-def get_mlflow(request: Request) -> MlflowService:
+async def get_mlflow(request: Request) -> MlflowService:
     service: MlflowService = request.app.state.mlflow
     return service
 
 
-def get_reader(service: Annotated[MlflowService, Depends(get_mlflow)]) -> MlflowReader:
+async def get_reader(service: Annotated[MlflowService, Depends(get_mlflow)]) -> MlflowReader:
     return service.reader
 
 
-def get_writer(service: Annotated[MlflowService, Depends(get_mlflow)]) -> MlflowWriter:
+async def get_writer(service: Annotated[MlflowService, Depends(get_mlflow)]) -> MlflowWriter:
     return service.writer
 
 
-def get_artifacts(service: Annotated[MlflowService, Depends(get_mlflow)]) -> ArtifactStore:
+async def get_artifacts(service: Annotated[MlflowService, Depends(get_mlflow)]) -> ArtifactStore:
     return service.artifacts
 
 
-def get_locations(service: Annotated[MlflowService, Depends(get_mlflow)]) -> Locations:
+async def get_locations(service: Annotated[MlflowService, Depends(get_mlflow)]) -> Locations:
     return service.locations
 
 
-def get_replays(request: Request) -> Replays:
+async def get_replays(request: Request) -> Replays:
     replays: Replays = request.app.state.replays
     return replays
 

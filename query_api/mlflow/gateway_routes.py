@@ -14,7 +14,7 @@ from query_api.mlflow.routes import Args, Body, _ok
 router = APIRouter(prefix="/mlflow/gateway", tags=["mlflow"])
 
 
-def get_gateway(request: Request) -> GatewayStore:
+async def get_gateway(request: Request) -> GatewayStore:
     gateway: GatewayStore = request.app.state.gateway
     return gateway
 

@@ -11,12 +11,12 @@ if TYPE_CHECKING:
     from query_api.mlflow.registry import Registry
 
 
-def get_models(request: Request) -> LoggedModels:
+async def get_models(request: Request) -> LoggedModels:
     models: LoggedModels = request.app.state.models
     return models
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 

@@ -37,7 +37,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def query_args(request: Request) -> dict[str, Any]:
+async def query_args(request: Request) -> dict[str, Any]:
     """GET parameters; repeated ones (run_ids) become lists."""
     args: dict[str, Any] = {}
     for key, value in request.query_params.multi_items():

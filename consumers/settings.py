@@ -25,6 +25,12 @@ class ProjectorSettings(BaseSettings):
     clickhouse_database: str = "runstream"
     batch_max_messages: int = Field(5000, ge=1)
     poll_timeout_s: float = Field(0.1, gt=0, description="the longest a batch that is not full waits for more")
+    batch_floor_bytes: int = Field(
+        4 * 1024**2, ge=0, description="while the consumer lags (its partitions hold more than it has taken), a batch "
+        "takes messages until it holds this many bytes, batch_fill_s passes or the lag is gone: each batch costs "
+        "~0.1 s of the server's CPU in statements and parts whatever its size. 0: a batch is one consume() call")
+    batch_fill_s: float = Field(0.3, ge=0, description="the longest a lagging batch keeps taking messages (see "
+                                "batch_floor_bytes); a batch that does not lag never waits for more")
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch")

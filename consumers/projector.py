@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import defaultdict
@@ -26,7 +27,7 @@ from consumers.writer import BatchResult, BatchWriter, OverlappedWriter
 
 log = logging.getLogger("runstream.projector")
 
-FILL_STEP_S = 0.05  # a lagging batch's further consume() calls wait at most this (consume waits out its timeout)
+FILL_STEP_S = 0.05  # the longest one further consume() of a filling batch waits (consume waits out its timeout)
 
 
 def _or(value: int | None, default: int = -1) -> int:
@@ -160,28 +161,35 @@ class Projector:
                     self._side_client.close()
 
     def _consume(self) -> list[Message]:
-        """One batch: what consume() returns, then, while the consumer lags behind its partitions' end, more
-        messages until the batch holds `batch_floor_bytes`, `batch_fill_s` has passed or the lag is gone. Under a
-        burst the batches were small (~1.7 MB a 0.1 s consume), and every batch costs its statements and parts
-        whatever its size; a batch that does not lag (a lone point) is written at once, as before.
+        """One batch: what consume() returns, then, if it is part of a burst (it lags behind its partitions' end or
+        already holds `batch_fill_from_bytes`), more messages until it holds `batch_floor_bytes`, `batch_fill_s` has
+        passed or nothing more comes. Under a burst a 0.1 s consume() gave batches of ~1.7 MB, and each batch costs
+        its statements and parts whatever its size; a small batch that does not lag (a lone point) is written at
+        once, as before.
 
         A rebalance while filling drops what was taken before it: the reassigned partitions resume from the tables'
         positions (which never held those messages) and the revoked ones belong to another member now."""
         limit, settings = self.settings.batch_max_messages, self.settings
         messages = self._consumer.consume(limit, settings.poll_timeout_s)
-        if not messages or settings.batch_floor_bytes <= 0:
+        floor = settings.batch_floor_bytes
+        if not messages or floor <= 0:
             return messages
         size = sum(len(m.value() or b"") for m in messages)
+        if size >= floor or (size < settings.batch_fill_from_bytes and not self._lagging(messages)):
+            return messages
         deadline = time.monotonic() + settings.batch_fill_s
         rebalances = self._rebalances
-        while size < settings.batch_floor_bytes and len(messages) < limit and self._lagging(messages):
+        while size < floor and len(messages) < limit:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            more = self._consumer.consume(limit - len(messages), min(left, FILL_STEP_S))
+            # as many as should reach the floor at the batch's mean message size: not far past it, where the
+            # writer would cut a second group of a few messages (chunk_bytes)
+            want = max(1, math.ceil((floor - size) * len(messages) / size)) if size else 1
+            more = self._consumer.consume(min(limit - len(messages), want), min(left, FILL_STEP_S))
             if self._rebalances != rebalances:
                 return more
-            if not more:  # what lags is not there to take yet (or is an open transaction)
+            if not more:  # the burst paused, or what lags is not there to take (an open transaction)
                 break
             messages += more
             size += sum(len(m.value() or b"") for m in more)

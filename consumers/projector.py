@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import defaultdict
@@ -26,8 +25,6 @@ from consumers.stats import ProjectorStats
 from consumers.writer import BatchResult, BatchWriter, OverlappedWriter
 
 log = logging.getLogger("runstream.projector")
-
-FILL_STEP_S = 0.05  # the longest one further consume() of a filling batch waits (consume waits out its timeout)
 
 
 def _or(value: int | None, default: int = -1) -> int:
@@ -58,7 +55,6 @@ class Projector:
         self._generation = 0  # of the consumer: a replaced one's statistics (served while it closes) are ignored
         self._closing: list[threading.Thread] = []  # replaced consumers still closing
         self._count_partitions = False  # assigned since the topic's partitions were last counted
-        self._rebalances = 0  # assignments and revocations seen (a batch being filled is dropped across one)
         self._consumer = self._new_consumer()
 
     def _new_consumer(self) -> Consumer:
@@ -137,7 +133,7 @@ class Projector:
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                messages = self._consume()
+                messages = self._consumer.consume(self.settings.batch_max_messages, self.settings.poll_timeout_s)
                 if self._count_partitions:
                     self._count_partitions = False
                     self.stats.topic_partitions = self._topic_partitions(self._consumer)
@@ -159,60 +155,6 @@ class Projector:
                 if self._side_client is not None:
                     self.writer.close_side()
                     self._side_client.close()
-
-    def _consume(self) -> list[Message]:
-        """One batch: what consume() returns, then, if it is part of a burst (it lags behind its partitions' end or
-        already holds `batch_fill_from_bytes`), more messages until it holds `batch_floor_bytes`, `batch_fill_s` has
-        passed or nothing more comes. Under a burst a 0.1 s consume() gave batches of ~1.7 MB, and each batch costs
-        its statements and parts whatever its size; a small batch that does not lag (a lone point) is written at
-        once, as before.
-
-        A rebalance while filling drops what was taken before it: the reassigned partitions resume from the tables'
-        positions (which never held those messages) and the revoked ones belong to another member now."""
-        limit, settings = self.settings.batch_max_messages, self.settings
-        messages = self._consumer.consume(limit, settings.poll_timeout_s)
-        floor = settings.batch_floor_bytes
-        if not messages or floor <= 0:
-            return messages
-        size = sum(len(m.value() or b"") for m in messages)
-        if size >= floor or (size < settings.batch_fill_from_bytes and not self._lagging(messages)):
-            return messages
-        deadline = time.monotonic() + settings.batch_fill_s
-        rebalances = self._rebalances
-        while size < floor and len(messages) < limit:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            # as many as should reach the floor at the batch's mean message size: not far past it, where the
-            # writer would cut a second group of a few messages (chunk_bytes)
-            want = max(1, math.ceil((floor - size) * len(messages) / size)) if size else 1
-            more = self._consumer.consume(min(limit - len(messages), want), min(left, FILL_STEP_S))
-            if self._rebalances != rebalances:
-                return more
-            if not more:  # the burst paused, or what lags is not there to take (an open transaction)
-                break
-            messages += more
-            size += sum(len(m.value() or b"") for m in more)
-        return messages
-
-    def _lagging(self, messages: list[Message]) -> bool:
-        """Whether a partition of these messages holds more after the last one taken, by the high watermark of
-        the consumer's last fetch (cached: no request). One offset more is not lag: a transaction's commit marker
-        follows its last event."""
-        last: dict[int, int] = {}
-        for msg in messages:
-            partition, offset = msg.partition(), msg.offset()
-            if partition is not None and offset is not None and msg.error() is None:
-                last[partition] = max(last.get(partition, -1), offset)
-        for partition, offset in last.items():
-            try:
-                _, high = self._consumer.get_watermark_offsets(TopicPartition(self.settings.topic, partition),
-                                                               cached=True)
-            except KafkaException:  # not known yet: no lag to wait for
-                continue
-            if high > offset + 2:
-                return True
-        return False
 
     def drain(self) -> None:
         """Wait until every consumed batch is written (raising a failed insert's error)."""
@@ -282,7 +224,6 @@ class Projector:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if consumer is not self._consumer:  # a replaced consumer, closing: it projects nothing more
             return
-        self._rebalances += 1
         ids = [tp.partition for tp in partitions]
         with self._batch_lock:
             self.drain()
@@ -302,7 +243,6 @@ class Projector:
         if consumer is not self._consumer:  # a replaced consumer, closing: the new one's assignment stands
             consumer.unassign()
             return
-        self._rebalances += 1
         with self._batch_lock:
             self.drain()  # the next owner resumes from what the tables hold
         self._forget_assignment()

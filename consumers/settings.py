@@ -25,15 +25,6 @@ class ProjectorSettings(BaseSettings):
     clickhouse_database: str = "runstream"
     batch_max_messages: int = Field(5000, ge=1)
     poll_timeout_s: float = Field(0.1, gt=0, description="the longest a batch that is not full waits for more")
-    batch_floor_bytes: int = Field(
-        3 * 1024**2, ge=0, description="a batch that is part of a burst (it lags behind its partitions' end, or "
-        "already holds batch_fill_from_bytes) takes more messages until it holds this many bytes, batch_fill_s "
-        "passes or nothing more comes: each batch costs the server ~0.1 s of CPU in statements and parts whatever "
-        "its size. Keep it under chunk_bytes (a batch over it is written as two groups). 0: one consume() a batch")
-    batch_fill_from_bytes: int = Field(256 * 1024, ge=0, description="the size from which a batch that does not "
-                                       "lag counts as part of a burst (see batch_floor_bytes)")
-    batch_fill_s: float = Field(0.3, ge=0, description="the longest a batch keeps taking messages (see "
-                                "batch_floor_bytes); a small batch that does not lag never waits for more")
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch")

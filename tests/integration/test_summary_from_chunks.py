@@ -23,9 +23,12 @@ from schemas import MetricsLogged, Producer, RunEvent, encode
 pytestmark = pytest.mark.integration
 
 PARTITION = 3
-AGGREGATES = ("experiment_id, key, run_id, finalizeAggregation(last_value) AS last, min_value, max_value, "
+AGGREGATES = ("experiment_id, key, run_id, finalizeAggregation(last_value) AS last, last_point.1, last_point.2, "
+              "last_point.3, last_point.4, last_point.5, min_value, max_value, "
               "round(sum_value, 6), value_count, point_count, last_step, last_ts, kafka_offset")
 FROM_TABLE = f"SELECT {AGGREGATES} FROM run_metric_summary FINAL ORDER BY ALL"
+LAST_POINT_DIFFERS = ("SELECT countIf(NOT (last = last_point.5 OR isNaN(last) AND isNaN(last_point.5))) FROM "
+                      "(SELECT finalizeAggregation(last_value) AS last, last_point FROM run_metric_summary FINAL)")
 # the one SQL definition (what derives the table after a crash), over every metrics row
 FROM_POINTS = f"SELECT {AGGREGATES.replace('kafka_offset', 'max_offset')} FROM ({summary_select('1')}) ORDER BY ALL"
 
@@ -81,6 +84,7 @@ def test_summary_rows_from_chunks_equal_the_sql_over_the_points(clickhouse_dsn: 
     groups = client.query("SELECT count() FROM run_metric_summary FINAL").result_rows[0][0]
     assert parts > groups == 18, "one row per (run, key) per chunk, merged by the engine"
     assert _rows(client, FROM_TABLE) == _rows(client, FROM_POINTS)
+    assert _rows(client, LAST_POINT_DIFFERS) == [(0,)], "last_point holds the argMax state's point"
     offsets = client.query("SELECT max(kafka_offset), sum(events) FROM event_offsets FINAL").result_rows[0]
     assert offsets == (119, 120), "every message of the log counted once, duplicates included"
 

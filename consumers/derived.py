@@ -41,6 +41,7 @@ def summary_select(where: str, source: str = "metrics") -> str:
     return f"""
 SELECT experiment_id, key, run_id,
        argMaxState(value, (step, ts, kafka_offset, point_index)) AS last_value,
+       max((step, ts, kafka_offset, point_index, value)) AS last_point,
        min(if(isNaN(value), NULL, value)) AS min_value, max(if(isNaN(value), NULL, value)) AS max_value,
        sumIf(value, NOT isNaN(value)) AS sum_value, countIf(NOT isNaN(value)) AS value_count,
        count() AS point_count, max(step) AS last_step, max(ts) AS last_ts,
@@ -50,7 +51,7 @@ GROUP BY experiment_id, key, run_id, kafka_partition"""
 
 
 SUMMARY = Derived("run_metric_summary", "metrics", f"""
-INSERT INTO $target (experiment_id, key, run_id, last_value, min_value, max_value, sum_value,
+INSERT INTO $target (experiment_id, key, run_id, last_value, last_point, min_value, max_value, sum_value,
                                 value_count, point_count, last_step, last_ts, kafka_partition, kafka_offset)
 {summary_select(RANGE, "$source")}
 """, summary_block)

@@ -16,7 +16,7 @@ import pyarrow as pa
 from consumers.projections.metrics import MetricBlock
 
 COLUMNS = (
-    "experiment_id", "key", "run_id", "last_value", "min_value", "max_value", "sum_value", "value_count",
+    "experiment_id", "key", "run_id", "last_value", "last_point", "min_value", "max_value", "sum_value", "value_count",
     "point_count", "last_step", "last_ts", "kafka_partition", "kafka_offset",
 )
 
@@ -27,6 +27,8 @@ ARG_MAX_STATE = np.dtype([
     ("step", "<i8"), ("ts", "<i8"), ("kafka_offset", "<u8"), ("point_index", "<u4"),
 ])
 _TS = pa.timestamp("ms", tz="UTC")
+# last_point's fields: the argMax order, then the value (migration 0022).
+LAST_POINT = ("step", "ts", "kafka_offset", "point_index", "value")
 
 
 class SummaryBlock:
@@ -78,6 +80,15 @@ def arg_max_states(values: np.ndarray, steps: np.ndarray, ts: np.ndarray, offset
     return fixed.cast(pa.binary())
 
 
+def last_points(values: np.ndarray, steps: np.ndarray, ts: np.ndarray, offsets: np.ndarray,
+                point_indexes: np.ndarray) -> pa.Array:
+    """One (step, ts, kafka_offset, point_index, value) tuple per row, as an Arrow struct column (ClickHouse's
+    Tuple): the greatest tuple is the last point by the argMax order, so `max` merges it as argMax does."""
+    fields = [pa.array(steps, pa.int64()), pa.array(ts, pa.int64()).view(_TS), pa.array(offsets, pa.uint64()),
+              pa.array(point_indexes, pa.uint32()), pa.array(values, pa.float64())]
+    return pa.StructArray.from_arrays(fields, names=list(LAST_POINT))
+
+
 def _aggregate(groups: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.ndarray, offset: np.ndarray,
                index: np.ndarray, partition: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
     """Every column but the labels, one row per group in group order; and a point of each group (for its
@@ -106,6 +117,7 @@ def _aggregate(groups: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.n
     no_value = value_count == 0
     rows: dict[str, object] = {
         "last_value": arg_max_states(value[last], step[last], ts[last], offset[last], index[last]),
+        "last_point": last_points(value[last], step[last], ts[last], offset[last], index[last]),
         "min_value": pa.array(low, mask=no_value),
         "max_value": pa.array(high, mask=no_value),
         "sum_value": _sum(np.where(nan, 0.0, value), starts),
@@ -126,6 +138,8 @@ def _sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 def _empty() -> pa.Table:
     types = {"experiment_id": pa.string(), "key": pa.string(), "run_id": pa.string(), "last_value": pa.binary(),
+             "last_point": pa.struct([("step", pa.int64()), ("ts", _TS), ("kafka_offset", pa.uint64()),
+                                      ("point_index", pa.uint32()), ("value", pa.float64())]),
              "min_value": pa.float64(), "max_value": pa.float64(), "sum_value": pa.float64(),
              "value_count": pa.uint64(), "point_count": pa.uint64(), "last_step": pa.int64(), "last_ts": _TS,
              "kafka_partition": pa.uint32(), "kafka_offset": pa.uint64()}

@@ -9,7 +9,9 @@ from clickhouse_connect.driver.client import Client
 from query_api.queries import run_state
 
 Agg = Literal["last", "min", "max"]
-AGGREGATES = {"last": "argMaxMerge(last_value)", "min": "min(min_value)", "max": "max(max_value)"}
+# "last" from last_point's plain tuples (migration 0022), not argMaxMerge(last_value): the same value without
+# decoding an argMax state per row (a leaderboard over 10,000 runs 102 -> 54 ms in-process).
+AGGREGATES = {"last": "tupleElement(max(last_point), 5)", "min": "min(min_value)", "max": "max(max_value)"}
 
 # Deleted runs are few, and only runs with a deletion event can be deleted: cheaper than folding every run.
 DELETED_RUNS = (

@@ -14,7 +14,7 @@ ATTRIBUTE_SQL = {
     "start_time": "toUnixTimestamp64Milli(r.start_time)", "end_time": "toUnixTimestamp64Milli(r.end_time)",
 }
 METRIC_AGGREGATES = {
-    "last": "argMaxMerge(last_value)",
+    "last": "tupleElement(max(last_point), 5)",  # argMax's last value, without its states (migration 0022)
     "min": "min(min_value)",
     "max": "max(max_value)",
     "avg": "sum(sum_value) / sum(value_count)",

@@ -78,10 +78,12 @@ HAVING gone = 0
 
 def metric_summaries_sql(as_of: bool) -> str:
     """Summaries from run_metric_summary, or, as of an instant, the same aggregation over the points
-    logged up to then (their timestamps), through the one definition in consumers.derived."""
+    logged up to then (their timestamps), through the one definition in consumers.derived. The last value is
+    read from last_point's plain tuples (migration 0022): the argMax states cost half the statement to decode."""
     source = f"({summary_select(f'{SCOPE} AND ts <= {AS_OF}')})" if as_of else "run_metric_summary"
     return f"""
-SELECT run_id, key, argMaxMerge(last_value), min(min_value), max(max_value), sum(point_count), max(last_step)
+SELECT run_id, key, tupleElement(max(last_point), 5), min(min_value), max(max_value), sum(point_count),
+       max(last_step)
 FROM {source}
 WHERE {SCOPE}
 GROUP BY run_id, key

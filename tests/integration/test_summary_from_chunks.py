@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 from consumers.chunks import RawMessage, prepare_chunk
 from consumers.clickhouse import connect
 from consumers.derived import OFFSETS, SUMMARY, summary_select
-from consumers.migrate import migrate
+from consumers.migrate import migrate, migrations
 from consumers.sink import ClickHouseSink
 from consumers.writer import BatchWriter, Tables
 from schemas import MetricsLogged, Producer, RunEvent, encode
@@ -23,9 +23,12 @@ from schemas import MetricsLogged, Producer, RunEvent, encode
 pytestmark = pytest.mark.integration
 
 PARTITION = 3
-AGGREGATES = ("experiment_id, key, run_id, finalizeAggregation(last_value) AS last, min_value, max_value, "
+AGGREGATES = ("experiment_id, key, run_id, finalizeAggregation(last_value) AS last, last_point.1, last_point.2, "
+              "last_point.3, last_point.4, last_point.5, min_value, max_value, "
               "round(sum_value, 6), value_count, point_count, last_step, last_ts, kafka_offset")
 FROM_TABLE = f"SELECT {AGGREGATES} FROM run_metric_summary FINAL ORDER BY ALL"
+LAST_POINT_DIFFERS = ("SELECT countIf(NOT (last = last_point.5 OR isNaN(last) AND isNaN(last_point.5))) FROM "
+                      "(SELECT finalizeAggregation(last_value) AS last, last_point FROM run_metric_summary FINAL)")
 # the one SQL definition (what derives the table after a crash), over every metrics row
 FROM_POINTS = f"SELECT {AGGREGATES.replace('kafka_offset', 'max_offset')} FROM ({summary_select('1')}) ORDER BY ALL"
 
@@ -81,6 +84,7 @@ def test_summary_rows_from_chunks_equal_the_sql_over_the_points(clickhouse_dsn: 
     groups = client.query("SELECT count() FROM run_metric_summary FINAL").result_rows[0][0]
     assert parts > groups == 18, "one row per (run, key) per chunk, merged by the engine"
     assert _rows(client, FROM_TABLE) == _rows(client, FROM_POINTS)
+    assert _rows(client, LAST_POINT_DIFFERS) == [(0,)], "last_point holds the argMax state's point"
     offsets = client.query("SELECT max(kafka_offset), sum(events) FROM event_offsets FINAL").result_rows[0]
     assert offsets == (119, 120), "every message of the log counted once, duplicates included"
 
@@ -119,3 +123,21 @@ def test_a_summary_left_behind_by_a_crash_is_repaired_by_sql_then_follows_the_bl
     reference.load_positions([PARTITION])
     _apply(reference, raws, chunk=10)
     assert _rows(client, FROM_TABLE) == _rows(clean, FROM_TABLE) == _rows(client, FROM_POINTS)
+
+
+def test_migration_0022_rebuilds_the_summary_from_the_points_with_the_same_rows(clickhouse_dsn: str) -> None:
+    """0022 refills run_metric_summary from metrics and swaps it in; run again (as after a crash mid-way) over a
+    projected table, it leaves the same rows, the argMax states and last_point agreeing."""
+    client = _database(clickhouse_dsn, "summary_0022")
+    writer = BatchWriter(ClickHouseSink(client))
+    writer.load_positions([PARTITION])
+    _apply(writer, _log(seed=3), chunk=9)
+    before = _rows(client, FROM_TABLE)
+    (_, _, statements), = [m for m in migrations() if m[0] == 22]
+    for statement in statements:
+        client.command(statement)
+    assert _rows(client, FROM_TABLE) == before == _rows(client, FROM_POINTS)
+    assert _rows(client, LAST_POINT_DIFFERS) == [(0,)]
+    tables = client.query("SELECT name FROM system.tables WHERE database = currentDatabase() "
+                          "AND name LIKE 'run_metric_summary%'").result_rows
+    assert tables == [("run_metric_summary",)]

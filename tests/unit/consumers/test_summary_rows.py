@@ -104,6 +104,11 @@ def decoded(block: MetricBlock) -> dict[tuple[str, str, str, int], dict[str, Any
     for row in rows:
         state = np.frombuffer(row["last_value"], dtype=ARG_MAX_STATE)[0]
         assert state["has_value"] == 1 and state["has_key"] == 1
+        point = row["last_point"]  # the same point as the argMax state, as a plain tuple (migration 0022)
+        assert same((point["step"], int(point["ts"].timestamp() * 1000), point["kafka_offset"],
+                     point["point_index"], point["value"]),
+                    (int(state["step"]), int(state["ts"]), int(state["kafka_offset"]), int(state["point_index"]),
+                     float(state["value"])))
         out[(row["experiment_id"], row["key"], row["run_id"], row["kafka_partition"])] = {
             "order": (int(state["step"]), int(state["ts"]), int(state["kafka_offset"]), int(state["point_index"])),
             "last": float(state["value"]), "min": row["min_value"], "max": row["max_value"],
@@ -118,6 +123,8 @@ def decoded(block: MetricBlock) -> dict[tuple[str, str, str, int], dict[str, Any
 def same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
@@ -172,6 +179,7 @@ def test_a_group_of_nan_only_has_null_min_and_max_and_nan_last() -> None:
     assert row["min_value"] is None and row["max_value"] is None
     assert row["value_count"] == 0 and row["point_count"] == 2 and row["sum_value"] == 0.0
     assert math.isnan(np.frombuffer(row["last_value"], dtype=ARG_MAX_STATE)[0]["value"])
+    assert math.isnan(row["last_point"]["value"]) and row["last_point"]["step"] == 1
 
 
 def test_the_last_value_is_taken_by_step_then_time_then_log_position() -> None:
@@ -182,6 +190,8 @@ def test_the_last_value_is_taken_by_step_then_time_then_log_position() -> None:
     (row,) = summarize(block.to_arrow()).to_pylist()
     state = np.frombuffer(row["last_value"], dtype=ARG_MAX_STATE)[0]
     assert (float(state["value"]), int(state["kafka_offset"])) == (3.0, 2)
+    point = row["last_point"]
+    assert (point["step"], point["kafka_offset"], point["point_index"], point["value"]) == (3, 2, 0, 3.0)
     assert row["last_step"] == 3 and row["kafka_offset"] == 2
 
 

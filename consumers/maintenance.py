@@ -132,18 +132,6 @@ def compare_sql(live: str, replayed: str) -> str:
     return f"SELECT 0 AS side, * FROM ({live}) UNION ALL SELECT 1 AS side, * FROM ({replayed})"
 
 
-def drop_sql(tables: Sequence[str], *, sync: bool = True) -> str:
-    """One statement dropping every table named in code that exists (each statement costs 5-20 ms of analysis
-    and round trip in chdb whatever it does, and a job dropped ~25 tables twice)."""
-    return f"DROP TABLE IF EXISTS {', '.join(f'`{t}`' for t in tables)}{' SYNC' if sync else ''}"
-
-
-def exchange_sql(pairs: Sequence[tuple[str, str]]) -> str:
-    """One statement swapping each pair of tables: each pair atomically, the pairs in sequence (as the same
-    number of statements would, minus their round trips while the projection is paused)."""
-    return f"EXCHANGE TABLES {', '.join(f'`{a}` AND `{b}`' for a, b in pairs)}"
-
-
 @dataclass(frozen=True)
 class Difference:
     table: str
@@ -251,7 +239,8 @@ class MaintenanceJob:
                     "{names:Array(String)}", parameters={"names": sums}).result_rows}
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
-            self.client.command(drop_sql(shadows, sync=False))
+            for table in shadows:
+                self.client.command(f"DROP TABLE IF EXISTS `{table}`")
             columns = self._columns()
             for table in self.tables.names:
                 if table in self.streamed:
@@ -278,7 +267,8 @@ class MaintenanceJob:
                 self.status.lag = 0
                 if self.kind == "rebuild":
                     self._phase("swapping tables")
-                    self.client.command(exchange_sql([(t, self.tables.physical(t)) for t in self.tables.names]))
+                    for table in self.tables.names:
+                        self.client.command(f"EXCHANGE TABLES `{table}` AND `{self.tables.physical(table)}`")
                     for table in self.tables.names:  # the replayed parts, live now, merge from here on
                         self.client.command(f"SYSTEM START MERGES `{table}`")
                     if self.live is not None:
@@ -403,6 +393,6 @@ class MaintenanceJob:
         return found
 
     def _drop(self, tables: Sequence[str]) -> None:
-        if tables:
-            self.client.command(drop_sql(tables))
+        for table in tables:
+            self.client.command(f"DROP TABLE IF EXISTS `{table}` SYNC")
 

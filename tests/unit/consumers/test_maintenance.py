@@ -109,13 +109,3 @@ def test_a_streamed_table_sums_each_inserted_block_as_checksum_sql_would() -> No
                                            "FROM `metrics__verify__sums` GROUP BY run")
     assert compare_sql("A", "B") == "SELECT 0 AS side, * FROM (A) UNION ALL SELECT 1 AS side, * FROM (B)"
 
-
-
-def test_shadow_tables_are_dropped_and_swapped_in_one_statement_each() -> None:
-    from consumers.maintenance import drop_sql, exchange_sql
-
-    assert drop_sql(["metrics__rebuild", "runs__rebuild"]) == \
-        "DROP TABLE IF EXISTS `metrics__rebuild`, `runs__rebuild` SYNC"
-    assert drop_sql(["a"], sync=False) == "DROP TABLE IF EXISTS `a`"
-    assert exchange_sql([("metrics", "metrics__rebuild"), ("runs", "runs__rebuild")]) == \
-        "EXCHANGE TABLES `metrics` AND `metrics__rebuild`, `runs` AND `runs__rebuild`"

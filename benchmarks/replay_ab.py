@@ -92,6 +92,18 @@ def job(args: argparse.Namespace) -> None:
                     "phases": {k: round(v, 3) for k, v in steps.items()},
                     "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                     "thread_cpu": dict(sorted(by_thread.items(), key=lambda kv: -kv[1]))})
+    # What the jobs left to merge: the parts of the table now live, merged by whatever runs next (ClickHouse's
+    # background merges, or in this script the next job's OPTIMIZE). Timed here so that a job that leaves its
+    # merging to later is not counted as cheaper than it is.
+    parts = int(client.query("SELECT count() FROM system.parts WHERE database = currentDatabase() "
+                             "AND table = 'metrics' AND active").result_rows[0][0])
+    threads, began, cpu = thread_cpu(), time.perf_counter(), time.process_time()
+    client.command("OPTIMIZE TABLE metrics FINAL")
+    after = thread_cpu()
+    out.append({"kind": "leftover merge", "load": os.getloadavg()[0], "seconds": time.perf_counter() - began,
+                "cpu_s": time.process_time() - cpu, "parts": parts,
+                "thread_cpu": {k: round(v - threads.get(k, 0.0), 2) for k, v in after.items()
+                               if v - threads.get(k, 0.0) >= 0.05}})
     client.close()
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -182,6 +194,10 @@ def main() -> None:
                 profile = args.out / f"{variant}.txt" if args.py_spy and round_ == 0 else None
                 for r in one(variant, root, snapshot, broker.cfg.bootstrap, args, profile):
                     results.append(r | {"profiled": profile is not None})
+                    if r["kind"] == "leftover merge":
+                        print(f"{variant:6} leftover merge of {r['parts']} metrics part(s): {r['seconds']:5.2f} s, "
+                              f"CPU {r['cpu_s']:5.2f} s; threads {r['thread_cpu']}", flush=True)
+                        continue
                     print(f"{variant:6} {r['kind']:7} load {r['load']:5.2f}: {r['seconds']:5.2f} s = "
                           f"{r['points_per_s']:>9,.0f} points/s (replay loop {r['replay_points_per_s']:>9,.0f}), "
                           f"CPU {r['cpu_s']:5.2f} s, peak RSS {r['max_rss_mb']:,} MB"
@@ -190,10 +206,13 @@ def main() -> None:
         broker.stop()
         shutil.rmtree(home, ignore_errors=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
-    for kind in args.kinds.split(","):
+    for kind in [*args.kinds.split(","), "leftover merge"]:
         for variant, _ in variants:
             mine = [r for r in results if r["variant"] == variant and r["kind"] == kind and not r["profiled"]]
-            if mine:
+            if mine and kind == "leftover merge":
+                print(f"median {variant:6} leftover merge: CPU {statistics.median(r['cpu_s'] for r in mine):.2f} s, "
+                      f"{statistics.median(r['parts'] for r in mine):.0f} parts, n={len(mine)}")
+            elif mine:
                 print(f"median {variant:6} {kind:7}: {statistics.median(r['points_per_s'] for r in mine):>9,.0f} "
                       f"points/s, replay loop {statistics.median(r['replay_points_per_s'] for r in mine):>9,.0f}, "
                       f"CPU {statistics.median(r['cpu_s'] for r in mine):.2f} s, "

@@ -122,11 +122,11 @@ class BatchWriter:
         of rows in memory). A group holds one run of messages per partition, and is written with one insert per
         table for all its partitions: the statements' fixed cost is paid once per group, not per partition."""
         total = BatchResult()
-        for group in self._groups(batches):
+        for group in self.groups(batches):
             total.add(self._write_group(group))
         return total
 
-    def _groups(self, batches: dict[int, list[Message]]) -> Iterator[list[tuple[int, list[Message]]]]:
+    def groups(self, batches: dict[int, list[Message]]) -> Iterator[list[tuple[int, list[Message]]]]:
         """The groups of `write_all`, in order."""
         group: list[tuple[int, list[Message]]] = []
         size = 0
@@ -172,6 +172,11 @@ class BatchWriter:
     def _write_group(self, group: list[tuple[int, list[Message]]]) -> BatchResult:
         """Prepare each partition's chunk (pure), send its dead letters on (live only), then apply them together."""
         return self.apply_all(self._screened([self._prepared(partition, msgs) for partition, msgs in group]))
+
+    def write_prepared(self, prepared: list[tuple[PreparedChunk, list[Message]]]) -> BatchResult:
+        """Screen and apply a group's chunks prepared elsewhere (a replay's worker processes), as `write_all`
+        does with the chunks it prepares."""
+        return self.apply_all(self._screened(prepared))
 
     def _prepared(self, partition: int, msgs: list[Message]) -> tuple[PreparedChunk, list[Message]]:
         return prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections), msgs
@@ -386,7 +391,7 @@ class OverlappedWriter:
         """Apply consumed messages (as `BatchWriter.write_all` does); `then(result)` runs on the worker once
         every group of them is written."""
         total = BatchResult()
-        groups = list(self.writer._groups(batches))
+        groups = list(self.writer.groups(batches))
         for i, group in enumerate(groups):
             prepared = [self.writer._prepared(partition, msgs) for partition, msgs in group]
             if any(chunk.partition not in self.writer.whole for chunk, _ in prepared):

@@ -1,0 +1,129 @@
+"""Preparing a replay's chunks (decode, validation, blocks: `prepare_chunk`, pure) in worker processes, so the
+replay's main process only screens, applies and inserts them. Used by rebuild and verify only; the live projector
+prepares its chunks in-process.
+
+The workers are started with `spawn` (the replay's process runs ClickHouse and librdkafka threads, which a fork
+would copy in an unknown state) and receive a group's raw messages (value, key, offset, timestamp); they send back
+the prepared chunks with their metric points already as numpy columns. The decoded events stay in the worker: a
+duplicate's events row is made again on the main side, from the raw message, when one is asked for
+(`RawDuplicateRows`)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from consumers.chunks import PreparedChunk, RawMessage, prepare_chunk
+from consumers.decoding import DeadLetter, classify
+from consumers.errors import ConsumerError
+from consumers.projections import Projection
+from consumers.projections.events import duplicate_row
+from consumers.projections.metrics import MetricBlock
+
+log = logging.getLogger("runstream.replay")
+
+START_TIMEOUT_S = 60.0  # a worker's first answer (interpreter start and imports: ~1-3 s on a loaded machine)
+
+RawGroup = list[tuple[int, list[RawMessage]]]
+"""A group of `BatchWriter.groups`: per partition, its consecutive raw messages."""
+
+_projections: tuple[Projection, ...] = ()  # in a worker: what `_prepare_group` builds blocks of
+
+
+class PrepareWorkerError(ConsumerError):
+    """A worker process preparing chunks died or could not be started."""
+
+
+class RawDuplicateRows(Mapping[int, tuple[Any, ...]]):
+    """`chunks.DuplicateRows` for a chunk prepared in another process: an event's events row as a duplicate is
+    made by decoding its message again, only for the offsets asked (duplicates are rare)."""
+
+    def __init__(self, partition: int, raws: list[RawMessage], offsets: Iterable[int]) -> None:
+        self._partition = partition
+        self._raws = {raw[2]: raw for raw in raws}
+        self._offsets = list(offsets)
+
+    def __getitem__(self, offset: int) -> tuple[Any, ...]:
+        value, key, at, stamp = self._raws[offset]
+        logged = classify(value, key, self._partition, at, stamp)
+        if isinstance(logged, DeadLetter):
+            raise KeyError(offset)
+        return duplicate_row(logged, logged.event.event_time)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._offsets)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+
+def _start(projections: tuple[Projection, ...]) -> None:
+    global _projections
+    _projections = projections
+
+
+def _ready() -> bool:
+    return True
+
+
+def _prepare_group(group: RawGroup) -> list[PreparedChunk]:
+    """In a worker: each partition's chunk of the group, metric points as numpy columns, no decoded events."""
+    chunks = []
+    for partition, raws in group:
+        chunk = prepare_chunk(partition, raws, _projections)
+        for block in chunk.blocks:
+            if isinstance(block, MetricBlock):
+                block.point_columns()  # the summary and the insert read these on the main side
+        chunk.duplicate_rows = {}  # the decoded events stay here: RawDuplicateRows on the main side
+        chunks.append(chunk)
+    return chunks
+
+
+class PreparePool:
+    """`workers` processes preparing groups of chunks; results are taken in submission order (`result`)."""
+
+    def __init__(self, projections: Sequence[Projection], workers: int) -> None:
+        self.workers = workers
+        self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start, initargs=(tuple(projections),))
+        try:  # every worker starts now (imports included), while the replay sets up its consumer and tables
+            self._warm = [self._executor.submit(_ready) for _ in range(workers)]
+        except Exception as exc:  # no processes here (limits, a sandbox), projections that cannot be sent
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            raise PrepareWorkerError(f"chunk preparation workers could not start: {exc!r}") from exc
+
+    def ready(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Wait for the workers' first answers; PrepareWorkerError if they cannot start."""
+        try:
+            for future in self._warm:
+                future.result(timeout=timeout)
+        except Exception as exc:  # BrokenProcessPool, a timeout, an unpicklable projection...
+            raise PrepareWorkerError(f"chunk preparation workers could not start: {exc!r}") from exc
+
+    def submit(self, group: RawGroup) -> Future[list[PreparedChunk]]:
+        try:
+            return self._executor.submit(_prepare_group, group)
+        except BrokenProcessPool as exc:
+            raise PrepareWorkerError(f"a chunk preparation worker died: {exc}") from exc
+
+    @staticmethod
+    def result(future: Future[list[PreparedChunk]], group: RawGroup) -> list[PreparedChunk]:
+        """The prepared chunks of `group` (submitted as `future`), with their duplicates' rows."""
+        try:
+            chunks = future.result()
+        except BrokenProcessPool as exc:
+            raise PrepareWorkerError(f"a chunk preparation worker died (exit, kill or out of memory) while "
+                                     f"preparing partition(s) {[p for p, _ in group]}: {exc}") from exc
+        for chunk, (partition, raws) in zip(chunks, group, strict=True):
+            chunk.duplicate_rows = RawDuplicateRows(partition, raws, [e.offset for e in chunk.events])
+        return chunks
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in list(getattr(self._executor, "_processes", {}).values()) if p.pid is not None]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

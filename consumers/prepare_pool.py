@@ -4,7 +4,7 @@ prepares its chunks in-process.
 
 The workers are started with `spawn` (the replay's process runs ClickHouse and librdkafka threads, which a fork
 would copy in an unknown state) and receive a group's raw messages (value, key, offset, timestamp); they send back
-the prepared chunks with their metric points already as numpy columns. The decoded events stay in the worker: a
+the prepared chunks (metric points as each event's numpy columns). The decoded events stay in the worker: a
 duplicate's events row is made again on the main side, from the raw message, when one is asked for
 (`RawDuplicateRows`)."""
 
@@ -22,7 +22,6 @@ from consumers.decoding import DeadLetter, classify
 from consumers.errors import ConsumerError
 from consumers.projections import Projection
 from consumers.projections.events import duplicate_row
-from consumers.projections.metrics import MetricBlock
 
 log = logging.getLogger("runstream.replay")
 
@@ -75,9 +74,8 @@ def _prepare_group(group: RawGroup) -> list[PreparedChunk]:
     chunks = []
     for partition, raws in group:
         chunk = prepare_chunk(partition, raws, _projections)
-        for block in chunk.blocks:
-            if isinstance(block, MetricBlock):
-                block.point_columns()  # the summary and the insert read these on the main side
+        # metric points travel as each event's numpy columns: concatenating them (`point_columns`, ~0.03 s per 1M
+        # points) here would send every point twice (81 MB instead of 29 MB per 1M points, +0.04 s of pickling)
         chunk.duplicate_rows = {}  # the decoded events stay here: RawDuplicateRows on the main side
         chunks.append(chunk)
     return chunks

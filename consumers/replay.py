@@ -156,7 +156,7 @@ class Replay:
             open_ = set()
         self._check_pool()
         fetched = dict(self.counters.consumed)  # past what is applied while groups are with the workers
-        self._assign(open_)
+        self._assign(open_, fetched)
         while open_:
             if cancel is not None and cancel.is_set():
                 raise ReplayError("cancelled")
@@ -196,14 +196,15 @@ class Replay:
                             self._apply_next()
                 for partition, msgs in by_partition.items():
                     fetched[partition] = offset_of(msgs[-1])
+            if unreadable:
+                self._drain()  # skipping reads and moves the positions of what was applied
+                if self._skip(unreadable, open_, wanted):
+                    fetched = dict(self.counters.consumed)
+                    self._assign(open_, fetched)
             done = {p for p in open_ if fetched[p] >= wanted[p]}
-            if done or unreadable:
-                self._drain()  # positions, skips and assignments below read what was applied
-                skipped = self._skip(unreadable, open_, wanted)
-                fetched = dict(self.counters.consumed)
-                if done or skipped:
-                    open_ -= done
-                    self._assign(open_)
+            if done:
+                open_ -= done
+                self._assign(open_, fetched)  # the others go on from what was fetched (maybe not applied yet)
             self.counters.seconds += time.perf_counter() - began
         began = time.perf_counter()
         self._drain()
@@ -257,11 +258,10 @@ class Replay:
             self._stalls.stalled.pop(partition, None)
         return bool(stalls)
 
-    def _assign(self, partitions: set[int]) -> None:
-        """Consume exactly these partitions, each from just after what was written (explicit offsets, so
-        nothing fetched past a target and dropped is ever skipped)."""
+    def _assign(self, partitions: set[int], fetched: dict[int, int]) -> None:
+        """Consume exactly these partitions, each from just after what was taken from the consumer (explicit
+        offsets, so nothing fetched past a target and dropped is ever skipped)."""
         self._consumer.assign([
-            TopicPartition(self.settings.topic, p, self.counters.consumed[p] + 1 if self.counters.consumed[p] >= 0
-                           else OFFSET_BEGINNING)
+            TopicPartition(self.settings.topic, p, fetched[p] + 1 if fetched[p] >= 0 else OFFSET_BEGINNING)
             for p in sorted(partitions)
         ])

@@ -99,7 +99,7 @@ class Replay:
         self._in_flight: deque[tuple[Future[list[PreparedChunk]], RawGroup, list[list[Message]]]] = deque()
         if settings.replay_prepare_workers and tables.projections:
             try:
-                self._pool = PreparePool(tables.projections, settings.replay_prepare_workers)
+                self._pool = PreparePool(tables.projections, settings.replay_prepare_workers, tables.derived)
             except PrepareWorkerError as exc:  # no processes here (sandbox, limits): prepare in-process
                 log.warning("replay prepares its chunks in-process: %s", exc)
 

@@ -343,8 +343,13 @@ class BatchWriter:
             in_step.append(block)
             advanced[chunk.partition] = max(done, chunk.last)
         if derived.from_block is not None and in_step:
-            source = inserted if len(in_step) == len(parts) else merged(in_step)
-            rows = derived.from_block(source)
+            index = self._projection_names.index(derived.source)
+            made = [chunk.derived.get(derived.table) for chunk, _, block in parts if block is chunk.blocks[index]]
+            if len(in_step) == len(parts) == len(made) and all(rows is not None for rows in made):
+                rows = merged(made)  # made from the same blocks, unfiltered, by a replay's worker process
+            else:
+                source = inserted if len(in_step) == len(parts) else merged(in_step)
+                rows = derived.from_block(source)
             if not self.defer_derived:
                 # Inserted before the position moves: readers take event_offsets' position in memory as "projected"
                 # (runner.projected) and then read the table, which must hold it by then.

@@ -67,11 +67,11 @@ class MetricBlock:
         return sum(len(p.batch) for p in self.parts)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled (a chunk prepared in a worker process) with its point columns, without the lock or the Arrow
-        table (made again from the columns)."""
+        """Pickled (a chunk prepared in a worker process) as its events' columns, without the lock, the point
+        columns or the Arrow table (made again when asked)."""
         state = dict(self.__dict__)
         del state["_building"]
-        state["_arrow"] = None
+        state["_arrow"] = state["_points"] = None  # each event's columns are sent; these are made again from them
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

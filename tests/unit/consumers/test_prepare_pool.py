@@ -16,7 +16,9 @@ import pytest
 
 from consumers.chunks import PreparedChunk, RawMessage, prepare_chunk
 from consumers.prepare_pool import PreparePool, PrepareWorkerError, RawGroup
+from consumers.derived import DERIVED
 from consumers.projections import PROJECTIONS, Projection
+from consumers.projections.summary import summary_block
 from schemas import MetricsLogged, ParamsLogged, Producer, RunEvent, TagsSet, encode
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -55,7 +57,7 @@ def same(pooled: PreparedChunk, local: PreparedChunk) -> None:
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[PreparePool]:
-    pool = PreparePool(PROJECTIONS, 2)
+    pool = PreparePool(PROJECTIONS, 2, DERIVED)
     pool.ready()
     yield pool
     pool.close()
@@ -74,6 +76,11 @@ def test_chunks_prepared_by_workers_equal_chunks_prepared_in_process(pool: Prepa
             same(chunk, local)
             metrics = next(b for b in chunk.blocks if b.table == "metrics")
             assert metrics.to_arrow().equals(next(b for b in local.blocks if b.table == "metrics").to_arrow())
+            made = chunk.derived["run_metric_summary"].rows  # the summary rows, made by the worker
+            expected = summary_block(next(b for b in local.blocks if b.table == "metrics")).rows
+            assert made.num_rows == expected.num_rows > 0
+            assert made.sort_by([("run_id", "ascending"), ("key", "ascending")]).equals(
+                expected.sort_by([("run_id", "ascending"), ("key", "ascending")]))
 
 
 def test_a_duplicates_events_row_is_made_again_from_its_message(pool: PreparePool) -> None:

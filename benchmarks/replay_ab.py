@@ -7,9 +7,9 @@ live into embedded ClickHouse once. Then, `--rounds` times, for the base checkou
 data directory (its metrics merged into one part first, untimed) gets a `rebuild` and then a `verify`, as in
 `make bench-replay`, in a process of its own importing that checkout's code (chdb opens a data directory in one
 process only). Reported per job: wall time, points/s, the replay loop's points/s, CPU time of the job process
-(Python and the embedded ClickHouse; the broker apart) and per thread name (ClickHouse names its pools:
-ThreadPool runs insert pipelines, MergeMutate merges; Python's threads show as Unknown), seconds per phase,
-peak RSS, and the load average before it.
+(Python and the embedded ClickHouse; the broker apart), of worker processes it started and reaped, and per thread
+name (ClickHouse names its pools: ThreadPool runs insert pipelines, MergeMutate merges; Python's threads show as
+Unknown), seconds per phase, peak RSS, and the load average before it.
 Optionally one process of each is sampled by py-spy (`--py-spy`).
 """
 
@@ -80,7 +80,7 @@ def job(args: argparse.Namespace) -> None:
         began, cpu = time.perf_counter(), time.process_time()
         status = MaintenanceJob(kind, settings, client).run()  # type: ignore[arg-type]
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
-        ended = resource.getrusage(resource.RUSAGE_CHILDREN)  # prepare workers, reaped when the job closed them
+        ended = resource.getrusage(resource.RUSAGE_CHILDREN)  # worker processes the job started and reaped
         workers_cpu = ended.ru_utime + ended.ru_stime - children.ru_utime - children.ru_stime
         after = thread_cpu()
         by_thread = {k: round(v - threads.get(k, 0.0), 2) for k, v in after.items() if v - threads.get(k, 0.0) >= 0.05}
@@ -94,7 +94,8 @@ def job(args: argparse.Namespace) -> None:
                     "points_per_s": status.points / wall, "replay_points_per_s": status.points_per_s,
                     "phases": {k: round(v, 3) for k, v in steps.items()},
                     "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-                    "workers_cpu_s": round(workers_cpu, 2), "workers_max_rss_mb": ended.ru_maxrss // 1024,
+                    "workers_cpu_s": round(workers_cpu, 2),  # (their RSS: not from RUSAGE_CHILDREN, which
+                    # counts a spawned child's pages before its exec, i.e. the job's own)
                     "thread_cpu": dict(sorted(by_thread.items(), key=lambda kv: -kv[1]))})
     # What the jobs left to merge: the parts of the table now live, merged by whatever runs next (ClickHouse's
     # background merges, or in this script the next job's OPTIMIZE). Timed here so that a job that leaves its
@@ -113,7 +114,7 @@ def job(args: argparse.Namespace) -> None:
 
 
 def one(variant: str, root: Path, snapshot: Path, bootstrap: str, args: argparse.Namespace,
-        profile: Path | None, env: dict[str, str]) -> list[dict[str, Any]]:
+        profile: Path | None) -> list[dict[str, Any]]:
     data = snapshot  # a copied chdb directory does not open (its tables are linked by absolute paths)
     command = [sys.executable, str(Path(__file__).resolve()), "job", "--root", str(root), "--data", str(data),
                "--bootstrap", bootstrap, "--partitions", str(args.partitions), "--kinds", args.kinds]
@@ -121,7 +122,7 @@ def one(variant: str, root: Path, snapshot: Path, bootstrap: str, args: argparse
         command = [args.py_spy, "record", "--threads", "--idle", "--rate", "200", "--format", "raw",
                    "-o", str(profile), "--", *command]
     done = subprocess.run(command, capture_output=True, text=True, cwd=root,
-                          env={**os.environ, "PYTHONPATH": str(root), **env}, check=False)
+                          env={**os.environ, "PYTHONPATH": str(root)}, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
         raise RuntimeError(f"{variant} job failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -145,8 +146,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kinds", default="rebuild,verify")
-    parser.add_argument("--workers", default="", help="comma-separated RUNSTREAM_REPLAY_PREPARE_WORKERS values: "
-                        "this checkout runs once per value in each round (e.g. 0,1)")
     parser.add_argument("--py-spy", default="", help="path of py-spy: profile the first job of each variant")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "replay-ab")
     args = parser.parse_args()
@@ -194,13 +193,11 @@ def main() -> None:
         live = json.loads(done.stdout.split("RESULT ", 1)[1])
         print(f"{points:,} points in {messages:,} events; live projection {live['points_per_s']:,.0f} points/s",
               flush=True)
-        mine = [("after", ROOT, {})] if not args.workers else [
-            (f"w{n}", ROOT, {"RUNSTREAM_REPLAY_PREPARE_WORKERS": n}) for n in args.workers.split(",")]
-        variants = mine if args.base is None else [("before", args.base.resolve(), {}), *mine]
+        variants = [("after", ROOT)] if args.base is None else [("before", args.base.resolve()), ("after", ROOT)]
         for round_ in range(args.rounds):
-            for variant, root, env in variants:
+            for variant, root in variants:
                 profile = args.out / f"{variant}.txt" if args.py_spy and round_ == 0 else None
-                for r in one(variant, root, snapshot, broker.cfg.bootstrap, args, profile, env):
+                for r in one(variant, root, snapshot, broker.cfg.bootstrap, args, profile):
                     results.append(r | {"profiled": profile is not None})
                     if r["kind"] == "leftover merge":
                         print(f"{variant:6} leftover merge of {r['parts']} metrics part(s): {r['seconds']:5.2f} s, "
@@ -209,14 +206,14 @@ def main() -> None:
                     print(f"{variant:6} {r['kind']:7} load {r['load']:5.2f}: {r['seconds']:5.2f} s = "
                           f"{r['points_per_s']:>9,.0f} points/s (replay loop {r['replay_points_per_s']:>9,.0f}), "
                           f"CPU {r['cpu_s']:5.2f} s + workers {r.get('workers_cpu_s', 0):5.2f} s, "
-                          f"peak RSS {r['max_rss_mb']:,} MB (workers {r.get('workers_max_rss_mb', 0):,} MB)"
+                          f"peak RSS {r['max_rss_mb']:,} MB"
                           f"{' [py-spy]' if profile else ''}; {r['phases']}; threads {r['thread_cpu']}", flush=True)
     finally:
         broker.stop()
         shutil.rmtree(home, ignore_errors=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     for kind in [*args.kinds.split(","), "leftover merge"]:
-        for variant, _, _ in variants:
+        for variant, _ in variants:
             mine = [r for r in results if r["variant"] == variant and r["kind"] == kind and not r["profiled"]]
             if mine and kind == "leftover merge":
                 print(f"median {variant:6} leftover merge: CPU {statistics.median(r['cpu_s'] for r in mine):.2f} s, "

@@ -4,7 +4,7 @@ and run in another process. The writer (`consumers.writer`) screens and applies 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -69,9 +69,6 @@ class PreparedChunk:
     events: list[EventRef]  # the decodable events
     duplicate_rows: Mapping[int, tuple[Any, ...]]  # the events row each would become if it is a duplicate
     dead: list[DeadLetter]
-    derived: dict[str, Any] = field(default_factory=dict)
-    """Rows of derived tables made from this chunk's blocks as prepared (a replay's worker processes make them
-    there); used only while the source block is written unfiltered."""
 
 
 def prepare_chunk(partition: int, raws: list[RawMessage], projections: Iterable[Projection]) -> PreparedChunk:

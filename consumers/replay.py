@@ -6,17 +6,15 @@ import logging
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
-from concurrent.futures import Future
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumers.chunks import PreparedChunk, offset_of, partition_of, raw_of
+from consumers.chunks import offset_of, partition_of
 from consumers.clickhouse import open_client
 from consumers.errors import ConsumerError
-from consumers.prepare_pool import PreparePool, PrepareWorkerError, RawGroup
 from consumers.settings import ProjectorSettings
 from consumers.sink import PipelinedSink
 from consumers.skipping import unreadable_range
@@ -35,9 +33,6 @@ REPLAY_INSERT_WORKERS = 2
 # Merging the shadow tables' parts while they are written took ~30% of a replay's CPU, and merged them more than
 # once; past this many inserts (a part each) merges resume, far below ClickHouse's parts_to_delay_insert (1000).
 MAX_UNMERGED_INSERTS = 400  # each with a client of its own: metrics inserts of consecutive groups overlap
-# Groups handed to the prepare workers and not applied yet, beyond one per worker: each holds ~8 MB of Avro and
-# its prepared blocks (~40 MB for 300-500k points), so this bounds the replay's extra memory.
-PREPARE_AHEAD = 1
 
 
 class ReplayError(ConsumerError):
@@ -94,14 +89,6 @@ class Replay:
         self._stalls = StallWatch(settings.stall_skip_after)
         self._client = client
         self._merges_paused = False
-        self._pool: PreparePool | None = None
-        self._pool_checked = False
-        self._in_flight: deque[tuple[Future[list[PreparedChunk]], RawGroup, list[list[Message]]]] = deque()
-        if settings.replay_prepare_workers and tables.projections:
-            try:
-                self._pool = PreparePool(tables.projections, settings.replay_prepare_workers, tables.derived)
-            except PrepareWorkerError as exc:  # no processes here (sandbox, limits): prepare in-process
-                log.warning("replay prepares its chunks in-process: %s", exc)
 
     def _partitions(self) -> list[int]:
         topic = self._consumer.list_topics(self.settings.topic, timeout=30).topics.get(self.settings.topic)
@@ -134,9 +121,6 @@ class Replay:
             self._merges_paused = False
 
     def close(self) -> None:
-        self._in_flight.clear()
-        if self._pool is not None:
-            self._pool.close()
         self._consumer.close()
         self._sink.close()
         for client in self._clients:
@@ -154,9 +138,7 @@ class Replay:
         if not self.tables.projections:  # derived tables alone are recomputed from their live source
             self.counters.consumed.update({p: wanted[p] for p in open_})
             open_ = set()
-        self._check_pool()
-        fetched = dict(self.counters.consumed)  # past what is applied while groups are with the workers
-        self._assign(open_, fetched)
+        self._assign(open_)
         while open_:
             if cancel is not None and cancel.is_set():
                 raise ReplayError("cancelled")
@@ -180,69 +162,24 @@ class Replay:
                         log.warning("replay consumer error: %s", err)
                     continue
                 partition, offset = partition_of(msg), offset_of(msg)
-                if partition in open_ and fetched[partition] < offset <= wanted[partition]:
+                if partition in open_ and self.counters.consumed[partition] < offset <= wanted[partition]:
                     by_partition[partition].append(msg)
             if by_partition:
-                if self._pool is None:
-                    self.counters.add(self.writer.write_all(by_partition))
-                    self._merge_if_many()
-                    for partition, msgs in by_partition.items():
-                        self.counters.consumed[partition] = offset_of(msgs[-1])
-                else:
-                    for group in self.writer.groups(by_partition):
-                        raws: RawGroup = [(p, [raw_of(m) for m in msgs]) for p, msgs in group]
-                        self._in_flight.append((self._pool.submit(raws), raws, [msgs for _, msgs in group]))
-                        while len(self._in_flight) > self._pool.workers + PREPARE_AHEAD:
-                            self._apply_next()
-                for partition, msgs in by_partition.items():
-                    fetched[partition] = offset_of(msgs[-1])
-            if unreadable:
-                self._drain()  # skipping reads and moves the positions of what was applied
-                if self._skip(unreadable, open_, wanted):
-                    fetched = dict(self.counters.consumed)
-                    self._assign(open_, fetched)
-            done = {p for p in open_ if fetched[p] >= wanted[p]}
-            if done:
+                self.counters.add(self.writer.write_all(by_partition))
+                if self._sink.inserts > MAX_UNMERGED_INSERTS:
+                    self.resume_merges()
+            for partition, msgs in by_partition.items():
+                self.counters.consumed[partition] = offset_of(msgs[-1])
+            skipped = self._skip(unreadable, open_, wanted)
+            done = {p for p in open_ if self.counters.consumed[p] >= wanted[p]}
+            if done or skipped:
                 open_ -= done
-                self._assign(open_, fetched)  # the others go on from what was fetched (maybe not applied yet)
+                self._assign(open_)
             self.counters.seconds += time.perf_counter() - began
         began = time.perf_counter()
-        self._drain()
         self.writer.derive_pending(self.counters.consumed)  # one INSERT ... SELECT per table and partition
         self._sink.flush()
         self.counters.seconds += time.perf_counter() - began
-
-    def _check_pool(self) -> None:
-        """Before the first group: the workers answered, or the replay prepares in-process (a pool that cannot
-        start is not an error; one that dies later is)."""
-        if self._pool is not None and not self._pool_checked:
-            try:
-                self._pool.ready()
-            except PrepareWorkerError as exc:
-                log.warning("replay prepares its chunks in-process: %s", exc)
-                self._pool.close()
-                self._pool = None
-        self._pool_checked = True
-
-    def _apply_next(self) -> None:
-        """Apply the oldest group handed to the workers (groups are applied in the order they were consumed)."""
-        future, raws, msgs = self._in_flight.popleft()
-        try:
-            chunks = PreparePool.result(future, raws)
-        except PrepareWorkerError as exc:
-            raise ReplayError(str(exc)) from exc
-        self.counters.add(self.writer.write_prepared(list(zip(chunks, msgs, strict=True))))
-        self._merge_if_many()
-        for chunk in chunks:
-            self.counters.consumed[chunk.partition] = chunk.last
-
-    def _drain(self) -> None:
-        while self._in_flight:
-            self._apply_next()
-
-    def _merge_if_many(self) -> None:
-        if self._sink.inserts > MAX_UNMERGED_INSERTS:
-            self.resume_merges()
 
     def _skip(self, stalls: list[Stall], open_: set[int], wanted: dict[int, int]) -> bool:
         """Write the dead letters the projector wrote for batches the consumer cannot read; True if any."""
@@ -258,10 +195,11 @@ class Replay:
             self._stalls.stalled.pop(partition, None)
         return bool(stalls)
 
-    def _assign(self, partitions: set[int], fetched: dict[int, int]) -> None:
-        """Consume exactly these partitions, each from just after what was taken from the consumer (explicit
-        offsets, so nothing fetched past a target and dropped is ever skipped)."""
+    def _assign(self, partitions: set[int]) -> None:
+        """Consume exactly these partitions, each from just after what was written (explicit offsets, so
+        nothing fetched past a target and dropped is ever skipped)."""
         self._consumer.assign([
-            TopicPartition(self.settings.topic, p, fetched[p] + 1 if fetched[p] >= 0 else OFFSET_BEGINNING)
+            TopicPartition(self.settings.topic, p, self.counters.consumed[p] + 1 if self.counters.consumed[p] >= 0
+                           else OFFSET_BEGINNING)
             for p in sorted(partitions)
         ])

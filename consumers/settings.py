@@ -34,9 +34,6 @@ class ProjectorSettings(BaseSettings):
                                   "(benchmarks/results/ingest-drain-20261202.md)")
     side_inserts: bool = Field(True, description="insert the metrics table through a second ClickHouse client "
                                "while the other tables of a group are inserted (off: one table after another)")
-    replay_prepare_workers: int = Field(1, ge=0, le=8, description="worker processes that decode and prepare a "
-                                        "rebuild's or verify's chunks while its main process inserts (0: in-process, "
-                                        "as the live projector does)")
     stall_skip_after: int = Field(3, ge=1, description="read errors at one offset (a batch the consumer cannot "
                                   "decompress) before that batch is skipped into dead letters")
     fetch_queue_kbytes: int = Field(8 * 1024, ge=1024,

@@ -122,11 +122,11 @@ class BatchWriter:
         of rows in memory). A group holds one run of messages per partition, and is written with one insert per
         table for all its partitions: the statements' fixed cost is paid once per group, not per partition."""
         total = BatchResult()
-        for group in self.groups(batches):
+        for group in self._groups(batches):
             total.add(self._write_group(group))
         return total
 
-    def groups(self, batches: dict[int, list[Message]]) -> Iterator[list[tuple[int, list[Message]]]]:
+    def _groups(self, batches: dict[int, list[Message]]) -> Iterator[list[tuple[int, list[Message]]]]:
         """The groups of `write_all`, in order."""
         group: list[tuple[int, list[Message]]] = []
         size = 0
@@ -172,11 +172,6 @@ class BatchWriter:
     def _write_group(self, group: list[tuple[int, list[Message]]]) -> BatchResult:
         """Prepare each partition's chunk (pure), send its dead letters on (live only), then apply them together."""
         return self.apply_all(self._screened([self._prepared(partition, msgs) for partition, msgs in group]))
-
-    def write_prepared(self, prepared: list[tuple[PreparedChunk, list[Message]]]) -> BatchResult:
-        """Screen and apply a group's chunks prepared elsewhere (a replay's worker processes), as `write_all`
-        does with the chunks it prepares."""
-        return self.apply_all(self._screened(prepared))
 
     def _prepared(self, partition: int, msgs: list[Message]) -> tuple[PreparedChunk, list[Message]]:
         return prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections), msgs
@@ -343,13 +338,8 @@ class BatchWriter:
             in_step.append(block)
             advanced[chunk.partition] = max(done, chunk.last)
         if derived.from_block is not None and in_step:
-            index = self._projection_names.index(derived.source)
-            made = [chunk.derived.get(derived.table) for chunk, _, block in parts if block is chunk.blocks[index]]
-            if len(in_step) == len(parts) == len(made) and all(rows is not None for rows in made):
-                rows = merged(made)  # made from the same blocks, unfiltered, by a replay's worker process
-            else:
-                source = inserted if len(in_step) == len(parts) else merged(in_step)
-                rows = derived.from_block(source)
+            source = inserted if len(in_step) == len(parts) else merged(in_step)
+            rows = derived.from_block(source)
             if not self.defer_derived:
                 # Inserted before the position moves: readers take event_offsets' position in memory as "projected"
                 # (runner.projected) and then read the table, which must hold it by then.
@@ -396,7 +386,7 @@ class OverlappedWriter:
         """Apply consumed messages (as `BatchWriter.write_all` does); `then(result)` runs on the worker once
         every group of them is written."""
         total = BatchResult()
-        groups = list(self.writer.groups(batches))
+        groups = list(self.writer._groups(batches))
         for i, group in enumerate(groups):
             prepared = [self.writer._prepared(partition, msgs) for partition, msgs in group]
             if any(chunk.partition not in self.writer.whole for chunk, _ in prepared):

@@ -66,18 +66,6 @@ class MetricBlock:
     def __len__(self) -> int:
         return sum(len(p.batch) for p in self.parts)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled (a chunk prepared in a worker process) as its events' columns, without the lock, the point
-        columns or the Arrow table (made again when asked)."""
-        state = dict(self.__dict__)
-        del state["_building"]
-        state["_arrow"] = state["_points"] = None  # each event's columns are sent; these are made again from them
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._building = threading.Lock()
-
     def add(self, logged: LoggedEvent) -> None:
         e = logged.event
         if isinstance(e.payload, MetricsLogged) and len(e.payload):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -126,34 +124,6 @@ def test_an_insert_failing_during_a_rebuild_abandons_it_with_its_error_and_swaps
                              "AND name LIKE '%\\_\\_rebuild'").result_rows
     assert leftovers == []
     client.command("DROP TABLE param_checks SYNC")
-
-
-def _exit_in_a_worker(logged: LoggedEvent, block: Block) -> None:
-    """Kills the worker process preparing a chunk with a ParamsLogged (module level: a worker can import it)."""
-    if isinstance(logged.event.payload, ParamsLogged) and multiprocessing.parent_process() is not None:
-        os._exit(3)
-
-
-def test_a_prepare_worker_dying_during_a_rebuild_fails_it_and_swaps_nothing(stack: Stack) -> None:
-    _sweep(stack)
-    client = stack.api.app.state.runstream.clickhouse  # type: ignore[attr-defined]
-    client.command("CREATE TABLE param_exits (run_id String, kafka_partition UInt32, kafka_offset UInt64) "
-                   "ENGINE = MergeTree ORDER BY (run_id, kafka_partition, kafka_offset)")
-    live = {t: _uuid(client, t) for t in ("metrics", "run_metric_summary", "param_exits")}
-    points = client.query("SELECT count() FROM metrics").result_rows[0][0]
-    projector = stack.api.app.state.runstream.projector.projector  # type: ignore[attr-defined]
-    settings = stack.settings.store.model_copy(update={"replay_prepare_workers": 1})
-    job = MaintenanceJob("rebuild", settings, client, only=["metrics", "param_exits"], live=projector,
-                         projections=[metrics.PROJECTION, Projection("param_exits", COLUMNS, _exit_in_a_worker)])
-    status = job.run()
-    assert status.state == "failed"
-    assert status.error is not None and "chunk preparation worker died" in status.error, status.error
-    assert {t: _uuid(client, t) for t in live} == live, "no table was swapped"
-    assert client.query("SELECT count() FROM metrics").result_rows[0][0] == points
-    leftovers = client.query("SELECT name FROM system.tables WHERE database = currentDatabase() "
-                             "AND name LIKE '%\\_\\_rebuild'").result_rows
-    assert leftovers == []
-    client.command("DROP TABLE param_exits SYNC")
 
 
 def test_tables_swapped_in_by_a_rebuild_merge_again(stack: Stack) -> None:

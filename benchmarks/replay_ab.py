@@ -7,9 +7,9 @@ live into embedded ClickHouse once. Then, `--rounds` times, for the base checkou
 data directory (its metrics merged into one part first, untimed) gets a `rebuild` and then a `verify`, as in
 `make bench-replay`, in a process of its own importing that checkout's code (chdb opens a data directory in one
 process only). Reported per job: wall time, points/s, the replay loop's points/s, CPU time of the job process
-(Python and the embedded ClickHouse; the broker apart) and per thread name (ClickHouse names its pools:
-ThreadPool runs insert pipelines, MergeMutate merges; Python's threads show as Unknown), seconds per phase,
-peak RSS, and the load average before it.
+(Python and the embedded ClickHouse; the broker apart), of worker processes it started and reaped, and per thread
+name (ClickHouse names its pools: ThreadPool runs insert pipelines, MergeMutate merges; Python's threads show as
+Unknown), seconds per phase, peak RSS, and the load average before it.
 Optionally one process of each is sampled by py-spy (`--py-spy`).
 """
 
@@ -76,9 +76,12 @@ def job(args: argparse.Namespace) -> None:
         phases.clear()
         load = os.getloadavg()[0]
         threads = thread_cpu()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         began, cpu = time.perf_counter(), time.process_time()
         status = MaintenanceJob(kind, settings, client).run()  # type: ignore[arg-type]
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+        ended = resource.getrusage(resource.RUSAGE_CHILDREN)  # worker processes the job started and reaped
+        workers_cpu = ended.ru_utime + ended.ru_stime - children.ru_utime - children.ru_stime
         after = thread_cpu()
         by_thread = {k: round(v - threads.get(k, 0.0), 2) for k, v in after.items() if v - threads.get(k, 0.0) >= 0.05}
         if status.state != "done" or status.differences:
@@ -91,6 +94,8 @@ def job(args: argparse.Namespace) -> None:
                     "points_per_s": status.points / wall, "replay_points_per_s": status.points_per_s,
                     "phases": {k: round(v, 3) for k, v in steps.items()},
                     "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                    "workers_cpu_s": round(workers_cpu, 2),  # (their RSS: not from RUSAGE_CHILDREN, which
+                    # counts a spawned child's pages before its exec, i.e. the job's own)
                     "thread_cpu": dict(sorted(by_thread.items(), key=lambda kv: -kv[1]))})
     # What the jobs left to merge: the parts of the table now live, merged by whatever runs next (ClickHouse's
     # background merges, or in this script the next job's OPTIMIZE). Timed here so that a job that leaves its
@@ -200,7 +205,8 @@ def main() -> None:
                         continue
                     print(f"{variant:6} {r['kind']:7} load {r['load']:5.2f}: {r['seconds']:5.2f} s = "
                           f"{r['points_per_s']:>9,.0f} points/s (replay loop {r['replay_points_per_s']:>9,.0f}), "
-                          f"CPU {r['cpu_s']:5.2f} s, peak RSS {r['max_rss_mb']:,} MB"
+                          f"CPU {r['cpu_s']:5.2f} s + workers {r.get('workers_cpu_s', 0):5.2f} s, "
+                          f"peak RSS {r['max_rss_mb']:,} MB"
                           f"{' [py-spy]' if profile else ''}; {r['phases']}; threads {r['thread_cpu']}", flush=True)
     finally:
         broker.stop()
@@ -215,7 +221,9 @@ def main() -> None:
             elif mine:
                 print(f"median {variant:6} {kind:7}: {statistics.median(r['points_per_s'] for r in mine):>9,.0f} "
                       f"points/s, replay loop {statistics.median(r['replay_points_per_s'] for r in mine):>9,.0f}, "
-                      f"CPU {statistics.median(r['cpu_s'] for r in mine):.2f} s, "
+                      f"CPU {statistics.median(r['cpu_s'] for r in mine):.2f} s "
+                      f"+ workers {statistics.median(r.get('workers_cpu_s', 0) for r in mine):.2f} s, "
+                      f"peak RSS {statistics.median(r['max_rss_mb'] for r in mine):,.0f} MB, "
                       f"load {statistics.median(r['load'] for r in mine):.1f}, n={len(mine)}")
 
 

@@ -37,15 +37,17 @@ class ReadBarrier:
 
     def passed(self) -> bool:
         """True when the positions last seen already cover this instance's writes so far (no wait, no query)."""
-        targets = self._acked()
+        return self._covered(self._acked())
+
+    def _covered(self, targets: dict[int, int]) -> bool:
         with self._lock:
             return reached(self._seen, targets)
 
     def wait(self) -> None:
         """Return once this instance's writes so far are visible; raise ProjectorBehind after the bound."""
-        if self.passed():
-            return
         targets = self._acked()
+        if self._covered(targets):
+            return
         now = time.monotonic()
         # with a local projector ClickHouse is asked less often: it matters only for partitions owned elsewhere
         query_every = self.interval_s * (5 if self._local is not None else 1)

@@ -71,6 +71,22 @@ def test_the_barrier_returns_once_positions_pass_the_acknowledged_offsets() -> N
     assert len(polls) == 3, "positions already seen past the target need no query"
 
 
+def test_the_barrier_says_it_is_passed_only_from_positions_already_seen() -> None:
+    queries: list[int] = []
+    acked = {0: 7}
+
+    def read_positions() -> dict[int, int]:
+        queries.append(1)
+        return {0: 7}
+
+    barrier = ReadBarrier(lambda: dict(acked), read_positions, timeout_s=5, interval_s=0.001)
+    assert not barrier.passed() and queries == [], "passed() never queries: the API asks it on the event loop"
+    barrier.wait()
+    assert barrier.passed() and len(queries) == 1
+    acked[0] = 8  # a newer write of this instance
+    assert not barrier.passed() and len(queries) == 1
+
+
 def test_the_barrier_gives_up_after_its_bound() -> None:
     barrier = ReadBarrier(lambda: {0: 7, 2: 1}, lambda: {0: 9}, timeout_s=0.05, interval_s=0.01)
     with pytest.raises(ProjectorBehind, match=r"partitions \[2\]") as info:

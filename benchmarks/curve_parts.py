@@ -75,7 +75,7 @@ def timed(client: Any, table: str, variants: list[str], bind: dict[str, Any], re
     first = {}
     for name in variants:  # the first call of each, before any repeat
         began = time.perf_counter()
-        client.query(sql, parameters=bind, settings=VARIANTS[name]).result_rows
+        _ = client.query(sql, parameters=bind, settings=VARIANTS[name]).result_rows
         first[name] = round((time.perf_counter() - began) * 1000, 2)
     times: dict[str, list[float]] = {v: [] for v in variants}
     for i in range(repeat):

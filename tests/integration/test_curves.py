@@ -33,7 +33,8 @@ def client(clickhouse_dsn: str) -> Iterator[Client]:
 
 def _insert(client: Client, key: str, points: list[tuple[int, int, float, int, int]]) -> None:
     """points: (step, ts in ms, value, kafka_offset, point_index), one part per call."""
-    rows = [["e", RUN, key, step, datetime.fromtimestamp(ts / 1000, UTC), value, 0, offset, index] for step, ts, value, offset, index in points]
+    rows = [["e", RUN, key, step, datetime.fromtimestamp(ts / 1000, UTC), value, 0, offset, index]
+            for step, ts, value, offset, index in points]
     client.insert("metrics", rows, column_names=COLUMNS, settings={"async_insert": 0})
 
 

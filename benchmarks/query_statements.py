@@ -81,8 +81,8 @@ def statements(client: Any, base: Path, experiment_id: str, metric: str) -> dict
                       ("state", runs.RUN_STATE, hydrate), ("names", runs.NAMES_OF, hydrate),
                       ("summaries", summaries, hydrate)]},
         "one_curve": {
-            "before": [("points", curves.ALL_POINTS, curve)],
-            "after": [("points", curves.ALL_POINTS, curve)]},
+            "before": [("points", old["curves"].ALL_POINTS, curve)],
+            "after": [("points", curves.POINTS, curve)]},  # sorted in Python after (curves.in_order)
         "twenty_curves": {
             "before": [("attributes", old["runs"].RUN_ATTRIBUTES, twenty), ("names", runs.NAMES_OF, twenty),
                        ("params", runs.PARAMS, twenty), ("tags", runs.TAGS, twenty), ("summaries", summaries, twenty),

@@ -1,0 +1,71 @@
+"""One curve read unordered and sorted in Python gives the points the ordered statement gives, across parts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from consumers.clickhouse import connect
+from consumers.migrate import migrate
+from query_api.queries import curves
+
+pytestmark = pytest.mark.integration
+
+COLUMNS = ["experiment_id", "run_id", "key", "step", "ts", "value", "kafka_partition", "kafka_offset", "point_index"]
+RUN = "a" * 32
+
+
+@pytest.fixture
+def client(clickhouse_dsn: str) -> Iterator[Client]:
+    database = f"it_curves_{uuid.uuid4().hex[:8]}"
+    client = connect(clickhouse_dsn, database)
+    migrate(client)
+    client.command("SYSTEM STOP MERGES metrics")  # every insert stays a part of its own
+    yield client
+    client.command(f"DROP DATABASE `{database}` SYNC")
+    client.close()
+
+
+def _insert(client: Client, key: str, points: list[tuple[int, int, float, int, int]]) -> None:
+    """points: (step, ts in ms, value, kafka_offset, point_index), one part per call."""
+    rows = [["e", RUN, key, step, datetime.fromtimestamp(ts / 1000, UTC), value, 0, offset, index]
+            for step, ts, value, offset, index in points]
+    client.insert("metrics", rows, column_names=COLUMNS, settings={"async_insert": 0})
+
+
+def _ordered(client: Client, key: str, step_min: int | None = None, step_max: int | None = None
+             ) -> list[dict[str, Any]]:
+    bind = {"experiment_id": "e", "run_id": RUN, "key": key,
+            "step_min": curves.INT64_MIN if step_min is None else step_min,
+            "step_max": curves.INT64_MAX if step_max is None else step_max}
+    return [{"step": s, "value": v, "timestamp": t}
+            for s, v, t in client.query(curves.ALL_POINTS, parameters=bind).result_rows]
+
+
+def test_a_curve_over_several_parts_comes_in_the_ordered_statements_order(client: Client) -> None:
+    base = 1_700_000_000_000
+    _insert(client, "loss", [(s, base + s, float(s), 100 + s, 0) for s in range(0, 40, 2)])
+    _insert(client, "loss", [(s, base + s, float(s), 200 + s, 0) for s in range(1, 40, 2)])
+    # step 5 again, logged later with an earlier timestamp, and step 7 again later in time: by step, then ts
+    _insert(client, "loss", [(5, base - 1, -5.0, 300, 0), (7, base + 99, -7.0, 301, 0)])
+    _insert(client, "other", [(s, base, 1.0, 400 + s, 0) for s in range(5)])
+    points = curves.curve(client, "e", RUN, "loss")
+    assert points == _ordered(client, "loss") and len(points) == 42
+    assert [p["value"] for p in points if p["step"] in (5, 7)] == [-5.0, 5.0, 7.0, -7.0]
+    assert curves.curve(client, "e", RUN, "loss", step_min=10, step_max=19) == _ordered(client, "loss", 10, 19)
+    assert [p["step"] for p in curves.curve(client, "e", RUN, "loss", step_min=38)] == [38, 39]
+
+
+def test_a_step_logged_twice_in_one_millisecond_keeps_the_log_order(client: Client) -> None:
+    base = 1_700_000_000_000
+    # the later part holds the earlier log positions: only (kafka_offset, point_index) orders the ties
+    _insert(client, "acc", [(1, base, 0.9, 50, 1), (2, base + 1, 0.8, 60, 0)])
+    _insert(client, "acc", [(1, base, 0.1, 50, 0), (0, base - 1, 0.0, 40, 0)])
+    points = curves.curve(client, "e", RUN, "acc")
+    assert points == _ordered(client, "acc")
+    assert [(p["step"], p["value"]) for p in points] == [(0, 0.0), (1, 0.1), (1, 0.9), (2, 0.8)]

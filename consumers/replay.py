@@ -106,11 +106,13 @@ class Replay:
         self.writer.load_positions(self.partitions)  # shadow tables start empty; this also sets up positions
         self.counters.consumed = dict.fromkeys(self.partitions, -1)
 
-    def pause_merges(self) -> None:
+    def pause_merges(self, *, stopped: bool = False) -> None:
         """Stop background merges of the tables written (until `resume_merges`, too many parts, or a restart:
-        the stop is not persisted). A rebuild starts them again on the tables it swapped in."""
-        for table in self.tables.names:
-            self._client.command(f"SYSTEM STOP MERGES `{self.tables.physical(table)}`")
+        the stop is not persisted). A rebuild starts them again on the tables it swapped in. `stopped`: the
+        caller already ran `SYSTEM STOP MERGES` on each of them (as it created them)."""
+        if not stopped:
+            for table in self.tables.names:
+                self._client.command(f"SYSTEM STOP MERGES `{self.tables.physical(table)}`")
         self._merges_paused = True
 
     def resume_merges(self) -> None:

@@ -80,6 +80,19 @@ class ClickHouseSink:
         )
         return {int(p): int(o) for p, o in result.result_rows}
 
+    def positions_of(self, tables: list[str], partitions: list[int]) -> dict[str, dict[int, int]]:
+        """`positions` of several tables in one statement (each statement costs ~2-4 ms however small)."""
+        if not tables:
+            return {}
+        result = self._client.query(" UNION ALL ".join(
+            f"SELECT {i} AS t, kafka_partition AS p, toUInt64(max(kafka_offset)) AS o FROM `{table}` "
+            "WHERE kafka_partition IN {partitions:Array(UInt32)} GROUP BY kafka_partition"
+            for i, table in enumerate(tables)), parameters={"partitions": partitions})
+        out: dict[str, dict[int, int]] = {table: {} for table in tables}
+        for i, p, o in result.result_rows:
+            out[tables[int(i)]][int(p)] = int(o)
+        return out
+
     def seen_event_ids(self, before: dict[int, int], run_ids: list[str], event_ids: list[str], *,
                        table: str = "events") -> dict[int, set[str]]:
         """Which of these event ids the events table already holds, per partition, from offsets of that
@@ -238,6 +251,10 @@ class PipelinedSink(ClickHouseSink):
     def positions(self, table: str, partitions: list[int]) -> dict[int, int]:
         self.flush()
         return super().positions(table, partitions)
+
+    def positions_of(self, tables: list[str], partitions: list[int]) -> dict[str, dict[int, int]]:
+        self.flush()
+        return super().positions_of(tables, partitions)
 
     def seen_event_ids(self, before: dict[int, int], run_ids: list[str], event_ids: list[str], *,
                        table: str = "events") -> dict[int, set[str]]:

@@ -95,8 +95,9 @@ class BatchWriter:
         """Read every table's position from ClickHouse, derive what a crash left underived, and return the
         position of the events table: consumption resumes after it (every message leaves an events row, while
         a sparse table such as artifacts may have no row in a partition at all)."""
+        found = self.sink.positions_of([self.tables.physical(t) for t in self.tables.names], partitions)
         for table in self.tables.names:
-            self.positions[table] = self.sink.positions(self.tables.physical(table), partitions)
+            self.positions[table] = found[self.tables.physical(table)]
         self.owners.clear()
         self.event_ids.clear()
         self.pending.clear()  # the positions just read do not count them

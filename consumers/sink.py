@@ -18,7 +18,7 @@ from consumers.chunks import merged
 from consumers.derived import Derived
 from consumers.errors import SinkError
 from consumers.projections import Block
-from consumers.projections.metrics import MetricBlock, in_sorting_key_order
+from consumers.projections.metrics import MetricBlock
 from consumers.projections.summary import SummaryBlock
 
 log = logging.getLogger("runstream.projector")
@@ -154,9 +154,9 @@ class ClickHouseSink:
     def insert(self, block: Block, *, token: str) -> None:
         """Insert the block; a retry with the same token is deduplicated by ClickHouse."""
         settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
-        arrow = block.to_arrow() if isinstance(block, MetricBlock | SummaryBlock) else None
-        if arrow is not None and isinstance(block, MetricBlock) and self.sort_metrics:
-            arrow = in_sorting_key_order(arrow)  # here, on the inserting thread (a replay's or the side one)
+        arrow = block.to_arrow() if isinstance(block, SummaryBlock) else None
+        if isinstance(block, MetricBlock):  # sorted here (the inserting thread) unless the summary did it first
+            arrow = block.to_arrow_in_key_order() if self.sort_metrics else block.to_arrow()
         try:
             for attempt in self._retrying():
                 with attempt:

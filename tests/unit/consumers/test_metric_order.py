@@ -61,3 +61,14 @@ def test_a_block_in_order_stays_as_it_is() -> None:
     assert rows(in_sorting_key_order(once)) == rows(once)
     empty = MetricBlock("metrics").to_arrow()
     assert in_sorting_key_order(empty).num_rows == 0
+
+
+def test_a_block_sorted_once_gives_the_rows_of_in_sorting_key_order() -> None:
+    for seed in range(60):
+        block = block_of(seed)
+        want = in_sorting_key_order(block.to_arrow())
+        got = block.to_arrow_in_key_order()
+        assert got.schema == want.schema, seed
+        assert [clickhouse_key(r) for r in rows(got)] == [clickhouse_key(r) for r in rows(want)], seed
+        assert sorted(map(tuple, (r.values() for r in rows(got)))) == \
+            sorted(map(tuple, (r.values() for r in rows(want)))), seed

@@ -6,9 +6,7 @@ import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from typing import Any
+from collections.abc import Sequence
 
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.datatypes.registry import get_from_name
@@ -153,12 +151,6 @@ class ClickHouseSink:
             reraise=False,
         )
 
-    def later(self, make: Callable[[Any], Block], source: Any) -> Future[Block]:
-        """`make(source)`, made here and now (a `PipelinedSink` makes it on an insert thread)."""
-        future: Future[Block] = Future()
-        future.set_result(make(source))
-        return future
-
     def insert(self, block: Block, *, token: str) -> None:
         """Insert the block; a retry with the same token is deduplicated by ClickHouse."""
         settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
@@ -182,27 +174,6 @@ class ClickHouseSink:
             raise SinkError(f"insert into {block.table} failed {self._retries + 1} times: {cause}") from cause
 
 
-class _Task:
-    """Rows to make on a PipelinedSink's insert thread."""
-
-    def __init__(self, make: Callable[[Any], Block], source: Any) -> None:
-        self.future: Future[Block] = Future()
-        self._make: Callable[[Any], Block] | None = make
-        self._source: Any = source
-
-    def run(self, failed: BaseException | None) -> None:
-        make, source = self._make, self._source
-        self._make = self._source = None  # the source block (every point) is not kept once its rows are made
-        if failed is not None or make is None:
-            self.future.set_exception(failed or RuntimeError("task ran twice"))
-            return
-        try:
-            self.future.set_result(make(source))
-        except BaseException as exc:
-            self.future.set_exception(exc)
-            raise
-
-
 class PipelinedSink(ClickHouseSink):
     """A sink whose inserts run in order on one background thread while the caller decodes the next chunk
     (ClickHouse releases the GIL while it works). Every query first waits for the queued inserts, so what a
@@ -216,7 +187,7 @@ class PipelinedSink(ClickHouseSink):
     def __init__(self, client: Client, *, retries: int = 5, depth: int = 16, hold_rows: int = HOLD_ROWS,
                  more_clients: Sequence[Client] = (), sort_metrics: bool = True) -> None:
         super().__init__(client, retries=retries, sort_metrics=sort_metrics)
-        self._queue: queue.Queue[tuple[Block, str] | _Task | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[tuple[Block, str] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._failed = threading.Lock()
         self._hold_rows = hold_rows
@@ -237,9 +208,7 @@ class PipelinedSink(ClickHouseSink):
             try:
                 if item is None:
                     return
-                if isinstance(item, _Task):
-                    item.run(self._error)
-                elif self._error is None:
+                if self._error is None:
                     ClickHouseSink.insert(sink, item[0], token=item[1])
             except BaseException as exc:  # kept and raised on the caller's thread; later inserts are dropped
                 with self._failed:
@@ -250,15 +219,6 @@ class PipelinedSink(ClickHouseSink):
     def _check(self) -> None:
         if self._error is not None:
             raise self._error
-
-    def later(self, make: Callable[[Any], Block], source: Any) -> Future[Block]:
-        """`make(source)` on an insert thread, queued with the inserts (so the queue's bound holds the caller back
-        as inserts do, and a flush waits for it): derived rows cost the decoding thread nothing. After an insert
-        failed, the future raises that error."""
-        self._check()
-        task = _Task(make, source)
-        self._queue.put(task)
-        return task.future
 
     def insert(self, block: Block, *, token: str) -> None:
         self._check()

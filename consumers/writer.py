@@ -85,9 +85,8 @@ class BatchWriter:
     every earlier event went through it, so a run it does not know has no earlier event and an event id it
     has not seen is new. Those are answered from memory instead of asking the events table."""
     event_ids: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
-    pending: dict[str, list[Future[Block]]] = field(default_factory=dict)
-    """Derived rows built (or being built, `ClickHouseSink.later`) from blocks and not inserted yet (replays:
-    `defer_derived`)."""
+    pending: dict[str, list[Block]] = field(default_factory=dict)
+    """Derived rows built from blocks and not inserted yet (replays: `defer_derived`)."""
     side: ClickHouseSink | None = None
     """A second sink (its own client) for the metrics table beside the others (`apply_all`); None: one sink."""
     _side_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -169,7 +168,7 @@ class BatchWriter:
         pending = self.pending.pop(derived.table, [])
         if pending:
             token = f"{self.token_prefix}:{derived.table}:{self.positions[derived.table]}"
-            self._insert(derived.table, merged([f.result() for f in pending]), token)
+            self._insert(derived.table, merged(pending), token)
 
     def _write_group(self, group: list[tuple[int, list[Message]]]) -> BatchResult:
         """Prepare each partition's chunk (pure), send its dead letters on (live only), then apply them together."""
@@ -341,8 +340,8 @@ class BatchWriter:
             advanced[chunk.partition] = max(done, chunk.last)
         if derived.from_block is not None and in_step:
             source = inserted if len(in_step) == len(parts) else merged(in_step)
+            rows = derived.from_block(source)
             if not self.defer_derived:
-                rows = derived.from_block(source)
                 # Inserted before the position moves: readers take event_offsets' position in memory as "projected"
                 # (runner.projected) and then read the table, which must hold it by then.
                 self._insert(derived.table, rows, token, sink)
@@ -350,10 +349,9 @@ class BatchWriter:
                 return
             self.positions[derived.table].update(advanced)
             # A replay keeps them for one insert at the end (each insert of a few rows costs 25-40 ms), or sooner
-            # when many are waiting; a pipelined sink makes them on its insert threads, beside this one's decoding.
-            pending = self.pending.setdefault(derived.table, [])
-            pending.append(self.sink.later(derived.from_block, source))
-            if sum(len(f.result()) for f in pending if f.done()) > MAX_PENDING_DERIVED_ROWS:
+            # when many are waiting.
+            self.pending.setdefault(derived.table, []).append(rows)
+            if sum(len(b) for b in self.pending[derived.table]) > MAX_PENDING_DERIVED_ROWS:
                 self._flush_pending(derived)
 
     def derive(self, derived: Derived, partition: int, upto: int, sink: ClickHouseSink | None = None) -> None:

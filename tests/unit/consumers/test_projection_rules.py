@@ -16,7 +16,6 @@ from consumers.projections import PROJECTIONS, Block, LoggedEvent, metrics, para
 from consumers.projections import events as events_projection
 from consumers.projector import Projector
 from consumers.settings import ProjectorSettings
-from consumers.sink import ClickHouseSink
 from consumers.writer import BatchWriter
 from schemas import (
     MetricsLogged,
@@ -160,9 +159,6 @@ class RecordingSink:
 
     def positions_of(self, tables: list[str], partitions: list[int]) -> dict[str, dict[int, int]]:
         return {table: self.positions(table, partitions) for table in tables}
-
-    def later(self, make: Any, source: Any) -> Any:
-        return ClickHouseSink.later(self, make, source)  # type: ignore[arg-type]
 
     def derive(self, derived: Any, partition: int, after: int, upto: int, **_: Any) -> None:
         self.inserted.append((derived.table, list(range(after + 1, upto + 1))))

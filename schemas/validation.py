@@ -53,5 +53,5 @@ def points_valid(batches: Sequence[MetricsLogged]) -> bool:
         return False
     steps = np.concatenate([b.steps for b in batches])
     stamps = np.concatenate([b.timestamps for b in batches])
-    return bool(STEP_MIN <= int(steps.min()) and int(steps.max()) <= STEP_MAX
-                and TIME_MIN_MS <= int(stamps.min()) and int(stamps.max()) <= TIME_MAX_MS - 1)
+    return bool(int(steps.min()) >= STEP_MIN and int(steps.max()) <= STEP_MAX
+                and int(stamps.min()) >= TIME_MIN_MS and int(stamps.max()) <= TIME_MAX_MS - 1)

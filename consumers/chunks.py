@@ -129,6 +129,7 @@ def merged(blocks: list[Any]) -> Any:
     if isinstance(first, MetricBlock):
         points = MetricBlock(first.table, first.columns)
         points.parts = [part for block in blocks for part in block.parts]
+        points.sorted_insert = first.sorted_insert
         return points
     if isinstance(first, SummaryBlock):
         return SummaryBlock(first.table, pa.concat_tables([block.rows for block in blocks]))

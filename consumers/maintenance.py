@@ -242,9 +242,8 @@ class MaintenanceJob:
                     "{names:Array(String)}", parameters={"names": sums}).result_rows}
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
-            # Metric points go in sorting-key order even into verify's Null table: run_metric_summary's rows are
-            # made from the same sorted points (`summary_block`), so the order costs nothing more.
-            self._replay = Replay(self.settings, self.client, self.tables)
+            self._replay = Replay(self.settings, self.client, self.tables,  # a Null table does not sort
+                                  sort_metrics="metrics" not in self.streamed)
             columns = self._columns()
             self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names] + self._create_sql(table, columns)
                                 for table, names in self._shadows_by_table(shadows).items()])

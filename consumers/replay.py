@@ -88,7 +88,7 @@ class Replay:
                                    sort_metrics=sort_metrics)
         self.writer = BatchWriter(self._sink, tables,
                                   token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
-                                  chunk_bytes=REPLAY_CHUNK_BYTES)
+                                  chunk_bytes=REPLAY_CHUNK_BYTES, sort_metrics=sort_metrics)
         self._stalls = StallWatch(settings.stall_skip_after)
         self._client = client
         self._merges_paused = False

@@ -50,8 +50,9 @@ class ClickHouseSink:
         self._retries = retries
         self._max_backoff_s = max_backoff_s
         self.sort_metrics = sort_metrics
-        """Send metric points in the table's sorting-key order (ClickHouse then skips its sort); the summary's rows
-        are made from the same sorted points (`summary_block`), so this costs nothing where both are written."""
+        """Send metric points in the table's sorting-key order (ClickHouse then skips its sort; the summary's rows
+        are made from the same sorted points); off for a table that does not sort (verify's Null tables), whose
+        writer marks its blocks so (`MetricBlock.sorted_insert`)."""
         self._types: dict[str, dict[str, ClickHouseType]] = {}
 
     def column_types(self, table: str, columns: tuple[str, ...]) -> list[ClickHouseType]:
@@ -156,7 +157,7 @@ class ClickHouseSink:
         settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
         arrow = block.to_arrow() if isinstance(block, SummaryBlock) else None
         if isinstance(block, MetricBlock):  # sorted here (the inserting thread) unless the summary did it first
-            arrow = block.to_arrow_in_key_order() if self.sort_metrics else block.to_arrow()
+            arrow = block.to_arrow_in_key_order() if self.sort_metrics and block.sorted_insert else block.to_arrow()
         try:
             for attempt in self._retrying():
                 with attempt:

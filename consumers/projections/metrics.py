@@ -84,6 +84,9 @@ class MetricBlock:
         self._ordered: KeyOrdered | None = None
         self._ordered_arrow: pa.Table | None = None
         self._building = threading.Lock()  # the summary (main thread) and the insert (a worker) read it at once
+        self.sorted_insert = True
+        """Its points are inserted in sorting-key order (`to_arrow_in_key_order`), so the summary reads the same
+        sorted points; False where the table does not sort (verify's Null table): the summary groups them itself."""
 
     def __len__(self) -> int:
         return sum(len(p.batch) for p in self.parts)
@@ -99,6 +102,7 @@ class MetricBlock:
         is one offset)."""
         out = MetricBlock(self.table, self.columns)
         out.parts = [p for p in self.parts if p.offset > done and p.offset not in offsets]
+        out.sorted_insert = self.sorted_insert
         return out
 
     @property

@@ -48,10 +48,13 @@ class SummaryBlock:
 
 def summary_block(points: MetricBlock) -> SummaryBlock:
     """The summary rows of a metric block. From its points in sorting-key order (`MetricBlock.key_ordered`, the
-    order the insert sends them in, sorted once for both) when each (experiment, key, run) lies in one partition,
-    as a run's events do (keyed by run); otherwise from its numpy columns in event order."""
+    order the insert sends them in, sorted once for both) when the block is inserted sorted and each (experiment,
+    key, run) lies in one partition, as a run's events do (keyed by run); otherwise from its numpy columns in event
+    order."""
     if not len(points):
         return SummaryBlock("run_metric_summary", _empty())
+    if not points.sorted_insert:  # sorting every column only for the summary costs more than grouping
+        return _summary_by_event(points)
     ordered = points.key_ordered()
     starts = ordered.starts
     partition = ordered.partition

@@ -230,3 +230,14 @@ def test_summary_block_from_points_in_key_order_equals_a_point_by_point_referenc
             assert same(row["sum_value"], expected["sum"]), (seed, group)
             assert row["point_count"] == expected["point_count"] and row["last_step"] == expected["last_step"]
             assert row["value_count"] == expected["value_count"] and row["kafka_offset"] == expected["offset"]
+
+
+def test_a_block_not_inserted_sorted_gives_the_same_summary_rows_without_sorting() -> None:
+    for seed in range(20):
+        block, unsorted = random_block(seed), random_block(seed)
+        unsorted.sorted_insert = False  # verify's Null table: grouped from the event-order columns
+        key = lambda row: (row["experiment_id"], row["key"], row["run_id"], row["kafka_partition"])  # noqa: E731
+        want = sorted(summary_block(block).to_arrow().to_pylist(), key=key)
+        got = sorted(summary_block(unsorted).to_arrow().to_pylist(), key=key)
+        assert len(got) == len(want) and all(same(g[c], w[c]) for g, w in zip(got, want, strict=True) for c in COLUMNS)
+        assert unsorted._ordered is None, "nothing was sorted"

@@ -139,8 +139,9 @@ class MetricBlock:
             return self._ordered
 
     def to_arrow_in_key_order(self) -> pa.Table:
-        """`to_arrow()`'s rows in the table's sorting-key order: ClickHouse then skips sorting the inserted block
-        (see `in_sorting_key_order`)."""
+        """`to_arrow()`'s rows in the table's sorting-key order. ClickHouse checks whether an inserted block is
+        already in order and then skips sorting it: that sort was about half of a metrics insert's CPU. Only a
+        hint: a block out of order is sorted by ClickHouse as before, so what is stored is the same either way."""
         ordered = self.key_ordered()
         with self._building:
             if self._ordered_arrow is None:
@@ -199,43 +200,6 @@ def _codes(values: list[str], counts: np.ndarray) -> tuple[list[str], np.ndarray
 
 
 SORTING_KEY = ("experiment_id", "key", "run_id", "step", "kafka_partition", "kafka_offset", "point_index")
-
-
-def in_sorting_key_order(table: pa.Table) -> pa.Table:
-    """The rows of a `MetricBlock.to_arrow()` table in the metrics table's sorting-key order. ClickHouse checks
-    whether an inserted block is already in order and then skips sorting it: that sort was about half of a
-    metrics insert's CPU. Only a hint: a block out of order is sorted by ClickHouse as before, so what is stored
-    is the same either way."""
-    if table.num_rows < 2:
-        return table
-    codes, sizes, dictionaries = {}, [], {}
-    for name in ("experiment_id", "key", "run_id"):
-        column = table.column(name).combine_chunks()
-        if not isinstance(column, pa.DictionaryArray):
-            column = column.dictionary_encode()
-        ranked, rank = _ranked(column.dictionary.to_pylist())  # ClickHouse compares Strings as UTF-8 bytes,
-        codes[name] = rank[column.indices.to_numpy(zero_copy_only=False)]  # which order like code points
-        dictionaries[name] = ranked
-        sizes.append(len(ranked))
-    group = (codes["experiment_id"].astype(np.int64) * sizes[1] + codes["key"]) * sizes[2] + codes["run_id"]
-    if sizes[0] * sizes[1] * sizes[2] <= 2**16:
-        group = group.astype(np.uint16)  # numpy's stable sort of 16-bit integers is a radix sort
-    rest = {name: table.column(name).to_numpy() for name in ("step", "kafka_partition", "kafka_offset", "point_index")}
-    order = np.argsort(group, kind="stable")  # within a group the rows keep their order: usually (step, offset)
-    g, s, p, o, i = group[order], *(rest[name][order] for name in rest)
-    ahead = (s[1:] > s[:-1]) | ((s[1:] == s[:-1]) & ((p[1:] > p[:-1]) | ((p[1:] == p[:-1]) & (
-        (o[1:] > o[:-1]) | ((o[1:] == o[:-1]) & (i[1:] >= i[:-1]))))))
-    if not np.all(ahead | (g[1:] != g[:-1])):
-        order = np.lexsort((rest["point_index"], rest["kafka_offset"], rest["kafka_partition"], rest["step"], group))
-    columns = {}
-    for name in table.column_names:
-        if name in codes:
-            columns[name] = pa.DictionaryArray.from_arrays(codes[name][order], dictionaries[name])
-        elif name == "ts":
-            columns[name] = pa.array(table.column(name).cast(pa.int64()).to_numpy()[order]).view(_TS)
-        else:
-            columns[name] = table.column(name).to_numpy()[order]
-    return pa.table(columns)
 
 
 def _key_ordered(points: PointColumns) -> KeyOrdered:

@@ -1,6 +1,6 @@
 """CPU of a replay's main-thread work per chunk, offline (no Kafka, no ClickHouse): decoding and projecting the
-messages (`prepare_chunk`), the run_metric_summary rows and the metric block's Arrow table, and the sort the
-insert thread does, on messages shaped like `make bench-replay`'s (runs x 5 metrics x 2,000 steps in 1,000-point
+messages (`prepare_chunk`), the run_metric_summary rows (sorting the points), and the sorted Arrow table the
+insert thread sends, on messages shaped like `make bench-replay`'s (runs x 5 metrics x 2,000 steps in 1,000-point
 batches, plus each run's start, params, tags and status), in 6 partitions, ~500 events a chunk.
 
     PYTHONPATH=<checkout> python benchmarks/replay_prepare.py [--runs 200] [--repeat 3]
@@ -22,7 +22,7 @@ import numpy as np
 
 from consumers.chunks import RawMessage, prepare_chunk
 from consumers.projections import PROJECTIONS
-from consumers.projections.metrics import MetricBlock, in_sorting_key_order
+from consumers.projections.metrics import MetricBlock
 from consumers.projections.summary import summary_block
 from schemas import ParamsLogged, Producer, RunStarted, RunStatus, RunStatusChanged, TagsSet, encode, metric_columns
 from schemas.factory import EventFactory
@@ -56,20 +56,19 @@ def messages(runs: int, steps: int, seed: int) -> dict[int, list[RawMessage]]:
 
 
 def one_pass(parts: dict[int, list[RawMessage]]) -> dict[str, float]:
-    spent = {"prepare_chunk": 0.0, "summary + Arrow table": 0.0, "sort (insert thread)": 0.0}
+    spent = {"prepare_chunk": 0.0, "summary": 0.0, "sorted Arrow table (insert thread)": 0.0}
     for partition, raws in parts.items():
         for i in range(0, len(raws), CHUNK_EVENTS):
             began = time.process_time()
             chunk = prepare_chunk(partition, raws[i:i + CHUNK_EVENTS], PROJECTIONS)
             prepared = time.process_time()
             points = next(b for b in chunk.blocks if isinstance(b, MetricBlock))
-            summary_block(points)
-            table = points.to_arrow()
+            summary_block(points)  # sorts the points: the insert's table reuses them
             summarized = time.process_time()
-            in_sorting_key_order(table)
+            points.to_arrow_in_key_order()
             spent["prepare_chunk"] += prepared - began
-            spent["summary + Arrow table"] += summarized - prepared
-            spent["sort (insert thread)"] += time.process_time() - summarized
+            spent["summary"] += summarized - prepared
+            spent["sorted Arrow table (insert thread)"] += time.process_time() - summarized
     return spent
 
 

@@ -16,7 +16,7 @@ from consumers.projections.events import dead_letter_row, duplicate_row
 from consumers.projections.metrics import MetricBlock
 from consumers.projections.summary import SummaryBlock
 from consumers.screening import ExperimentMismatchError
-from schemas import MetricsLogged
+from schemas import MetricsLogged, points_valid
 
 
 class EventRef(NamedTuple):
@@ -75,8 +75,14 @@ def prepare_chunk(partition: int, raws: list[RawMessage], projections: Iterable[
     """Classify every message and build every projection's block; dead letters become events rows."""
     good: list[LoggedEvent] = []
     dead: list[DeadLetter] = []
-    for value, key, offset, stamp in raws:
-        item = classify(value, key, partition, offset, stamp)
+    # The metric batches' point rules are checked for the whole chunk at once; where they or any rule fail, the
+    # message is classified again with every rule, so each dead letter names the rule classify() names.
+    items = [classify(value, key, partition, offset, stamp, points=False) for value, key, offset, stamp in raws]
+    again = not points_valid([i.event.payload for i in items
+                              if isinstance(i, LoggedEvent) and isinstance(i.event.payload, MetricsLogged)])
+    for raw, item in zip(raws, items, strict=True):
+        if isinstance(item, DeadLetter) or (again and isinstance(item.event.payload, MetricsLogged)):
+            item = classify(raw[0], raw[1], partition, raw[2], raw[3])
         if isinstance(item, DeadLetter):
             dead.append(item)
         else:
@@ -123,6 +129,7 @@ def merged(blocks: list[Any]) -> Any:
     if isinstance(first, MetricBlock):
         points = MetricBlock(first.table, first.columns)
         points.parts = [part for block in blocks for part in block.parts]
+        points.sorted_insert = first.sorted_insert
         return points
     if isinstance(first, SummaryBlock):
         return SummaryBlock(first.table, pa.concat_tables([block.rows for block in blocks]))

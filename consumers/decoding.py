@@ -24,13 +24,14 @@ class DeadLetter:
 
 
 def classify(value: bytes | None, key: bytes | None, partition: int, offset: int,
-             timestamp_ms: int | None = None) -> LoggedEvent | DeadLetter:
-    """Decode and validate one message; never raises for bad bytes."""
+             timestamp_ms: int | None = None, *, points: bool = True) -> LoggedEvent | DeadLetter:
+    """Decode and validate one message; never raises for bad bytes. `points=False`: a metric batch's point rules
+    are left to the caller (`schemas.points_valid`, see `validate_event`)."""
     fingerprint = ""
     key_text = (key or b"").decode("utf-8", "replace")
     try:
         fingerprint = read_fingerprint(value or b"").hex()
-        event = check_key(validate_event(decode(value or b"")), key_text)
+        event = check_key(validate_event(decode(value or b""), points=points), key_text)
     except (DecodeError, InvalidEventError) as exc:
         at = datetime.fromtimestamp(max(timestamp_ms or 0, 0) / 1000, UTC)
         return DeadLetter(partition, offset, key_text[:MAX_KEY_CHARS], exc.reason, str(exc), fingerprint, at)

@@ -22,6 +22,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from typing import Literal, Protocol
 from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 
+from consumers.clickhouse import open_client
 from consumers.derived import DERIVED, Derived
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Projection
 from consumers.replay import Replay, ReplayError
@@ -48,6 +50,7 @@ SUMS = "__sums"  # a streamed scratch table's per-run checksums (and `SUMS + "_m
 STREAM_MIN_ROWS = 100_000
 CATCH_UP_LAG = 5_000  # messages: below this lag the live projection is paused for the last stretch
 CATCH_UP_ROUNDS = 50
+DDL_WORKERS = 3  # clients creating and dropping a job's tables side by side (24 tables: 0.23 -> 0.09 s)
 FOREIGN_MEMBER_WAIT_S = 20.0  # a killed projector leaves the group when its session times out (10 s, projector.py)
 
 
@@ -239,18 +242,12 @@ class MaintenanceJob:
                     "{names:Array(String)}", parameters={"names": sums}).result_rows}
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
-            for table in shadows:
-                self.client.command(f"DROP TABLE IF EXISTS `{table}`")
-            columns = self._columns()
-            for table in self.tables.names:
-                if table in self.streamed:
-                    for sql in streamed_sql(table, self.tables.physical(table), columns[table]):
-                        self.client.command(sql)
-                else:
-                    self.client.command(f"CREATE TABLE `{self.tables.physical(table)}` AS `{table}`")
             self._replay = Replay(self.settings, self.client, self.tables,  # a Null table does not sort
                                   sort_metrics="metrics" not in self.streamed)
-            self._replay.pause_merges()
+            columns = self._columns()
+            self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names] + self._create_sql(table, columns)
+                                for table, names in self._shadows_by_table(shadows).items()])
+            self._replay.pause_merges(stopped=True)  # by `_create_sql`
             self._replay.start()
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
@@ -278,7 +275,7 @@ class MaintenanceJob:
                     self.status.differences = [asdict(d) | {"what": d.what} for d in self._differences()]
                 self.status.paused_s = round(time.monotonic() - began, 3)
             self._phase("dropping shadow tables")
-            self._drop(shadows)
+            self._drop(shadows, wait=False)
             self.status.counts_after = self._counts(self.tables.names)
             self.refresh()
             self.status.state = "done"
@@ -392,7 +389,47 @@ class MaintenanceJob:
             found.extend(compare(table, *sums))
         return found
 
-    def _drop(self, tables: Sequence[str]) -> None:
-        for table in tables:
-            self.client.command(f"DROP TABLE IF EXISTS `{table}` SYNC")
+    def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
+        """The statements making `table`'s shadow, merges stopped (the replay resumes them when parts pile up)."""
+        shadow = self.tables.physical(table)
+        made = streamed_sql(table, shadow, columns[table]) if table in self.streamed else \
+            [f"CREATE TABLE `{shadow}` AS `{table}`"]
+        return [*made, f"SYSTEM STOP MERGES `{shadow}`"]
+
+    def _shadows_by_table(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """Shadow tables (and a streamed table's sums and view) grouped by the table they shadow, in the given
+        order (a view before its tables)."""
+        out: dict[str, list[str]] = {}
+        for name in names:
+            table = next((t for t in self.tables.names if name.startswith(self.tables.physical(t))
+                          and name[len(self.tables.physical(t)):] in ("", SUMS, f"{SUMS}_mv")), name)
+            out.setdefault(table, []).append(name)
+        return out
+
+    def _side_by_side(self, statements: list[list[str]]) -> None:
+        """Run each list of statements in order, the lists side by side on up to DDL_WORKERS clients: a DDL
+        statement costs ~10 ms in chdb whatever it does, and the shadow tables never depend on one another."""
+        bins = [statements[i::DDL_WORKERS] for i in range(min(DDL_WORKERS, len(statements)))]
+
+        def work(i: int) -> None:
+            client = self.client if i == 0 else open_client(self.settings.clickhouse_url,
+                                                            self.settings.clickhouse_database)
+            try:
+                for sql in (sql for group in bins[i] for sql in group):
+                    client.command(sql)
+            finally:
+                if client is not self.client:
+                    client.close()
+
+        with ThreadPoolExecutor(max_workers=len(bins) or 1, thread_name_prefix="runstream-ddl") as pool:
+            for done in [pool.submit(work, i) for i in range(len(bins))]:
+                done.result()
+
+    def _drop(self, tables: Sequence[str], *, wait: bool = True) -> None:
+        """Drop these tables. `wait=False`: their files are removed later, in the background (after
+        database_atomic_delay_before_drop_table_sec in an Atomic database); `SYNC` waited 0.1-0.7 s for the
+        catalogue's drop task even for empty tables, while removing them takes milliseconds."""
+        sync = " SYNC" if wait else ""
+        self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`{sync}" for name in names]
+                            for names in self._shadows_by_table(tables).values()])
 

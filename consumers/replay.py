@@ -29,6 +29,7 @@ REPLAY_CHUNK_BYTES = 8 * 1024 * 1024  # per group of partitions: each group pays
 # 0.5 s a call gathered ~3,000 metric batches (2M points) before the inserts of the first one could start.
 REPLAY_POLL_S = 0.05
 REPLAY_FETCH_BACKOFF_MS = 10
+REPLAY_FETCH_QUEUE_FACTOR = 4
 REPLAY_INSERT_WORKERS = 2
 # Merging the shadow tables' parts while they are written took ~30% of a replay's CPU, and merged them more than
 # once; past this many inserts (a part each) merges resume, far below ClickHouse's parts_to_delay_insert (1000).
@@ -73,7 +74,9 @@ class Replay:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "client.id": "runstream-replay",
-            "queued.max.messages.kbytes": settings.fetch_queue_kbytes,  # the projector's memory bound
+            # Four times the projector's prefetch: with one group's worth (8 MiB) the fetcher refilled only once
+            # the replay had drained it, and consume() waited 0.86 s of a 5M-point rebuild, 0.42-0.61 s with 32 MiB.
+            "queued.max.messages.kbytes": REPLAY_FETCH_QUEUE_FACTOR * settings.fetch_queue_kbytes,
             # librdkafka waits this long to fetch again once its queue was full (default 1 s): the replay drains
             # the queue in one group, then sat idle waiting for the next fetch (1.4-1.6 s of 5M points' 7 s).
             "fetch.queue.backoff.ms": REPLAY_FETCH_BACKOFF_MS,
@@ -85,7 +88,7 @@ class Replay:
                                    sort_metrics=sort_metrics)
         self.writer = BatchWriter(self._sink, tables,
                                   token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
-                                  chunk_bytes=REPLAY_CHUNK_BYTES)
+                                  chunk_bytes=REPLAY_CHUNK_BYTES, sort_metrics=sort_metrics)
         self._stalls = StallWatch(settings.stall_skip_after)
         self._client = client
         self._merges_paused = False
@@ -106,11 +109,13 @@ class Replay:
         self.writer.load_positions(self.partitions)  # shadow tables start empty; this also sets up positions
         self.counters.consumed = dict.fromkeys(self.partitions, -1)
 
-    def pause_merges(self) -> None:
+    def pause_merges(self, *, stopped: bool = False) -> None:
         """Stop background merges of the tables written (until `resume_merges`, too many parts, or a restart:
-        the stop is not persisted). A rebuild starts them again on the tables it swapped in."""
-        for table in self.tables.names:
-            self._client.command(f"SYSTEM STOP MERGES `{self.tables.physical(table)}`")
+        the stop is not persisted). A rebuild starts them again on the tables it swapped in. `stopped`: the
+        caller already ran `SYSTEM STOP MERGES` on each of them (as it created them)."""
+        if not stopped:
+            for table in self.tables.names:
+                self._client.command(f"SYSTEM STOP MERGES `{self.tables.physical(table)}`")
         self._merges_paused = True
 
     def resume_merges(self) -> None:

@@ -18,7 +18,7 @@ from consumers.chunks import merged
 from consumers.derived import Derived
 from consumers.errors import SinkError
 from consumers.projections import Block
-from consumers.projections.metrics import MetricBlock, in_sorting_key_order
+from consumers.projections.metrics import MetricBlock
 from consumers.projections.summary import SummaryBlock
 
 log = logging.getLogger("runstream.projector")
@@ -50,8 +50,9 @@ class ClickHouseSink:
         self._retries = retries
         self._max_backoff_s = max_backoff_s
         self.sort_metrics = sort_metrics
-        """Send metric points in the table's sorting-key order (ClickHouse then skips its sort); off for a table
-        that does not sort (verify's Null tables)."""
+        """Send metric points in the table's sorting-key order (ClickHouse then skips its sort; the summary's rows
+        are made from the same sorted points); off for a table that does not sort (verify's Null tables), whose
+        writer marks its blocks so (`MetricBlock.sorted_insert`)."""
         self._types: dict[str, dict[str, ClickHouseType]] = {}
 
     def column_types(self, table: str, columns: tuple[str, ...]) -> list[ClickHouseType]:
@@ -79,6 +80,19 @@ class ClickHouseSink:
             parameters={"partitions": partitions},
         )
         return {int(p): int(o) for p, o in result.result_rows}
+
+    def positions_of(self, tables: list[str], partitions: list[int]) -> dict[str, dict[int, int]]:
+        """`positions` of several tables in one statement (each statement costs ~2-4 ms however small)."""
+        if not tables:
+            return {}
+        result = self._client.query(" UNION ALL ".join(
+            f"SELECT {i} AS t, kafka_partition AS p, toUInt64(max(kafka_offset)) AS o FROM `{table}` "
+            "WHERE kafka_partition IN {partitions:Array(UInt32)} GROUP BY kafka_partition"
+            for i, table in enumerate(tables)), parameters={"partitions": partitions})
+        out: dict[str, dict[int, int]] = {table: {} for table in tables}
+        for i, p, o in result.result_rows:
+            out[tables[int(i)]][int(p)] = int(o)
+        return out
 
     def seen_event_ids(self, before: dict[int, int], run_ids: list[str], event_ids: list[str], *,
                        table: str = "events") -> dict[int, set[str]]:
@@ -141,9 +155,9 @@ class ClickHouseSink:
     def insert(self, block: Block, *, token: str) -> None:
         """Insert the block; a retry with the same token is deduplicated by ClickHouse."""
         settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
-        arrow = block.to_arrow() if isinstance(block, MetricBlock | SummaryBlock) else None
-        if arrow is not None and isinstance(block, MetricBlock) and self.sort_metrics:
-            arrow = in_sorting_key_order(arrow)  # here, on the inserting thread (a replay's or the side one)
+        arrow = block.to_arrow() if isinstance(block, SummaryBlock) else None
+        if isinstance(block, MetricBlock):  # sorted here (the inserting thread) unless the summary did it first
+            arrow = block.to_arrow_in_key_order() if self.sort_metrics and block.sorted_insert else block.to_arrow()
         try:
             for attempt in self._retrying():
                 with attempt:
@@ -238,6 +252,10 @@ class PipelinedSink(ClickHouseSink):
     def positions(self, table: str, partitions: list[int]) -> dict[int, int]:
         self.flush()
         return super().positions(table, partitions)
+
+    def positions_of(self, tables: list[str], partitions: list[int]) -> dict[str, dict[int, int]]:
+        self.flush()
+        return super().positions_of(tables, partitions)
 
     def seen_event_ids(self, before: dict[int, int], run_ids: list[str], event_ids: list[str], *,
                        table: str = "events") -> dict[int, set[str]]:

@@ -21,6 +21,7 @@ from consumers.derived import DERIVED, Derived
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, Projection
 from consumers.projections.events import dead_letter_row
+from consumers.projections.metrics import MetricBlock
 from consumers.screening import misfiled
 from consumers.sink import ClickHouseSink
 from consumers.stats import ProjectorStats
@@ -87,6 +88,8 @@ class BatchWriter:
     event_ids: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     pending: dict[str, list[Block]] = field(default_factory=dict)
     """Derived rows built from blocks and not inserted yet (replays: `defer_derived`)."""
+    sort_metrics: bool = True
+    """Metric points go to a table that sorts them (False: verify's Null table; see `MetricBlock.sorted_insert`)."""
     side: ClickHouseSink | None = None
     """A second sink (its own client) for the metrics table beside the others (`apply_all`); None: one sink."""
     _side_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -95,8 +98,9 @@ class BatchWriter:
         """Read every table's position from ClickHouse, derive what a crash left underived, and return the
         position of the events table: consumption resumes after it (every message leaves an events row, while
         a sparse table such as artifacts may have no row in a partition at all)."""
+        found = self.sink.positions_of([self.tables.physical(t) for t in self.tables.names], partitions)
         for table in self.tables.names:
-            self.positions[table] = self.sink.positions(self.tables.physical(table), partitions)
+            self.positions[table] = found[self.tables.physical(table)]
         self.owners.clear()
         self.event_ids.clear()
         self.pending.clear()  # the positions just read do not count them
@@ -174,7 +178,12 @@ class BatchWriter:
         return self.apply_all(self._screened([self._prepared(partition, msgs) for partition, msgs in group]))
 
     def _prepared(self, partition: int, msgs: list[Message]) -> tuple[PreparedChunk, list[Message]]:
-        return prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections), msgs
+        chunk = prepare_chunk(partition, [raw_of(m) for m in msgs], self.tables.projections)
+        if not self.sort_metrics:
+            for block in chunk.blocks:
+                if isinstance(block, MetricBlock):
+                    block.sorted_insert = False
+        return chunk, msgs
 
     def _screened(self, prepared: list[tuple[PreparedChunk, list[Message]]]) -> list[PreparedChunk]:
         """Screen prepared chunks (`screen`) and publish their dead letters (live only), in order."""

@@ -36,7 +36,7 @@ from schemas.events import (
     TagDeleted,
     TagsSet,
 )
-from schemas.validation import validate_event
+from schemas.validation import points_valid, validate_event
 
 __all__ = [
     "ArtifactLogged", "BadMagicError", "DatasetInput", "DecodeError", "EXPERIMENT_EVENTS", "ExperimentCreated",
@@ -44,5 +44,5 @@ __all__ = [
     "InputsLogged", "InvalidEventError", "MetricsLogged", "ParamsLogged", "Payload", "Producer", "RunDeleted",
     "RunEvent", "RunRenamed", "RunRestored", "RunStarted", "RunStatus", "RunStatusChanged", "SchemaCatalog",
     "SchemaError", "TagDeleted", "TagsSet", "TruncatedMessageError", "UnknownFingerprintError", "decode",
-    "default_catalog", "encode", "metric_columns", "validate_event",
+    "default_catalog", "encode", "metric_columns", "points_valid", "validate_event",
 ]

@@ -44,8 +44,9 @@ def check_int(what: str, value: int, low: int, high: int) -> None:
         raise OutOfRangeError(f"{what} {value} is outside [{low}, {high}]")
 
 
-def check_ranges(event: RunEvent) -> RunEvent:
-    """Return the event unchanged, or raise OutOfRangeError naming the first value out of range."""
+def check_ranges(event: RunEvent, *, points: bool = True) -> RunEvent:
+    """Return the event unchanged, or raise OutOfRangeError naming the first value out of range (`points=False`:
+    not looking at a metric batch's steps and timestamps, see `validation.points_valid`)."""
     if event.event_id == NIL_EVENT_ID:
         raise OutOfRangeError("event_id is the nil UUID, which marks dead letters and duplicates")
     check_int("seq", event.seq, 1, SEQ_MAX)
@@ -54,6 +55,8 @@ def check_ranges(event: RunEvent) -> RunEvent:
     payload = event.payload
     if isinstance(payload, MetricsLogged) and len(payload):
         check_int("metric batch size", len(payload), 0, UINT32_MAX)
+        if not points:
+            return event
         # numpy's min/max (the builtins make a Python object per point of these numpy columns)
         check_int("step", int(payload.steps.min()), STEP_MIN, STEP_MAX)
         check_int("step", int(payload.steps.max()), STEP_MIN, STEP_MAX)

@@ -52,6 +52,26 @@ class PointColumns:
     part_partitions: list[int]  # the partition of each event
 
 
+@dataclass(frozen=True, slots=True)
+class KeyOrdered:
+    """Every point of a block in the metrics table's sorting-key order (`SORTING_KEY`), strings as codes into
+    sorted lists of distinct values, and where each (experiment, key, run) group starts."""
+
+    experiments: list[str]
+    runs: list[str]
+    keys: list[str]
+    experiment: np.ndarray
+    run: np.ndarray
+    key: np.ndarray
+    step: np.ndarray
+    ts: np.ndarray
+    value: np.ndarray
+    partition: np.ndarray
+    offset: np.ndarray
+    point_index: np.ndarray
+    starts: np.ndarray  # first row of each (experiment, key, run) group, ascending
+
+
 class MetricBlock:
     """The metric points of several events, kept as each event's numpy columns until `to_arrow`."""
 
@@ -61,7 +81,12 @@ class MetricBlock:
         self.parts: list[_Part] = []
         self._arrow: pa.Table | None = None  # built once: the metrics insert and the summary both read it
         self._points: PointColumns | None = None
+        self._ordered: KeyOrdered | None = None
+        self._ordered_arrow: pa.Table | None = None
         self._building = threading.Lock()  # the summary (main thread) and the insert (a worker) read it at once
+        self.sorted_insert = True
+        """Its points are inserted in sorting-key order (`to_arrow_in_key_order`), so the summary reads the same
+        sorted points; False where the table does not sort (verify's Null table): the summary groups them itself."""
 
     def __len__(self) -> int:
         return sum(len(p.batch) for p in self.parts)
@@ -70,13 +95,14 @@ class MetricBlock:
         e = logged.event
         if isinstance(e.payload, MetricsLogged) and len(e.payload):
             self.parts.append(_Part(e.experiment_id, e.run_id, logged.partition, logged.offset, e.payload))
-            self._arrow = self._points = None
+            self._arrow = self._points = self._ordered = self._ordered_arrow = None
 
     def without(self, offsets: set[int], done: int) -> MetricBlock:
         """The block without the events at these offsets or at offsets up to `done` (whole events: a batch
         is one offset)."""
         out = MetricBlock(self.table, self.columns)
         out.parts = [p for p in self.parts if p.offset > done and p.offset not in offsets]
+        out.sorted_insert = self.sorted_insert
         return out
 
     @property
@@ -102,6 +128,28 @@ class MetricBlock:
         if self._points is None:
             self._points = _point_columns(self.parts)
         return self._points
+
+    def key_ordered(self) -> KeyOrdered:
+        """The points in the table's sorting-key order (sorted once: the insert and the summary both read them)."""
+        with self._building:
+            if self._ordered is None:
+                self._ordered = _key_ordered(self._point_columns())
+                if self._arrow is None:
+                    self._points = None  # rebuilt if asked again; the sorted copy is what is read from here on
+            return self._ordered
+
+    def to_arrow_in_key_order(self) -> pa.Table:
+        """`to_arrow()`'s rows in the table's sorting-key order. ClickHouse checks whether an inserted block is
+        already in order and then skips sorting it: that sort was about half of a metrics insert's CPU. Only a
+        hint: a block out of order is sorted by ClickHouse as before, so what is stored is the same either way."""
+        ordered = self.key_ordered()
+        with self._building:
+            if self._ordered_arrow is None:
+                self._ordered_arrow = self._build(PointColumns(
+                    ordered.experiments, ordered.runs, ordered.keys, ordered.experiment, ordered.run, ordered.key,
+                    ordered.step, ordered.ts, ordered.value, ordered.partition, ordered.offset, ordered.point_index,
+                    counts=np.zeros(0, dtype=np.int64), part_partitions=[]))
+            return self._ordered_arrow
 
     def _build(self, points: PointColumns) -> pa.Table:
         columns = {
@@ -154,41 +202,29 @@ def _codes(values: list[str], counts: np.ndarray) -> tuple[list[str], np.ndarray
 SORTING_KEY = ("experiment_id", "key", "run_id", "step", "kafka_partition", "kafka_offset", "point_index")
 
 
-def in_sorting_key_order(table: pa.Table) -> pa.Table:
-    """The rows of a `MetricBlock.to_arrow()` table in the metrics table's sorting-key order. ClickHouse checks
-    whether an inserted block is already in order and then skips sorting it: that sort was about half of a
-    metrics insert's CPU. Only a hint: a block out of order is sorted by ClickHouse as before, so what is stored
-    is the same either way."""
-    if table.num_rows < 2:
-        return table
-    codes, sizes, dictionaries = {}, [], {}
-    for name in ("experiment_id", "key", "run_id"):
-        column = table.column(name).combine_chunks()
-        if not isinstance(column, pa.DictionaryArray):
-            column = column.dictionary_encode()
-        ranked, rank = _ranked(column.dictionary.to_pylist())  # ClickHouse compares Strings as UTF-8 bytes,
-        codes[name] = rank[column.indices.to_numpy(zero_copy_only=False)]  # which order like code points
-        dictionaries[name] = ranked
-        sizes.append(len(ranked))
-    group = (codes["experiment_id"].astype(np.int64) * sizes[1] + codes["key"]) * sizes[2] + codes["run_id"]
-    if sizes[0] * sizes[1] * sizes[2] <= 2**16:
+def _key_ordered(points: PointColumns) -> KeyOrdered:
+    """The points sorted by `SORTING_KEY` (strings by their code points, which order as ClickHouse's UTF-8
+    bytes): a stable sort of the (experiment, key, run) group keeps each group's rows in event order, which is
+    already (step, partition, offset, point index) order in the usual batch; otherwise a full lexsort."""
+    ranked = [_ranked(values) for values in (points.experiments, points.keys, points.runs)]
+    (experiments, e_rank), (keys, k_rank), (runs, r_rank) = ranked
+    experiment, key, run = e_rank[points.experiment], k_rank[points.key], r_rank[points.run]
+    group = (experiment.astype(np.int64) * len(keys) + key) * len(runs) + run
+    if len(experiments) * len(keys) * len(runs) <= 2**16:
         group = group.astype(np.uint16)  # numpy's stable sort of 16-bit integers is a radix sort
-    rest = {name: table.column(name).to_numpy() for name in ("step", "kafka_partition", "kafka_offset", "point_index")}
-    order = np.argsort(group, kind="stable")  # within a group the rows keep their order: usually (step, offset)
-    g, s, p, o, i = group[order], *(rest[name][order] for name in rest)
-    ahead = (s[1:] > s[:-1]) | ((s[1:] == s[:-1]) & ((p[1:] > p[:-1]) | ((p[1:] == p[:-1]) & (
-        (o[1:] > o[:-1]) | ((o[1:] == o[:-1]) & (i[1:] >= i[:-1]))))))
-    if not np.all(ahead | (g[1:] != g[:-1])):
-        order = np.lexsort((rest["point_index"], rest["kafka_offset"], rest["kafka_partition"], rest["step"], group))
-    columns = {}
-    for name in table.column_names:
-        if name in codes:
-            columns[name] = pa.DictionaryArray.from_arrays(codes[name][order], dictionaries[name])
-        elif name == "ts":
-            columns[name] = pa.array(table.column(name).cast(pa.int64()).to_numpy()[order]).view(_TS)
-        else:
-            columns[name] = table.column(name).to_numpy()[order]
-    return pa.table(columns)
+    order = np.argsort(group, kind="stable")
+    g, s, p, o, i = group[order], points.step[order], points.partition[order], points.offset[order], \
+        points.point_index[order]
+    if len(g) > 1:
+        ahead = (s[1:] > s[:-1]) | ((s[1:] == s[:-1]) & ((p[1:] > p[:-1]) | ((p[1:] == p[:-1]) & (
+            (o[1:] > o[:-1]) | ((o[1:] == o[:-1]) & (i[1:] >= i[:-1]))))))
+        if not np.all(ahead | (g[1:] != g[:-1])):
+            order = np.lexsort((points.point_index, points.offset, points.partition, points.step, group))
+            g, s, p, o, i = group[order], points.step[order], points.partition[order], points.offset[order], \
+                points.point_index[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.zeros(0, dtype=np.int64)
+    return KeyOrdered(experiments, runs, keys, experiment[order], run[order], key[order], s, points.ts[order],
+                      points.value[order], p, o, i, starts)
 
 
 def _ranked(values: list[str]) -> tuple[list[str], np.ndarray]:

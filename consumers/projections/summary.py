@@ -47,7 +47,31 @@ class SummaryBlock:
 
 
 def summary_block(points: MetricBlock) -> SummaryBlock:
-    """The summary rows of a metric block, from its numpy columns: groups are numbered from the events'
+    """The summary rows of a metric block. From its points in sorting-key order (`MetricBlock.key_ordered`, the
+    order the insert sends them in, sorted once for both) when the block is inserted sorted and each (experiment,
+    key, run) lies in one partition, as a run's events do (keyed by run); otherwise from its numpy columns in event
+    order."""
+    if not len(points):
+        return SummaryBlock("run_metric_summary", _empty())
+    if not points.sorted_insert:  # sorting every column only for the summary costs more than grouping
+        return _summary_by_event(points)
+    ordered = points.key_ordered()
+    starts = ordered.starts
+    partition = ordered.partition
+    if np.array_equal(partition[starts], np.maximum.reduceat(partition, starts)) and \
+            np.array_equal(partition[starts], np.minimum.reduceat(partition, starts)):
+        rows, firsts = _aggregate_sorted(starts, ordered.step, ordered.ts, ordered.value, ordered.offset,
+                                         ordered.point_index, partition)
+        labels = {"experiment_id": (ordered.experiment, ordered.experiments), "run_id": (ordered.run, ordered.runs),
+                  "key": (ordered.key, ordered.keys)}
+        for name, (codes, distinct) in labels.items():
+            rows[name] = pa.DictionaryArray.from_arrays(codes[firsts], distinct).dictionary_decode()
+        return SummaryBlock("run_metric_summary", pa.table({c: rows[c] for c in COLUMNS}))
+    return _summary_by_event(points)
+
+
+def _summary_by_event(points: MetricBlock) -> SummaryBlock:
+    """The summary rows from the block's numpy columns in event order: groups are numbered from the events'
     (experiment, run, partition) and the points' key codes, so no string column is read per point."""
     columns = points.point_columns()
     if not len(columns.step):
@@ -93,15 +117,22 @@ def _aggregate(groups: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.n
                index: np.ndarray, partition: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
     """Every column but the labels, one row per group in group order; and a point of each group (for its
     labels). Within a group, points must come in (kafka_offset, point_index) order."""
-    n = len(groups)
     if groups.max() < 2**16:
         groups = groups.astype(np.uint16)  # numpy's stable sort of 16-bit integers is a radix sort
     order = np.argsort(groups, kind="stable")  # stable: within a group, rows stay in (offset, point index) order
     sorted_groups = groups[order]
     starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    counts = np.diff(np.r_[starts, n])
-    step, ts, value, offset, index = step[order], ts[order], value[order], offset[order], index[order]
+    rows, firsts = _aggregate_sorted(starts, step[order], ts[order], value[order], offset[order], index[order],
+                                     partition[order])
+    return rows, order[firsts]
 
+
+def _aggregate_sorted(starts: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.ndarray, offset: np.ndarray,
+                      index: np.ndarray, partition: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
+    """`_aggregate` of rows already grouped (each group's rows contiguous, from `starts`), each group's rows of
+    one step in (kafka_offset, point_index) order; and the first row of each group."""
+    n = len(step)
+    counts = np.diff(np.r_[starts, n])
     # The last point by (step, ts, kafka_offset, point_index): the highest step, then among those the latest
     # time, then the last such row (rows of a group are in offset and point-index order).
     last_step = np.maximum.reduceat(step, starts)
@@ -125,10 +156,10 @@ def _aggregate(groups: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.n
         "point_count": counts.astype(np.uint64),
         "last_step": last_step,
         "last_ts": pa.array(np.maximum.reduceat(ts, starts)).view(_TS),
-        "kafka_partition": partition[order[starts]],
+        "kafka_partition": partition[starts],
         "kafka_offset": np.maximum.reduceat(offset, starts),
     }
-    return rows, order[starts]
+    return rows, starts
 
 
 def _sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -175,3 +175,27 @@ def test_classify_never_raises_for_random_bytes() -> None:
 def test_an_out_of_range_event_time_is_a_dead_letter() -> None:
     result = classify(raw_message(event_time=2**62), b"k", 0, 0)
     assert isinstance(result, DeadLetter)
+
+
+def test_a_chunk_checks_points_at_once_and_names_the_rule_classify_names() -> None:
+    """prepare_chunk leaves the point rules out of each message's classify and checks every batch of the chunk
+    at once; a chunk with bad batches still gives the dead letters (and reasons) of classify one by one."""
+    from consumers.chunks import prepare_chunk
+    from consumers.projections import PROJECTIONS
+
+    batches = [
+        MetricsLogged(["a", "b"], [0, 1], [1, 2], [1_700_000_000_000] * 2, [1.0, 2.0]),
+        MetricsLogged(["a"], [0, 0], [1, 2**60], [1_700_000_000_000] * 2, [1.0, 2.0]),  # step out of range
+        MetricsLogged(["a"], [0, 3], [1, 2], [1_700_000_000_000] * 2, [1.0, 2.0]),  # index outside names
+        MetricsLogged(["a", ""], [0, 5], [1, 2], [1_700_000_000_000] * 2, [1.0, 2.0]),  # both: index named first
+        MetricsLogged(["a"], [0], [1], [-(2**62)], [1.0]),  # timestamp out of range
+        MetricsLogged(["a"], [-1], [1], [1_700_000_000_000], [1.0]),  # negative index
+    ]
+    for chosen in ([0], [0, 1], [0, 2, 3], [3, 0], [4, 0, 5], list(range(len(batches)))):
+        raws = [(encode(make_event(batches[b], seq=i + 1)), RUN_ID.encode(), i, 0) for i, b in enumerate(chosen)]
+        chunk = prepare_chunk(3, raws, PROJECTIONS)  # type: ignore[arg-type]
+        one_by_one = [classify(value, key, 3, offset, stamp) for value, key, offset, stamp in raws]
+        want = [(d.offset, d.reason, d.message) for d in one_by_one if isinstance(d, DeadLetter)]
+        assert [(d.offset, d.reason, d.message) for d in chunk.dead] == want, chosen
+        assert [e.offset for e in chunk.events] == [e.offset for e in one_by_one if isinstance(e, LoggedEvent)]
+        assert len(want) == sum(b != 0 for b in chosen), chosen

@@ -1,4 +1,5 @@
-"""consumers.projections.metrics.in_sorting_key_order: metric rows sent in the table's sorting-key order."""
+"""consumers.projections.metrics.MetricBlock.to_arrow_in_key_order: metric rows sent in the table's sorting-key
+order."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from consumers.projections.base import LoggedEvent
-from consumers.projections.metrics import SORTING_KEY, MetricBlock, in_sorting_key_order
+from consumers.projections.metrics import SORTING_KEY, MetricBlock
 from schemas import MetricsLogged, Producer, RunEvent
 
 PRODUCER = Producer("host", 1, "user", "0.1")
@@ -46,8 +47,9 @@ def clickhouse_key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 def test_rows_come_in_the_sorting_key_order_and_are_the_same_rows() -> None:
     for seed in range(60):
-        table = block_of(seed).to_arrow()
-        ordered = in_sorting_key_order(table)
+        block = block_of(seed)
+        table = block.to_arrow()
+        ordered = block.to_arrow_in_key_order()
         assert ordered.schema == table.schema, seed
         got = rows(ordered)
         assert [clickhouse_key(r) for r in got] == sorted(clickhouse_key(r) for r in got), seed
@@ -55,9 +57,20 @@ def test_rows_come_in_the_sorting_key_order_and_are_the_same_rows() -> None:
         assert sorted(points) == sorted(tuple(r[c] for c in table.column_names) for r in rows(table)), seed
 
 
-def test_a_block_in_order_stays_as_it_is() -> None:
-    table = block_of(3).to_arrow()
-    once = in_sorting_key_order(table)
-    assert rows(in_sorting_key_order(once)) == rows(once)
-    empty = MetricBlock("metrics").to_arrow()
-    assert in_sorting_key_order(empty).num_rows == 0
+def test_the_sorted_points_are_made_once_and_an_empty_block_has_none() -> None:
+    block = block_of(3)
+    assert block.to_arrow_in_key_order() is block.to_arrow_in_key_order()
+    assert block.key_ordered() is block.key_ordered()
+    assert MetricBlock("metrics").to_arrow_in_key_order().num_rows == 0
+
+
+def test_a_block_out_of_step_order_within_a_group_is_still_sorted() -> None:
+    """Steps going backwards inside one (experiment, key, run): the stable sort is not enough, the full sort runs."""
+    block = MetricBlock("metrics")
+    for offset, steps in enumerate([[5, 6, 7], [1, 2, 3], [4, 4, 0]]):
+        batch = MetricsLogged(["loss"], [0, 0, 0], steps, [0, 0, 0], [0.1, 0.2, 0.3])  # type: ignore[arg-type]
+        block.add(LoggedEvent(RunEvent(str(uuid.uuid4()), "ab" * 16, "exp", offset + 1, T0, PRODUCER, batch), 1,
+                              offset, "fp"))
+    got = rows(block.to_arrow_in_key_order())
+    assert [clickhouse_key(r) for r in got] == sorted(clickhouse_key(r) for r in got)
+    assert [r["step"] for r in got] == [0, 1, 2, 3, 4, 4, 5, 6, 7]

@@ -157,6 +157,9 @@ class RecordingSink:
     def positions(self, table: str, partitions: list[int]) -> dict[int, int]:
         return dict(self.stored.get(table, {}))
 
+    def positions_of(self, tables: list[str], partitions: list[int]) -> dict[str, dict[int, int]]:
+        return {table: self.positions(table, partitions) for table in tables}
+
     def derive(self, derived: Any, partition: int, after: int, upto: int, **_: Any) -> None:
         self.inserted.append((derived.table, list(range(after + 1, upto + 1))))
         self.by_sql.append(derived.table)

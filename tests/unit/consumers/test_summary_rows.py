@@ -210,3 +210,34 @@ def test_the_derived_tables_build_their_rows_from_the_block() -> None:
     assert block.table == "event_offsets"
     assert [list(c) for c in block.data] == [[4], [12], [2], [1]]
     assert len(offsets_block(events_projection.PROJECTION.block([]))) == 0
+
+
+def test_summary_block_from_points_in_key_order_equals_a_point_by_point_reference() -> None:
+    for seed in range(40):
+        block = random_block(seed)  # one partition: the rows come from the points in sorting-key order
+        want = reference(block)
+        table = summary_block(block).to_arrow()
+        assert table.schema == summarize(block.to_arrow()).schema
+        got = {(r["experiment_id"], r["key"], r["run_id"], r["kafka_partition"]): r for r in table.to_pylist()}
+        assert got.keys() == want.keys(), seed
+        for group, expected in want.items():
+            row = got[group]
+            state = np.frombuffer(row["last_value"], dtype=ARG_MAX_STATE)[0]
+            assert same((int(state["step"]), int(state["ts"]), int(state["kafka_offset"]),
+                         int(state["point_index"])), expected["order"]), (seed, group)
+            assert same(float(state["value"]), expected["last"]), (seed, group)
+            assert same(row["min_value"], expected["min"]) and same(row["max_value"], expected["max"]), seed
+            assert same(row["sum_value"], expected["sum"]), (seed, group)
+            assert row["point_count"] == expected["point_count"] and row["last_step"] == expected["last_step"]
+            assert row["value_count"] == expected["value_count"] and row["kafka_offset"] == expected["offset"]
+
+
+def test_a_block_not_inserted_sorted_gives_the_same_summary_rows_without_sorting() -> None:
+    for seed in range(20):
+        block, unsorted = random_block(seed), random_block(seed)
+        unsorted.sorted_insert = False  # verify's Null table: grouped from the event-order columns
+        key = lambda row: (row["experiment_id"], row["key"], row["run_id"], row["kafka_partition"])  # noqa: E731
+        want = sorted(summary_block(block).to_arrow().to_pylist(), key=key)
+        got = sorted(summary_block(unsorted).to_arrow().to_pylist(), key=key)
+        assert len(got) == len(want) and all(same(g[c], w[c]) for g, w in zip(got, want, strict=True) for c in COLUMNS)
+        assert unsorted._ordered is None, "nothing was sorted"

@@ -379,14 +379,17 @@ def next_poll_s(remaining: int, rate: float, *, floor: float = 0.1, ceiling: flo
     return min(ceiling, max(floor, share * remaining / rate))
 
 
-def wait_visible(api: Http, experiment_id: str, expected: int, since: float, timeout: float = 3600) -> float:
-    """Wait until the API counts `expected` points of the experiment; return the time.time() it saw them."""
+def wait_visible(api: Http, experiment_id: str, expected: int, since: float,
+                 timeout: float = 3600) -> tuple[float, int]:
+    """Wait until the API counts `expected` points of the experiment; return the time.time() it saw them and how
+    many times it asked."""
     deadline = time.monotonic() + timeout
-    last_at, last_seen = since, 0
+    last_at, last_seen, asks = since, 0, 0
     while True:
         seen, now = visible_points(api, experiment_id), time.time()
+        asks += 1
         if seen >= expected:
-            return now
+            return now, asks
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for every point visible ({seen:,} of {expected:,})")
         rate = (seen - last_seen) / max(now - last_at, 1e-3) if seen > last_seen else seen / max(now - since, 1e-3)
@@ -569,7 +572,7 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
         producers, out = start_producers(producer, (stack.bootstrap,), runs, args, sampler, "runstream producers")
         reports = [out.get(timeout=3600) for _ in range(args.producers)]
         cpu_published = cpu()
-        visible_at = wait_visible(api, experiment_id, expected, min(r["first"] for r in reports))
+        visible_at, asks = wait_visible(api, experiment_id, expected, min(r["first"] for r in reports))
         cpu_visible = cpu()
         probe.stop()
         timing = timing_between(timing_before, scrape_timing(api))
@@ -578,6 +581,7 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
         first = min(r["first"] for r in reports)
         ingest = {"points": expected, "seconds": visible_at - first, "points_per_s": expected / (visible_at - first),
                   "undelivered": sum(r["undelivered"] for r in reports), **ingest_stages(reports, visible_at),
+                  "visibility_asks": asks,
                   # CPU seconds while ingesting (from the producers' start; the server with its alert worker child)
                   "cpu_s": {"producers": round(sum(r["cpu_s"] for r in reports), 2),
                             **{f"{name} to published": round(cpu_published[name] - cpu_before[name], 2)

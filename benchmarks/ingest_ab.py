@@ -46,7 +46,8 @@ def one(checkout: Path, extra: list[str]) -> dict[str, Any]:
             "fresh_p50": float(fresh.group(1)) if fresh else float("nan"),
             "fresh_p99": float(fresh.group(2)) if fresh else float("nan"),
             "fresh_idle_p50": float(fresh.group(3)) if fresh else float("nan"),
-            "per_point": ingest.get("per_point_log_metrics_points_per_s", float("nan"))}
+            "per_point": ingest.get("per_point_log_metrics_points_per_s", float("nan")),
+            "asks": ingest.get("visibility_asks")}
 
 
 def main() -> None:

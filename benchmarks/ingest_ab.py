@@ -1,0 +1,95 @@
+"""Ingest of two checkouts alternated in one session: `sweep.py --skip-mlflow --skip-10k --repeat 1 --no-save` from
+each in turn (the order flipped every pair, so a drifting load favours neither), each checkout's own code on its
+PYTHONPATH; a markdown table of points/s, CPU per side, freshness and load, then medians and pair counts.
+
+    python benchmarks/ingest_ab.py --base /work/wt/x-base --new /work/wt/x --pairs 3 [-- extra sweep.py args]
+
+Both checkouts should hold the same benchmarks/sweep.py, so that only the code under test differs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+FRESHNESS = re.compile(r"Freshness while ingesting .*?: p50 ([\d.na]+) s, p99 ([\d.na]+) s; "
+                       r"before .*?: p50 ([\d.na]+) s")
+COLUMNS = [("points/s", "points_per_s", "{:,.0f}", True), ("published_s", "published_s", "{:.2f}", False),
+           ("visible_s", "visible_s", "{:.2f}", False), ("producers CPU s", "cpu_producers", "{:.2f}", False),
+           ("broker CPU s to visible", "cpu_broker", "{:.2f}", False),
+           ("server CPU s to visible", "cpu_server", "{:.2f}", False),
+           ("freshness p50 s", "fresh_p50", "{:.3f}", False), ("freshness p99 s", "fresh_p99", "{:.3f}", False)]
+
+
+def one(checkout: Path, extra: list[str]) -> dict[str, Any]:
+    """One sweep from a checkout: its ingest figures, freshness and the load around it."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    load = os.getloadavg()[0]
+    proc = subprocess.run([sys.executable, "benchmarks/sweep.py", "--skip-mlflow", "--skip-10k", "--repeat", "1",
+                           "--no-save", *extra], cwd=checkout, env=env, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"sweep.py failed in {checkout}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    ingest = next(json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"points"'))
+    fresh = FRESHNESS.search(proc.stdout)
+    cpu = ingest["cpu_s"]
+    return {"load": f"{load:.2f}-{os.getloadavg()[0]:.2f}", "points_per_s": ingest["points_per_s"],
+            "published_s": ingest["published_s"], "visible_s": ingest["visible_s"],
+            "cpu_producers": cpu["producers"], "cpu_broker": cpu["broker to visible"],
+            "cpu_server": cpu["server to visible"],
+            "fresh_p50": float(fresh.group(1)) if fresh else float("nan"),
+            "fresh_p99": float(fresh.group(2)) if fresh else float("nan"),
+            "fresh_idle_p50": float(fresh.group(3)) if fresh else float("nan"),
+            "per_point": ingest.get("per_point_log_metrics_points_per_s", float("nan")),
+            "asks": ingest.get("visibility_asks")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", type=Path, required=True)
+    parser.add_argument("--new", type=Path, required=True)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="append each run as a JSON line here")
+    parser.add_argument("extra", nargs="*", help="more sweep.py arguments (after --)")
+    args = parser.parse_args()
+    rows: list[tuple[int, str, dict[str, Any]]] = []
+    for pair in range(1, args.pairs + 1):
+        order = [("base", args.base), ("new", args.new)]
+        for name, checkout in order if pair % 2 else order[::-1]:
+            result = one(checkout.resolve(), args.extra)
+            rows.append((pair, name, result))
+            print(json.dumps({"pair": pair, "variant": name, "at": time.strftime("%H:%M:%S"), **result}), flush=True)
+            if args.out:
+                with args.out.open("a") as out:
+                    out.write(json.dumps({"pair": pair, "variant": name, **result}) + "\n")
+    print(table(rows))
+
+
+def table(rows: list[tuple[int, str, dict[str, Any]]]) -> str:
+    head = ["pair", "variant", "load"] + [c[0] for c in COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for pair, name, r in rows:
+        cells = [str(pair), name, r["load"]] + [f.format(r[k]) for _, k, f, _ in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    for name in ("base", "new"):
+        mine = [r for _, n, r in rows if n == name]
+        lines.append("| **median** | " + name + " | | " + " | ".join(
+            f.format(statistics.median(r[k] for r in mine)) for _, k, f, _ in COLUMNS) + " |")
+    pairs = sorted({p for p, _, _ in rows})
+    wins = []
+    for label, key, _, higher in COLUMNS:
+        both = [(next(r[key] for p, n, r in rows if p == q and n == "base"),
+                 next(r[key] for p, n, r in rows if p == q and n == "new")) for q in pairs]
+        better = sum(1 for b, n in both if (n > b if higher else n < b))
+        wins.append(f"{label}: new better in {better} of {len(both)}")
+    return "\n".join(lines) + "\n\n" + "; ".join(wins)
+
+
+if __name__ == "__main__":
+    main()

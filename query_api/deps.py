@@ -10,7 +10,7 @@ from typing import Annotated
 from clickhouse_connect.driver.client import Client
 from fastapi import Depends, Request
 
-from query_api.answers import Answers, Version, asker, no_cache
+from query_api.answers import Answers, Version, asker, no_cache, question
 from query_api.clientpool import Readers
 from query_api.facts import Facts
 from query_api.sqlclient import SqlBackend
@@ -56,6 +56,17 @@ class Remembered:
     version: Callable[[], Version | None]
     asker: str  # the digest of the request's Authorization header: answers never cross tokens
     fresh: bool  # Cache-Control: no-cache: read now (the answer is still remembered)
+
+    def respond(self, route: str, asked: object, read: Callable[[Version | None], bytes]) -> bytes:
+        """The encoded answer to `asked` (a JSON-able description of the whole question) on `route`: from memory
+        at the current data version, else `read(version)`'s (an error raised by `read` is never remembered)."""
+        return self.answers.answer((self.asker, question(route, asked)), self.version, read, fresh=self.fresh)
+
+
+def answer(remembered: "Remembered | None", route: str, asked: object,
+           read: Callable[[Version | None], bytes]) -> bytes:
+    """`read`'s answer, remembered while nothing new is projected where the app remembers answers."""
+    return read(None) if remembered is None else remembered.respond(route, asked, read)
 
 
 async def get_remembered(request: Request) -> Remembered | None:

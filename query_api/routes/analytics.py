@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from query_api.deps import ClickHouseDep, FactsDep, ReadersDep
+from query_api.answers import Version
+from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep, answer
 from query_api.errors import InvalidParameter, NotFound
-from query_api.jsonresponse import JSONResponse
+from query_api.jsonresponse import JSONResponse, dumps
 from query_api.models import CompareRequest, Comparison, Leaderboard, ParallelCoordinates
 from query_api.queries import analytics, curves, runs
 
@@ -26,33 +27,48 @@ def _known_experiment(clickhouse: ClickHouseDep, facts: FactsDep, experiment_id:
 def leaderboard(
     clickhouse: ClickHouseDep,
     facts: FactsDep,
+    remembered: RememberedDep,
     experiment_id: str,
     metric: str = Query(min_length=1, max_length=250),
     order: Literal["asc", "desc"] = "asc",
     k: int = Query(10, ge=1, le=1000),
     agg: Agg = "last",
-) -> JSONResponse:
-    """The k best live runs by a metric (its last, min or max value), with their params."""
-    _known_experiment(clickhouse, facts, experiment_id)
-    entries = analytics.leaderboard(clickhouse, experiment_id, metric, agg, order == "desc", k)
-    return JSONResponse({"experiment_id": experiment_id, "metric": metric, "agg": agg, "order": order, "runs": entries})
+) -> Response:
+    """The k best live runs by a metric (its last, min or max value), with their params. Asked again while
+    nothing new is projected, the answer comes from memory (`Cache-Control: no-cache` reads it now)."""
+    def read(_: Version | None) -> bytes:  # an unknown experiment raises here: never remembered
+        _known_experiment(clickhouse, facts, experiment_id)
+        entries = analytics.leaderboard(clickhouse, experiment_id, metric, agg, order == "desc", k)
+        return dumps({"experiment_id": experiment_id, "metric": metric, "agg": agg, "order": order,
+                      "runs": entries})
+
+    asked = {"experiment_id": experiment_id, "metric": metric, "order": order, "k": k, "agg": agg}
+    return Response(answer(remembered, "experiments/leaderboard", asked, read), media_type="application/json")
 
 
 @router.get("/experiments/{experiment_id}/parallel-coordinates", response_model=ParallelCoordinates)
 def parallel_coordinates(
     clickhouse: ClickHouseDep,
     facts: FactsDep,
+    remembered: RememberedDep,
     experiment_id: str,
     params: str = Query(min_length=1, description="comma-separated param keys"),
     metric: str = Query(min_length=1, max_length=250),
     agg: Agg = "last",
-) -> JSONResponse:
-    """One row per live run with the chosen params and metric, ready to plot."""
+) -> Response:
+    """One row per live run with the chosen params and metric, ready to plot. Asked again while nothing new is
+    projected, the answer comes from memory (`Cache-Control: no-cache` reads it now)."""
     keys = [p.strip() for p in params.split(",") if p.strip()]
     if not keys or len(keys) > 50:
         raise InvalidParameter("params must name 1 to 50 comma-separated param keys")
-    _known_experiment(clickhouse, facts, experiment_id)
-    return JSONResponse(analytics.parallel_coordinates(clickhouse, experiment_id, keys, metric, agg))
+
+    def read(_: Version | None) -> bytes:  # an unknown experiment raises here: never remembered
+        _known_experiment(clickhouse, facts, experiment_id)
+        return dumps(analytics.parallel_coordinates(clickhouse, experiment_id, keys, metric, agg))
+
+    asked = {"experiment_id": experiment_id, "params": keys, "metric": metric, "agg": agg}
+    return Response(answer(remembered, "experiments/parallel-coordinates", asked, read),
+                    media_type="application/json")
 
 
 @router.post("/compare", response_model=Comparison)

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from query_api import run_search
-from query_api.answers import Version, positions_of, question
-from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep
+from query_api.answers import Version, positions_of
+from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep, answer
 from query_api.errors import InvalidParameter, NotFound
 from query_api.filters import parse_filter
 from query_api.jsonresponse import JSONResponse, dumps
@@ -92,10 +92,7 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
                                 state=page.state, names=facts.names_reader(experiment_ids, page.read_at))
         return dumps({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 
-    if remembered is None:
-        return Response(read(), media_type="application/json")
-    key = (remembered.asker, question("runs/search", request.model_dump(mode="json")))
-    return Response(remembered.answers.answer(key, remembered.version, read, fresh=remembered.fresh),
+    return Response(answer(remembered, "runs/search", request.model_dump(mode="json"), read),
                     media_type="application/json")
 
 
@@ -139,12 +136,9 @@ def get_metric(
             raise NotFound(f"run {run_id} has no metric {key!r}")
         return dumps({"run_id": run_id, "key": key, "points": points})
 
-    if remembered is None:
-        return Response(read(), media_type="application/json")
-    asked = question("runs/metric", {"run_id": run_id, "key": key, "max_points": max_points, "method": method,
-                                     "step_min": step_min, "step_max": step_max})
-    return Response(remembered.answers.answer((remembered.asker, asked), remembered.version, read,
-                                              fresh=remembered.fresh), media_type="application/json")
+    asked = {"run_id": run_id, "key": key, "max_points": max_points, "method": method, "step_min": step_min,
+             "step_max": step_max}
+    return Response(answer(remembered, "runs/metric", asked, read), media_type="application/json")
 
 
 @router.get("/runs/{run_id}/history", response_model=RunHistory)

@@ -146,3 +146,49 @@ def test_a_remembered_curve_gains_the_point_projected_after_it(stack: Stack, fir
     assert missing.status_code == 404, missing.text
     run.end()
     tracker.close()
+
+
+def test_remembered_leaderboard_and_parallel_coordinates_gain_the_run_projected_after_them(
+        stack: Stack, first_runs: None) -> None:
+    memory = answers(stack)
+    reader = {"Authorization": "Bearer reader-token-1"}
+    tracker = stack.tracker()
+    run = tracker.start_run("answers-board", "first", params={"lr": "0.1"})
+    run.log_metric("loss", 0.5, step=0)
+    run.end()
+    assert tracker.flush(30) == 0
+    stack.wait_projected()
+    experiment_id = run.experiment_id
+    board = f"/api/v1/experiments/{experiment_id}/leaderboard?metric=loss&k=5"
+    parallel = f"/api/v1/experiments/{experiment_id}/parallel-coordinates?params=lr&metric=loss"
+
+    def names(path: str, **headers: str) -> list[str]:
+        response = stack.api.get(path, headers={**reader, **headers})
+        assert response.status_code == 200, response.text
+        return sorted(r["name"] for r in response.json()["runs"])
+
+    for path in (board, parallel):
+        assert names(path) == ["first"]
+        hits = memory.hits
+        assert names(path) == ["first"]
+        assert memory.hits == hits + 1
+        assert names(path, **{"Cache-Control": "no-cache"}) == ["first"]  # read now
+        assert memory.hits == hits + 1
+    assert names(board.replace("k=5", "k=6")) == ["first"]  # another question: read for itself
+    second = tracker.start_run("answers-board", "second", params={"lr": "0.01"})
+    second.log_metric("loss", 0.25, step=0)
+    second.end()
+    assert tracker.flush(30) == 0
+    stack.wait_projected()
+    for path in (board, parallel):  # the answers remembered before the run are not served after it
+        assert names(path) == ["first", "second"]
+    body = stack.api.get(parallel, headers=reader).json()
+    assert {r["name"]: r["params"]["lr"] for r in body["runs"]} == {"first": 0.1, "second": 0.01}
+    entries = len(memory)
+    for path in ("/api/v1/experiments/no-such-experiment/leaderboard?metric=loss",
+                 "/api/v1/experiments/no-such-experiment/parallel-coordinates?params=lr&metric=loss"):
+        for _ in range(2):
+            response = stack.api.get(path, headers=reader)
+            assert response.status_code == 404, response.text
+    assert len(memory) == entries
+    tracker.close()

@@ -33,7 +33,8 @@ IDS = ("experiment_id", "run_id")
 
 def _plain(table: pa.Table) -> pa.Table:
     for name in IDS:
-        table = table.set_column(table.schema.get_field_index(name), name, table.column(name).combine_chunks().dictionary_decode())
+        decoded = table.column(name).combine_chunks().dictionary_decode()
+        table = table.set_column(table.schema.get_field_index(name), name, decoded)
     return table
 
 

@@ -3,10 +3,11 @@
     python benchmarks/replay_ab.py --base /path/to/other/checkout [--rounds 3 --runs 500 --steps 2000]
 
 Publishes the sweep of benchmarks/replay.py once into a local broker (kept up for the whole run) and projects it
-live into embedded ClickHouse once. Then, `--rounds` times, for the base checkout and for this one in turn, that
-data directory (its metrics merged into one part first, untimed) gets a `rebuild` and then a `verify`, as in
-`make bench-replay`, in a process of its own importing that checkout's code (chdb opens a data directory in one
-process only). Reported per job: wall time, points/s, the replay loop's points/s, CPU time of the job process
+live into embedded ClickHouse once per checkout, with that checkout's code and migrations (so a checkout that
+changes a table's types replays into its own shape). Then, `--rounds` times, for the base checkout and for this one
+in turn, its data directory (its metrics merged into one part first, untimed) gets a `rebuild` and then a `verify`,
+as in `make bench-replay`, in a process of its own importing that checkout's code (chdb opens a data directory in
+one process only). Reported per job: wall time, points/s, the replay loop's points/s, CPU time of the job process
 (Python and the embedded ClickHouse; the broker apart), of worker processes it started and reaped, and per thread
 name (ClickHouse names its pools: ThreadPool runs insert pipelines, MergeMutate merges; Python's threads show as
 Unknown), seconds per phase, peak RSS, and the load average before it.
@@ -169,10 +170,9 @@ def main() -> None:
     broker.start(timeout=180)
     results: list[dict[str, Any]] = []
     try:
-        snapshot = home / "snapshot"
         settings = ProjectorSettings(kafka_bootstrap_servers=broker.cfg.bootstrap, topic="bench.events",
                                      dlq_topic="bench.dlq", consumer_group="bench-projector",
-                                     clickhouse_dsn=f"chdb://{snapshot}", topic_partitions=args.partitions)
+                                     topic_partitions=args.partitions)
         ensure_topics(AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers}),
                       [settings.topic, settings.dlq_topic], partitions=settings.topic_partitions)
         points, _ = publish(settings, args.runs, args.metrics, args.steps, args.seed)
@@ -180,7 +180,9 @@ def main() -> None:
         messages = sum(probe.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=30)[1]
                        for p in range(settings.topic_partitions))
         probe.close()
-        # The live projection runs in a child too (chdb: one data directory per process, and this one copies it).
+        variants = [("after", ROOT)] if args.base is None else [("before", args.base.resolve()), ("after", ROOT)]
+        # The live projection runs in a child too (chdb: one data directory per process), once per checkout with
+        # that checkout's code and migrations, so that each job replays into tables shaped as its own code makes.
         code = ("import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/benchmarks'];"
                 "from replay import project_live; from consumers.clickhouse import connect;"
                 "from consumers.migrate import migrate; from consumers.settings import ProjectorSettings;"
@@ -188,16 +190,21 @@ def main() -> None:
                 "c = connect(s.clickhouse_url, s.clickhouse_database); migrate(c);"
                 "r = project_live(s, c, int(sys.argv[3])); c.command('OPTIMIZE TABLE metrics FINAL'); c.close();"
                 "print('RESULT ' + json.dumps(r))")
-        done = subprocess.run([sys.executable, "-c", code, str(ROOT), settings.model_dump_json(), str(messages)],
-                              capture_output=True, text=True, check=True)
-        live = json.loads(done.stdout.split("RESULT ", 1)[1])
-        print(f"{points:,} points in {messages:,} events; live projection {live['points_per_s']:,.0f} points/s",
-              flush=True)
-        variants = [("after", ROOT)] if args.base is None else [("before", args.base.resolve()), ("after", ROOT)]
+        snapshots = {}
+        for variant, root in variants:
+            snapshots[variant] = home / f"snapshot-{variant}"
+            live_settings = settings.model_copy(update={"clickhouse_dsn": f"chdb://{snapshots[variant]}",
+                                                        "consumer_group": f"bench-projector-{variant}"})
+            done = subprocess.run([sys.executable, "-c", code, str(root), live_settings.model_dump_json(),
+                                   str(messages)], capture_output=True, text=True, check=True, cwd=root,
+                                  env={**os.environ, "PYTHONPATH": str(root)})
+            live = json.loads(done.stdout.split("RESULT ", 1)[1])
+            print(f"{points:,} points in {messages:,} events; live projection ({variant}) "
+                  f"{live['points_per_s']:,.0f} points/s", flush=True)
         for round_ in range(args.rounds):
             for variant, root in variants:
                 profile = args.out / f"{variant}.txt" if args.py_spy and round_ == 0 else None
-                for r in one(variant, root, snapshot, broker.cfg.bootstrap, args, profile):
+                for r in one(variant, root, snapshots[variant], broker.cfg.bootstrap, args, profile):
                     results.append(r | {"profiled": profile is not None})
                     if r["kind"] == "leftover merge":
                         print(f"{variant:6} leftover merge of {r['parts']} metrics part(s): {r['seconds']:5.2f} s, "

@@ -14,9 +14,10 @@ from consumers.migrate import migrate
 
 pytestmark = pytest.mark.integration
 
-INSERT = ("INSERT INTO metrics SELECT concat('exp', toString(number % 2)), lower(hex(MD5(toString(intDiv(number, 500))))), "
-          "concat('m', toString(number % 3)), intDiv(number, 3) % 1000, toDateTime64(1.7e9 + number / 1000, 3, 'UTC'), "
-          "sin(number), {part}, number, 0 FROM numbers({first}, 20000)")
+INSERT = ("INSERT INTO metrics SELECT concat('exp', toString(number % 2)), "
+          "lower(hex(MD5(toString(intDiv(number, 500))))), concat('m', toString(number % 3)), "
+          "intDiv(number, 3) % 1000, toDateTime64(1.7e9 + number / 1000, 3, 'UTC'), sin(number), {part}, number, 0 "
+          "FROM numbers({first}, 20000)")
 CHECKSUM = ("SELECT count(), sum(cityHash64(toString(experiment_id), toString(run_id), key, step, ts, value, "
             "kafka_partition, kafka_offset, point_index)) FROM metrics")
 IDS = "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'metrics' " \

@@ -2,12 +2,13 @@
 
     PYTHONPATH=<checkout> python benchmarks/lowcard_insert.py [--runs 100] [--repeat 5]
 
-The points are `replay_prepare.py`'s messages (runs x 5 metrics x 2,000 steps, 6 partitions, ~500 events a
-chunk), projected and sorted as the projector sends them (`to_arrow_in_key_order`). Two tables shaped like the
-migrated `metrics` (merges stopped) are written in turn, pass after pass, in the forms the ids can travel in:
-Arrow dictionary columns (what the projector sends), plain Arrow strings, and dictionaries with int16 indexes.
-Reported: median CPU (`time.process_time`: Python and the embedded ClickHouse's threads) per 1M points for each
-(table, form), and the CPU of merging each table's parts into one (OPTIMIZE FINAL) after the last pass.
+The points are `replay_prepare.py`'s messages (runs x 5 metrics x 2,000 steps, 6 partitions, ~500 events a chunk),
+projected and sorted as the projector sends them (`to_arrow_in_key_order`). Two tables shaped like the migrated
+`metrics` (merges stopped) are written in turn, pass after pass, in the forms the ids can travel in: Arrow
+dictionary columns (what the projector sends), plain Arrow strings, and dictionaries with int16 indexes. Reported:
+median CPU (`time.process_time`: Python and the embedded ClickHouse's threads) per 1M points for each (table, form),
+the part of it in ClickHouse's insert pipelines (threads named ThreadPool), and the CPU of merging each table's
+parts into one (OPTIMIZE FINAL) after the last pass.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 import clickhouse_connect
 import pyarrow as pa
+from replay_ab import thread_cpu
 from replay_prepare import CHUNK_EVENTS, KEYS, messages
 
 from consumers.chunks import prepare_chunk
@@ -85,6 +87,7 @@ def main() -> None:
     forms = [f for f in args.forms.split(",") if f]
     made = {form: [FORMS[form](b) for b in blocks] for form in forms}
     spent: dict[tuple[str, str], list[float]] = {}
+    pipelines: dict[tuple[str, str], list[float]] = {}  # ClickHouse's insert pipeline threads (ThreadPool) alone
     convert: dict[str, list[float]] = {form: [] for form in forms}
     for n in range(args.repeat + 1):
         for form in forms:
@@ -94,16 +97,19 @@ def main() -> None:
         order = list(tables.items()) if n % 2 else list(reversed(tables.items()))
         for form in forms if n % 2 else list(reversed(forms)):
             for kind, table in order:
-                began = time.process_time()
+                began, threads = time.process_time(), thread_cpu()
                 for b in made[form]:
                     client.insert_arrow(table, b, settings={**INSERT_SETTINGS, "insert_deduplicate": 0})
                 if n:  # the first pass warms up
                     spent.setdefault((kind, form), []).append(time.process_time() - began)
+                    pipelines.setdefault((kind, form), []).append(
+                        thread_cpu().get("ThreadPool", 0.0) - threads.get("ThreadPool", 0.0))
     scale = 1e6 / points
     print(f"{points:,} points a pass in {len(blocks)} blocks, {args.repeat} passes (+1 warm-up), {len(KEYS)} keys")
     for (kind, form), seconds in sorted(spent.items()):
         print(f"insert {kind:8} {form:10}: median {statistics.median(seconds) * scale:.3f} s CPU per 1M points "
-              f"(min {min(seconds) * scale:.3f}, max {max(seconds) * scale:.3f})")
+              f"(min {min(seconds) * scale:.3f}, max {max(seconds) * scale:.3f}), of which insert pipelines "
+              f"(ThreadPool) {statistics.median(pipelines[kind, form]) * scale:.3f}")
     for form in forms:
         print(f"making the {form:10} form: {statistics.median(convert[form]) * scale:.3f} s CPU per 1M points")
     for kind, table in tables.items():

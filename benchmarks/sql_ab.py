@@ -11,6 +11,7 @@ block, then the median CPU ms per call on each side and in how many rounds the n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -60,10 +61,8 @@ class Server:
             self.proc.wait(60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.broker, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         shutil.rmtree(self.home, ignore_errors=True)
 
 

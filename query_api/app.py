@@ -41,7 +41,7 @@ from query_api.routes.dashboard import install_dashboard
 from query_api.security import LocalOnly
 from query_api.settings import ApiSettings
 from query_api.sqlbudget import SqlGuard
-from query_api.sqlclient import query_limits
+from query_api.sqlclient import query_limits, sql_clients
 from query_api.state import AppState
 
 log = logging.getLogger("runstream.api")
@@ -117,6 +117,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                 projector.stop()
             clickhouse.close()
             health_client.close()
+            app.state.sql_clients.close()
             del app.state.runstream, app.state.mlflow  # drop the Kafka clients now, not when the app is collected
 
     app = FastAPI(title="runstream", version="0.1.0", lifespan=lifespan, default_response_class=JSONResponse)
@@ -124,6 +125,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
     tokens = settings.auth_tokens.get_secret_value() if settings.auth_tokens else None
     app.state.tokens = load_tokens(tokens, settings.auth_tokens_file)
     app.state.sql_guard = SqlGuard(settings.sql_memory_budget_bytes)
+    app.state.sql_clients = sql_clients(settings, store)  # opened by the first analyst query, closed at shutdown
     if app.state.tokens is None:  # open local mode: this machine only (allowed hosts, no cross-site writes)
         app.add_middleware(LocalOnly, allowed_hosts=settings.allowed_host_list)
     # Reads of run data also wait (bounded) for the projector to pass this instance's own writes.

@@ -82,8 +82,8 @@ RememberedDep = Annotated[Remembered | None, Depends(get_remembered)]
 
 
 async def get_sql_backend(state: StateDep, request: Request) -> SqlBackend:
-    """Connects nothing: a request refused by validation never opens a client."""
-    return SqlBackend(state.api, state.store, request.app.state.sql_guard)
+    """Connects nothing: a request refused by validation never borrows a client."""
+    return SqlBackend(state.api, state.store, request.app.state.sql_guard, request.app.state.sql_clients)
 
 
 SqlBackendDep = Annotated[SqlBackend, Depends(get_sql_backend)]

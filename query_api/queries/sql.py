@@ -4,9 +4,11 @@ Nothing here talks to ClickHouse; `query_api/routes/sql.py` runs the three steps
 
 1. `prepare_sql()` with the user's text as a bound String parameter: ClickHouse's `formatQuerySingleLine` parses it
    (two statements are a syntax error) and gives the canonical text, which is the only text that goes further;
-   the same query reports the names of the database's tables (for parameterized views) and the values the
-   limits took, so a client that silently dropped a setting is caught before anything runs.
-2. `EXPLAIN AST <canonical text>` (parsing only, nothing is resolved or read), checked by `check_ast`.
+   the same query reports the values the limits took, so a client that silently dropped a setting is caught
+   before anything runs.
+2. `EXPLAIN AST <canonical text>` (parsing only, nothing is resolved or read), checked by `check_ast`; the names
+   of the database's tables (`RELATIONS_SQL`) are read only if the tree calls a table function that is not one
+   of the allowed ones (it may be a parameterized view of the database).
 3. The canonical text itself, with `SqlLimits.settings()`.
 """
 
@@ -18,7 +20,7 @@ import ipaddress
 import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,11 +95,27 @@ class SqlLimits:
 
 
 def prepare_sql(settings: Mapping[str, object]) -> str:
-    """Step 1: the canonical text of {query:String}, the database's tables, then each setting as ClickHouse sees it."""
+    """Step 1: the canonical text of {query:String}, then each setting as ClickHouse sees it."""
     reported = ", ".join(f"toString(getSetting('{name}'))" for name in settings)  # our own constant names
-    return ("SELECT formatQuerySingleLine({query:String}), "
-            "(SELECT groupArray(name) FROM system.tables WHERE database = currentDatabase()), "
-            f"[{reported}]")
+    return f"SELECT formatQuerySingleLine({{query:String}}), [{reported}]"
+
+
+# The database's tables and views: asked only when a query calls a table function that is not one of the allowed
+# ones, which may be a parameterized view of the database (reading system.tables costs ~2 ms, most queries need none).
+RELATIONS_SQL = "SELECT groupArray(name) FROM system.tables WHERE database = currentDatabase()"
+
+
+class LazyNames(Container[str]):
+    """Names read by `fetch` at the first membership test, then kept (for one query)."""
+
+    def __init__(self, fetch: Callable[[], Iterable[str]]) -> None:
+        self._fetch = fetch
+        self._names: frozenset[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if self._names is None:
+            self._names = frozenset(self._fetch())
+        return name in self._names
 
 
 def verify_settings(wanted: Mapping[str, object], reported: list[str]) -> None:
@@ -179,7 +197,7 @@ def parse_ast(text: str) -> Node:
     return root
 
 
-def check_ast(root: Node, database: str, relations: frozenset[str] = frozenset()) -> None:
+def check_ast(root: Node, database: str, relations: Container[str] = frozenset()) -> None:
     """Refuse anything but one SELECT over this database's tables.
 
     `root` is ClickHouse's parse tree of the canonical query; `relations` are the names of the database's tables
@@ -197,7 +215,7 @@ def check_ast(root: Node, database: str, relations: frozenset[str] = frozenset()
         pending.extend((child, node) for child in reversed(node.children))
 
 
-def _check(node: Node, parent: Node | None, database: str, relations: frozenset[str]) -> None:
+def _check(node: Node, parent: Node | None, database: str, relations: Container[str]) -> None:
     """The rules for one node (its children are checked by the caller's walk)."""
     if node.kind == "Set":
         raise SqlRefused("a SETTINGS clause is not allowed: the server fixes the limits")
@@ -231,12 +249,12 @@ def _check_table(node: Node, database: str) -> None:
         raise SqlRefused(f"table {name} is outside the run data; use the tables of {database}")
 
 
-def _check_table_function(name: str, database: str, relations: frozenset[str]) -> None:
+def _check_table_function(name: str, database: str, relations: Container[str]) -> None:
     db, _, view = name.rpartition(".")
-    if db in ("", database) and view in relations:
-        return  # a parameterized view of this database, e.g. runs_as_of(as_of = '…')
     if not db and name.lower() in ALLOWED_TABLE_FUNCTIONS:
         return
+    if db in ("", database) and view in relations:
+        return  # a parameterized view of this database, e.g. runs_as_of(as_of = '…')
     raise SqlRefused(f"table function {name}() is not allowed: use the tables of {database} "
                      f"(or {', '.join(TABLE_FUNCTIONS)})")
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from query_api.deps import get_sql_backend
 from query_api.queries.sql import (
+    LazyNames,
     LimitsNotApplied,
     SqlLimits,
     SqlRefused,
@@ -231,3 +232,22 @@ def test_a_bad_request_is_a_400_before_any_query(body: dict[str, object]) -> Non
     response = TestClient(app).post("/api/v1/sql", json=body)  # the lifespan does not run: no services
     assert response.status_code == 400, response.text
     assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_the_database_tables_are_read_only_for_a_table_function_that_may_be_a_view() -> None:
+    asked: list[int] = []
+
+    def relations() -> frozenset[str]:
+        asked.append(1)
+        return TABLES
+
+    names = LazyNames(relations)
+    check_ast(parse_ast(select_from("TableIdentifier runs (alias r)")), DB, names)
+    check_ast(parse_ast(select_from("Function numbers (alias n) (children 1)", "       ExpressionList (children 1)",
+                                    "        Literal UInt64_3")), DB, names)
+    assert asked == []
+    check_ast(parse_ast(select_from("Function runs_as_of (children 1)")), DB, names)
+    check_ast(parse_ast(select_from("Function runstream.runs_as_of (children 1)")), DB, names)
+    assert asked == [1]  # once per query
+    with pytest.raises(SqlRefused, match="not allowed"):
+        check_ast(parse_ast(select_from("Function file (children 1)")), DB, LazyNames(relations))

@@ -89,10 +89,19 @@ def metric_values(seed: int, run: int, key_index: int, steps: np.ndarray) -> np.
 
 
 # -- processes ----------------------------------------------------------------------------------------------------
+_GIVEN_PORTS: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now and never handed out before by this process (the OS may offer a just-closed port again,
+    and a broker's two listeners were once given the same one)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
 
 
 class Sampler:

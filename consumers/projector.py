@@ -16,6 +16,7 @@ from consumers.chunks import offset_of, partition_of
 from consumers.clickhouse import open_client
 from consumers.dlq import DeadLetterPublisher
 from consumers.groupwatch import GroupWatch, group_state
+from consumers.memory import MemoryRelease, libc_trim
 from consumers.projections import POSITION_TABLE
 from consumers.settings import ProjectorSettings
 from consumers.sink import ClickHouseSink
@@ -56,6 +57,8 @@ class Projector:
         self._closing: list[threading.Thread] = []  # replaced consumers still closing
         self._count_partitions = False  # assigned since the topic's partitions were last counted
         self._consumer = self._new_consumer()
+        self.release_memory = MemoryRelease(client, settings.memory_release_s,
+                                            embedded=settings.clickhouse_url.startswith("chdb://"), trim=libc_trim())
 
     def _new_consumer(self) -> Consumer:
         settings = self.settings
@@ -140,9 +143,11 @@ class Projector:
                 if messages:
                     with self._batch_lock:
                         self.process(messages)
+                        self.release_memory(wrote=True)
                 else:
                     with self._batch_lock:
                         self.drain()
+                        self.release_memory(wrote=False)
                     self._note_caught_up()
                 self._replace_consumer_if_stuck()
         finally:

@@ -1,0 +1,117 @@
+"""Freed memory is returned to the OS between batches: at most every `memory_release_s`, only after something was
+written, ClickHouse's allocator only when it is embedded; a refused purge is logged once and never stops anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from consumers.memory import PURGE, MemoryRelease, libc_trim
+from consumers.projector import Projector
+from consumers.settings import ProjectorSettings
+
+
+class Client:
+    def __init__(self, fail: bool = False) -> None:
+        self.commands: list[str] = []
+        self.fail = fail
+
+    def command(self, sql: str, **_: Any) -> None:
+        self.commands.append(sql)
+        if self.fail:
+            raise DatabaseError("Code: 48. DB::Exception: not implemented")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def release(client: Client, interval_s: float = 1.0, *, embedded: bool = True) -> tuple[MemoryRelease, list[int],
+                                                                                         Clock]:
+    trims: list[int] = []
+    clock = Clock()
+    return MemoryRelease(client, interval_s, embedded=embedded, trim=lambda: trims.append(1),  # type: ignore[arg-type]
+                         clock=clock), trims, clock
+
+
+def test_released_at_most_every_interval_after_writes() -> None:
+    client = Client()
+    memory, trims, clock = release(client)
+    memory(wrote=True)  # within the first interval
+    assert client.commands == [] and trims == []
+    clock.now += 1.0
+    memory(wrote=True)
+    assert client.commands == [PURGE] and trims == [1]
+    clock.now += 0.5
+    memory(wrote=True)
+    assert len(trims) == 1
+    clock.now += 0.5
+    memory(wrote=False)  # idle, but something was written since the last release
+    assert len(trims) == 2 and memory.releases == 2
+
+
+def test_an_idle_projector_releases_nothing() -> None:
+    client = Client()
+    memory, trims, clock = release(client)
+    for _ in range(5):
+        clock.now += 2.0
+        memory(wrote=False)
+    assert client.commands == [] and trims == []
+
+
+def test_zero_never_releases() -> None:
+    client = Client()
+    memory, trims, clock = release(client, 0.0)
+    clock.now += 10.0
+    memory(wrote=True)
+    assert client.commands == [] and trims == []
+
+
+def test_a_clickhouse_server_is_not_purged() -> None:
+    client = Client()
+    memory, trims, clock = release(client, embedded=False)
+    clock.now += 1.0
+    memory(wrote=True)
+    assert client.commands == [] and trims == [1]
+
+
+def test_a_refused_purge_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    client = Client(fail=True)
+    memory, trims, clock = release(client)
+    for _ in range(3):
+        clock.now += 1.0
+        memory(wrote=True)
+    assert client.commands == [PURGE] and trims == [1, 1, 1]
+    assert caplog.text.count("not asked again") == 1
+
+
+def test_the_setting_reaches_the_projector() -> None:
+    assert ProjectorSettings().memory_release_s == 0.5
+    with pytest.raises(ValueError):
+        ProjectorSettings(memory_release_s=-1)
+    projector = Projector(ProjectorSettings(kafka_bootstrap_servers="127.0.0.1:1", memory_release_s=0.0),
+                          client=None)  # type: ignore[arg-type]
+    projector.release_memory(wrote=True)
+    assert projector.release_memory.releases == 0
+
+
+def test_glibc_trim_runs_here() -> None:
+    trim = libc_trim()
+    assert trim is not None  # this machine's Python runs on glibc
+    trim()
+
+
+def test_embedded_clickhouse_takes_the_purge() -> None:
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(dsn="chdb://memory")
+    try:
+        client.command(PURGE)
+    finally:
+        client.close()

@@ -1,10 +1,11 @@
-"""Giving memory the process has freed back to the operating system while the projector works through a backlog.
+"""Giving memory the process has freed back to the operating system while a reader works through a backlog.
 
 Two allocators keep freed pages resident: embedded ClickHouse's jemalloc holds dirty pages for 5 s
 (`dirty_decay_ms`, fixed in chdb's build; MALLOC_CONF is not read), and glibc's malloc (numpy columns, librdkafka's
-buffers) keeps free chunks inside its per-thread arenas. With a 10M-point backlog they were ~120 and ~60 MB of the
-server's peak RSS (benchmarks/results/rss-20261203b.md). Releasing them costs a few milliseconds, so it is done
-at most every `interval_s` seconds, between batches.
+buffers) keeps free chunks inside its per-thread arenas. With a 10M-point backlog they were ~100-170 and ~60 MB of
+the server's peak RSS (benchmarks/results/rss-20261203b.md). Releasing them costs a few milliseconds, so it is done
+at most every `interval_s` seconds: the projector's on a thread of its own (its peak comes in the middle of a
+batch, when an insert or a merge has just freed its blocks), the alert worker's between its batches.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
+if TYPE_CHECKING:  # the alert worker's process imports this module and never ClickHouse's client
+    from clickhouse_connect.driver.client import Client
 
-log = logging.getLogger("runstream.projector")
+log = logging.getLogger("runstream.memory")
 
 PURGE = "SYSTEM JEMALLOC PURGE"
 
@@ -37,23 +40,40 @@ def libc_trim() -> Callable[[], object] | None:
     return lambda: trim(0)
 
 
-class MemoryRelease:
-    """Returns freed memory to the OS at most every `interval_s` (0: never): embedded ClickHouse's allocator
-    (`SYSTEM JEMALLOC PURGE`, only when `embedded`: a ClickHouse server manages its own) and glibc's arenas."""
+def jemalloc_purge(client: Client) -> Callable[[], bool]:
+    """`SYSTEM JEMALLOC PURGE` through `client` (embedded ClickHouse: the allocator of this process); False once
+    ClickHouse refuses it."""
+    from clickhouse_connect.driver.exceptions import ClickHouseError
 
-    def __init__(self, client: Client | None, interval_s: float, *, embedded: bool,
+    def purge() -> bool:
+        try:
+            client.command(PURGE)
+        except ClickHouseError as exc:  # memory stays as it was; nothing written depends on it
+            log.warning("%s failed (%s); not asked again", PURGE, exc)
+            return False
+        return True
+
+    return purge
+
+
+class MemoryRelease:
+    """Returns freed memory to the OS at most every `interval_s` (0: never), after work: ClickHouse's allocator
+    (`purge`, for an embedded ClickHouse only: a server manages its own) and glibc's arenas (`trim`)."""
+
+    def __init__(self, interval_s: float, *, purge: Callable[[], bool] | None = None,
                  trim: Callable[[], object] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self._client = client if embedded else None
         self._interval_s = interval_s
+        self._purge = purge
         self._trim = trim
         self._clock = clock
         self._last = clock()
         self._pending = False
+        self._busy = False
         self.releases = 0
 
     def __call__(self, *, wrote: bool) -> None:
         """After a batch (`wrote`) or an idle poll: release if something was written since the last release and
-        `interval_s` has passed since it (an idle projector asks nothing of ClickHouse)."""
+        `interval_s` has passed since it (an idle reader asks nothing of ClickHouse)."""
         self._pending = self._pending or wrote
         if self._interval_s <= 0 or not self._pending:
             return
@@ -62,11 +82,27 @@ class MemoryRelease:
             return
         self._last, self._pending = now, False
         self.releases += 1
-        if self._client is not None:
-            try:
-                self._client.command(PURGE)
-            except ClickHouseError as exc:  # memory stays as it was; nothing written depends on it
-                log.warning("%s failed (%s); not asked again", PURGE, exc)
-                self._client = None
+        self.release()
+
+    def release(self) -> None:
+        """Release now."""
+        if self._purge is not None and not self._purge():
+            self._purge = None
         if self._trim is not None:
             self._trim()
+
+    def working(self, busy: bool) -> None:
+        """A batch starts (True) or ends (False), for `run`."""
+        self._busy = busy
+        self._pending = True
+
+    def run(self, stop: threading.Event) -> None:
+        """Every `interval_s` until `stop` is set, release while a batch is in progress or if one ended since the
+        last release (for a thread of its own)."""
+        if self._interval_s <= 0:
+            return
+        while not stop.wait(self._interval_s):
+            if self._busy or self._pending:
+                self._pending = False
+                self.releases += 1
+                self.release()

@@ -31,8 +31,8 @@ from consumers.alerts.evaluate import Evaluator, Firing
 from consumers.alerts.settings import AlertSettings
 from consumers.alerts.webhook import DeliveryError, deliver
 from consumers.decoding import DeadLetter, classify
+from consumers.logged import LoggedEvent
 from consumers.memory import MemoryRelease, libc_trim
-from consumers.projections.base import LoggedEvent
 from schemas import Producer as EventProducer
 from schemas import RunEvent, encode
 from schemas.alerts import ALERT_EVENTS, AlertDelivered, AlertFired
@@ -71,7 +71,7 @@ class AlertWorker:
         self.state = Evaluator()
         self.pending: dict[str, Firing] = {}  # recorded, not yet delivered
         self.identity = EventProducer(socket.gethostname(), os.getpid(), "runstream-alerts", "alerts-1")
-        self.release_memory = MemoryRelease(None, settings.alerts_memory_release_s, embedded=False, trim=libc_trim())
+        self.release_memory = MemoryRelease(settings.alerts_memory_release_s, trim=libc_trim())
         self._consumer = Consumer({
             "bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.alerts_consumer_group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest", "client.id": "runstream-alerts",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from consumers.memory import PURGE, MemoryRelease, libc_trim
+from consumers.memory import PURGE, MemoryRelease, jemalloc_purge, libc_trim
 from consumers.projector import Projector
 from consumers.settings import ProjectorSettings
 
@@ -36,8 +36,8 @@ def release(client: Client, interval_s: float = 1.0, *, embedded: bool = True) -
                                                                                          Clock]:
     trims: list[int] = []
     clock = Clock()
-    return MemoryRelease(client, interval_s, embedded=embedded, trim=lambda: trims.append(1),  # type: ignore[arg-type]
-                         clock=clock), trims, clock
+    purge = jemalloc_purge(client) if embedded else None  # type: ignore[arg-type]
+    return MemoryRelease(interval_s, purge=purge, trim=lambda: trims.append(1), clock=clock), trims, clock
 
 
 def test_released_at_most_every_interval_after_writes() -> None:
@@ -91,12 +91,24 @@ def test_a_refused_purge_is_logged_once(caplog: pytest.LogCaptureFixture) -> Non
     assert caplog.text.count("not asked again") == 1
 
 
+def test_the_alert_worker_imports_neither_clickhouse_nor_arrow() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, consumers.alerts.worker; "
+            "print(sorted({'pyarrow', 'clickhouse_connect', 'chdb'} & {m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_setting_reaches_the_projector() -> None:
     assert ProjectorSettings().memory_release_s == 0.5
     with pytest.raises(ValueError):
         ProjectorSettings(memory_release_s=-1)
     projector = Projector(ProjectorSettings(kafka_bootstrap_servers="127.0.0.1:1", memory_release_s=0.0),
                           client=None)  # type: ignore[arg-type]
+    releasing, thread = projector._start_releasing_memory()
+    assert thread is None
     projector.release_memory(wrote=True)
     assert projector.release_memory.releases == 0
 
@@ -115,3 +127,37 @@ def test_embedded_clickhouse_takes_the_purge() -> None:
         client.command(PURGE)
     finally:
         client.close()
+
+
+def test_the_thread_releases_while_a_batch_runs_and_once_after() -> None:
+    import threading
+    import time
+
+    trims: list[int] = []
+    memory = MemoryRelease(0.01, trim=lambda: trims.append(1))
+    stop = threading.Event()
+    thread = threading.Thread(target=memory.run, args=(stop,))
+    thread.start()
+    try:
+        time.sleep(0.1)
+        assert trims == []  # nothing written yet
+        memory.working(True)
+        time.sleep(0.1)
+        assert len(trims) >= 2  # released again and again during one long batch
+        memory.working(False)
+        time.sleep(0.05)
+        settled = len(trims)
+        time.sleep(0.1)
+        assert len(trims) == settled  # idle: nothing more
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_the_alert_worker_settings() -> None:
+    from consumers.alerts.settings import AlertSettings
+
+    settings = AlertSettings()
+    assert settings.alerts_memory_release_s == 0.5 and settings.alerts_fetch_queue_kbytes == 2 * 1024
+    with pytest.raises(ValueError):
+        AlertSettings(alerts_memory_release_s=-0.1)

@@ -21,7 +21,9 @@ from typing import Any
 
 COLUMNS = [("catch-up points/s", "points_per_s", "{:,.0f}", True), ("peak MB in all", "total", "{:.1f}", False),
            ("server process MB", "server", "{:.1f}", False), ("alert worker MB", "alerts", "{:.1f}", False),
-           ("RSS when healthy MB", "healthy", "{:.1f}", False)]
+           ("RSS when healthy MB", "healthy", "{:.1f}", False),
+           ("server process CPU s", "cpu_server", "{:.1f}", False),
+           ("alert worker CPU s", "cpu_alerts", "{:.1f}", False)]
 
 
 def one(checkout: Path, backlog: int, extra: list[str]) -> dict[str, Any]:
@@ -36,7 +38,9 @@ def one(checkout: Path, backlog: int, extra: list[str]) -> dict[str, Any]:
     children = result["children_peak_rss_mb"].values()
     return {"load": f"{load:.2f}-{os.getloadavg()[0]:.2f}", "points_per_s": result["points_per_s"],
             "total": result["server_peak_rss_mb"], "server": result["server_process_peak_rss_mb"],
-            "alerts": max(children, default=0.0), "healthy": result["server_rss_when_healthy_mb"]}
+            "alerts": max(children, default=0.0), "healthy": result["server_rss_when_healthy_mb"],
+            "cpu_server": result.get("server_process_cpu_s", float("nan")),
+            "cpu_alerts": result.get("children_cpu_s", float("nan"))}
 
 
 def main() -> None:

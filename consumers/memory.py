@@ -1,11 +1,11 @@
 """Giving memory the process has freed back to the operating system while a reader works through a backlog.
 
 Two allocators keep freed pages resident: embedded ClickHouse's jemalloc holds dirty pages for 5 s
-(`dirty_decay_ms`, fixed in chdb's build; MALLOC_CONF is not read), and glibc's malloc (numpy columns, librdkafka's
-buffers) keeps free chunks inside its per-thread arenas. With a 10M-point backlog they were ~100-170 and ~60 MB of
-the server's peak RSS (benchmarks/results/rss-20261203b.md). Releasing them costs a few milliseconds, so it is done
-at most every `interval_s` seconds: the projector's on a thread of its own (its peak comes in the middle of a
-batch, when an insert or a merge has just freed its blocks), the alert worker's between its batches.
+(`dirty_decay_ms`, fixed in chdb's build; MALLOC_CONF is not read), ~100-170 MB of the server's peak RSS with a
+10M-point backlog, and glibc's malloc keeps free chunks inside its per-thread arenas (benchmarks/results/
+rss-20261203b.md). The projector purges ClickHouse's on a thread of its own every `memory_release_s` (its peak comes
+in the middle of a batch, when an insert or a merge has just freed its blocks; between batches was not enough); the
+alert worker's process trims glibc's between its batches (in the projector's process trimming cost ~10% more CPU).
 """
 
 from __future__ import annotations

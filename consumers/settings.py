@@ -40,9 +40,9 @@ class ProjectorSettings(BaseSettings):
                                     description="Kafka messages the consumer prefetches, in KiB (librdkafka): with "
                                     "a backlog, a consumed batch holds about this much (8 MiB: ~300k metric points)")
     memory_release_s: float = Field(
-        0.5, ge=0, description="while batches are written, return the memory freed since to the OS at most this "
-        "often (embedded ClickHouse's jemalloc keeps freed pages 5 s, glibc its arenas' free chunks): the server's "
-        "peak RSS with a 10M-point backlog (benchmarks/results/rss-20261203b.md); 0: never")
+        0.5, ge=0, description="while batches are written, return what embedded ClickHouse's allocator freed to the "
+        "OS this often (its jemalloc keeps freed pages 5 s): ~100 MB less peak RSS with a 10M-point backlog "
+        "(benchmarks/results/rss-20261203b.md); 0: never. A ClickHouse server manages its own")
     max_poll_interval_s: float = Field(
         45.0, ge=15, le=3600, description="librdkafka's max.poll.interval.ms, in seconds. It also bounds how long "
         "a JoinGroup request may wait for its answer (this + 3 s): with the default 300 s, a consumer whose "

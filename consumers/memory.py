@@ -1,11 +1,11 @@
 """Giving memory the process has freed back to the operating system while a reader works through a backlog.
 
 Two allocators keep freed pages resident: embedded ClickHouse's jemalloc holds dirty pages for 5 s
-(`dirty_decay_ms`, fixed in chdb's build; MALLOC_CONF is not read), ~100-170 MB of the server's peak RSS with a
+(`dirty_decay_ms`, fixed in chdb's build; MALLOC_CONF is not read), ~60-170 MB of the server's peak RSS with a
 10M-point backlog, and glibc's malloc keeps free chunks inside its per-thread arenas (benchmarks/results/
-rss-20261203b.md). The projector purges ClickHouse's on a thread of its own every `memory_release_s` (its peak comes
-in the middle of a batch, when an insert or a merge has just freed its blocks; between batches was not enough); the
-alert worker's process trims glibc's between its batches (in the projector's process trimming cost ~10% more CPU).
+rss-20261203b.md). Handing pages back costs CPU (the next insert or merge faults them in again: purging every 0.5 s
+throughout a drain cost it ~15-25% more server CPU), so the projector purges ClickHouse's, on a thread of its own,
+only while the process's RSS is over a bound; the alert worker's process trims glibc's between its batches.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # the alert worker's process imports this module and never Cl
 log = logging.getLogger("runstream.memory")
 
 PURGE = "SYSTEM JEMALLOC PURGE"
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def libc_trim() -> Callable[[], object] | None:
@@ -38,6 +40,15 @@ def libc_trim() -> Callable[[], object] | None:
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return lambda: trim(0)
+
+
+def resident_mb() -> float:
+    """This process's resident set in MiB (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE_BYTES / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def jemalloc_purge(client: Client) -> Callable[[], bool]:
@@ -61,8 +72,11 @@ class MemoryRelease:
     (`purge`, for an embedded ClickHouse only: a server manages its own) and glibc's arenas (`trim`)."""
 
     def __init__(self, interval_s: float, *, purge: Callable[[], bool] | None = None,
-                 trim: Callable[[], object] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 trim: Callable[[], object] | None = None, clock: Callable[[], float] = time.monotonic,
+                 above_mb: float = 0.0, rss_mb: Callable[[], float] | None = None) -> None:
         self._interval_s = interval_s
+        self._above_mb = above_mb
+        self._rss_mb = rss_mb or resident_mb
         self._purge = purge
         self._trim = trim
         self._clock = clock
@@ -98,11 +112,13 @@ class MemoryRelease:
 
     def run(self, stop: threading.Event) -> None:
         """Every `interval_s` until `stop` is set, release while a batch is in progress or if one ended since the
-        last release (for a thread of its own)."""
+        last release, and only while the process's RSS is over `above_mb` (when set): pages handed back are faulted
+        in again by the next insert or merge, so releasing costs CPU and is kept for when memory is high (for a
+        thread of its own)."""
         if self._interval_s <= 0:
             return
         while not stop.wait(self._interval_s):
-            if self._busy or self._pending:
+            if (self._busy or self._pending) and (self._above_mb <= 0 or self._rss_mb() > self._above_mb):
                 self._pending = False
                 self.releases += 1
                 self.release()

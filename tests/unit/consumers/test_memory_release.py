@@ -102,9 +102,12 @@ def test_the_alert_worker_imports_neither_clickhouse_nor_arrow() -> None:
 
 
 def test_the_setting_reaches_the_projector() -> None:
-    assert ProjectorSettings().memory_release_s == 0.5
+    assert ProjectorSettings().memory_release_s == 0.2
+    assert ProjectorSettings().memory_release_above_mb == 600
     with pytest.raises(ValueError):
         ProjectorSettings(memory_release_s=-1)
+    with pytest.raises(ValueError):
+        ProjectorSettings(memory_release_above_mb=-1)
     projector = Projector(ProjectorSettings(kafka_bootstrap_servers="127.0.0.1:1", memory_release_s=0.0),
                           client=None)  # type: ignore[arg-type]
     releasing, thread = projector._start_releasing_memory()
@@ -161,3 +164,31 @@ def test_the_alert_worker_settings() -> None:
     assert settings.alerts_memory_release_s == 0.5 and settings.alerts_fetch_queue_kbytes == 2 * 1024
     with pytest.raises(ValueError):
         AlertSettings(alerts_memory_release_s=-0.1)
+
+
+def test_the_thread_releases_only_over_the_bound() -> None:
+    import threading
+    import time
+
+    trims: list[int] = []
+    rss = [500.0]
+    memory = MemoryRelease(0.01, trim=lambda: trims.append(1), above_mb=600, rss_mb=lambda: rss[0])
+    stop = threading.Event()
+    thread = threading.Thread(target=memory.run, args=(stop,))
+    thread.start()
+    try:
+        memory.working(True)
+        time.sleep(0.1)
+        assert trims == []  # under the bound: nothing handed back, whatever is written
+        rss[0] = 700.0
+        time.sleep(0.1)
+        assert len(trims) >= 2
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_resident_mb_reads_this_process() -> None:
+    from consumers.memory import resident_mb
+
+    assert 1 < resident_mb() < 100_000

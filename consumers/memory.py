@@ -4,9 +4,8 @@ Two allocators keep freed pages resident: embedded ClickHouse's jemalloc holds d
 (`dirty_decay_ms`, fixed in chdb's build; MALLOC_CONF is not read), ~60-170 MB of the server's peak RSS with a
 10M-point backlog, and glibc's malloc keeps free chunks inside its per-thread arenas (benchmarks/results/
 rss-20261203b.md). Handing pages back costs CPU (the next insert or merge faults them in again: purging every 0.5 s
-and trimming glibc's every 0.5 s throughout a drain cost it ~10-20% more CPU), so the projector hands back both, on
-a thread of its own, only while the process's RSS is over a bound; the alert worker's process trims glibc's
-between its batches.
+throughout a drain cost it ~15-25% more server CPU), so the projector purges ClickHouse's, on a thread of its own,
+only while the process's RSS is over a bound; the alert worker's process trims glibc's between its batches.
 """
 
 from __future__ import annotations

@@ -40,9 +40,9 @@ class ProjectorSettings(BaseSettings):
                                     description="Kafka messages the consumer prefetches, in KiB (librdkafka): with "
                                     "a backlog, a consumed batch holds about this much (8 MiB: ~300k metric points)")
     memory_release_s: float = Field(
-        0.5, ge=0, description="while batches are written and the process's RSS is over memory_release_above_mb, "
-        "return what embedded ClickHouse's allocator (it keeps freed pages 5 s) and glibc's arenas freed to the OS "
-        "this often (benchmarks/results/rss-20261203b.md); 0: never. A ClickHouse server manages its own")
+        0.2, ge=0, description="while batches are written and the process's RSS is over memory_release_above_mb, "
+        "return what embedded ClickHouse's allocator freed to the OS this often (its jemalloc keeps freed pages 5 s; "
+        "benchmarks/results/rss-20261203b.md); 0: never. A ClickHouse server manages its own")
     memory_release_above_mb: float = Field(
         600.0, ge=0, description="the server process's RSS (MiB) above which freed memory is returned (0: always): "
         "each return costs CPU, as the pages are faulted in again. The local server idles at ~450 MB with its "

@@ -102,7 +102,7 @@ def test_the_alert_worker_imports_neither_clickhouse_nor_arrow() -> None:
 
 
 def test_the_setting_reaches_the_projector() -> None:
-    assert ProjectorSettings().memory_release_s == 0.5
+    assert ProjectorSettings().memory_release_s == 0.2
     assert ProjectorSettings().memory_release_above_mb == 600
     with pytest.raises(ValueError):
         ProjectorSettings(memory_release_s=-1)

@@ -769,7 +769,11 @@ def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
                 "server_process_peak_rss_mb": round(sampler.peak_rss_of.get(server.pid, 0.0), 1),
                 "children_peak_rss_mb": {str(pid): round(sampler.peak_rss_of.get(pid, 0.0), 1)
                                          for pid in sampler.pids.get("runstream server", set()) if pid != server.pid},
-                "server_rss_when_healthy_mb": round(at_start, 1), "load_average": os.getloadavg()[0]}
+                "server_rss_when_healthy_mb": round(at_start, 1), "load_average": os.getloadavg()[0],
+                # CPU seconds from the server's start to the last point visible (less load-bound than points/s)
+                "server_process_cpu_s": round(sampler.cpu.get("runstream server", {}).get(server.pid, 0.0), 2),
+                "children_cpu_s": round(sum(cpu for pid, cpu in sampler.cpu.get("runstream server", {}).items()
+                                            if pid != server.pid), 2)}
     finally:
         sampler.stop()
         stack.stop()

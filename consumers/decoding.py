@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from consumers.projections import LoggedEvent
+from consumers.logged import LoggedEvent
 from consumers.screening import MAX_KEY_CHARS, check_key
 from schemas import DecodeError, InvalidEventError, decode, validate_event
 from schemas.codec import read_fingerprint

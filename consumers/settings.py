@@ -39,6 +39,14 @@ class ProjectorSettings(BaseSettings):
     fetch_queue_kbytes: int = Field(8 * 1024, ge=1024,
                                     description="Kafka messages the consumer prefetches, in KiB (librdkafka): with "
                                     "a backlog, a consumed batch holds about this much (8 MiB: ~300k metric points)")
+    memory_release_s: float = Field(
+        0.2, ge=0, description="while batches are written and the process's RSS is over memory_release_above_mb, "
+        "return what embedded ClickHouse's allocator freed to the OS this often (its jemalloc keeps freed pages 5 s; "
+        "benchmarks/results/rss-20261203b.md); 0: never. A ClickHouse server manages its own")
+    memory_release_above_mb: float = Field(
+        600.0, ge=0, description="the server process's RSS (MiB) above which freed memory is returned (0: always): "
+        "each return costs CPU, as the pages are faulted in again. The local server idles at ~450 MB with its "
+        "ClickHouse library mapped")
     max_poll_interval_s: float = Field(
         45.0, ge=15, le=3600, description="librdkafka's max.poll.interval.ms, in seconds. It also bounds how long "
         "a JoinGroup request may wait for its answer (this + 3 s): with the default 300 s, a consumer whose "

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from consumers.alerts.rules import Rule, RuleBook
-from consumers.projections.base import LoggedEvent
+from consumers.logged import LoggedEvent
 from schemas import MetricsLogged, RunStarted, RunStatus, RunStatusChanged
 from schemas.alerts import ALERT_RULE_EVENTS, AlertDelivered, AlertFired
 

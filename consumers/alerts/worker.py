@@ -31,7 +31,8 @@ from consumers.alerts.evaluate import Evaluator, Firing
 from consumers.alerts.settings import AlertSettings
 from consumers.alerts.webhook import DeliveryError, deliver
 from consumers.decoding import DeadLetter, classify
-from consumers.projections.base import LoggedEvent
+from consumers.logged import LoggedEvent
+from consumers.memory import MemoryRelease, libc_trim
 from schemas import Producer as EventProducer
 from schemas import RunEvent, encode
 from schemas.alerts import ALERT_EVENTS, AlertDelivered, AlertFired
@@ -70,6 +71,7 @@ class AlertWorker:
         self.state = Evaluator()
         self.pending: dict[str, Firing] = {}  # recorded, not yet delivered
         self.identity = EventProducer(socket.gethostname(), os.getpid(), "runstream-alerts", "alerts-1")
+        self.release_memory = MemoryRelease(settings.alerts_memory_release_s, trim=libc_trim())
         self._consumer = Consumer({
             "bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.alerts_consumer_group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest", "client.id": "runstream-alerts",
@@ -103,7 +105,8 @@ class AlertWorker:
         todo = {p for p, end in ends.items() if end > 0}
         self._consumer.assign([TopicPartition(self.settings.topic, p, 0) for p in todo])
         while todo:
-            for msg in self._consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0):
+            batch = self._consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0)
+            for msg in batch:
                 partition, offset = msg.partition() or 0, msg.offset() or 0
                 if msg.error() or partition not in todo or offset >= ends[partition]:
                     continue
@@ -112,6 +115,7 @@ class AlertWorker:
                     take(logged)
                 if offset + 1 >= ends[partition]:
                     todo.discard(partition)
+            self.release_memory(wrote=bool(batch))
 
     def recover(self) -> None:
         """Fold the log, record the firings it misses, deliver the ones never delivered."""
@@ -149,6 +153,7 @@ class AlertWorker:
                 self._record(self.state.observe(logged))
             if batch:
                 self._consumer.commit(asynchronous=True)  # the group's position shows the worker's lag
+            self.release_memory(wrote=bool(batch))
             now = time.monotonic()
             if now - last_stall >= self.settings.alerts_stall_check_s:
                 last_stall = now

@@ -6,17 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import RunEvent
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedEvent:
-    """A decoded event and where it sits in the log."""
-
-    event: RunEvent
-    partition: int
-    offset: int
-    fingerprint: str
+from consumers.logged import LoggedEvent  # re-exported: projections take it
 
 
 class Block:

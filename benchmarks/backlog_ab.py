@@ -1,0 +1,89 @@
+"""The 10M-point backlog of two checkouts alternated in one session: `sweep.py --backlog N --backlog-only` from each
+in turn (the order flipped every pair, so a drifting load favours neither), each checkout's own code on its
+PYTHONPATH; a markdown table of the catch-up rate and the server's peak RSS (in all, the server process alone, the
+alert worker), then medians and pair counts.
+
+    python benchmarks/backlog_ab.py --base /tmp/main-copy --new . --pairs 4 [--backlog 10000000] [-- extra sweep args]
+
+Both checkouts should hold the same benchmarks/sweep.py, so that only the code under test differs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+COLUMNS = [("catch-up points/s", "points_per_s", "{:,.0f}", True), ("peak MB in all", "total", "{:.1f}", False),
+           ("server process MB", "server", "{:.1f}", False), ("alert worker MB", "alerts", "{:.1f}", False),
+           ("RSS when healthy MB", "healthy", "{:.1f}", False),
+           ("server process CPU s", "cpu_server", "{:.1f}", False),
+           ("alert worker CPU s", "cpu_alerts", "{:.1f}", False)]
+
+
+def one(checkout: Path, backlog: int, extra: list[str]) -> dict[str, Any]:
+    """One backlog run from a checkout: its catch-up rate, peaks and the load around it."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    load = os.getloadavg()[0]
+    proc = subprocess.run([sys.executable, "benchmarks/sweep.py", "--backlog", str(backlog), "--backlog-only",
+                           *extra], cwd=checkout, env=env, capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"sweep.py failed in {checkout}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    result = next(json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"points"'))
+    children = result["children_peak_rss_mb"].values()
+    return {"load": f"{load:.2f}-{os.getloadavg()[0]:.2f}", "points_per_s": result["points_per_s"],
+            "total": result["server_peak_rss_mb"], "server": result["server_process_peak_rss_mb"],
+            "alerts": max(children, default=0.0), "healthy": result["server_rss_when_healthy_mb"],
+            "cpu_server": result.get("server_process_cpu_s", float("nan")),
+            "cpu_alerts": result.get("children_cpu_s", float("nan"))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", type=Path, required=True)
+    parser.add_argument("--new", type=Path, required=True)
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--backlog", type=int, default=10_000_000)
+    parser.add_argument("--out", type=Path, help="append each run as a JSON line here")
+    parser.add_argument("extra", nargs="*", help="more sweep.py arguments (after --)")
+    args = parser.parse_args()
+    rows: list[tuple[int, str, dict[str, Any]]] = []
+    for pair in range(1, args.pairs + 1):
+        order = [("base", args.base), ("new", args.new)]
+        for name, checkout in order if pair % 2 else order[::-1]:
+            result = one(checkout.resolve(), args.backlog, args.extra)
+            rows.append((pair, name, result))
+            print(json.dumps({"pair": pair, "variant": name, "at": time.strftime("%H:%M:%S"), **result}), flush=True)
+            if args.out:
+                with args.out.open("a") as out:
+                    out.write(json.dumps({"pair": pair, "variant": name, **result}) + "\n")
+    print(table(rows))
+
+
+def table(rows: list[tuple[int, str, dict[str, Any]]]) -> str:
+    head = ["pair", "variant", "load"] + [c[0] for c in COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for pair, name, r in rows:
+        cells = [str(pair), name, r["load"]] + [f.format(r[k]) for _, k, f, _ in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    for name in ("base", "new"):
+        mine = [r for _, n, r in rows if n == name]
+        lines.append("| **median** | " + name + " | | " + " | ".join(
+            f.format(statistics.median(r[k] for r in mine)) for _, k, f, _ in COLUMNS) + " |")
+    pairs = sorted({p for p, _, _ in rows})
+    wins = []
+    for label, key, _, higher in COLUMNS:
+        both = [(next(r[key] for p, n, r in rows if p == q and n == "base"),
+                 next(r[key] for p, n, r in rows if p == q and n == "new")) for q in pairs]
+        better = sum(1 for b, n in both if (n > b if higher else n < b))
+        wins.append(f"{label}: new better in {better} of {len(both)}")
+    return "\n".join(lines) + "\n\n" + "; ".join(wins)
+
+
+if __name__ == "__main__":
+    main()

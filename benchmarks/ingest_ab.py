@@ -12,12 +12,12 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from alternate import alternate, table
 
 FRESHNESS = re.compile(r"Freshness while ingesting .*?: p50 ([\d.na]+) s, p99 ([\d.na]+) s; "
                        r"before .*?: p50 ([\d.na]+) s")
@@ -58,37 +58,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="append each run as a JSON line here")
     parser.add_argument("extra", nargs="*", help="more sweep.py arguments (after --)")
     args = parser.parse_args()
-    rows: list[tuple[int, str, dict[str, Any]]] = []
-    for pair in range(1, args.pairs + 1):
-        order = [("base", args.base), ("new", args.new)]
-        for name, checkout in order if pair % 2 else order[::-1]:
-            result = one(checkout.resolve(), args.extra)
-            rows.append((pair, name, result))
-            print(json.dumps({"pair": pair, "variant": name, "at": time.strftime("%H:%M:%S"), **result}), flush=True)
-            if args.out:
-                with args.out.open("a") as out:
-                    out.write(json.dumps({"pair": pair, "variant": name, **result}) + "\n")
-    print(table(rows))
-
-
-def table(rows: list[tuple[int, str, dict[str, Any]]]) -> str:
-    head = ["pair", "variant", "load"] + [c[0] for c in COLUMNS]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for pair, name, r in rows:
-        cells = [str(pair), name, r["load"]] + [f.format(r[k]) for _, k, f, _ in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    for name in ("base", "new"):
-        mine = [r for _, n, r in rows if n == name]
-        lines.append("| **median** | " + name + " | | " + " | ".join(
-            f.format(statistics.median(r[k] for r in mine)) for _, k, f, _ in COLUMNS) + " |")
-    pairs = sorted({p for p, _, _ in rows})
-    wins = []
-    for label, key, _, higher in COLUMNS:
-        both = [(next(r[key] for p, n, r in rows if p == q and n == "base"),
-                 next(r[key] for p, n, r in rows if p == q and n == "new")) for q in pairs]
-        better = sum(1 for b, n in both if (n > b if higher else n < b))
-        wins.append(f"{label}: new better in {better} of {len(both)}")
-    return "\n".join(lines) + "\n\n" + "; ".join(wins)
+    rows = alternate(args.pairs, args.base, args.new, lambda checkout: one(checkout, args.extra), args.out)
+    print(table(rows, COLUMNS))
 
 
 if __name__ == "__main__":

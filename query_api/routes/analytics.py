@@ -52,7 +52,7 @@ def parallel_coordinates(
     facts: FactsDep,
     remembered: RememberedDep,
     experiment_id: str,
-    params: str = Query(min_length=1, description="comma-separated param keys"),
+    params: str = Query(min_length=1, max_length=50 * 251, description="comma-separated param keys (1 to 50)"),
     metric: str = Query(min_length=1, max_length=250),
     agg: Agg = "last",
 ) -> Response:

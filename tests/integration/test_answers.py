@@ -190,5 +190,8 @@ def test_remembered_leaderboard_and_parallel_coordinates_gain_the_run_projected_
         for _ in range(2):
             response = stack.api.get(path, headers=reader)
             assert response.status_code == 404, response.text
+    oversized = stack.api.get(f"/api/v1/experiments/{experiment_id}/parallel-coordinates?params={'k' * 20_000}"
+                              "&metric=loss", headers=reader)  # refused before anything is read or remembered
+    assert oversized.status_code in (400, 422), oversized.text
     assert len(memory) == entries
     tracker.close()

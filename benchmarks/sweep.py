@@ -205,15 +205,16 @@ def median_ms_of(repeat: int, call: Callable[[], Any]) -> float:
 
 def wait(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
     deadline = time.monotonic() + timeout
+    last: object = None  # the last answer or error, named when the wait times out
     while True:
         try:
-            value = predicate()
-        except (OSError, RuntimeError, http.client.HTTPException):
-            value = None
+            value = last = predicate()
+        except (OSError, RuntimeError, http.client.HTTPException) as exc:
+            value, last = None, exc
         if value:
             return value
         if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r:.500})")
         time.sleep(interval)
 
 

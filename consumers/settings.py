@@ -25,6 +25,10 @@ class ProjectorSettings(BaseSettings):
     clickhouse_database: str = "runstream"
     batch_max_messages: int = Field(5000, ge=1)
     poll_timeout_s: float = Field(0.1, gt=0, description="the longest a batch that is not full waits for more")
+    batch_ready_bytes: int = Field(
+        4 * 1024**2, ge=0, description="a batch already holding this many bytes of messages is written without "
+        "waiting out poll_timeout_s (with a backlog, the prefetch queue holds this much whenever a batch ends); "
+        "0: take whatever is fetched as soon as one message is")
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch")

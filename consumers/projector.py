@@ -74,6 +74,10 @@ class Projector:
             "auto.offset.reset": "earliest",
             "client.id": "runstream-projector",
             "queued.max.messages.kbytes": settings.fetch_queue_kbytes,
+            # Once the prefetch queue is full librdkafka fetches a partition again only after this (1 s by default):
+            # with a backlog the queue is full whenever a batch is taken, so each partition's next messages were
+            # asked for up to a second after the batch before, and a point logged then waited that long on top.
+            "fetch.queue.backoff.ms": settings.fetch_backoff_ms,
             # A killed projector keeps its partitions until its session times out (45 s by default): 10 s lets
             # the next one, and a rebuild waiting for the group, take over sooner.
             "session.timeout.ms": 10_000,

@@ -43,6 +43,10 @@ class ProjectorSettings(BaseSettings):
     fetch_queue_kbytes: int = Field(8 * 1024, ge=1024,
                                     description="Kafka messages the consumer prefetches, in KiB (librdkafka): with "
                                     "a backlog, a consumed batch holds about this much (8 MiB: ~300k metric points)")
+    fetch_backoff_ms: int = Field(
+        10, ge=0, description="librdkafka's fetch.queue.backoff.ms: how long a partition waits to be fetched again "
+        "after the prefetch queue was full (librdkafka's default 1,000 ms held back every partition's next "
+        "messages for up to a second while a backlog drained)")
     memory_release_s: float = Field(
         0.2, ge=0, description="while batches are written and the process's RSS is over memory_release_above_mb, "
         "return what embedded ClickHouse's allocator freed to the OS this often (its jemalloc keeps freed pages 5 s; "

@@ -27,8 +27,6 @@ from consumers.writer import BatchResult, BatchWriter, OverlappedWriter
 
 log = logging.getLogger("runstream.projector")
 
-READY_CHECK_S = 0.02  # how often a batch waiting out poll_timeout_s looks whether it already holds batch_ready_bytes
-
 
 def _or(value: int | None, default: int = -1) -> int:
     return default if value is None else value
@@ -46,7 +44,7 @@ class Projector:
         self._own_sink = sink is None  # a sink given (tests: to see or fail every insert) takes every insert
         sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
         self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
-                                  chunk_bytes=settings.chunk_bytes, oldest_first=True)
+                                  chunk_bytes=settings.chunk_bytes)
         # Inserts run on a thread of their own while the next batch is decoded; drained before anything that
         # reads positions or tables, swaps them, or moves the assignment.
         self.overlapped = OverlappedWriter(self.writer) if settings.overlap_inserts else None
@@ -74,10 +72,6 @@ class Projector:
             "auto.offset.reset": "earliest",
             "client.id": "runstream-projector",
             "queued.max.messages.kbytes": settings.fetch_queue_kbytes,
-            # Once the prefetch queue is full librdkafka fetches a partition again only after this (1 s by default):
-            # with a backlog the queue is full whenever a batch is taken, so each partition's next messages were
-            # asked for up to a second after the batch before, and a point logged then waited that long on top.
-            "fetch.queue.backoff.ms": settings.fetch_backoff_ms,
             # A killed projector keeps its partitions until its session times out (45 s by default): 10 s lets
             # the next one, and a rebuild waiting for the group, take over sooner.
             "session.timeout.ms": 10_000,
@@ -143,7 +137,7 @@ class Projector:
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                messages = self._consume()
+                messages = self._consumer.consume(self.settings.batch_max_messages, self.settings.poll_timeout_s)
                 if self._count_partitions:
                     self._count_partitions = False
                     self.stats.topic_partitions = self._topic_partitions(self._consumer)
@@ -172,25 +166,6 @@ class Projector:
                     self._side_client.close()
                 if self._release_client is not None:
                     self._release_client.close()
-
-    def _consume(self) -> list[Message]:
-        """The next batch: what arrives within `poll_timeout_s`, up to `batch_max_messages`, as librdkafka's
-        `consume` gives it, except that a batch already holding `batch_ready_bytes` is taken at once. With a
-        backlog the prefetch queue holds that much or more whenever a batch is written, and librdkafka's timer
-        (it returns early only at `batch_max_messages`, which ~28 KB metric messages never reach) left the
-        projector idle for the whole `poll_timeout_s` before every batch, while every point waited behind it."""
-        settings, consumer = self.settings, self._consumer
-        deadline = time.monotonic() + settings.poll_timeout_s
-        messages = consumer.consume(settings.batch_max_messages, 0)
-        size = sum(len(m.value() or b"") for m in messages)
-        while len(messages) < settings.batch_max_messages and (not messages or size < settings.batch_ready_bytes):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            more = consumer.consume(settings.batch_max_messages - len(messages), min(left, READY_CHECK_S))
-            messages += more
-            size += sum(len(m.value() or b"") for m in more)
-        return messages
 
     def _start_releasing_memory(self) -> tuple[threading.Event, threading.Thread | None]:
         """Return what embedded ClickHouse's allocator freed to the OS every `memory_release_s` while batches are

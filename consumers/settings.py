@@ -25,10 +25,6 @@ class ProjectorSettings(BaseSettings):
     clickhouse_database: str = "runstream"
     batch_max_messages: int = Field(5000, ge=1)
     poll_timeout_s: float = Field(0.1, gt=0, description="the longest a batch that is not full waits for more")
-    batch_ready_bytes: int = Field(
-        4 * 1024**2, ge=0, description="a batch already holding this many bytes of messages is written without "
-        "waiting out poll_timeout_s (with a backlog, the prefetch queue holds this much whenever a batch ends); "
-        "0: take whatever is fetched as soon as one message is")
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(4 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch")
@@ -43,10 +39,6 @@ class ProjectorSettings(BaseSettings):
     fetch_queue_kbytes: int = Field(8 * 1024, ge=1024,
                                     description="Kafka messages the consumer prefetches, in KiB (librdkafka): with "
                                     "a backlog, a consumed batch holds about this much (8 MiB: ~300k metric points)")
-    fetch_backoff_ms: int = Field(
-        10, ge=0, description="librdkafka's fetch.queue.backoff.ms: how long a partition waits to be fetched again "
-        "after the prefetch queue was full (librdkafka's default 1,000 ms held back every partition's next "
-        "messages for up to a second while a backlog drained)")
     memory_release_s: float = Field(
         0.2, ge=0, description="while batches are written and the process's RSS is over memory_release_above_mb, "
         "return what embedded ClickHouse's allocator freed to the OS this often (its jemalloc keeps freed pages 5 s; "

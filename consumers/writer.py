@@ -19,7 +19,6 @@ from consumers.chunks import PreparedChunk, dead_letter, merged, offset_of, prep
 from consumers.decoding import DeadLetter
 from consumers.derived import DERIVED, Derived
 from consumers.dlq import DeadLetterPublisher
-from consumers.grouping import groups_oldest_first
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, Projection
 from consumers.projections.events import dead_letter_row
 from consumers.projections.metrics import MetricBlock
@@ -91,9 +90,6 @@ class BatchWriter:
     """Derived rows built from blocks and not inserted yet (replays: `defer_derived`)."""
     sort_metrics: bool = True
     """Metric points go to a table that sorts them (False: verify's Null table; see `MetricBlock.sorted_insert`)."""
-    oldest_first: bool = False
-    """Cut batches into groups oldest message first across partitions (`groups_oldest_first`: the live projector,
-    where a message is visible once its group is written); False: partition by partition (replays)."""
     side: ClickHouseSink | None = None
     """A second sink (its own client) for the metrics table beside the others (`apply_all`); None: one sink."""
     _side_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -136,9 +132,6 @@ class BatchWriter:
 
     def _groups(self, batches: dict[int, list[Message]]) -> Iterator[list[tuple[int, list[Message]]]]:
         """The groups of `write_all`, in order."""
-        if self.oldest_first:
-            yield from groups_oldest_first(batches, self.chunk_bytes)
-            return
         group: list[tuple[int, list[Message]]] = []
         size = 0
         for partition, msgs in batches.items():

@@ -423,6 +423,7 @@ class FreshnessProbe:
         self.logged: dict[int, float] = {}
         self.delays: list[float] = []
         self.idle_delays: list[float] = []  # points logged before `loaded_from` (the floor: nothing else to do)
+        self.samples: list[tuple[int, float, float]] = []  # (step, logged, seen) epoch seconds: `--probe-trace`
         self.loaded_from = math.inf
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -460,6 +461,7 @@ class FreshnessProbe:
                 if step not in seen and step in self.logged:
                     seen.add(step)
                     at = self.logged[step]
+                    self.samples.append((step, at, now))
                     (self.delays if at >= self.loaded_from else self.idle_delays).append(now - at)
             time.sleep(0.05)
 
@@ -585,6 +587,11 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
         visible_at, asks = wait_visible(api, experiment_id, expected, min(r["first"] for r in reports))
         cpu_visible = cpu()
         probe.stop()
+        if args.probe_trace:
+            args.probe_trace.write_text(json.dumps({"loaded_from": probe.loaded_from, "samples": probe.samples,
+                                                    "first": min(r["first"] for r in reports),
+                                                    "published": max(r["last"] for r in reports),
+                                                    "visible": visible_at}))
         timing = timing_between(timing_before, scrape_timing(api))
         for proc in producers:
             proc.join(30)
@@ -939,6 +946,7 @@ def main() -> None:
                              "probe and the per-point rate, e.g. RUNSTREAM_COMPRESSION=lz4")
     parser.add_argument("--probe-interval-s", type=float, default=0.2,
                         help="seconds between the freshness probe's points")
+    parser.add_argument("--probe-trace", type=Path, help="write the probe's (step, logged, seen) times here (JSON)")
     parser.add_argument("--idle-probe-s", type=float, default=3.0,
                         help="seconds the freshness probe runs alone before the producers start (its floor)")
     import scale10k

@@ -1,4 +1,5 @@
-"""Migration 0024: merges of metrics run vertically and keep every row as the horizontal merge does."""
+"""Migrations 0023 and 0024: merges of metrics wait for more parts, run vertically, and keep every row as the
+horizontal merge does."""
 
 from __future__ import annotations
 
@@ -56,3 +57,13 @@ def test_metrics_merge_vertically_with_the_rows_a_horizontal_merge_keeps(client:
     assert "vertical_merge_algorithm_min_columns_to_activate = 1" in engines["metrics"]
     assert "vertical_merge_algorithm_min_columns_to_activate = 1" in engines["metrics__rebuild"]
     assert "vertical_merge_algorithm_min_columns_to_activate = 11" in engines["horizontal"]
+
+
+def test_metrics_waits_for_more_parts_before_merging(client: Client) -> None:
+    """Migration 0023: the merge selector's base is 10 on metrics (each point rewritten fewer times while a sweep
+    is ingested), and a rebuild's shadow table carries it."""
+    client.command("CREATE TABLE metrics__rebuild AS metrics")
+    engines = dict(client.query("SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() "
+                                "AND name IN ('metrics', 'metrics__rebuild')").result_rows)
+    assert "merge_selector_base = 10" in engines["metrics"]
+    assert "merge_selector_base = 10" in engines["metrics__rebuild"]

@@ -43,6 +43,7 @@ from query_api.settings import ApiSettings
 from query_api.sqlbudget import SqlGuard
 from query_api.sqlclient import query_limits, sql_clients
 from query_api.state import AppState
+from query_api.statecache.cache import RunStates
 
 log = logging.getLogger("runstream.api")
 
@@ -106,7 +107,9 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         app.state.runstream = AppState(settings, store, clickhouse, admin, projector=projector,
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier, health_clickhouse=health_client,
-                                       alerts=alert_worker, facts=facts, answers=answers, data_version=version)
+                                       alerts=alert_worker, facts=facts, answers=answers, data_version=version,
+                                       run_states=RunStates(settings.run_state_cache_runs)
+                                       if settings.run_state_cache_runs else None)
         try:
             yield
         finally:

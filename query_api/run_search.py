@@ -14,10 +14,12 @@ from query_api.answers import Version
 from query_api.filters import parse_order_by
 from query_api.filters.ast import Node, OrderKey
 from query_api.paging import PageToken, query_fingerprint
+from query_api.queries import runs
 from query_api.queries.run_search import RunView, build_search, search_page
+from query_api.queries.runs import RunRecord
 from query_api.statecache import evaluate
 from query_api.statecache.cache import RunStates
-from query_api.statecache.state import RunRow
+from query_api.statecache.state import ExperimentState, RunRow
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,9 @@ class RunPage:
     """With `with_state`: the page's runs' state rows (attributes, params, tags), for `runs.fetch_runs`."""
     read_at: dict[int, int] | None = None
     """The log position this page's statement pinned and read at (a first page that found runs), else None."""
-    shaped: tuple[list[tuple[Any, ...]], list[tuple[str, str, str]], list[tuple[str, str, str, int]],
-                  list[tuple[Any, ...]]] | None = None
-    """From the state path: the page's (attribute rows, params, tags, summaries) for queries/runs.shape."""
+    records: list[RunRecord] | None = None
+    """From the state path: the page's runs shaped (shared: never mutate them), the experiment's name left to
+    `runs.named`."""
 
 
 def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken | None = None,
@@ -76,13 +78,15 @@ def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken
     if not experiment_ids:
         return RunPage([], None)
     if states is not None and isinstance(version, tuple) and pinned is not None:
-        held = _from_states(states, client, query, experiment_ids, version, pinned, offset, limit)
-        if held is not None:
-            more = len(held) > limit
-            page_rows = held[:limit]
-            read_at = first_at if first_at is not None and held else None
+        found = _from_states(states, client, query, experiment_ids, version, pinned, offset, limit)
+        if found is not None:
+            held, rows = found
+            more = len(rows) > limit
+            page_rows = rows[:limit]
+            read_at = first_at if first_at is not None and rows else None
             next_token = PageToken(offset + limit, pinned, query.fingerprint()) if more else None
-            return RunPage([row.run_id for row in page_rows], next_token, None, read_at, _shaped(page_rows))
+            return RunPage([row.run_id for row in page_rows], next_token, None, read_at,
+                           _records(held, page_rows))
     built = build_search(experiment_ids, query.node, list(query.order), run_view=query.view, snapshot=pinned,
                          offset=offset, limit=limit + 1, with_state=with_state)
     page = search_page(client, built)
@@ -94,8 +98,9 @@ def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken
 
 
 def _from_states(states: RunStates, client: Client, query: RunQuery, experiment_ids: list[str], version: Version,
-                 pinned: dict[int, int], offset: int, limit: int) -> list[RunRow] | None:
-    """limit + 1 runs from the in-memory state, or None when it cannot answer (then the SQL path does)."""
+                 pinned: dict[int, int], offset: int, limit: int
+                 ) -> tuple[list[ExperimentState], list[RunRow]] | None:
+    """The states and limit + 1 runs from them, or None when they cannot answer (then the SQL path does)."""
     generation, positions = version[0], dict(version[1])  # type: ignore[index]
     try:
         evaluate.check(query.node)
@@ -104,13 +109,17 @@ def _from_states(states: RunStates, client: Client, query: RunQuery, experiment_
     held = states.states(client, experiment_ids, generation, positions)
     if held is None:
         return None
-    return evaluate.search(held, query.node, query.order, view=query.view, snapshot=pinned, offset=offset,
-                           limit=limit + 1)
+    return held, evaluate.search(held, query.node, query.order, view=query.view, snapshot=pinned, offset=offset,
+                                 limit=limit + 1)
 
 
-def _shaped(rows: list[RunRow]) -> tuple[list[tuple[Any, ...]], list[tuple[str, str, str]],
-                                          list[tuple[str, str, str, int]], list[tuple[Any, ...]]]:
-    return ([row.attributes() for row in rows],
-            [(row.run_id, k, v) for row in rows for k, v in row.params.items()],
-            [(row.run_id, k, v, 0) for row in rows for k, v in row.tags.items()],
-            [(row.run_id, key, m[0], m[1], m[2], m[4], m[5]) for row in rows for key, m in row.metrics.items()])
+def _records(held: list[ExperimentState], rows: list[RunRow]) -> list[RunRecord]:
+    """The rows' response records (without the experiment's name), each shaped once per state."""
+    owner = {row.run_id: state for state in held for row in rows if row.run_id in state.index}
+    return [owner[row.run_id].record(row, _shape) for row in rows]
+
+
+def _shape(row: RunRow) -> RunRecord:
+    return runs.shape([row.run_id], [row.attributes()], [(row.run_id, k, v) for k, v in row.params.items()],
+                      [(row.run_id, k, v, 0) for k, v in row.tags.items()],
+                      [(row.run_id, key, m[0], m[1], m[2], m[4], m[5]) for key, m in row.metrics.items()])[0]

@@ -89,8 +89,8 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
         page = run_search.search_runs(clickhouse, asked, limit=request.max_results, token=token, with_state=True,
                                       at=positions_of(version), states=states, version=version)
         names = facts.names_reader(experiment_ids, page.read_at)
-        if page.shaped is not None:  # the in-memory state path: the page's shape came with it
-            found = runs.shape(page.run_ids, *page.shaped, names(clickhouse) if page.run_ids else [])
+        if page.records is not None:  # the in-memory state path: the page's runs came shaped
+            found = runs.named(page.records, names(clickhouse) if page.records else [])
         else:
             found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers,
                                     state=page.state, names=names)

@@ -121,7 +121,7 @@ class RunStates:
                                  merged(old.positions, positions))
         else:
             state = ExperimentState(generation, merged(old.positions, positions), old.rows)
-            state.columns = old.columns  # the same rows: the same columns
+            state.columns, state.shaped = old.columns, old.shaped  # the same rows: the same columns and records
         if len(state.rows) > self.max_runs:
             return None
         self.stats.refreshes += 1

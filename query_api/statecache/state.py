@@ -3,7 +3,7 @@ search's last tie-break), built from the rows of query_api/queries/experiment_st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -62,6 +62,8 @@ class ExperimentState:
     rows: tuple[RunRow, ...]
     index: dict[str, int] = field(init=False)
     columns: dict[Any, list[Any]] = field(default_factory=dict, repr=False)
+    shaped: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Runs' response records (queries/runs.shape's, without the experiment's name), built when first shown."""
 
     def __post_init__(self) -> None:
         self.index = {row.run_id: i for i, row in enumerate(self.rows)}
@@ -80,20 +82,30 @@ class ExperimentState:
             found = self._keep(name, build(self.rows))
         return found
 
+    def record(self, row: RunRow, shape: Callable[[RunRow], Any]) -> Any:
+        """The run's record, shaped once: the rows never change, so neither does it (callers must not mutate it)."""
+        found = self.shaped.get(row.run_id)
+        if found is None:
+            found = self.shaped[row.run_id] = shape(row)
+        return found
+
     def _keep(self, name: Any, values: list[Any]) -> list[Any]:
         if len(self.columns) >= MAX_COLUMNS:  # keys and snapshots asked over a long life: start again
             self.columns.clear()
         self.columns[name] = values
         return values
 
-    def replaced(self, rows: Sequence[RunRow], gone: Iterable[str], generation: int,
+    def replaced(self, rows: Sequence[RunRow], gone: Collection[str], generation: int,
                  positions: dict[int, int]) -> ExperimentState:
         """This state with `rows` put in (new or changed runs) and the runs `gone` left out, at `positions`."""
         by_id = {row.run_id: row for row in self.rows}
         for run_id in gone:
             by_id.pop(run_id, None)
         by_id.update((row.run_id, row) for row in rows)
-        return ExperimentState(generation, positions, tuple(by_id[r] for r in sorted(by_id)))
+        state = ExperimentState(generation, positions, tuple(by_id[r] for r in sorted(by_id)))
+        changed = {row.run_id for row in rows} | set(gone)
+        state.shaped = {k: v for k, v in self.shaped.items() if k not in changed}  # records of unchanged runs stay
+        return state
 
 
 def covers(positions: dict[int, int], asked: dict[int, int]) -> bool:

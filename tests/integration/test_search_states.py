@@ -159,11 +159,11 @@ def _pages(stack: Stack, states: RunStates | None, query: RunQuery, limit: int, 
                                       at=positions_of(version) if token is None else None, states=states,
                                       version=version)
         if states is None:
-            assert page.shaped is None
+            assert page.records is None
             records = run_queries.fetch_runs(client, page.run_ids)
         else:
-            assert page.shaped is not None, "the state path answered"
-            records = run_queries.shape(page.run_ids, *page.shaped,
+            assert page.records is not None, "the state path answered"
+            records = run_queries.named(page.records,
                                         run_queries.experiment_names(client, list(query.experiment_ids)))
         out.append((page.run_ids, page.next_token.encode() if page.next_token else None, page.read_at,
                     _comparable(records)))
@@ -246,7 +246,7 @@ def test_above_the_bound_the_sql_path_answers(stack: Stack, world: dict[str, Any
     query = RunQuery.of(_experiment_ids(stack)[:1], "", None, [], "active")
     page = run_search.search_runs(app.clickhouse, query, limit=10, with_state=True,
                                   at=positions_of(version), states=states, version=version)
-    assert page.shaped is None and len(page.run_ids) == 10
+    assert page.records is None and len(page.run_ids) == 10
 
 
 def test_the_search_route_takes_the_state_path(stack: Stack, world: dict[str, Any]) -> None:

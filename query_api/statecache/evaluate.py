@@ -138,6 +138,8 @@ def matching(node: Node | None, rows: Rows, candidates: list[int]) -> list[int]:
         return [i for i in candidates if values[i] is not MISSING]
     if node.op == "=":  # MISSING and None equal no value: no guard needed
         value = node.value
+        if len(candidates) == len(values):  # every run is a candidate: the value's runs, from an index
+            return _equal_index(rows, node.identifier, _numeric(node), values).get(value, [])
         return [i for i in candidates if values[i] == value]
     if node.op == "IN":
         assert isinstance(node.value, tuple)
@@ -145,6 +147,18 @@ def matching(node: Node | None, rows: Rows, candidates: list[int]) -> list[int]:
         return [i for i in candidates if (x := values[i]) is not MISSING and x in members]
     test = _predicate(node)
     return [i for i in candidates if (x := values[i]) is not None and x is not MISSING and test(x)]
+
+
+def _equal_index(rows: Rows, ident: Identifier, numeric: bool, values: list[Any]) -> dict[Any, list[int]]:
+    """Value -> the indexes (ascending) of the runs holding it, for one column; NULLs and NaN left out (they
+    equal nothing)."""
+    def build(_: Sequence[RunRow]) -> Any:
+        index: dict[Any, list[int]] = {}
+        for i, v in enumerate(values):
+            if v is not None and v is not MISSING and v == v:
+                index.setdefault(v, []).append(i)
+        return index
+    return rows.whole(("equal", ident, numeric), build)  # type: ignore[return-value]
 
 
 def _sort_column(rows: Rows, ident: Identifier) -> list[Any]:

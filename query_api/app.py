@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -98,6 +99,9 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                           maintenance.generation)
         answers = (Answers(settings.answer_cache_entries, settings.answer_cache_bytes)
                    if settings.answer_cache_entries and settings.answer_cache_bytes else None)
+        run_states = (RunStates(settings.run_state_cache_runs,
+                                background=ThreadPoolExecutor(1, thread_name_prefix="run-states"))
+                      if settings.run_state_cache_runs else None)
         facts = Facts()  # shared by both front doors: a run's experiment read by one is known to the other
         app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts, facts=facts,
                                                default_artifact_root=settings.mlflow_default_artifact_root)
@@ -108,12 +112,13 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier, health_clickhouse=health_client,
                                        alerts=alert_worker, facts=facts, answers=answers, data_version=version,
-                                       run_states=RunStates(settings.run_state_cache_runs)
-                                       if settings.run_state_cache_runs else None)
+                                       run_states=run_states)
         try:
             yield
         finally:
             publisher.close()
+            if run_states is not None:
+                run_states.close()
             maintenance.close()
             readers.close()
             if projector is not None:

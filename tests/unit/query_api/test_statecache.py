@@ -205,3 +205,39 @@ def test_cache_bound_drops_the_least_recently_used_and_refuses_the_too_big(reads
 def test_run_rows_attach_summaries() -> None:
     built = run_rows([state_row("r1", "e")], [("r1", "loss", 1.0, 0.5, 2.0, 1.2, 3, 2), ("zz", "x", 1, 1, 1, 1, 1, 1)])
     assert built[0].metrics == {"loss": (1.0, 0.5, 2.0, 1.2, 3, 2)}
+
+
+def test_concurrent_first_questions_load_once(reads: Reads) -> None:
+    import threading
+
+    reads.rows["e"] = [state_row(f"r{i}", "e") for i in range(50)]
+    states = RunStates(100)
+    found: list[Any] = []
+
+    def ask() -> None:
+        found.append(states.states(None, ["e"], 1, {0: 1}))  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert reads.calls.count("states") == 1 and len(found) == 8
+    assert all(f is not None and f[0] is found[0][0] for f in found)
+
+
+def test_in_the_background_a_search_never_waits_for_a_load(reads: Reads) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    reads.rows["e"] = [state_row(f"r{i}", "e") for i in range(5)]
+    with ThreadPoolExecutor(1) as pool:
+        states = RunStates(100, background=pool)
+        assert states.states(None, ["e"], 1, {0: 1}) is None  # type: ignore[arg-type]  # handed over
+        pool.submit(lambda: None).result()  # the load ran before this
+        held = states.states(None, ["e"], 1, {0: 1})  # type: ignore[arg-type]
+        assert held is not None and len(held[0].rows) == 5
+        reads.changed = ["r1"]
+        assert states.states(None, ["e"], 1, {0: 2}) is None  # type: ignore[arg-type]  # stale: refreshed there
+        pool.submit(lambda: None).result()
+        assert states.states(None, ["e"], 1, {0: 2}) is not None  # type: ignore[arg-type]
+        assert states.stats.loads == 1 and states.stats.refreshes == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Sequence
+from itertools import islice
 from typing import Any
 
 from query_api.filters.ast import Comparison, Identifier, Logical, Node, OrderKey
@@ -203,5 +204,18 @@ def search(states: Sequence[ExperimentState], node: Node | None, order: Sequence
     rows = Rows(states)
     candidates = rows.whole(("in view", view, tuple(sorted(snapshot.items()))),
                              lambda rows_: in_view(rows_, view, snapshot))
-    found = ordered(order, rows, matching(node, rows, candidates))
-    return [rows.rows[i] for i in found[offset:offset + limit]]
+    found = matching(node, rows, candidates)
+    wanted = offset + limit
+    if len(found) * 8 < len(rows.rows):  # few matches: sort them
+        page = ordered(order, rows, found)[offset:wanted]
+    else:  # many: walk every run's order (sorted once per state and order) up to the page's end
+        key = ("order", tuple((k.identifier, k.descending) for k in order))
+        everyone = rows.whole(key, lambda all_: ordered(order, rows, list(range(len(all_)))))
+        if len(found) == len(rows.rows):
+            page = everyone[offset:wanted]
+        else:
+            chosen = bytearray(len(rows.rows))
+            for i in found:
+                chosen[i] = 1
+            page = list(islice((i for i in everyone if chosen[i]), offset, wanted))
+    return [rows.rows[i] for i in page]

@@ -241,3 +241,16 @@ def test_in_the_background_a_search_never_waits_for_a_load(reads: Reads) -> None
         pool.submit(lambda: None).result()
         assert states.states(None, ["e"], 1, {0: 2}) is not None  # type: ignore[arg-type]
         assert states.stats.loads == 1 and states.stats.refreshes == 1
+
+
+@pytest.mark.parametrize("order", [[], ["metrics.loss DESC"], ["params.opt ASC", "attributes.start_time DESC"]])
+@pytest.mark.parametrize("text", [None, "params.opt = 'adam'", "params.lr IS NOT NULL", "metrics.loss != 1"])
+def test_walking_every_runs_order_equals_sorting_the_matches(text: str | None, order: list[str]) -> None:
+    many = state(*(row(f"{i:03d}", params={"opt": ["adam", "sgd"][i % 2], **({"lr": str(i)} if i % 3 else {})},
+                       metrics={"loss": (float(i % 4), 0, 0, 0, 1, 0)} if i % 5 else {}, start_ms=i % 7)
+                   for i in range(64)))
+    rows = evaluate.Rows([many])
+    found = evaluate.matching(parse_filter(text), rows, list(range(64)))
+    expected = [many.rows[i].run_id for i in evaluate.ordered(parse_order_by(order), rows, found)]
+    for offset, limit in ((0, 100), (3, 5)):
+        assert search(many, text, order, offset=offset, limit=limit) == expected[offset:offset + limit]

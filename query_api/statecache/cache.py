@@ -55,9 +55,11 @@ class Stats:
 class RunStates:
     """Experiments' run states by experiment id, at most `max_runs` runs in all (least recently used dropped)."""
 
-    def __init__(self, max_runs: int, *, refresh_fraction: float = 0.25, background: Executor | None = None) -> None:
+    def __init__(self, max_runs: int, *, refresh_fraction: float = 0.25, background: Executor | None = None,
+                 delay_s: float = 0.0) -> None:
         self.max_runs = max_runs
         self.background = background  # where loads and refreshes run, off the searches' path (None: in them)
+        self.delay_s = delay_s  # a background load waits this long first: the search that asked it runs alone
         self.refresh_fraction = refresh_fraction  # more changed runs than this share: a full load instead
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
         self._lock = threading.Lock()
@@ -118,6 +120,7 @@ class RunStates:
     def _update(self, client: Client, experiment_id: str, slot: _Slot, generation: int,
                 positions: dict[int, int]) -> None:
         try:
+            time.sleep(self.delay_s)
             with slot.lock:
                 self._current(client, experiment_id, slot, generation, positions)
             self._evict(keep={experiment_id})

@@ -15,6 +15,7 @@ from query_api.clientpool import Readers
 from query_api.facts import Facts
 from query_api.sqlclient import SqlBackend
 from query_api.state import AppState
+from query_api.statecache.cache import RunStates
 
 
 async def get_state(request: Request) -> AppState:
@@ -37,6 +38,15 @@ async def get_readers(request: Request) -> Readers | None:
 
 
 ReadersDep = Annotated[Readers | None, Depends(get_readers)]
+
+
+async def get_run_states(request: Request) -> RunStates | None:
+    """The app's in-memory run states (the search's state path); None where disabled or without the app's state."""
+    state: AppState | None = getattr(request.app.state, "runstream", None)
+    return state.run_states if state is not None else None
+
+
+RunStatesDep = Annotated[RunStates | None, Depends(get_run_states)]
 
 
 async def get_facts(request: Request) -> Facts:

@@ -54,6 +54,9 @@ class ApiSettings(BaseSettings):
                                       "remembered while nothing new is projected (0: none); each answer is "
                                       "valid only at the data version it was read at")
     answer_cache_bytes: int = Field(64 * 1024**2, ge=0, description="bytes of remembered answers at most")
+    run_state_cache_runs: int = Field(20_000, ge=0, description="runs whose exact current state this process "
+                                      "holds for searches (0: none); the least recently searched experiment goes "
+                                      "first, and a bigger experiment is searched in ClickHouse")
 
     @field_validator("gateway_kek_passphrase")
     @classmethod

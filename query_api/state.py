@@ -19,6 +19,7 @@ from query_api.facts import Facts
 from query_api.maintenance import MaintenanceRunner
 from query_api.publisher import ApiPublisher
 from query_api.settings import ApiSettings
+from query_api.statecache.cache import RunStates
 
 
 @dataclass
@@ -38,3 +39,4 @@ class AppState:
     facts: Facts = field(default_factory=Facts)  # experiments that exist, runs' experiments: asked once
     answers: Answers | None = None  # searches remembered at a data version (query_api/answers.py)
     data_version: Callable[[], Version | None] | None = None  # what the projector has made visible, now
+    run_states: RunStates | None = None  # experiments' exact current run state for searches (query_api/statecache)

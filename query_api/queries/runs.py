@@ -211,6 +211,13 @@ def shape(run_ids: list[str], rows: Sequence[Sequence[Any]], params: Sequence[Se
     return [runs[r] for r in run_ids if r in runs]
 
 
+def named(records: Sequence[RunRecord], names: Sequence[Sequence[Any]]) -> list[RunRecord]:
+    """Records shaped without their experiment's name (the state path's), each copied with it from `names`."""
+    name_of = {experiment_id: name for experiment_id, name in names}
+    return [{**record, "experiment_name": name_of.get(record["experiment_id"]) or None}  # type: ignore[typeddict-item]
+            for record in records]
+
+
 def experiment_names(client: Client, experiment_ids: list[str]) -> list[tuple[str, str]]:
     """(experiment id, name) of each existing experiment among experiment_ids."""
     rows = client.query(NAMES_OF, parameters={"experiment_ids": experiment_ids}).result_rows

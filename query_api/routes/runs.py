@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from query_api import run_search
 from query_api.answers import Version, positions_of
-from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep, answer
+from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep, RunStatesDep, answer
 from query_api.errors import InvalidParameter, NotFound
 from query_api.filters import parse_filter
 from query_api.jsonresponse import JSONResponse, dumps
@@ -76,7 +76,7 @@ def get_diff(
 
 @router.post("/runs/search", response_model=RunList)
 def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: ReadersDep, facts: FactsDep,
-                remembered: RememberedDep) -> Response:
+                remembered: RememberedDep, states: RunStatesDep) -> Response:
     """Runs of the given experiments matching the filter, in order_by order, one page at a time. Asked again
     while nothing new is projected, the answer comes from memory (query_api/answers.py); send
     `Cache-Control: no-cache` to have it read now."""
@@ -87,9 +87,13 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
         asked = replace(query, experiment_ids=tuple(experiment_ids))
         token = PageToken.decode(request.page_token, asked.fingerprint()) if request.page_token else None
         page = run_search.search_runs(clickhouse, asked, limit=request.max_results, token=token, with_state=True,
-                                      at=positions_of(version))
-        found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers,
-                                state=page.state, names=facts.names_reader(experiment_ids, page.read_at))
+                                      at=positions_of(version), states=states, version=version)
+        names = facts.names_reader(experiment_ids, page.read_at)
+        if page.records is not None:  # the in-memory state path: the page's runs came shaped
+            found = runs.named(page.records, names(clickhouse) if page.records else [])
+        else:
+            found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers,
+                                    state=page.state, names=names)
         return dumps({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 
     return Response(answer(remembered, "runs/search", request.model_dump(mode="json"), read),

@@ -1,0 +1,193 @@
+"""The exact current state of experiments' runs, held per experiment by the API process and kept at the data
+version (query_api/answers.py) a search asks at: an index to evaluate searches on, not a remembered answer.
+
+The first search of an experiment loads its runs (run_state FINAL and their metric summaries); when the log
+positions have moved since, the next search reads only the runs with a state or summary row written after the
+old positions and puts their new rows in (no FINAL over the experiment); a new maintenance generation (a rebuild)
+drops everything. Read from ClickHouse tables only, so an API apart from its projector works the same.
+
+In the app, loads and refreshes run on a background thread: a search that finds its experiment's state missing
+or stale takes the SQL path and hands the load or refresh over, so no search waits for one (at 10,000 runs a full
+load takes ~1.5 s and a refresh of a few runs 50-200 ms under load, more than the SQL search itself).
+
+Bounded by runs: the least recently searched experiments go first; an experiment bigger than the bound is not
+held (its searches take the SQL path). Thread-safe: one lock per experiment serializes its loads and refreshes;
+a state, once built, never changes, so readers hold it without a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from clickhouse_connect.driver.client import Client
+
+from query_api.queries import experiment_state
+from query_api.statecache.state import ExperimentState, covers, merged, run_rows
+
+log = logging.getLogger("runstream.api")
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    state: ExperimentState | None = None
+    too_big_at: int | None = None  # the generation at which the experiment held more runs than the bound
+    pending: bool = False  # a load or refresh is handed to the background
+
+
+@dataclass
+class Stats:
+    loads: int = 0
+    refreshes: int = 0
+    current: int = 0
+    refused: int = 0
+    last_load_ms: float = 0.0
+    last_refresh_ms: float = 0.0
+    last_refresh_runs: int = 0
+
+
+class RunStates:
+    """Experiments' run states by experiment id, at most `max_runs` runs in all (least recently used dropped)."""
+
+    def __init__(self, max_runs: int, *, refresh_fraction: float = 0.25, background: Executor | None = None,
+                 delay_s: float = 0.0) -> None:
+        self.max_runs = max_runs
+        self.background = background  # where loads and refreshes run, off the searches' path (None: in them)
+        self.delay_s = delay_s  # a background load waits this long first: the search that asked it runs alone
+        self.refresh_fraction = refresh_fraction  # more changed runs than this share: a full load instead
+        self._slots: OrderedDict[str, _Slot] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = Stats()
+
+    def close(self) -> None:
+        if self.background is not None:
+            self.background.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def runs(self) -> int:
+        with self._lock:
+            return sum(len(s.state.rows) for s in self._slots.values() if s.state is not None)
+
+    def states(self, client: Client, experiment_ids: Sequence[str], generation: int,
+               positions: dict[int, int]) -> list[ExperimentState] | None:
+        """Each experiment's state holding everything up to `positions` at `generation`, or None when they cannot
+        all be held now (then the caller takes the SQL path). Without `background` a missing or stale state is
+        loaded or refreshed here; with it, it is loaded or refreshed there and this search gets None."""
+        found: list[ExperimentState] = []
+        for experiment_id in experiment_ids:
+            with self._lock:
+                slot = self._slots.get(experiment_id)
+                if slot is None:
+                    slot = self._slots[experiment_id] = _Slot()
+                self._slots.move_to_end(experiment_id)
+            if self.background is None:
+                with slot.lock:
+                    state = self._current(client, experiment_id, slot, generation, positions)
+            else:
+                state = self._ready(client, experiment_id, slot, generation, positions)
+            if state is None:
+                return None
+            found.append(state)
+        if sum(len(s.rows) for s in found) > self.max_runs:
+            return None
+        self._evict(keep=set(experiment_ids))
+        return found
+
+    def _ready(self, client: Client, experiment_id: str, slot: _Slot, generation: int,
+               positions: dict[int, int]) -> ExperimentState | None:
+        """The slot's state if it is current; else None, with a load or refresh handed to the background."""
+        state = slot.state
+        if state is not None and state.generation == generation and covers(state.positions, positions):
+            self.stats.current += 1
+            return state
+        if slot.too_big_at == generation:
+            self.stats.refused += 1
+            return None
+        with self._lock:
+            if slot.pending:
+                return None
+            slot.pending = True
+        assert self.background is not None
+        self.background.submit(self._update, client, experiment_id, slot, generation, dict(positions))
+        return None
+
+    def _update(self, client: Client, experiment_id: str, slot: _Slot, generation: int,
+                positions: dict[int, int]) -> None:
+        try:
+            time.sleep(self.delay_s)
+            with slot.lock:
+                self._current(client, experiment_id, slot, generation, positions)
+            self._evict(keep={experiment_id})
+        except Exception:  # the index stays as it was and searches take the SQL path; the next one retries
+            log.exception("could not load or refresh the run state of experiment %s", experiment_id)
+        finally:
+            slot.pending = False
+
+    def _current(self, client: Client, experiment_id: str, slot: _Slot, generation: int,
+                 positions: dict[int, int]) -> ExperimentState | None:
+        if slot.too_big_at == generation:
+            self.stats.refused += 1
+            return None
+        old = slot.state
+        if old is not None and old.generation == generation:
+            if covers(old.positions, positions):
+                self.stats.current += 1
+                return old
+            slot.state = self._refresh(client, experiment_id, old, generation, positions)
+        else:
+            slot.state = self._load(client, experiment_id, generation, positions)
+        if slot.state is None:
+            slot.too_big_at = generation
+        return slot.state
+
+    def _load(self, client: Client, experiment_id: str, generation: int, positions: dict[int, int]
+              ) -> ExperimentState | None:
+        started = time.perf_counter()
+        states = experiment_state.states(client, [experiment_id], limit=self.max_runs + 1)
+        if len(states) > self.max_runs:
+            return None
+        rows = run_rows(states, experiment_state.summaries(client, [experiment_id]))
+        self.stats.loads += 1
+        self.stats.last_load_ms = (time.perf_counter() - started) * 1000
+        return ExperimentState(generation, dict(positions), tuple(rows))
+
+    def _refresh(self, client: Client, experiment_id: str, old: ExperimentState, generation: int,
+                 positions: dict[int, int]) -> ExperimentState | None:
+        started = time.perf_counter()
+        changed = experiment_state.changed(client, [experiment_id], old.positions)
+        if len(changed) > max(self.refresh_fraction * len(old.rows), 1000):
+            return self._load(client, experiment_id, generation, positions)
+        if changed:
+            states = experiment_state.states(client, [experiment_id], changed)
+            rows = run_rows(states, experiment_state.summaries(client, [experiment_id], changed))
+            found = {row.run_id for row in rows}
+            state = old.replaced(rows, [r for r in changed if r not in found], generation,
+                                 merged(old.positions, positions))
+        else:
+            state = ExperimentState(generation, merged(old.positions, positions), old.rows)
+            state.columns, state.shaped = old.columns, old.shaped  # the same rows: the same columns and records
+        if len(state.rows) > self.max_runs:
+            return None
+        self.stats.refreshes += 1
+        self.stats.last_refresh_ms = (time.perf_counter() - started) * 1000
+        self.stats.last_refresh_runs = len(changed)
+        return state
+
+    def _evict(self, keep: set[str]) -> None:
+        """Drop the least recently used experiments' states until the held runs are within the bound."""
+        with self._lock:
+            held = sum(len(s.state.rows) for s in self._slots.values() if s.state is not None)
+            for experiment_id in list(self._slots):
+                if held <= self.max_runs:
+                    break
+                if experiment_id in keep:
+                    continue
+                slot = self._slots.pop(experiment_id)
+                if slot.state is not None:
+                    held -= len(slot.state.rows)

@@ -11,7 +11,8 @@ Both follow the same steps:
 Verify does not store the replay of a large table it need not read back (`streamed_tables`: metrics, in
 practice): its scratch table is a Null table (it keeps nothing) with a materialized view summing each inserted
 block's per-run checksums, so those rows are hashed once as they are inserted, never sorted, compressed, written
-and read again; only the live side is read at the end.
+and read again; only the live side is read at the end. The metrics table is not even inserted: its blocks are
+checksummed with numpy as they are made, with a row hash the live side computes in SQL (`consumers.pointsums`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Literal, Protocol
 from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 
+from consumers import pointsums
 from consumers.clickhouse import open_client
 from consumers.derived import DERIVED, Derived
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Projection
@@ -214,6 +216,7 @@ class MaintenanceJob:
         self.tables = Tables(base.projections, base.derived, SUFFIX[kind])
         self.stream_rows = stream_rows
         self.streamed: list[str] = []  # verify's tables summed as they are inserted (chosen by their live rows)
+        self.summed: list[str] = []  # of those, metrics tables checksummed with numpy, never inserted (pointsums)
         self.status = JobStatus(kind, self.tables.names)
         self.cancel = threading.Event()
         self._replay: Replay | None = None
@@ -234,17 +237,20 @@ class MaintenanceJob:
             self._check_no_foreign_projector()
             self.status.counts_before = self._counts(self.tables.names)
             self._phase("creating shadow tables")
+            columns = self._columns()
             if self.kind == "verify":
                 self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
+                self.summed = [t for t in self.streamed if t == "metrics" and pointsums.matches(columns[t])]
                 sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")]
                 leftovers = {str(name) for name, in self.client.query(  # of a verify that streamed other tables
                     "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN "
                     "{names:Array(String)}", parameters={"names": sums}).result_rows}
-                streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed for tail in ("_mv", "")}
+                streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
+                            for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
             self._replay = Replay(self.settings, self.client, self.tables,  # a Null table does not sort
-                                  sort_metrics="metrics" not in self.streamed)
-            columns = self._columns()
+                                  sort_metrics="metrics" not in self.streamed,
+                                  point_sums=[self.tables.physical(t) for t in self.summed])
             self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names] + self._create_sql(table, columns)
                                 for table, names in self._shadows_by_table(shadows).items()])
             self._replay.pause_merges(stopped=True)  # by `_create_sql`
@@ -379,8 +385,14 @@ class MaintenanceJob:
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
         columns = self._columns()
         for table in self.tables.names:
-            live = checksum_sql(table, columns[table], final=table in derived)
             shadow = self.tables.physical(table)
+            if table in self.summed and self._replay is not None:
+                live_sums = {str(r): (int(n), int(h), float(t))
+                             for r, n, h, t in self.client.query(pointsums.checksum_sql(table)).result_rows}
+                replayed_sums = {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[shadow].runs.items()}
+                found.extend(compare(table, live_sums, replayed_sums))
+                continue
+            live = checksum_sql(table, columns[table], final=table in derived)
             replayed = sums_sql(shadow) if table in self.streamed else \
                 checksum_sql(shadow, columns[table], final=table in derived)
             sums: tuple[dict[str, Checksum], dict[str, Checksum]] = ({}, {})
@@ -392,6 +404,8 @@ class MaintenanceJob:
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
         """The statements making `table`'s shadow, merges stopped (the replay resumes them when parts pile up)."""
         shadow = self.tables.physical(table)
+        if table in self.summed:  # nothing is inserted: the table only answers the replay's position queries
+            return [f"CREATE TABLE `{shadow}` AS `{table}` ENGINE = Null"]
         made = streamed_sql(table, shadow, columns[table]) if table in self.streamed else \
             [f"CREATE TABLE `{shadow}` AS `{table}`"]
         return [*made, f"SYSTEM STOP MERGES `{shadow}`"]

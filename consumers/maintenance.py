@@ -18,16 +18,17 @@ checksummed with numpy as they are made, with a row hash the live side computes 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
@@ -42,6 +43,7 @@ from consumers.sink import ClickHouseSink
 from consumers.writer import Tables
 
 log = logging.getLogger("runstream.maintenance")
+T = TypeVar("T")
 
 Kind = Literal["rebuild", "verify"]
 SUFFIX: dict[Kind, str] = {"rebuild": "__rebuild", "verify": "__verify"}
@@ -164,6 +166,13 @@ def compare(table: str, live: dict[str, Checksum], replayed: dict[str, Checksum]
     return out
 
 
+def _checksums(client: Client, sql: str, upto: dict[int, int]) -> dict[str, Checksum]:
+    """Per run, (rows, hash, total) of a `checksum_sql`-shaped statement, bound to these per-partition offsets."""
+    partitions = sorted(upto)
+    rows = client.query(sql, parameters={"partitions": partitions, "offsets": [upto[p] for p in partitions]})
+    return {str(r): (int(n), int(h), float(t)) for r, n, h, t in rows.result_rows}
+
+
 # -- status -----------------------------------------------------------------------------------------------
 @dataclass
 class JobStatus:
@@ -217,6 +226,9 @@ class MaintenanceJob:
         self.stream_rows = stream_rows
         self.streamed: list[str] = []  # verify's tables summed as they are inserted (chosen by their live rows)
         self.summed: list[str] = []  # of those, metrics tables checksummed with numpy, never inserted (pointsums)
+        self._live_sums: Future[dict[str, dict[str, Checksum]]] | None = None  # their live rows, read early
+        self._live_sums_upto: dict[int, int] = {}
+        self._live_sums_pool: ThreadPoolExecutor | None = None
         self.status = JobStatus(kind, self.tables.names)
         self.cancel = threading.Event()
         self._replay: Replay | None = None
@@ -258,6 +270,8 @@ class MaintenanceJob:
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
                 targets = self._live_positions()
+                if self.summed and self._live_sums is None:
+                    self._start_live_sums(targets)
                 self._replay.run_until(targets, self.cancel)
                 self.status.lag = self._replay.lag(self._live_positions())
                 if self.status.lag <= self.catch_up_lag:
@@ -303,6 +317,8 @@ class MaintenanceJob:
             self.status.finished_at = datetime.now(UTC)
             if self._replay is not None:
                 self._replay.close()
+            if self._live_sums_pool is not None:
+                self._live_sums_pool.shutdown(wait=True)  # a statement in flight cannot be interrupted
         return self.status
 
     # -- steps ----------------------------------------------------------------------------------------------
@@ -380,26 +396,45 @@ class MaintenanceJob:
 
     def _differences(self) -> list[Difference]:
         """Per table, one statement reading the live table's checksums beside the replay's (a streamed table's
-        were summed while it was written)."""
-        found: list[Difference] = []
+        were summed while it was written; a numpy-summed table's live rows up to the first targets were read
+        while the replay ran, `_start_live_sums`), tables side by side on DDL_WORKERS clients."""
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
         columns = self._columns()
-        for table in self.tables.names:
+        early = self._live_sums.result() if self._live_sums is not None else {}
+
+        def differences(table: str, client: Client) -> list[Difference]:
             shadow = self.tables.physical(table)
             if table in self.summed and self._replay is not None:
-                live_sums = {str(r): (int(n), int(h), float(t))
-                             for r, n, h, t in self.client.query(pointsums.checksum_sql(table)).result_rows}
-                replayed_sums = {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[shadow].runs.items()}
-                found.extend(compare(table, live_sums, replayed_sums))
-                continue
+                live_sums = _checksums(client, pointsums.checksum_sql(table, pointsums.PAST if table in early else ""),
+                                       self._live_sums_upto)
+                replayed = {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[shadow].runs.items()}
+                return compare(table, pointsums.added(early.get(table, {}), live_sums), replayed)
             live = checksum_sql(table, columns[table], final=table in derived)
-            replayed = sums_sql(shadow) if table in self.streamed else \
+            replayed_sql = sums_sql(shadow) if table in self.streamed else \
                 checksum_sql(shadow, columns[table], final=table in derived)
             sums: tuple[dict[str, Checksum], dict[str, Checksum]] = ({}, {})
-            for side, r, n, h, t in self.client.query(compare_sql(live, replayed)).result_rows:
+            for side, r, n, h, t in client.query(compare_sql(live, replayed_sql)).result_rows:
                 sums[int(side)][str(r)] = (int(n), int(h), float(t))
-            found.extend(compare(table, *sums))
-        return found
+            return compare(table, *sums)
+
+        found = self._on_clients([functools.partial(differences, table) for table in self.tables.names])
+        return [d for table in found for d in table]
+
+    def _start_live_sums(self, upto: dict[int, int]) -> None:
+        """Read the numpy-summed tables' live checksums up to these positions on a thread of its own while the
+        replay runs (on 2 cores the replay leaves some of the second idle); `_differences` adds the rows past them."""
+        self._live_sums_upto = dict(upto)
+        self._live_sums_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-live-sums")
+
+        def work() -> dict[str, dict[str, Checksum]]:
+            client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
+            try:
+                return {table: _checksums(client, pointsums.checksum_sql(table, pointsums.UPTO), upto)
+                        for table in self.summed}
+            finally:
+                client.close()
+
+        self._live_sums = self._live_sums_pool.submit(work)
 
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
         """The statements making `table`'s shadow, merges stopped (the replay resumes them when parts pile up)."""
@@ -423,14 +458,24 @@ class MaintenanceJob:
     def _side_by_side(self, statements: list[list[str]]) -> None:
         """Run each list of statements in order, the lists side by side on up to DDL_WORKERS clients: a DDL
         statement costs ~10 ms in chdb whatever it does, and the shadow tables never depend on one another."""
-        bins = [statements[i::DDL_WORKERS] for i in range(min(DDL_WORKERS, len(statements)))]
+        def run(group: list[str], client: Client) -> None:
+            for sql in group:
+                client.command(sql)
+
+        self._on_clients([functools.partial(run, group) for group in statements])
+
+    def _on_clients(self, tasks: Sequence[Callable[[Client], T]]) -> list[T]:
+        """Each task's result, in order; the tasks run side by side on up to DDL_WORKERS clients (this job's
+        and others opened for the call), each client taking every DDL_WORKERS-th task."""
+        bins = [list(range(i, len(tasks), DDL_WORKERS)) for i in range(min(DDL_WORKERS, len(tasks)))]
+        results: dict[int, T] = {}
 
         def work(i: int) -> None:
             client = self.client if i == 0 else open_client(self.settings.clickhouse_url,
                                                             self.settings.clickhouse_database)
             try:
-                for sql in (sql for group in bins[i] for sql in group):
-                    client.command(sql)
+                for k in bins[i]:
+                    results[k] = tasks[k](client)
             finally:
                 if client is not self.client:
                     client.close()
@@ -438,6 +483,7 @@ class MaintenanceJob:
         with ThreadPoolExecutor(max_workers=len(bins) or 1, thread_name_prefix="runstream-ddl") as pool:
             for done in [pool.submit(work, i) for i in range(len(bins))]:
                 done.result()
+        return [results[k] for k in range(len(tasks))]
 
     def _drop(self, tables: Sequence[str], *, wait: bool = True) -> None:
         """Drop these tables. `wait=False`: their files are removed later, in the background (after

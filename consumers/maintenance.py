@@ -250,20 +250,22 @@ class MaintenanceJob:
             self.status.counts_before = self._counts(self.tables.names)
             self._phase("creating shadow tables")
             columns = self._columns()
+            sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")] \
+                if self.kind == "verify" else []
+            leftovers = {str(name) for name, in self.client.query(  # of a job that stopped half way: dropped first
+                "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
+                parameters={"names": shadows + sums}).result_rows}  # (one statement, not a DROP for each name)
             if self.kind == "verify":
                 self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
                 self.summed = [t for t in self.streamed if t == "metrics" and pointsums.matches(columns[t])]
-                sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")]
-                leftovers = {str(name) for name, in self.client.query(  # of a verify that streamed other tables
-                    "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN "
-                    "{names:Array(String)}", parameters={"names": sums}).result_rows}
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
                             for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
             self._replay = Replay(self.settings, self.client, self.tables,  # a Null table does not sort
                                   sort_metrics="metrics" not in self.streamed,
                                   point_sums=[self.tables.physical(t) for t in self.summed])
-            self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names] + self._create_sql(table, columns)
+            self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
+                                + self._create_sql(table, columns)
                                 for table, names in self._shadows_by_table(shadows).items()])
             self._replay.pause_merges(stopped=True)  # by `_create_sql`
             self._replay.start()

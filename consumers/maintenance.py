@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -170,13 +170,6 @@ def compare(table: str, live: dict[str, Checksum], replayed: dict[str, Checksum]
     return out
 
 
-def _checksums(client: Client, sql: str, upto: dict[int, int]) -> dict[str, Checksum]:
-    """Per run, (rows, hash, total) of a `checksum_sql`-shaped statement, bound to these per-partition offsets."""
-    partitions = sorted(upto)
-    rows = client.query(sql, parameters={"partitions": partitions, "offsets": [upto[p] for p in partitions]})
-    return {str(r): (int(n), int(h), float(t)) for r, n, h, t in rows.result_rows}
-
-
 # -- status -----------------------------------------------------------------------------------------------
 @dataclass
 class JobStatus:
@@ -231,9 +224,6 @@ class MaintenanceJob:
         self.streamed: list[str] = []  # verify's tables summed as they are inserted (chosen by their live rows)
         self.summed: list[str] = []  # of those, metrics tables checksummed with numpy, never inserted (pointsums)
         self.merges_paused: list[str] = []  # tables whose shadows are written with merges stopped (large ones)
-        self._live_sums: Future[dict[str, dict[str, Checksum]]] | None = None  # their live rows, read early
-        self._live_sums_upto: dict[int, int] = {}
-        self._live_sums_pool: ThreadPoolExecutor | None = None
         self.status = JobStatus(kind, self.tables.names)
         self.cancel = threading.Event()
         self._replay: Replay | None = None
@@ -279,8 +269,6 @@ class MaintenanceJob:
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
                 targets = self._live_positions()
-                if self.summed and self._live_sums is None:
-                    self._start_live_sums(targets)
                 self._replay.run_until(targets, self.cancel)
                 self.status.lag = self._replay.lag(self._live_positions())
                 if self.status.lag <= self.catch_up_lag:
@@ -326,8 +314,6 @@ class MaintenanceJob:
             self.status.finished_at = datetime.now(UTC)
             if self._replay is not None:
                 self._replay.close()
-            if self._live_sums_pool is not None:
-                self._live_sums_pool.shutdown(wait=True)  # a statement in flight cannot be interrupted
         return self.status
 
     # -- steps ----------------------------------------------------------------------------------------------
@@ -405,19 +391,18 @@ class MaintenanceJob:
 
     def _differences(self) -> list[Difference]:
         """Per table, one statement reading the live table's checksums beside the replay's (a streamed table's
-        were summed while it was written; a numpy-summed table's live rows up to the first targets were read
-        while the replay ran, `_start_live_sums`), tables side by side on DDL_WORKERS clients."""
+        were summed while it was written, a numpy-summed table's as its blocks were made), tables side by side on
+        DDL_WORKERS clients."""
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
         columns = self._columns()
-        early = self._live_sums.result() if self._live_sums is not None else {}
 
         def differences(table: str, client: Client) -> list[Difference]:
             shadow = self.tables.physical(table)
             if table in self.summed and self._replay is not None:
-                live_sums = _checksums(client, pointsums.checksum_sql(table, pointsums.PAST if table in early else ""),
-                                       self._live_sums_upto)
+                live_sums = {str(r): (int(n), int(h), float(t))
+                             for r, n, h, t in client.query(pointsums.checksum_sql(table)).result_rows}
                 replayed = {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[shadow].runs.items()}
-                return compare(table, pointsums.added(early.get(table, {}), live_sums), replayed)
+                return compare(table, live_sums, replayed)
             live = checksum_sql(table, columns[table], final=table in derived)
             replayed_sql = sums_sql(shadow) if table in self.streamed else \
                 checksum_sql(shadow, columns[table], final=table in derived)
@@ -428,22 +413,6 @@ class MaintenanceJob:
 
         found = self._on_clients([functools.partial(differences, table) for table in self.tables.names])
         return [d for table in found for d in table]
-
-    def _start_live_sums(self, upto: dict[int, int]) -> None:
-        """Read the numpy-summed tables' live checksums up to these positions on a thread of its own while the
-        replay runs (on 2 cores the replay leaves some of the second idle); `_differences` adds the rows past them."""
-        self._live_sums_upto = dict(upto)
-        self._live_sums_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-live-sums")
-
-        def work() -> dict[str, dict[str, Checksum]]:
-            client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
-            try:
-                return {table: _checksums(client, pointsums.checksum_sql(table, pointsums.UPTO), upto)
-                        for table in self.summed}
-            finally:
-                client.close()
-
-        self._live_sums = self._live_sums_pool.submit(work)
 
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
         """The statements making `table`'s shadow, merges stopped if it is large (the replay resumes them when parts

@@ -88,31 +88,11 @@ def row_hash_sql() -> str:
     return f"bitXor({d}, bitShiftRight(_ph_d, 33))"
 
 
-# Rows of a partition up to (`UPTO`) or past (`PAST`) a per-partition offset, bound as {partitions:Array(UInt32)}
-# and {offsets:Array(Int64)} (-1: none of the partition); a partition not listed has none of its rows in UPTO.
-_OFFSET = "{offsets:Array(Int64)}[indexOf({partitions:Array(UInt32)}, kafka_partition)]"
-UPTO = f"has({{partitions:Array(UInt32)}}, kafka_partition) AND toInt64(kafka_offset) <= {_OFFSET}"
-PAST = f"NOT has({{partitions:Array(UInt32)}}, kafka_partition) OR toInt64(kafka_offset) > {_OFFSET}"
-
-
-def checksum_sql(table: str, where: str = "") -> str:
+def checksum_sql(table: str) -> str:
     """Per run of a stored metrics table (named in code): rows and the wrapping sum of row hashes, in
-    `maintenance.checksum_sql`'s shape (no floating-point sums: total 0); `where`: UPTO, PAST or nothing."""
+    `maintenance.checksum_sql`'s shape (no floating-point sums: total 0)."""
     return (f"SELECT run_id AS run, count() AS rows, sum({row_hash_sql()}) AS hash, toFloat64(0) AS total "
-            f"FROM `{table}`{f' WHERE {where}' if where else ''} GROUP BY run")
-
-
-RunSums = dict[str, tuple[int, int, float]]
-"""Per run: rows, hash, total (`maintenance.checksum_sql`'s columns)."""
-
-
-def added(a: RunSums, b: RunSums) -> RunSums:
-    """Checksums of two disjoint sets of rows, per run, as one."""
-    out = dict(a)
-    for run, (rows, h, total) in b.items():
-        was = out.get(run, (0, 0, 0.0))
-        out[run] = (was[0] + rows, (was[1] + h) & 0xFFFFFFFFFFFFFFFF, was[2] + total)
-    return out
+            f"FROM `{table}` GROUP BY run")
 
 
 class StringHashes:

@@ -3,7 +3,7 @@
 Verify compares the live `metrics` table with the log replayed. Inserting the replayed points into ClickHouse only
 to hash them there (a Null table whose view sums `cityHash64` per run) cost about as much CPU as storing them;
 hashing the block's numpy columns costs a fraction of it. Both sides use the same row hash, written once in numpy
-(`row_hashes`) and once as a SQL expression (`ROW_HASH`): 64-bit integer arithmetic that wraps alike in both
+(`row_hashes`) and once as a SQL expression (`row_hash_sql`): 64-bit integer arithmetic that wraps alike in both
 (two rounds of MurmurHash3's finalizer over the fields), with the strings as their `cityHash64`, which
 ClickHouse computes for the few distinct strings a block holds (`StringHashes`). Per run: the row count and the
 wrapping sum of the row hashes, so a doubled, missing or changed row changes it and the order of rows does not.

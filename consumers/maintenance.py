@@ -52,10 +52,6 @@ SUMS = "__sums"  # a streamed scratch table's per-run checksums (and `SUMS + "_m
 # Verify streams a table holding at least this many live rows: a streamed table costs three statements to create
 # and two to drop, a stored one a statement each plus reading it back, which pays only for large tables.
 STREAM_MIN_ROWS = 100_000
-# Merges are stopped on shadow tables of at least this many live rows: a smaller one gets one or two inserts from a
-# replay (the sink holds a small table's rows up to 100,000 before inserting), and each SYSTEM STOP/START MERGES is
-# a statement of ~10 ms, two per table (the START inside the projection's pause).
-PAUSE_MERGES_MIN_ROWS = 100_000
 CATCH_UP_LAG = 5_000  # messages: below this lag the live projection is paused for the last stretch
 CATCH_UP_ROUNDS = 50
 DDL_WORKERS = 3  # clients creating and dropping a job's tables side by side (24 tables: 0.23 -> 0.09 s)
@@ -223,7 +219,6 @@ class MaintenanceJob:
         self.stream_rows = stream_rows
         self.streamed: list[str] = []  # verify's tables summed as they are inserted (chosen by their live rows)
         self.summed: list[str] = []  # of those, metrics tables checksummed with numpy, never inserted (pointsums)
-        self.merges_paused: list[str] = []  # tables whose shadows are written with merges stopped (large ones)
         self.status = JobStatus(kind, self.tables.names)
         self.cancel = threading.Event()
         self._replay: Replay | None = None
@@ -245,8 +240,6 @@ class MaintenanceJob:
             self.status.counts_before = self._counts(self.tables.names)
             self._phase("creating shadow tables")
             columns = self._columns()
-            self.merges_paused = [t for t in self.tables.names
-                                  if self.status.counts_before.get(t, 0) >= PAUSE_MERGES_MIN_ROWS]
             sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")] \
                 if self.kind == "verify" else []
             leftovers = {str(name) for name, in self.client.query(  # of a job that stopped half way: dropped first
@@ -264,7 +257,7 @@ class MaintenanceJob:
             self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
                                 + self._create_sql(table, columns)
                                 for table, names in self._shadows_by_table(shadows).items()])
-            self._replay.pause_merges(stopped=True, tables=self.merges_paused)  # by `_create_sql`
+            self._replay.pause_merges(stopped=True)  # by `_create_sql`
             self._replay.start()
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
@@ -283,7 +276,7 @@ class MaintenanceJob:
                     self._phase("swapping tables")
                     for table in self.tables.names:
                         self.client.command(f"EXCHANGE TABLES `{table}` AND `{self.tables.physical(table)}`")
-                    for table in self.merges_paused:  # the replayed parts, live now, merge from here on
+                    for table in self.tables.names:  # the replayed parts, live now, merge from here on
                         self.client.command(f"SYSTEM START MERGES `{table}`")
                     if self.live is not None:
                         self.live.reload(self._replay.partitions)
@@ -415,15 +408,13 @@ class MaintenanceJob:
         return [d for table in found for d in table]
 
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
-        """The statements making `table`'s shadow, merges stopped if it is large (the replay resumes them when parts
-        pile up)."""
+        """The statements making `table`'s shadow, merges stopped (the replay resumes them when parts pile up)."""
         shadow = self.tables.physical(table)
         if table in self.summed:  # nothing is inserted: the table only answers the replay's position queries
             return [f"CREATE TABLE `{shadow}` AS `{table}` ENGINE = Null"]
-        if table in self.streamed:  # a Null table (and its sums), nothing to merge
-            return streamed_sql(table, shadow, columns[table])
-        stop = [f"SYSTEM STOP MERGES `{shadow}`"] if table in self.merges_paused else []
-        return [f"CREATE TABLE `{shadow}` AS `{table}`", *stop]
+        made = streamed_sql(table, shadow, columns[table]) if table in self.streamed else \
+            [f"CREATE TABLE `{shadow}` AS `{table}`"]
+        return [*made, f"SYSTEM STOP MERGES `{shadow}`"]
 
     def _shadows_by_table(self, names: Sequence[str]) -> dict[str, list[str]]:
         """Shadow tables (and a streamed table's sums and view) grouped by the table they shadow, in the given

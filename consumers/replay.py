@@ -98,7 +98,6 @@ class Replay:
         self._stalls = StallWatch(settings.stall_skip_after)
         self._client = client
         self._merges_paused = False
-        self._paused_tables: list[str] = []
 
     def _partitions(self) -> list[int]:
         topic = self._consumer.list_topics(self.settings.topic, timeout=30).topics.get(self.settings.topic)
@@ -116,20 +115,19 @@ class Replay:
         self.writer.load_positions(self.partitions)  # shadow tables start empty; this also sets up positions
         self.counters.consumed = dict.fromkeys(self.partitions, -1)
 
-    def pause_merges(self, *, stopped: bool = False, tables: Collection[str] | None = None) -> None:
-        """Stop background merges of the tables written, or of these of them (until `resume_merges`, too many
-        parts, or a restart: the stop is not persisted). A rebuild starts them again on the tables it swapped in.
-        `stopped`: the caller already ran `SYSTEM STOP MERGES` on each of them (as it created them)."""
-        self._paused_tables = list(self.tables.names if tables is None else tables)
+    def pause_merges(self, *, stopped: bool = False) -> None:
+        """Stop background merges of the tables written (until `resume_merges`, too many parts, or a restart:
+        the stop is not persisted). A rebuild starts them again on the tables it swapped in. `stopped`: the
+        caller already ran `SYSTEM STOP MERGES` on each of them (as it created them)."""
         if not stopped:
-            for table in self._paused_tables:
+            for table in self.tables.names:
                 self._client.command(f"SYSTEM STOP MERGES `{self.tables.physical(table)}`")
         self._merges_paused = True
 
     def resume_merges(self) -> None:
         if self._merges_paused:
             self._sink.flush()
-            for table in self._paused_tables:
+            for table in self.tables.names:
                 self._client.command(f"SYSTEM START MERGES `{self.tables.physical(table)}`")
             self._merges_paused = False
 

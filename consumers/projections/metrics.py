@@ -216,11 +216,9 @@ def _key_ordered(points: PointColumns) -> KeyOrdered:
     g, s, p, o, i = group[order], points.step[order], points.partition[order], points.offset[order], \
         points.point_index[order]
     if len(g) > 1:
-        apart = g[1:] != g[:-1]
-        # Usually each group's steps rise strictly, which settles the order without the tie-breaking columns.
-        rising = apart | (s[1:] > s[:-1])
-        if not np.all(rising) and not np.all(rising | ((s[1:] == s[:-1]) & ((p[1:] > p[:-1]) | ((p[1:] == p[:-1]) & (
-                (o[1:] > o[:-1]) | ((o[1:] == o[:-1]) & (i[1:] >= i[:-1]))))))):
+        ahead = (s[1:] > s[:-1]) | ((s[1:] == s[:-1]) & ((p[1:] > p[:-1]) | ((p[1:] == p[:-1]) & (
+            (o[1:] > o[:-1]) | ((o[1:] == o[:-1]) & (i[1:] >= i[:-1]))))))
+        if not np.all(ahead | (g[1:] != g[:-1])):
             order = np.lexsort((points.point_index, points.offset, points.partition, points.step, group))
             g, s, p, o, i = group[order], points.step[order], points.partition[order], points.offset[order], \
                 points.point_index[order]

@@ -11,26 +11,29 @@ Both follow the same steps:
 Verify does not store the replay of a large table it need not read back (`streamed_tables`: metrics, in
 practice): its scratch table is a Null table (it keeps nothing) with a materialized view summing each inserted
 block's per-run checksums, so those rows are hashed once as they are inserted, never sorted, compressed, written
-and read again; only the live side is read at the end.
+and read again; only the live side is read at the end. The metrics table is not even inserted: its blocks are
+checksummed with numpy as they are made, with a row hash the live side computes in SQL (`consumers.pointsums`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka.admin import AdminClient
 
+from consumers import pointsums
 from consumers.clickhouse import open_client
 from consumers.derived import DERIVED, Derived
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Projection
@@ -40,6 +43,7 @@ from consumers.sink import ClickHouseSink
 from consumers.writer import Tables
 
 log = logging.getLogger("runstream.maintenance")
+T = TypeVar("T")
 
 Kind = Literal["rebuild", "verify"]
 SUFFIX: dict[Kind, str] = {"rebuild": "__rebuild", "verify": "__verify"}
@@ -214,6 +218,7 @@ class MaintenanceJob:
         self.tables = Tables(base.projections, base.derived, SUFFIX[kind])
         self.stream_rows = stream_rows
         self.streamed: list[str] = []  # verify's tables summed as they are inserted (chosen by their live rows)
+        self.summed: list[str] = []  # of those, metrics tables checksummed with numpy, never inserted (pointsums)
         self.status = JobStatus(kind, self.tables.names)
         self.cancel = threading.Event()
         self._replay: Replay | None = None
@@ -234,18 +239,23 @@ class MaintenanceJob:
             self._check_no_foreign_projector()
             self.status.counts_before = self._counts(self.tables.names)
             self._phase("creating shadow tables")
+            columns = self._columns()
+            sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")] \
+                if self.kind == "verify" else []
+            leftovers = {str(name) for name, in self.client.query(  # of a job that stopped half way: dropped first
+                "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
+                parameters={"names": shadows + sums}).result_rows}  # (one statement, not a DROP for each name)
             if self.kind == "verify":
                 self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
-                sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")]
-                leftovers = {str(name) for name, in self.client.query(  # of a verify that streamed other tables
-                    "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN "
-                    "{names:Array(String)}", parameters={"names": sums}).result_rows}
-                streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed for tail in ("_mv", "")}
+                self.summed = [t for t in self.streamed if t == "metrics" and pointsums.matches(columns[t])]
+                streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
+                            for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
             self._replay = Replay(self.settings, self.client, self.tables,  # a Null table does not sort
-                                  sort_metrics="metrics" not in self.streamed)
-            columns = self._columns()
-            self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names] + self._create_sql(table, columns)
+                                  sort_metrics="metrics" not in self.streamed,
+                                  point_sums=[self.tables.physical(t) for t in self.summed])
+            self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
+                                + self._create_sql(table, columns)
                                 for table, names in self._shadows_by_table(shadows).items()])
             self._replay.pause_merges(stopped=True)  # by `_create_sql`
             self._replay.start()
@@ -374,24 +384,34 @@ class MaintenanceJob:
 
     def _differences(self) -> list[Difference]:
         """Per table, one statement reading the live table's checksums beside the replay's (a streamed table's
-        were summed while it was written)."""
-        found: list[Difference] = []
+        were summed while it was written, a numpy-summed table's as its blocks were made), tables side by side on
+        DDL_WORKERS clients."""
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
         columns = self._columns()
-        for table in self.tables.names:
-            live = checksum_sql(table, columns[table], final=table in derived)
+
+        def differences(table: str, client: Client) -> list[Difference]:
             shadow = self.tables.physical(table)
-            replayed = sums_sql(shadow) if table in self.streamed else \
+            if table in self.summed and self._replay is not None:
+                live_sums = {str(r): (int(n), int(h), float(t))
+                             for r, n, h, t in client.query(pointsums.checksum_sql(table)).result_rows}
+                replayed = {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[shadow].runs.items()}
+                return compare(table, live_sums, replayed)
+            live = checksum_sql(table, columns[table], final=table in derived)
+            replayed_sql = sums_sql(shadow) if table in self.streamed else \
                 checksum_sql(shadow, columns[table], final=table in derived)
             sums: tuple[dict[str, Checksum], dict[str, Checksum]] = ({}, {})
-            for side, r, n, h, t in self.client.query(compare_sql(live, replayed)).result_rows:
+            for side, r, n, h, t in client.query(compare_sql(live, replayed_sql)).result_rows:
                 sums[int(side)][str(r)] = (int(n), int(h), float(t))
-            found.extend(compare(table, *sums))
-        return found
+            return compare(table, *sums)
+
+        found = self._on_clients([functools.partial(differences, table) for table in self.tables.names])
+        return [d for table in found for d in table]
 
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
         """The statements making `table`'s shadow, merges stopped (the replay resumes them when parts pile up)."""
         shadow = self.tables.physical(table)
+        if table in self.summed:  # nothing is inserted: the table only answers the replay's position queries
+            return [f"CREATE TABLE `{shadow}` AS `{table}` ENGINE = Null"]
         made = streamed_sql(table, shadow, columns[table]) if table in self.streamed else \
             [f"CREATE TABLE `{shadow}` AS `{table}`"]
         return [*made, f"SYSTEM STOP MERGES `{shadow}`"]
@@ -409,14 +429,24 @@ class MaintenanceJob:
     def _side_by_side(self, statements: list[list[str]]) -> None:
         """Run each list of statements in order, the lists side by side on up to DDL_WORKERS clients: a DDL
         statement costs ~10 ms in chdb whatever it does, and the shadow tables never depend on one another."""
-        bins = [statements[i::DDL_WORKERS] for i in range(min(DDL_WORKERS, len(statements)))]
+        def run(group: list[str], client: Client) -> None:
+            for sql in group:
+                client.command(sql)
+
+        self._on_clients([functools.partial(run, group) for group in statements])
+
+    def _on_clients(self, tasks: Sequence[Callable[[Client], T]]) -> list[T]:
+        """Each task's result, in order; the tasks run side by side on up to DDL_WORKERS clients (this job's
+        and others opened for the call), each client taking every DDL_WORKERS-th task."""
+        bins = [list(range(i, len(tasks), DDL_WORKERS)) for i in range(min(DDL_WORKERS, len(tasks)))]
+        results: dict[int, T] = {}
 
         def work(i: int) -> None:
             client = self.client if i == 0 else open_client(self.settings.clickhouse_url,
                                                             self.settings.clickhouse_database)
             try:
-                for sql in (sql for group in bins[i] for sql in group):
-                    client.command(sql)
+                for k in bins[i]:
+                    results[k] = tasks[k](client)
             finally:
                 if client is not self.client:
                     client.close()
@@ -424,6 +454,7 @@ class MaintenanceJob:
         with ThreadPoolExecutor(max_workers=len(bins) or 1, thread_name_prefix="runstream-ddl") as pool:
             for done in [pool.submit(work, i) for i in range(len(bins))]:
                 done.result()
+        return [results[k] for k in range(len(tasks))]
 
     def _drop(self, tables: Sequence[str], *, wait: bool = True) -> None:
         """Drop these tables. `wait=False`: their files are removed later, in the background (after

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
@@ -15,6 +16,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from consumers.chunks import offset_of, partition_of
 from consumers.clickhouse import open_client
 from consumers.errors import ConsumerError
+from consumers.pointsums import PointSums, city_hashes
 from consumers.settings import ProjectorSettings
 from consumers.sink import PipelinedSink
 from consumers.skipping import unreadable_range
@@ -63,7 +65,8 @@ class Replay:
     the rows it writes are the rows the projector wrote, in other tables."""
 
     def __init__(self, settings: ProjectorSettings, client: Client, tables: Tables, *,
-                 batch_max_messages: int | None = None, sort_metrics: bool = True) -> None:
+                 batch_max_messages: int | None = None, sort_metrics: bool = True,
+                 point_sums: Collection[str] = ()) -> None:
         self.settings = settings
         self.tables = tables
         self.counters = ReplayCounters()
@@ -84,8 +87,11 @@ class Replay:
         self.partitions = self._partitions()
         self._clients = [open_client(settings.clickhouse_url, settings.clickhouse_database)
                          for _ in range(REPLAY_INSERT_WORKERS - 1)]
+        hashes = city_hashes(client)
+        self.point_sums = {table: PointSums(hashes) for table in point_sums}
+        """Per physical metrics table, the checksums of its blocks, which are not inserted (`PointSums`)."""
         self._sink = PipelinedSink(client, retries=settings.insert_retries, more_clients=self._clients,
-                                   sort_metrics=sort_metrics)
+                                   sort_metrics=sort_metrics, point_sums=self.point_sums)
         self.writer = BatchWriter(self._sink, tables,
                                   token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
                                   chunk_bytes=REPLAY_CHUNK_BYTES, sort_metrics=sort_metrics)

@@ -125,6 +125,9 @@ def questions(api: Any, experiment_id: str, steps: int) -> dict[str, Callable[[]
     return {
         "top10_by_final_metric": lambda: api.call(
             "GET", f"/api/v1/experiments/{experiment_id}/leaderboard?metric={metric}&order=asc&k=10&agg=last"),
+        "top10_by_final_metric_cold": lambda: api.call(
+            "GET", f"/api/v1/experiments/{experiment_id}/leaderboard?metric={metric}&order=asc&k=10&agg=last", None,
+            sweep.NO_CACHE),
         "param_filtered_search": lambda: api.call("POST", "/api/v1/runs/search", {
             "experiment_ids": [experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100}),
         "param_filtered_search_cold": lambda: api.call("POST", "/api/v1/runs/search", {

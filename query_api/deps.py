@@ -74,9 +74,14 @@ class Remembered:
 
 
 def answer(remembered: "Remembered | None", route: str, asked: object,
-           read: Callable[[Version | None], bytes]) -> bytes:
-    """`read`'s answer, remembered while nothing new is projected where the app remembers answers."""
-    return read(None) if remembered is None else remembered.respond(route, asked, read)
+           read: Callable[[Version | None], bytes], *, remember_fresh: bool = True) -> bytes:
+    """`read`'s answer, remembered while nothing new is projected where the app remembers answers. With
+    `remember_fresh` False, a question asked with Cache-Control: no-cache is read without the data version and
+    not remembered: for a read that needs no version of its own (a curve), the version is a statement of its own
+    wherever no local projector holds the log positions (~3 ms on chdb at 10,000 runs)."""
+    if remembered is None or (remembered.fresh and not remember_fresh):
+        return read(None)
+    return remembered.respond(route, asked, read)
 
 
 async def get_remembered(request: Request) -> Remembered | None:

@@ -94,6 +94,7 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
         else:
             found = runs.fetch_runs(clickhouse, page.run_ids, experiment_ids=experiment_ids, readers=readers,
                                     state=page.state, names=names)
+        facts.remember_runs({r["run_id"]: r["experiment_id"] for r in found})  # a run's curve needs no read of it
         return dumps({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 
     return Response(answer(remembered, "runs/search", request.model_dump(mode="json"), read),
@@ -128,7 +129,8 @@ def get_metric(
     step_max: int | None = Query(None, ge=-(2**63), le=2**63 - 1),
 ) -> Response:
     """The points of one metric in step order; downsampled in ClickHouse when max_points is given. Asked again
-    while nothing new is projected, the answer comes from memory (`Cache-Control: no-cache` reads it now)."""
+    while nothing new is projected, the answer comes from memory (`Cache-Control: no-cache` reads it now, and
+    it is not remembered)."""
     if step_min is not None and step_max is not None and step_min > step_max:
         raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
 
@@ -142,7 +144,8 @@ def get_metric(
 
     asked = {"run_id": run_id, "key": key, "max_points": max_points, "method": method, "step_min": step_min,
              "step_max": step_max}
-    return Response(answer(remembered, "runs/metric", asked, read), media_type="application/json")
+    return Response(answer(remembered, "runs/metric", asked, read, remember_fresh=False),
+                    media_type="application/json")
 
 
 @router.get("/runs/{run_id}/history", response_model=RunHistory)

@@ -82,3 +82,26 @@ def test_data_version() -> None:
     assert data_version(lambda: {1: 5, 0: 7}, lambda: 2) == (2, ((0, 7), (1, 5)))
     assert data_version(lambda: {0: 7}, lambda: None) is None  # maintenance running
     assert data_version(lambda: {}, lambda: 0) is None  # no position known yet
+
+
+def test_a_fresh_question_that_needs_no_version_reads_none_and_is_not_remembered() -> None:
+    from query_api.deps import Remembered, answer
+
+    memory = Answers()
+    versions: list[int] = []
+
+    def version() -> int:
+        versions.append(1)
+        return 1
+
+    def read(at: object) -> bytes:
+        return f"read at {at}".encode()
+
+    fresh = Remembered(memory, version, asker(None), fresh=True)
+    assert answer(fresh, "runs/metric", {"run": "r"}, read, remember_fresh=False) == b"read at None"
+    assert versions == [] and len(memory) == 0  # no data version read, nothing remembered
+    assert answer(fresh, "runs/metric", {"run": "r"}, read) == b"read at 1"  # the default still remembers
+    assert versions == [1] and len(memory) == 1
+    asked_again = Remembered(memory, version, asker(None), fresh=False)
+    assert answer(asked_again, "runs/metric", {"run": "r"}, read, remember_fresh=False) == b"read at 1"
+    assert memory.hits == 1  # without no-cache the answer comes from memory as before

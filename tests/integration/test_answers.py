@@ -148,6 +148,48 @@ def test_a_remembered_curve_gains_the_point_projected_after_it(stack: Stack, fir
     tracker.close()
 
 
+def test_a_no_cache_curve_is_read_now_and_not_remembered(stack: Stack, first_runs: None) -> None:
+    memory = answers(stack)
+    fresh = {"Authorization": "Bearer reader-token-1", "Cache-Control": "no-cache"}
+    tracker = stack.tracker()
+    run = tracker.start_run(EXPERIMENT, "fresh-curve", params={"opt": "sgd"})
+    run.log_metric("loss", 1.0, step=0)
+    assert tracker.flush(30) == 0
+    stack.wait_projected()
+    path = f"/api/v1/runs/{run.run_id}/metrics/loss"
+
+    def steps() -> list[int]:
+        response = stack.api.get(path, headers=fresh)
+        assert response.status_code == 200, response.text
+        return [p["step"] for p in response.json()["points"]]
+
+    assert steps() == [0]
+    seen = (len(memory), memory.hits, memory.misses)
+    run.log_metric("loss", 0.5, step=1)
+    assert tracker.flush(30) == 0
+    stack.wait_projected()
+    assert steps() == [0, 1]  # what ClickHouse holds now
+    assert (len(memory), memory.hits, memory.misses) == seen  # neither looked up nor remembered
+    for missing in (f"/api/v1/runs/{'0' * 32}/metrics/loss", f"/api/v1/runs/{run.run_id}/metrics/no-such-key"):
+        response = stack.api.get(missing, headers=fresh)
+        assert response.status_code == 404, response.text
+    refused = stack.api.get(path, headers={"Cache-Control": "no-cache"})
+    assert refused.status_code == 401, refused.text
+    run.end()
+    tracker.close()
+
+
+def test_a_search_remembers_its_runs_experiments(stack: Stack, first_runs: None) -> None:
+    found = stack.api.post("/api/v1/runs/search", json={**ADAM, "filter": ""},
+                           headers={"Authorization": "Bearer reader-token-1", "Cache-Control": "no-cache"})
+    assert found.status_code == 200, found.text
+    expected = {r["run_id"]: r["experiment_id"] for r in found.json()["runs"]}
+    assert expected
+    facts = stack.api.app.state.runstream.facts  # type: ignore[attr-defined]
+    no_clickhouse: Any = object()  # a read of ClickHouse would fail: every run must come from memory
+    assert facts.run_experiments(no_clickhouse, list(expected)) == expected
+
+
 def test_remembered_leaderboard_and_parallel_coordinates_gain_the_run_projected_after_them(
         stack: Stack, first_runs: None) -> None:
     memory = answers(stack)

@@ -5,8 +5,8 @@
 What a user does: search, then open a run's chart. Each round takes a run not asked before, searches it by name
 (`attributes.run_name = ...`) and asks its `val_loss` curve with `Cache-Control: no-cache`, on both servers (order
 flipped each round). The curve call is timed apart; prints medians in ms, how many rounds this checkout's curve was
-faster, and the load. The servers run as in benchmarks/query_ab.py (no projector: the data version is read from
-ClickHouse).
+faster, and the load. `--no-search`: the curve alone, of a run the server was never asked about (a link straight to
+the chart). The servers run as in benchmarks/query_ab.py (no projector: the data version is read from ClickHouse).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--base", required=True, type=Path)
     parser.add_argument("--this", type=Path, default=ROOT)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--no-search", action="store_true",
+                        help="ask each run's curve without searching it first (a link straight to the chart)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="curve-first-ab-"))
     procs = []
@@ -60,9 +62,10 @@ def main() -> None:
             for name in ("base", "this") if i % 2 else ("this", "base"):
                 api = apis[name]
                 began = time.perf_counter()
-                found = api.call("POST", "/api/v1/runs/search", {
-                    "experiment_ids": [experiment_id], "filter": f"attributes.run_name = '{run['name']}'"})
-                assert [r["run_id"] for r in found["runs"]] == [run["run_id"]], found
+                if not args.no_search:
+                    found = api.call("POST", "/api/v1/runs/search", {
+                        "experiment_ids": [experiment_id], "filter": f"attributes.run_name = '{run['name']}'"})
+                    assert [r["run_id"] for r in found["runs"]] == [run["run_id"]], found
                 asked = time.perf_counter()
                 answers[name].append(api.call("GET", f"/api/v1/runs/{run['run_id']}/metrics/val_loss", None,
                                               sweep.NO_CACHE))

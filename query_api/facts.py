@@ -66,11 +66,6 @@ class Facts:
             found.update(read)
         return found
 
-    def known_run_experiment(self, run_id: str) -> str | None:
-        """The experiment of a run if remembered (no read of ClickHouse), else None."""
-        with self._lock:
-            return self._runs.get(run_id)
-
     def remember_runs(self, experiment_of: dict[str, str]) -> None:
         """Runs read elsewhere with their experiments (a search, a run's shape)."""
         with self._lock:

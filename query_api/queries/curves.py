@@ -35,14 +35,6 @@ RUN_KEY = "experiment_id = {experiment_id:String} AND key = {key:String} AND run
 POINTS = f"SELECT step, value, toUnixTimestamp64Milli(ts) FROM metrics WHERE {RUN_KEY}"
 POINTS_IN_RANGE = f"{POINTS} AND step >= {{step_min:Int64}} AND step <= {{step_max:Int64}}"
 
-# A run whose experiment is not known yet: the experiment looked up in the same statement (a scalar subquery, which
-# ClickHouse resolves before it picks the key's granules) instead of a statement of its own first (10,000 runs, first
-# curves of random runs, in-process at load 8: 9.8 against 11.0 ms, faster in 50 of 60).
-EXPERIMENT_OF_RUN = "(SELECT any(experiment_id) FROM runs WHERE run_id = {run_id:String})"
-POINTS_OF_RUN = (f"SELECT step, value, toUnixTimestamp64Milli(ts) FROM metrics"
-                 f" WHERE experiment_id = {EXPERIMENT_OF_RUN} AND key = {{key:String}} AND run_id = {{run_id:String}}")
-POINTS_OF_RUN_IN_RANGE = f"{POINTS_OF_RUN} AND step >= {{step_min:Int64}} AND step <= {{step_max:Int64}}"
-
 COUNT = f"SELECT count(), min(step), max(step) FROM metrics WHERE {SCOPE}"
 
 LTTB = f"""
@@ -95,18 +87,6 @@ def curve(
     if rows is None:  # points at the same step and millisecond: their order is the log's, which ClickHouse sorts
         return [_point(*row) for row in client.query(ALL_POINTS, parameters=bind).result_rows]
     return [_point(*row) for row in rows]
-
-
-def curve_of_run(client: Client, run_id: str, key: str, *, step_min: int | None = None,
-                 step_max: int | None = None) -> list[dict[str, Any]] | None:
-    """`curve`'s points (all of them) for a run whose experiment the caller does not know, in one statement; [] when
-    the run or the metric does not exist, None when points share a step and a millisecond (ask `curve`)."""
-    bind: dict[str, Any] = {"run_id": run_id, "key": key,
-                            "step_min": INT64_MIN if step_min is None else step_min,
-                            "step_max": INT64_MAX if step_max is None else step_max}
-    ranged = step_min is not None or step_max is not None
-    rows = in_order(client.query(POINTS_OF_RUN_IN_RANGE if ranged else POINTS_OF_RUN, parameters=bind).result_rows)
-    return None if rows is None else [_point(*row) for row in rows]
 
 
 def in_order(rows: Sequence[Any]) -> list[Any] | None:

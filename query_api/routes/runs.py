@@ -135,14 +135,9 @@ def get_metric(
         raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
 
     def read(_: Version | None = None) -> bytes:  # a run or metric not found raises here: never remembered
-        points = None
-        if max_points is None and facts.known_run_experiment(_check_run_id(run_id)) is None:
-            points = curves.curve_of_run(clickhouse, run_id, key, step_min=step_min, step_max=step_max)
-        if not points:  # not read yet, a tie, or nothing found: is there such a run? (a 404 if not)
-            experiment_id = experiment_of(clickhouse, facts, run_id)
-            if points is None:
-                points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
-                                      step_min=step_min, step_max=step_max)
+        experiment_id = experiment_of(clickhouse, facts, run_id)
+        points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
+                              step_min=step_min, step_max=step_max)
         if not points and step_min is None and step_max is None:
             raise NotFound(f"run {run_id} has no metric {key!r}")
         return dumps({"run_id": run_id, "key": key, "points": points})

@@ -69,20 +69,3 @@ def test_a_step_logged_twice_in_one_millisecond_keeps_the_log_order(client: Clie
     points = curves.curve(client, "e", RUN, "acc")
     assert points == _ordered(client, "acc")
     assert [(p["step"], p["value"]) for p in points] == [(0, 0.0), (1, 0.1), (1, 0.9), (2, 0.8)]
-
-
-def test_a_curve_read_with_its_runs_experiment_in_the_statement_equals_the_curve(client: Client) -> None:
-    base = 1_700_000_000_000
-    _insert(client, "loss", [(s, base + s, float(s), 100 + s, 0) for s in range(0, 40, 2)])
-    _insert(client, "loss", [(5, base - 1, -5.0, 300, 0), (7, base + 99, -7.0, 301, 0)])
-    _insert(client, "tie", [(1, base, 0.9, 50, 1), (1, base, 0.1, 50, 0)])
-    assert curves.curve_of_run(client, RUN, "loss") == [], "no such run (yet) in runs: nothing"
-    client.insert("runs", [["e", RUN, "RunStarted", datetime.fromtimestamp(base / 1000, UTC), 0, 0, 0]],
-                  column_names=["experiment_id", "run_id", "event_type", "event_time", "seq", "kafka_partition",
-                                "kafka_offset"], settings={"async_insert": 0})
-    assert curves.curve_of_run(client, RUN, "loss") == curves.curve(client, "e", RUN, "loss") != []
-    assert curves.curve_of_run(client, RUN, "loss", step_min=4, step_max=7) == curves.curve(
-        client, "e", RUN, "loss", step_min=4, step_max=7)
-    assert curves.curve_of_run(client, RUN, "loss", step_min=41) == []
-    assert curves.curve_of_run(client, RUN, "no-such-key") == []
-    assert curves.curve_of_run(client, RUN, "tie") is None, "a tie is left to the ordered statement"

@@ -170,6 +170,8 @@ def test_a_no_cache_curve_is_read_now_and_not_remembered(stack: Stack, first_run
     stack.wait_projected()
     assert steps() == [0, 1]  # what ClickHouse holds now
     assert (len(memory), memory.hits, memory.misses) == seen  # neither looked up nor remembered
+    empty = stack.api.get(path + "?step_min=5", headers=fresh)
+    assert empty.status_code == 200 and empty.json()["points"] == [], empty.text
     for missing in (f"/api/v1/runs/{'0' * 32}/metrics/loss", f"/api/v1/runs/{run.run_id}/metrics/no-such-key"):
         response = stack.api.get(missing, headers=fresh)
         assert response.status_code == 404, response.text

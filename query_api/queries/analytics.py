@@ -81,7 +81,7 @@ SETTINGS join_use_nulls = 1
 def _numbers(texts: list[str]) -> list[float] | None:
     """The texts as numbers, or None unless every one is a number."""
     try:
-        return [float(text) for text in texts]
+        return list(map(float, texts))
     except ValueError:
         return None
 

@@ -8,49 +8,55 @@ are ranked here too, from the state's `unheld` summaries."""
 
 from __future__ import annotations
 
-from typing import Any
+from array import array
+from typing import Any, cast
 
-from query_api.statecache.state import ExperimentState, RunRow
+from query_api.statecache.state import ExperimentState
 
 AT = {"last": 0, "min": 1, "max": 2}
 """The aggregate's place in a Summary (state.py), as queries/analytics.AGGREGATES computes it."""
 
 
-def ranking(state: ExperimentState, metric: str, agg: str, descending: bool
-            ) -> list[tuple[float, str, RunRow | None]]:
-    """(value, run_id, row or None when unheld) of every run that ranks, in the leaderboard's order; built once
-    per state and question (the rows never change)."""
+def ranking(state: ExperimentState, metric: str, agg: str, descending: bool) -> array[int]:
+    """The runs that rank, in the leaderboard's order, as places: i < len(rows) is rows[i], len(rows) + j the
+    j-th run of `unheld`. Built once per state and question (the rows never change), kept compactly (4 bytes a
+    run: a state keeps up to MAX_COLUMNS of these and of the search's columns)."""
     at = AT[agg]
+    held = len(state.rows)
 
-    def build(rows: Any) -> list[Any]:
-        ranked: list[tuple[float, str, RunRow | None]] = []
-        for row in rows:
+    def build(rows: Any) -> array[int]:
+        ranked: list[tuple[float, str, int]] = []
+        for i, row in enumerate(rows):
             found = row.metrics.get(metric)
             if found is not None and not row.deleted:
                 value = found[at]
                 if value is not None and value == value:  # NaN never equals itself
-                    ranked.append((value, row.run_id, row))
-        for run_id, metrics in state.unheld.items():
+                    ranked.append((-value if descending else value, row.run_id, i))
+        for j, (run_id, metrics) in enumerate(state.unheld.items()):
             found = metrics.get(metric)
             if found is not None:
                 value = found[at]
                 if value is not None and value == value:
-                    ranked.append((value, run_id, None))
-        # ORDER BY v ASC|DESC, run_id ASC: -0.0 and 0.0 tie in both, as they do in ClickHouse
-        ranked.sort(key=(lambda e: (-e[0], e[1])) if descending else (lambda e: (e[0], e[1])))
-        return ranked
+                    ranked.append((-value if descending else value, run_id, held + j))
+        # ORDER BY v ASC|DESC, run_id ASC (run ids are unique): -0.0 and 0.0 tie, as they do in ClickHouse
+        ranked.sort()
+        return array("i", [place for _, _, place in ranked])
 
-    return state.whole(("leaderboard", metric, at, descending), build)
+    # kept beside the search's value lists (an array is a sequence as they are)
+    return cast("array[int]", state.whole(("leaderboard", metric, at, descending), build))  # type: ignore[arg-type]
 
 
 def leaderboard(state: ExperimentState, metric: str, agg: str, descending: bool, k: int) -> list[dict[str, Any]]:
-    """The k best live runs, shaped as queries/analytics.leaderboard shapes them."""
-    return [
-        {"rank": rank, "run_id": run_id, "name": row.name, "status": row.status, "value": value,
-         "params": dict(sorted(row.params.items()))}
-        for rank, (value, run_id, row) in enumerate(ranking(state, metric, agg, descending)[:k], 1)
-        if row is not None
-    ]
+    """The k best live runs, shaped as queries/analytics.leaderboard shapes them (an unheld run keeps its rank
+    and is left out)."""
+    at, rows = AT[agg], state.rows
+    entries = []
+    for rank, place in enumerate(ranking(state, metric, agg, descending)[:k], 1):
+        if place < len(rows):
+            row = rows[place]
+            entries.append({"rank": rank, "run_id": row.run_id, "name": row.name, "status": row.status,
+                            "value": row.metrics[metric][at], "params": dict(sorted(row.params.items()))})
+    return entries
 
 
 def parallel_runs(state: ExperimentState, params: list[str], metric: str, agg: str) -> list[dict[str, Any]]:

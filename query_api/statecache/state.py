@@ -61,7 +61,7 @@ def unheld(rows: Sequence[RunRow], summaries: Iterable[Sequence[Any]]) -> dict[s
     """The summaries of runs with no state row (metrics logged for a run no attribute event named): never a
     search's match or a card, but the SQL leaderboard ranks them before it looks their cards up."""
     held = {row.run_id for row in rows}
-    return {run_id: m for run_id, m in summaries_by_run(summaries).items() if run_id not in held}
+    return summaries_by_run(summary for summary in summaries if summary[0] not in held)
 
 
 @dataclass

@@ -82,8 +82,7 @@ def parallel_coordinates(
         _known_experiment(clickhouse, facts, experiment_id)
         state = _state(states, clickhouse, experiment_id, version)
         if state is not None:
-            rows = held.parallel_runs(state, keys, metric, agg)
-            return dumps(analytics.parallel_answer(experiment_id, keys, metric, agg, rows))
+            return dumps(held.parallel(state, experiment_id, keys, metric, agg))
         return dumps(analytics.parallel_coordinates(clickhouse, experiment_id, keys, metric, agg))
 
     asked = {"experiment_id": experiment_id, "params": keys, "metric": metric, "agg": agg}

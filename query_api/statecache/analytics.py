@@ -14,6 +14,8 @@ from typing import Any, cast
 from query_api.statecache.state import ExperimentState
 
 AT = {"last": 0, "min": 1, "max": 2}
+MISSING = object()
+"""A run without the param."""
 """The aggregate's place in a Summary (state.py), as queries/analytics.AGGREGATES computes it."""
 
 
@@ -59,19 +61,41 @@ def leaderboard(state: ExperimentState, metric: str, agg: str, descending: bool,
     return entries
 
 
-def parallel_runs(state: ExperimentState, params: list[str], metric: str, agg: str) -> list[dict[str, Any]]:
-    """Every live run by run_id: its name, the chosen params (text, in the run's map order) and the metric's
-    aggregate (None without it), as queries/analytics.PARALLEL reads them."""
+def _typed(state: ExperimentState, key: str) -> list[Any]:
+    """Per row, the param's value as parallel coordinates show it (MISSING where the run lacks it or is deleted):
+    floats when every live run's value parses as one (queries/analytics.parallel_answer's rule), else the texts;
+    an empty list when no live run has the param. Built once per state (the rows never change)."""
+    def build(rows: Any) -> list[Any]:
+        texts: list[Any] = [MISSING if row.deleted else row.params.get(key, MISSING) for row in rows]
+        if all(t is MISSING for t in texts):
+            return []
+        try:
+            return [t if t is MISSING else float(t) for t in texts]
+        except ValueError:
+            return texts
+
+    return state.whole(("parallel", key), build)
+
+
+def _numeric(column: list[Any]) -> bool:
+    return next((isinstance(v, float) for v in column if v is not MISSING), False)
+
+
+def parallel(state: ExperimentState, experiment_id: str, params: list[str], metric: str, agg: str
+             ) -> dict[str, Any]:
+    """The whole answer queries/analytics.parallel_coordinates gives: every live run by run_id with its name, the
+    chosen params in the run's map order (typed per dimension) and the metric's aggregate (None without it)."""
     at = AT[agg]
-    keys = frozenset(params)
+    columns = {key: _typed(state, key) for key in params}
+    numeric = {key: _numeric(column) for key, column in columns.items()}
     runs = []
-    for row in state.rows:
+    for i, row in enumerate(state.rows):
         if row.deleted:
             continue
         found = row.metrics.get(metric)
-        chosen = row.params
-        # a copy when every param of the run is asked for (a sweep's usual question): 3x faster than filtering
-        chosen = dict(chosen) if keys.issuperset(chosen) else {k: v for k, v in chosen.items() if k in keys}
-        runs.append({"run_id": row.run_id, "name": row.name, "params": chosen,
+        runs.append({"run_id": row.run_id, "name": row.name,
+                     "params": {k: columns[k][i] for k in row.params if k in columns},
                      "metric": None if found is None else found[at]})
-    return runs
+    return {"experiment_id": experiment_id, "metric": metric, "agg": agg,
+            "dimensions": [{"param": k, "type": "numeric" if numeric[k] else "categorical"} for k in params],
+            "runs": runs}

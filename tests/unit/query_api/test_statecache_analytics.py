@@ -56,17 +56,24 @@ def test_aggregates_pick_their_summary_value_and_cards_carry_sorted_params() -> 
                     "params": {"b": "x", "z": "1"}} and list(card["params"]) == ["b", "z"]
 
 
-def test_parallel_runs_every_live_run_with_the_chosen_params_in_map_order() -> None:
+def test_parallel_every_live_run_with_the_chosen_params_in_map_order_typed_as_the_sql_path_types_them() -> None:
     s = ExperimentState(1, {0: 1}, (
-        row("a", metrics=loss(1.0), params={"lr": "0.1", "opt": "adam", "x": "y"}),
-        row("b", params={"lr": "abc"}), row("c", deleted=1, params={"lr": "1"}),
+        row("a", metrics=loss(1.0), params={"lr": "0.1", "opt": "adam", "x": "y", "n": "1_0"}),
+        row("b", params={"lr": "abc", "n": "nan"}), row("c", deleted=1, params={"lr": "1", "n": "zzz", "gone": "1"}),
         row("d", metrics=loss(NAN), params={"opt": "sgd", "lr": "2"})))
-    runs = held.parallel_runs(s, ["opt", "lr"], "loss", "last")
+    asked = ["opt", "lr", "n", "gone", "n"]
+    answer = held.parallel(s, "e", asked, "loss", "last")
+    runs = answer["runs"]
     assert [(r["run_id"], list(r["params"]), r["metric"]) for r in runs][:2] == [
-        ("a", ["lr", "opt"], 1.0), ("b", ["lr"], None)]
+        ("a", ["lr", "opt", "n"], 1.0), ("b", ["lr", "n"], None)]
+    assert runs[0]["params"]["n"] == 10.0 and math.isnan(runs[1]["params"]["n"])  # the deleted run's "zzz" aside
     assert math.isnan(runs[2]["metric"]) and list(runs[2]["params"]) == ["opt", "lr"]
-    answer = parallel_answer("e", ["opt", "lr"], "loss", "last", runs)
-    assert answer["dimensions"] == [{"param": "opt", "type": "categorical"}, {"param": "lr", "type": "categorical"}]
+    texts = [{"run_id": r.run_id, "name": r.name, "params": {k: v for k, v in r.params.items() if k in asked},
+              "metric": r.metrics["loss"][0] if "loss" in r.metrics else None} for r in s.rows if not r.deleted]
+    expected = parallel_answer("e", asked, "loss", "last", texts)
+    assert repr(answer) == repr(expected)  # NaN != NaN: compared as text
+    assert [d["type"] for d in answer["dimensions"]] == ["categorical", "categorical", "numeric", "categorical",
+                                                         "numeric"]
 
 
 @pytest.fixture

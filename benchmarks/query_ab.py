@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated questions to time (default: all)")
     parser.add_argument("--door", choices=("api", "mlflow"), default="api",
                         help="ask runstream's own API (default) or its MLflow REST API the same five questions")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="ask every question of both once, then wait this many seconds before timing (what "
+                             "a first question starts in the background, such as a run state's load, is done)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="query-ab-"))
     procs = []
@@ -83,6 +86,11 @@ def main() -> None:
                      for name, api in apis.items()}
         else:
             calls = {name: questions(api, experiment_id, args.steps) for name, api in apis.items()}
+        if args.settle:
+            for api_calls in calls.values():
+                for call in api_calls.values():
+                    call()
+            time.sleep(args.settle)
         load = [round(x, 2) for x in os.getloadavg()]
         results = {}
         only = [q for q in args.only.split(",") if q]

@@ -137,9 +137,14 @@ def questions(api: Any, experiment_id: str, steps: int) -> dict[str, Callable[[]
         "one_curve_cold": lambda: api.call("GET", f"/api/v1/runs/{some[0]}/metrics/{metric}", None, sweep.NO_CACHE),
         "twenty_curves": lambda: api.call("POST", "/api/v1/compare", {
             "run_ids": some[:20], "metric_keys": [metric], "max_points": steps}),
+        "twenty_curves_cold": lambda: api.call("POST", "/api/v1/compare", {
+            "run_ids": some[:20], "metric_keys": [metric], "max_points": steps}, sweep.NO_CACHE),
         "all_runs_params_final_metrics": lambda: api.call(
             "GET", f"/api/v1/experiments/{experiment_id}/parallel-coordinates?"
                    f"params={','.join(sweep.PARAM_NAMES)}&metric={metric}"),
+        "all_runs_params_final_metrics_cold": lambda: api.call(
+            "GET", f"/api/v1/experiments/{experiment_id}/parallel-coordinates?"
+                   f"params={','.join(sweep.PARAM_NAMES)}&metric={metric}", None, sweep.NO_CACHE),
     }
 
 

@@ -28,9 +28,19 @@ def main() -> None:
     parser.add_argument("--base", required=True, type=Path)
     parser.add_argument("--this", type=Path, default=query_ab.ROOT)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--question", choices=("search", "leaderboard", "parallel"), default="search")
+    parser.add_argument("--gap", type=float, default=0.0,
+                        help="seconds between the first and the second question (0.4: while a load it started runs)")
     args = parser.parse_args()
-    body = {"experiment_ids": [experiment_id_for(sweep.EXPERIMENT)], "filter": "params.optimizer = 'adam'",
-            "max_results": 100}
+    experiment_id = experiment_id_for(sweep.EXPERIMENT)
+    body = {"experiment_ids": [experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100}
+    method, path, sent = {
+        "search": ("POST", "/api/v1/runs/search", body),
+        "leaderboard": ("GET", f"/api/v1/experiments/{experiment_id}/leaderboard?metric=val_loss&order=asc&k=10"
+                               "&agg=last", None),
+        "parallel": ("GET", f"/api/v1/experiments/{experiment_id}/parallel-coordinates?"
+                            f"params={','.join(sweep.PARAM_NAMES)}&metric=val_loss", None),
+    }[args.question]
     first: dict[str, list[float]] = {"base": [], "this": []}
     second: dict[str, list[float]] = {"base": [], "this": []}
     load = [round(x, 2) for x in os.getloadavg()]
@@ -46,9 +56,11 @@ def main() -> None:
                 procs.append(query_ab.start(tree, copy, port))
                 apis[name] = sweep.Http(port)
             for times in (first, second):
+                if times is second:
+                    time.sleep(args.gap)
                 for name in ("base", "this") if round_ % 2 else ("this", "base"):
                     began = time.perf_counter()
-                    apis[name].call("POST", "/api/v1/runs/search", body, sweep.NO_CACHE)
+                    apis[name].call(method, path, sent, sweep.NO_CACHE)
                     times[name].append((time.perf_counter() - began) * 1000)
         finally:
             for proc in procs:
@@ -60,7 +72,8 @@ def main() -> None:
         "first_this_ms": round(statistics.median(first["this"]), 1),
         "second_base_ms": round(statistics.median(second["base"]), 1),
         "second_this_ms": round(statistics.median(second["this"]), 1),
-        "first": first, "rounds": args.rounds, "load_average_before": load,
+        "first": first, "second": second, "question": args.question, "gap_s": args.gap, "rounds": args.rounds,
+        "load_average_before": load,
         "load_average_after": [round(x, 2) for x in os.getloadavg()]}))
 
 

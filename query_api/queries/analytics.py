@@ -81,7 +81,7 @@ SETTINGS join_use_nulls = 1
 def _numbers(texts: list[str]) -> list[float] | None:
     """The texts as numbers, or None unless every one is a number."""
     try:
-        return [float(text) for text in texts]
+        return list(map(float, texts))
     except ValueError:
         return None
 
@@ -94,6 +94,13 @@ def parallel_coordinates(
     rows = client.query(sql, parameters={"experiment_id": experiment_id, "params": params, "metric": metric})
     runs = [{"run_id": run_id, "name": name, "params": dict(kv or []), "metric": value}
             for run_id, name, kv, value in rows.result_rows]
+    return parallel_answer(experiment_id, params, metric, agg, runs)
+
+
+def parallel_answer(experiment_id: str, params: list[str], metric: str, agg: Agg, runs: list[dict[str, Any]]
+                    ) -> dict[str, Any]:
+    """The answer from its runs ({run_id, name, params (text values), metric}, by run_id): each param typed
+    numeric where every run's value is a number (then the values become floats, in place), else categorical."""
     kinds = {}
     for key in params:
         having = [r["params"] for r in runs if key in r["params"]]

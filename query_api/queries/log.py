@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
-POSITIONS = "SELECT kafka_partition, max(kafka_offset) FROM event_offsets GROUP BY kafka_partition"
+# Every row, the max taken in Python: event_offsets holds a row per partition and unmerged part (a few dozen at
+# most), and a plain read costs ~2/3 of the GROUP BY's statement on chdb (1.9 against 2.8 ms, 347 of 400 pairs).
+POSITIONS = "SELECT kafka_partition, kafka_offset FROM event_offsets"
 # The same positions as one value, (partitions, offsets), for a statement that pins its own snapshot.
 SNAPSHOT = ("(SELECT (groupArray(kafka_partition), groupArray(o)) FROM "
             "(SELECT kafka_partition, max(kafka_offset) AS o FROM event_offsets GROUP BY kafka_partition))")
@@ -24,7 +26,12 @@ def ping(client: Client) -> None:
 
 def positions(client: Client) -> dict[int, int]:
     """The last projected offset per partition (what a search snapshots, what read-your-writes waits for)."""
-    return {int(p): int(o) for p, o in client.query(POSITIONS).result_rows}
+    found: dict[int, int] = {}
+    for partition, offset in client.query(POSITIONS).result_rows:
+        p, o = int(partition), int(offset)
+        if o > found.get(p, -1):
+            found[p] = o
+    return found
 
 
 def totals(client: Client) -> tuple[int, int]:

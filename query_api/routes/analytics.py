@@ -7,11 +7,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from query_api.answers import Version
-from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep, answer
+from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep, RunStatesDep, answer
 from query_api.errors import InvalidParameter, NotFound
 from query_api.jsonresponse import JSONResponse, dumps
 from query_api.models import CompareRequest, Comparison, Leaderboard, ParallelCoordinates
 from query_api.queries import analytics, curves, runs
+from query_api.statecache import analytics as held
+from query_api.statecache.cache import RunStates
+from query_api.statecache.state import ExperimentState
 
 router = APIRouter(prefix="/api/v1", tags=["analytics"])
 Agg = Literal["last", "min", "max"]
@@ -23,11 +26,19 @@ def _known_experiment(clickhouse: ClickHouseDep, facts: FactsDep, experiment_id:
     return experiment_id
 
 
+def _state(states: RunStates | None, clickhouse: ClickHouseDep, experiment_id: str, version: Version | None
+           ) -> ExperimentState | None:
+    """The experiment's in-memory run state when it holds everything up to `version` (query_api/statecache/;
+    loaded in the background as for a search), else None: ClickHouse answers."""
+    return states.state_at(clickhouse, experiment_id, version) if states is not None else None
+
+
 @router.get("/experiments/{experiment_id}/leaderboard", response_model=Leaderboard)
 def leaderboard(
     clickhouse: ClickHouseDep,
     facts: FactsDep,
     remembered: RememberedDep,
+    states: RunStatesDep,
     experiment_id: str,
     metric: str = Query(min_length=1, max_length=250),
     order: Literal["asc", "desc"] = "asc",
@@ -36,9 +47,13 @@ def leaderboard(
 ) -> Response:
     """The k best live runs by a metric (its last, min or max value), with their params. Asked again while
     nothing new is projected, the answer comes from memory (`Cache-Control: no-cache` reads it now)."""
-    def read(_: Version | None) -> bytes:  # an unknown experiment raises here: never remembered
+    def read(version: Version | None) -> bytes:  # an unknown experiment raises here: never remembered
         _known_experiment(clickhouse, facts, experiment_id)
-        entries = analytics.leaderboard(clickhouse, experiment_id, metric, agg, order == "desc", k)
+        state = _state(states, clickhouse, experiment_id, version)
+        if state is not None:
+            entries = held.leaderboard(state, metric, agg, order == "desc", k)
+        else:
+            entries = analytics.leaderboard(clickhouse, experiment_id, metric, agg, order == "desc", k)
         return dumps({"experiment_id": experiment_id, "metric": metric, "agg": agg, "order": order,
                       "runs": entries})
 
@@ -51,6 +66,7 @@ def parallel_coordinates(
     clickhouse: ClickHouseDep,
     facts: FactsDep,
     remembered: RememberedDep,
+    states: RunStatesDep,
     experiment_id: str,
     params: str = Query(min_length=1, max_length=50 * 251, description="comma-separated param keys (1 to 50)"),
     metric: str = Query(min_length=1, max_length=250),
@@ -62,8 +78,11 @@ def parallel_coordinates(
     if not keys or len(keys) > 50:
         raise InvalidParameter("params must name 1 to 50 comma-separated param keys")
 
-    def read(_: Version | None) -> bytes:  # an unknown experiment raises here: never remembered
+    def read(version: Version | None) -> bytes:  # an unknown experiment raises here: never remembered
         _known_experiment(clickhouse, facts, experiment_id)
+        state = _state(states, clickhouse, experiment_id, version)
+        if state is not None:
+            return dumps(held.parallel(state, experiment_id, keys, metric, agg))
         return dumps(analytics.parallel_coordinates(clickhouse, experiment_id, keys, metric, agg))
 
     asked = {"experiment_id": experiment_id, "params": keys, "metric": metric, "agg": agg}

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
 
+from query_api.answers import Version
 from query_api.queries import experiment_state
-from query_api.statecache.state import ExperimentState, covers, merged, run_rows
+from query_api.statecache.state import ExperimentState, covers, merged, run_rows, unheld
 
 log = logging.getLogger("runstream.api")
 
@@ -99,6 +100,14 @@ class RunStates:
         self._evict(keep=set(experiment_ids))
         return found
 
+    def state_at(self, client: Client, experiment_id: str, version: Version | None) -> ExperimentState | None:
+        """The experiment's state holding everything up to the data version `version` (query_api/answers.py),
+        or None (no version, or not held now: then the caller asks ClickHouse), as `states` decides."""
+        if not isinstance(version, tuple) or len(version) != 2:
+            return None
+        found = self.states(client, [experiment_id], version[0], dict(version[1]))
+        return found[0] if found else None
+
     def _ready(self, client: Client, experiment_id: str, slot: _Slot, generation: int,
                positions: dict[int, int]) -> ExperimentState | None:
         """The slot's state if it is current; else None, with a load or refresh handed to the background."""
@@ -152,10 +161,11 @@ class RunStates:
         states = experiment_state.states(client, [experiment_id], limit=self.max_runs + 1)
         if len(states) > self.max_runs:
             return None
-        rows = run_rows(states, experiment_state.summaries(client, [experiment_id]))
+        summaries = experiment_state.summaries(client, [experiment_id])
+        rows = run_rows(states, summaries)
         self.stats.loads += 1
         self.stats.last_load_ms = (time.perf_counter() - started) * 1000
-        return ExperimentState(generation, dict(positions), tuple(rows))
+        return ExperimentState(generation, dict(positions), tuple(rows), unheld(rows, summaries))
 
     def _refresh(self, client: Client, experiment_id: str, old: ExperimentState, generation: int,
                  positions: dict[int, int]) -> ExperimentState | None:
@@ -165,12 +175,13 @@ class RunStates:
             return self._load(client, experiment_id, generation, positions)
         if changed:
             states = experiment_state.states(client, [experiment_id], changed)
-            rows = run_rows(states, experiment_state.summaries(client, [experiment_id], changed))
+            summaries = experiment_state.summaries(client, [experiment_id], changed)
+            rows = run_rows(states, summaries)
             found = {row.run_id for row in rows}
             state = old.replaced(rows, [r for r in changed if r not in found], generation,
-                                 merged(old.positions, positions))
+                                 merged(old.positions, positions), unheld(rows, summaries))
         else:
-            state = ExperimentState(generation, merged(old.positions, positions), old.rows)
+            state = ExperimentState(generation, merged(old.positions, positions), old.rows, old.unheld)
             state.columns, state.shaped = old.columns, old.shaped  # the same rows: the same columns and records
         if len(state.rows) > self.max_runs:
             return None

@@ -42,13 +42,26 @@ class RunRow(NamedTuple):
                 self.parent_run_id, self.user, self.source, self.description, self.deleted)
 
 
-def run_rows(states: Iterable[Sequence[Any]], summaries: Iterable[Sequence[Any]]) -> list[RunRow]:
-    """Rows from experiment_state.states' and .summaries' results (summaries of runs not in `states` ignored)."""
+def summaries_by_run(summaries: Iterable[Sequence[Any]]) -> dict[str, dict[str, Summary]]:
+    """experiment_state.summaries' rows as run -> key -> Summary."""
     metrics: dict[str, dict[str, Summary]] = {}
     for run_id, key, last, vmin, vmax, avg, points, last_step in summaries:
         metrics.setdefault(run_id, {})[key] = (last, vmin, vmax, avg, int(points), int(last_step))
+    return metrics
+
+
+def run_rows(states: Iterable[Sequence[Any]], summaries: Iterable[Sequence[Any]]) -> list[RunRow]:
+    """Rows from experiment_state.states' and .summaries' results (summaries of runs not in `states` ignored)."""
+    metrics = summaries_by_run(summaries)
     return [RunRow._make((*row[:15], dict(row[15]), dict(row[16]), dict(row[17]), dict(row[18]),
                           metrics.get(row[0], {}))) for row in states]
+
+
+def unheld(rows: Sequence[RunRow], summaries: Iterable[Sequence[Any]]) -> dict[str, dict[str, Summary]]:
+    """The summaries of runs with no state row (metrics logged for a run no attribute event named): never a
+    search's match or a card, but the SQL leaderboard ranks them before it looks their cards up."""
+    held = {row.run_id for row in rows}
+    return summaries_by_run(summary for summary in summaries if summary[0] not in held)
 
 
 @dataclass
@@ -60,6 +73,8 @@ class ExperimentState:
     generation: int
     positions: dict[int, int]
     rows: tuple[RunRow, ...]
+    unheld: dict[str, dict[str, Summary]] = field(default_factory=dict)
+    """Metric summaries of runs without a state row (see `unheld()`), by run and key."""
     index: dict[str, int] = field(init=False)
     columns: dict[Any, list[Any]] = field(default_factory=dict, repr=False)
     shaped: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -96,14 +111,18 @@ class ExperimentState:
         return values
 
     def replaced(self, rows: Sequence[RunRow], gone: Collection[str], generation: int,
-                 positions: dict[int, int]) -> ExperimentState:
-        """This state with `rows` put in (new or changed runs) and the runs `gone` left out, at `positions`."""
+                 positions: dict[int, int], unheld: dict[str, dict[str, Summary]] | None = None
+                 ) -> ExperimentState:
+        """This state with `rows` put in (new or changed runs) and the runs `gone` left out, at `positions`;
+        `unheld`: the changed runs' summaries without a state row (the other changed runs leave `unheld`)."""
         by_id = {row.run_id: row for row in self.rows}
         for run_id in gone:
             by_id.pop(run_id, None)
         by_id.update((row.run_id, row) for row in rows)
-        state = ExperimentState(generation, positions, tuple(by_id[r] for r in sorted(by_id)))
         changed = {row.run_id for row in rows} | set(gone)
+        still = {run_id: m for run_id, m in self.unheld.items() if run_id not in changed}
+        state = ExperimentState(generation, positions, tuple(by_id[r] for r in sorted(by_id)),
+                                {**still, **(unheld or {})})
         state.shaped = {k: v for k, v in self.shaped.items() if k not in changed}  # records of unchanged runs stay
         return state
 

@@ -92,6 +92,8 @@ def state(clickhouse: FakeClickHouse, admin: FakeAdmin, projector: Any = None, a
 
 def test_positions_and_high_watermarks_read_their_sources() -> None:
     assert positions(FakeClickHouse([(0, 9), (3, 41)])) == {0: 9, 3: 41}  # type: ignore[arg-type]
+    unmerged = [(3, 40), (0, 9), (3, 41), (0, 2), (3, 0)]  # a row per partition and part: the max of each
+    assert positions(FakeClickHouse(unmerged)) == {0: 9, 3: 41}  # type: ignore[arg-type]
     assert high_watermarks(FakeAdmin({0: 10, 1: 0}), "runstream.events", 1.0) == {0: 10, 1: 0}  # type: ignore[arg-type]
 
 

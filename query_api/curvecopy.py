@@ -90,9 +90,10 @@ class CurveCopy:
 
     def keep(self, series: Series, columns: Columns, began: tuple[int, int]) -> bool:
         """Keep a series read from ClickHouse after `begin` gave `began`, unless a drop since may have changed it
-        (or the generation moved); the least recently used series go to stay within max_points."""
+        (or the generation moved); the least recently used series go to stay within max_points. An empty series
+        is not kept (nothing would bound how many a client asks for)."""
         size = len(columns[0])
-        if size > self.max_points or self._active() != began[0]:
+        if not size or size > self.max_points or self._active() != began[0]:
             return False
         with self._lock:
             if self._generation != began[0] or not _unchanged(self._drops, began[1], self._epoch, series):

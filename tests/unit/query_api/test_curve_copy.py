@@ -84,6 +84,7 @@ def test_the_copy_keeps_at_most_max_points_least_recently_used_first() -> None:
     assert copy.get(B) is None and copy.get(A) is not None and copy.points == 10
     assert not copy.keep(("e", "r4", "loss"), columns(13), began)  # larger than the whole copy
     assert copy.points == 10
+    assert not copy.keep(("e", "r5", "none"), columns(0), began)  # an empty series: not kept
 
 
 def reference(rows: list[tuple[int, float, int, int]], max_points: int | None, step_min: int | None,

@@ -43,14 +43,17 @@ settings = ServerSettings(data_dir=Path(sys.argv[2]), run_projector=False, kafka
                           api_port=int(sys.argv[3]))
 app = build_app(settings)
 if len(sys.argv) > 4 and int(sys.argv[4]):  # the copy of series on, as under an idle hosted projector
+    from contextlib import asynccontextmanager
     from query_api.curvecopy import CurveCopy
-    from query_api.deps import get_curves
-    copy = CurveCopy(int(sys.argv[4]), lambda: 0)
+    copy, started = CurveCopy(int(sys.argv[4]), lambda: 0), app.router.lifespan_context
 
-    async def copy_on() -> CurveCopy:
-        return copy
+    @asynccontextmanager
+    async def lifespan(app):
+        async with started(app) as state:
+            app.state.runstream.curves = copy
+            yield state
 
-    app.dependency_overrides[get_curves] = copy_on
+    app.router.lifespan_context = lifespan
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
 """
 

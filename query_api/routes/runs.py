@@ -133,7 +133,8 @@ def get_metric(
 ) -> Response:
     """The points of one metric in step order; downsampled in ClickHouse when max_points is given. Asked again
     while nothing new is projected, the answer comes from memory (`Cache-Control: no-cache` reads it now, and
-    it is not remembered)."""
+    it is not remembered). Where the projector this process hosts alone writes, the series' points come from
+    its exact in-memory copy (query_api/curvecopy.py), which that projector keeps current."""
     if step_min is not None and step_max is not None and step_min > step_max:
         raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
 

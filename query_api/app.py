@@ -63,10 +63,15 @@ def visible_positions(clickhouse: Client, projector: ProjectorThread | None) -> 
     return alone if alone is not None else positions(clickhouse)
 
 
-def copy_usable(projector: ProjectorThread, maintenance: MaintenanceRunner) -> int | None:
-    """The maintenance generation while this process's projector alone writes and no job runs, else None: when
-    the in-memory copy of series (query_api/curvecopy.py) may answer curves."""
-    return maintenance.generation() if projector.projector.owns_topic() else None
+def copy_usable(projector: ProjectorThread, maintenance: MaintenanceRunner) -> tuple[int, int] | None:
+    """While this process's projector alone writes and no job runs, the maintenance generation and the projector's
+    assignment count (a copy kept before partitions moved, or a job, is dropped), else None: when the in-memory
+    copy of series (query_api/curvecopy.py) may answer curves."""
+    assignments = projector.projector.assignments
+    generation = maintenance.generation()
+    if generation is None or not projector.projector.owns_topic():
+        return None
+    return (generation, assignments)
 
 
 def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True,

@@ -5,15 +5,16 @@ kept as numpy columns (24 bytes a point) in a least-recently-used map bounded in
 series from it (`written`, called by its writer) after each metrics insert that holds points of it and before the
 log positions move, so a reader that sees the new positions never gets the old series. A read of ClickHouse that
 overlapped such a drop is answered but not kept (`begin` / `keep`). Everything is dropped while a maintenance job
-runs or after one (a rebuild rewrites the tables) and while this projector is not the only writer; it is then not
-used: the curve is read from ClickHouse as before.
+runs or after one (a rebuild rewrites the tables), while this projector is not the only writer and whenever its
+partitions were assigned again (another member may have written meanwhile); while not usable the curve is read
+from ClickHouse as before.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 import numpy as np
@@ -25,15 +26,16 @@ DROPS_KEPT = 256  # recent drops remembered for reads in flight; a read that spa
 
 
 class CurveCopy:
-    """Series held exactly as ClickHouse holds them while `active()` gives a maintenance generation."""
+    """Series held exactly as ClickHouse holds them while `active()` gives a generation (not None); a new
+    generation drops everything."""
 
-    def __init__(self, max_points: int, active: Callable[[], int | None]) -> None:
+    def __init__(self, max_points: int, active: Callable[[], Hashable | None]) -> None:
         self.max_points = max_points
-        self._active = active  # the maintenance generation while the copy may be used (this projector alone)
+        self._active = active  # while the copy may be used (this projector alone): what a copy is valid under
         self._lock = threading.Lock()
         self._series: OrderedDict[Series, Columns] = OrderedDict()
         self._points = 0
-        self._generation: int | None = None
+        self._generation: Hashable | None = None
         self._epoch = 0  # drops so far
         self._drops: deque[tuple[int, frozenset[Series] | None]] = deque(maxlen=DROPS_KEPT)  # None: everything
 
@@ -71,7 +73,7 @@ class CurveCopy:
         self._points = 0
 
     # -- the readers' side ---------------------------------------------------------------------------------
-    def begin(self) -> tuple[int, int] | None:
+    def begin(self) -> tuple[Hashable, int] | None:
         """Before reading: (generation, epoch) to pass to `get` and `keep`, or None when the copy is not used
         now (then everything is dropped)."""
         generation = self._active()
@@ -88,7 +90,7 @@ class CurveCopy:
                 self._series.move_to_end(series)
             return columns
 
-    def keep(self, series: Series, columns: Columns, began: tuple[int, int]) -> bool:
+    def keep(self, series: Series, columns: Columns, began: tuple[Hashable, int]) -> bool:
         """Keep a series read from ClickHouse after `begin` gave `began`, unless a drop since may have changed it
         (or the generation moved); the least recently used series go to stay within max_points. An empty series
         is not kept (nothing would bound how many a client asks for)."""

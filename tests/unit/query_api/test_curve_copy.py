@@ -116,3 +116,20 @@ def test_points_of_answers_what_the_ordered_statement_answers() -> None:
             assert (got is None) == (want is None)
             if got is not None:
                 assert dumps(got) == dumps(want)
+
+
+def test_the_copy_is_usable_only_alone_and_between_jobs_and_keyed_on_the_assignment() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from query_api.app import copy_usable
+
+    inner = SimpleNamespace(assignments=3, owns_topic=lambda: True)
+    projector: Any = SimpleNamespace(projector=inner)
+    jobs: Any = SimpleNamespace(generation=lambda: 1)
+    assert copy_usable(projector, jobs) == (1, 3)
+    inner.assignments = 5  # partitions taken away and given back: another member may have written meanwhile
+    assert copy_usable(projector, jobs) == (1, 5)
+    assert copy_usable(projector, SimpleNamespace(generation=lambda: None)) is None  # a job runs
+    inner.owns_topic = lambda: False
+    assert copy_usable(projector, jobs) is None

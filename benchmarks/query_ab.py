@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -39,16 +41,34 @@ from runstream.settings import ServerSettings
 from runstream.stack import build_app
 settings = ServerSettings(data_dir=Path(sys.argv[2]), run_projector=False, kafka_bootstrap_servers="127.0.0.1:1",
                           api_port=int(sys.argv[3]))
-uvicorn.run(build_app(settings), host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
+app = build_app(settings)
+if len(sys.argv) > 4 and int(sys.argv[4]):  # the copy of series on, as under an idle hosted projector
+    from contextlib import asynccontextmanager
+    from query_api.curvecopy import CurveCopy
+    copy, started = CurveCopy(int(sys.argv[4]), lambda: 0), app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app):
+        async with started(app) as state:
+            app.state.runstream.curves = copy
+            yield state
+
+    app.router.lifespan_context = lifespan
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
 """
 
 
-def start(tree: Path, data: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(tree), str(data), str(port)], cwd=tree,
+def start(tree: Path, data: Path, port: int, copy_points: int = 0) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(tree), str(data), str(port), str(copy_points)], cwd=tree,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api = sweep.Http(port)
     sweep.wait(lambda: proc.poll() is None and api.call("GET", "/api/v1/experiments"), 240, f"the API of {tree}", 0.3)
     return proc
+
+
+def _first_curves(api: sweep.Http, runs: list[str]) -> Callable[[], Any]:
+    unasked = iter(runs)
+    return lambda: api.call("GET", f"/api/v1/runs/{next(unasked)}/metrics/val_loss", None, sweep.NO_CACHE)
 
 
 def main() -> None:
@@ -66,6 +86,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=0.0,
                         help="ask every question of both once, then wait this many seconds before timing (what "
                              "a first question starts in the background, such as a run state's load, is done)")
+    parser.add_argument("--copy-points", type=int, default=0,
+                        help="turn the in-memory copy of series (query_api/curvecopy.py) on in this checkout's "
+                             "server, as an idle hosted projector would, holding this many points (base: as is)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="query-ab-"))
     procs = []
@@ -76,7 +99,7 @@ def main() -> None:
             shutil.copytree(args.data, copy, symlinks=True,  # ClickHouse links tables to store/ relatively
                             ignore=shutil.ignore_patterns("kafka", "spool", "*.log"))
             port = sweep.free_port()
-            procs.append(start(tree, copy, port))
+            procs.append(start(tree, copy, port, args.copy_points if name == "this" else 0))
             apis[name] = sweep.Http(port)
         experiment_id = experiment_id_for(sweep.EXPERIMENT)
         if args.door == "mlflow":
@@ -86,10 +109,16 @@ def main() -> None:
                      for name, api in apis.items()}
         else:
             calls = {name: questions(api, experiment_id, args.steps) for name, api in apis.items()}
+            for name, api in apis.items():  # each call a run not asked before (a curve not in any memory)
+                runs = [r["run_id"] for r in api.call("POST", "/api/v1/runs/search", {
+                    "experiment_ids": [experiment_id], "max_results": args.repeat + 1,
+                    "order_by": ["attributes.run_name DESC"]})["runs"]]
+                calls[name]["first_curve_cold"] = _first_curves(api, runs)
         if args.settle:
             for api_calls in calls.values():
-                for call in api_calls.values():
-                    call()
+                for question, call in api_calls.items():
+                    if question != "first_curve_cold":  # each of its calls asks a new run
+                        call()
             time.sleep(args.settle)
         load = [round(x, 2) for x in os.getloadavg()]
         results = {}

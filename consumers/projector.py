@@ -52,6 +52,7 @@ class Projector:
         # partition -> the consumer's position when it last had nothing more to give: every message before it is
         # projected. Unlike the tables' positions it passes transaction markers, which are never messages.
         self.caught_up: dict[int, int] = {}
+        self.assignments = 0  # partitions assigned or taken away so far: a host's in-memory copies key on it
         self.group = GroupWatch(settings.group_stuck_s)
         self._generation = 0  # of the consumer: a replaced one's statistics (served while it closes) are ignored
         self._closing: list[threading.Thread] = []  # replaced consumers still closing
@@ -264,6 +265,7 @@ class Projector:
         # shuts itself down).
         self._count_partitions = True
         self.stats.assigned = sorted(ids)
+        self.assignments += 1
         log.info("assigned partitions %s, resuming at %s", ids, {tp.partition: tp.offset for tp in partitions})
         consumer.assign(partitions)
 
@@ -277,6 +279,7 @@ class Projector:
         consumer.unassign()
 
     def _forget_assignment(self) -> None:
+        self.assignments += 1
         self.stats.assigned = []
         self.stats.topic_partitions = 0
         self.stalls.stalled.clear()

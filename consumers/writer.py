@@ -92,6 +92,9 @@ class BatchWriter:
     """Metric points go to a table that sorts them (False: verify's Null table; see `MetricBlock.sorted_insert`)."""
     side: ClickHouseSink | None = None
     """A second sink (its own client) for the metrics table beside the others (`apply_all`); None: one sink."""
+    on_written: Callable[[str, Block], None] | None = None
+    """Called with a table and the block just inserted into it, before the table's positions move (a host's
+    in-memory copies drop what the block changes; may run on the side-insert thread)."""
     _side_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def load_positions(self, partitions: list[int]) -> dict[int, int]:
@@ -285,7 +288,11 @@ class BatchWriter:
                             block.append(*chunk.duplicate_rows[offset])
                 parts.append((chunk, done, block))
             inserted = merged([block for _, _, block in parts])
-            self._insert(projection.table, inserted, token, sink)
+            try:
+                self._insert(projection.table, inserted, token, sink)
+            finally:  # also after a failed insert: its rows may have landed
+                if self.on_written is not None and len(inserted):
+                    self.on_written(projection.table, inserted)
             for chunk, done, _ in parts:
                 # A table may already be ahead of this batch (killed between inserts): never move it back.
                 self.positions[projection.table][chunk.partition] = max(done, chunk.last)

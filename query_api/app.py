@@ -23,6 +23,7 @@ from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_route_scope
 from query_api.clientpool import ClientPool, Readers
 from query_api.consistency import ReadBarrier
+from query_api.curvecopy import CurveCopy
 from query_api.errors import install_error_handlers
 from query_api.facts import Facts
 from query_api.jsonresponse import JSONResponse
@@ -60,6 +61,17 @@ def visible_positions(clickhouse: Client, projector: ProjectorThread | None) -> 
     """What readers see projected: from the projector's memory while it alone writes, else from ClickHouse."""
     alone = projector.projected_alone() if projector is not None else None
     return alone if alone is not None else positions(clickhouse)
+
+
+def copy_usable(projector: ProjectorThread, maintenance: MaintenanceRunner) -> tuple[int, int] | None:
+    """While this process's projector alone writes and no job runs, the maintenance generation and the projector's
+    assignment count (a copy kept before partitions moved, or a job, is dropped), else None: when the in-memory
+    copy of series (query_api/curvecopy.py) may answer curves."""
+    assignments = projector.projector.assignments
+    generation = maintenance.generation()
+    if generation is None or not projector.projector.owns_topic():
+        return None
+    return (generation, assignments)
 
 
 def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True,
@@ -104,6 +116,10 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         run_states = (RunStates(settings.run_state_cache_runs, delay_s=0.3,
                                 background=ThreadPoolExecutor(1, thread_name_prefix="run-states"))
                       if settings.run_state_cache_runs else None)
+        curves = None
+        if projector is not None and embedded and settings.curve_cache_points:
+            curves = CurveCopy(settings.curve_cache_points, partial(copy_usable, projector, maintenance))
+            projector.projector.writer.on_written = curves.written
         facts = Facts()  # shared by both front doors: a run's experiment read by one is known to the other
         app.state.mlflow = MlflowService.build(clickhouse, publisher, barrier, artifacts, facts=facts,
                                                default_artifact_root=settings.mlflow_default_artifact_root)
@@ -114,7 +130,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier, health_clickhouse=health_client,
                                        alerts=alert_worker, facts=facts, answers=answers, data_version=version,
-                                       run_states=run_states)
+                                       run_states=run_states, curves=curves)
         try:
             yield
         finally:

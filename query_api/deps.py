@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from query_api.answers import Answers, Version, asker, no_cache, question
 from query_api.clientpool import Readers
+from query_api.curvecopy import CurveCopy
 from query_api.facts import Facts
 from query_api.sqlclient import SqlBackend
 from query_api.state import AppState
@@ -47,6 +48,15 @@ async def get_run_states(request: Request) -> RunStates | None:
 
 
 RunStatesDep = Annotated[RunStates | None, Depends(get_run_states)]
+
+
+async def get_curves(request: Request) -> CurveCopy | None:
+    """The app's in-memory copy of series; None where there is none (no local projector, disabled, unit tests)."""
+    state: AppState | None = getattr(request.app.state, "runstream", None)
+    return state.curves if state is not None else None
+
+
+CurvesDep = Annotated[CurveCopy | None, Depends(get_curves)]
 
 
 async def get_facts(request: Request) -> Facts:

@@ -54,6 +54,9 @@ class ApiSettings(BaseSettings):
                                       "remembered while nothing new is projected (0: none); each answer is "
                                       "valid only at the data version it was read at")
     answer_cache_bytes: int = Field(64 * 1024**2, ge=0, description="bytes of remembered answers at most")
+    curve_cache_points: int = Field(2_000_000, ge=0, description="metric points of whole series this process "
+                                    "copies in memory for curves while its projector alone writes (0: none); "
+                                    "~24 bytes a point plus ~0.6 KB a series, least recently asked first")
     run_state_cache_runs: int = Field(20_000, ge=0, description="runs whose exact current state this process "
                                       "holds for searches (0: none); the least recently searched experiment goes "
                                       "first, and a bigger experiment is searched in ClickHouse")

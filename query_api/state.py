@@ -15,6 +15,7 @@ from query_api.answers import Answers, Version
 from query_api.artifacts import ArtifactStore
 from query_api.clientpool import Readers
 from query_api.consistency import ReadBarrier
+from query_api.curvecopy import CurveCopy
 from query_api.facts import Facts
 from query_api.maintenance import MaintenanceRunner
 from query_api.publisher import ApiPublisher
@@ -39,4 +40,5 @@ class AppState:
     facts: Facts = field(default_factory=Facts)  # experiments that exist, runs' experiments: asked once
     answers: Answers | None = None  # searches remembered at a data version (query_api/answers.py)
     data_version: Callable[[], Version | None] | None = None  # what the projector has made visible, now
+    curves: CurveCopy | None = None  # exact copies of metric series kept by the local projector (curvecopy.py)
     run_states: RunStates | None = None  # experiments' exact current run state for searches (query_api/statecache)

@@ -97,6 +97,11 @@ class MetricBlock:
             self.parts.append(_Part(e.experiment_id, e.run_id, logged.partition, logged.offset, e.payload))
             self._arrow = self._points = self._ordered = self._ordered_arrow = None
 
+    def series(self) -> set[tuple[str, str, str]]:
+        """The (experiment, run, key) of every series the block holds points of (per event and name, never per
+        point: a batch's names may include one it holds no point of)."""
+        return {(p.experiment_id, p.run_id, name) for p in self.parts for name in p.batch.names}
+
     def without(self, offsets: set[int], done: int) -> MetricBlock:
         """The block without the events at these offsets or at offsets up to `done` (whole events: a batch
         is one offset)."""

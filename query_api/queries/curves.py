@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import numpy as np
 from clickhouse_connect.driver.client import Client
 
 Method = Literal["lttb", "minmax"]
@@ -87,6 +88,33 @@ def curve(
     if rows is None:  # points at the same step and millisecond: their order is the log's, which ClickHouse sorts
         return [_point(*row) for row in client.query(ALL_POINTS, parameters=bind).result_rows]
     return [_point(*row) for row in rows]
+
+
+def series(client: Client, experiment_id: str, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every point of one series as (step, value, ts) numpy columns in ALL_POINTS's order: what `curve` answers
+    without a range or max_points (an in-memory copy answers ranges of it with `points_of`)."""
+    bind = {"experiment_id": experiment_id, "run_id": run_id, "key": key}
+    ordered = in_order(client.query(POINTS, parameters=bind).result_rows)
+    rows: Sequence[Any] = ordered if ordered is not None else client.query(
+        ALL_POINTS, parameters={**bind, "step_min": INT64_MIN, "step_max": INT64_MAX}).result_rows
+    step = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    value = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    ts = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+    return step, value, ts
+
+
+def points_of(columns: tuple[np.ndarray, np.ndarray, np.ndarray], *, max_points: int | None = None,
+              step_min: int | None = None, step_max: int | None = None) -> list[dict[str, Any]] | None:
+    """What `curve` answers for these arguments, from a series' columns in ALL_POINTS's order (`series`), or
+    None when it would downsample (more than max_points in the range: ClickHouse's LTTB or minmax answers)."""
+    step, value, ts = columns
+    lo = 0 if step_min is None else int(np.searchsorted(step, step_min, side="left"))
+    hi = len(step) if step_max is None else int(np.searchsorted(step, step_max, side="right"))
+    hi = max(lo, hi)
+    if max_points is not None and hi - lo > max_points:
+        return None
+    return [{"step": s, "value": v, "timestamp": t}
+            for s, v, t in zip(step[lo:hi].tolist(), value[lo:hi].tolist(), ts[lo:hi].tolist(), strict=True)]
 
 
 def in_order(rows: Sequence[Any]) -> list[Any] | None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Path, Query, Response
 
 from query_api import run_search
 from query_api.answers import Version, positions_of
-from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep, RunStatesDep, answer
+from query_api.curvecopy import CurveCopy
+from query_api.deps import ClickHouseDep, CurvesDep, FactsDep, ReadersDep, RememberedDep, RunStatesDep, answer
 from query_api.errors import InvalidParameter, NotFound
 from query_api.filters import parse_filter
 from query_api.jsonresponse import JSONResponse, dumps
@@ -121,6 +123,7 @@ def get_metric(
     clickhouse: ClickHouseDep,
     facts: FactsDep,
     remembered: RememberedDep,
+    copies: CurvesDep,
     key: str,
     run_id: str = RunId,
     max_points: int | None = Query(None, ge=2, le=100_000, description="downsample to at most this many"),
@@ -130,14 +133,18 @@ def get_metric(
 ) -> Response:
     """The points of one metric in step order; downsampled in ClickHouse when max_points is given. Asked again
     while nothing new is projected, the answer comes from memory (`Cache-Control: no-cache` reads it now, and
-    it is not remembered)."""
+    it is not remembered). Where the projector this process hosts alone writes, the series' points come from
+    its exact in-memory copy (query_api/curvecopy.py), which that projector keeps current."""
     if step_min is not None and step_max is not None and step_min > step_max:
         raise InvalidParameter(f"step_min {step_min} is above step_max {step_max}")
 
     def read(_: Version | None = None) -> bytes:  # a run or metric not found raises here: never remembered
         experiment_id = experiment_of(clickhouse, facts, run_id)
-        points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
+        points = copied_curve(copies, clickhouse, (experiment_id, run_id, key), max_points=max_points,
                               step_min=step_min, step_max=step_max)
+        if points is None:
+            points = curves.curve(clickhouse, experiment_id, run_id, key, max_points=max_points, method=method,
+                                  step_min=step_min, step_max=step_max)
         if not points and step_min is None and step_max is None:
             raise NotFound(f"run {run_id} has no metric {key!r}")
         return dumps({"run_id": run_id, "key": key, "points": points})
@@ -146,6 +153,24 @@ def get_metric(
              "step_max": step_max}
     return Response(answer(remembered, "runs/metric", asked, read, remember_fresh=False),
                     media_type="application/json")
+
+
+def copied_curve(copies: CurveCopy | None, clickhouse: Client, series: tuple[str, str, str], *,
+                 max_points: int | None, step_min: int | None, step_max: int | None) -> list[dict[str, Any]] | None:
+    """The curve from the in-memory copy of its series, or None where the copy is not used or the curve is
+    downsampled: `curves.curve` answers then. Only a whole-curve ask (no range, no max_points) reads and keeps a
+    missing series: it reads just what the SQL path would, where a ranged or downsampled ask of a long series
+    would read the whole of it first (a dashboard polling a live run's long curve asks again after every batch)."""
+    began = copies.begin() if copies is not None else None
+    if copies is None or began is None:
+        return None
+    columns = copies.get(series)
+    if columns is None:
+        if max_points is not None or step_min is not None or step_max is not None:
+            return None
+        columns = curves.series(clickhouse, *series)
+        copies.keep(series, columns, began)
+    return curves.points_of(columns, max_points=max_points, step_min=step_min, step_max=step_max)
 
 
 @router.get("/runs/{run_id}/history", response_model=RunHistory)

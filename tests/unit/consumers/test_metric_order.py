@@ -74,3 +74,12 @@ def test_a_block_out_of_step_order_within_a_group_is_still_sorted() -> None:
     got = rows(block.to_arrow_in_key_order())
     assert [clickhouse_key(r) for r in got] == sorted(clickhouse_key(r) for r in got)
     assert [r["step"] for r in got] == [0, 1, 2, 3, 4, 4, 5, 6, 7]
+
+
+def test_a_block_names_every_series_it_holds_points_of() -> None:
+    for seed in range(20):
+        block = block_of(seed)
+        held = {(r["experiment_id"], r["run_id"], r["key"]) for r in rows(block.to_arrow())}
+        assert held <= block.series()
+        named = {(p.experiment_id, p.run_id, n) for p in block.parts for n in p.batch.names}
+        assert block.series() == named

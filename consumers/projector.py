@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumers.chunks import offset_of, partition_of
@@ -18,7 +17,6 @@ from consumers.clickhouse import open_client
 from consumers.dlq import DeadLetterPublisher
 from consumers.groupwatch import GroupWatch, group_state
 from consumers.memory import MemoryRelease, jemalloc_purge
-from consumers.mergegate import DEFERRED_TABLES, MergeGate, lag_of, set_merges
 from consumers.projections import POSITION_TABLE
 from consumers.settings import ProjectorSettings
 from consumers.sink import ClickHouseSink
@@ -61,9 +59,6 @@ class Projector:
         self._consumer = self._new_consumer()
         self.release_memory = MemoryRelease(settings.memory_release_s)
         self._release_client: Client | None = None
-        self.merges = MergeGate(behind=settings.defer_merges_behind, caught_up=settings.defer_merges_caught_up,
-                                max_groups=settings.defer_merges_max_groups)
-        self._merge_client: Client | None = None  # of its own: the sink's may be inserting on another thread
 
     def _new_consumer(self) -> Consumer:
         settings = self.settings
@@ -139,7 +134,6 @@ class Projector:
             self._side_client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
             self.writer.side = ClickHouseSink(self._side_client, retries=self.settings.insert_retries)
         releasing, releaser = self._start_releasing_memory()
-        self._start_merges()
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
@@ -151,88 +145,27 @@ class Projector:
                     self.release_memory.working(True)
                     with self._batch_lock:
                         self.process(messages)
-                        self._gate_merges(idle=False)
                     self.release_memory.working(False)
                 else:
                     with self._batch_lock:
                         self.drain()
-                        self._gate_merges(idle=True)
                     self._note_caught_up()
                 self._replace_consumer_if_stuck()
         finally:
             try:
-                if self.merges.deferred and self._merge_client is not None:
-                    self.merges.deferred = False
-                    set_merges(self._merge_client, DEFERRED_TABLES, on=True)
-            except ClickHouseError as exc:  # the next projector starts them (`_start_merges`)
-                log.warning("merges deferred while stopping were not started again: %s", exc)
+                releasing.set()
+                if releaser is not None:
+                    releaser.join()
+                if self.overlapped is not None:
+                    self.overlapped.close()
             finally:
-                self._close_clients(releasing, releaser)
-
-    def _close_clients(self, releasing: threading.Event, releaser: threading.Thread | None) -> None:
-        try:
-            releasing.set()
-            if releaser is not None:
-                releaser.join()
-            if self.overlapped is not None:
-                self.overlapped.close()
-        finally:
-            self._consumer.close()
-            self.dlq.close()
-            if self._side_client is not None:
-                self.writer.close_side()
-                self._side_client.close()
-            if self._release_client is not None:
-                self._release_client.close()
-            if self._merge_client is not None:
-                self._merge_client.close()
-
-    # -- merges deferred while behind (consumers/mergegate.py) --------------------------------------------
-    def _start_merges(self) -> None:
-        """Start the hot tables' merges (a projector of this process, or one that used a ClickHouse server, may
-        have stopped while they were deferred), keeping a client for deferring them; a ClickHouse that refuses
-        (no SYSTEM MERGES grant) is never asked again."""
-        if self.settings.defer_merges_behind <= 0:
-            return
-        self._merge_client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
-        try:
-            set_merges(self._merge_client, DEFERRED_TABLES, on=True)
-        except ClickHouseError as exc:
-            log.warning("merges cannot be started or stopped here (%s): they are never deferred", exc)
-            self._merge_client.close()
-            self._merge_client = None
-
-    def _lag(self) -> int:
-        """Messages between the consumer's positions and the high watermarks of its last fetches (local: no
-        request to the broker)."""
-        assignment = self._consumer.assignment()
-        if not assignment:
-            return 0
-        positions = {tp.partition: tp.offset for tp in self._consumer.position(assignment)}
-
-        def high(partition: int) -> int:
-            try:
-                return int(self._consumer.get_watermark_offsets(
-                    TopicPartition(self.settings.topic, partition), cached=True)[1])
-            except KafkaException:
-                return -1
-
-        return lag_of(positions, high)
-
-    def _gate_merges(self, *, idle: bool) -> None:
-        """Stop the hot tables' merges while far behind (and holding every partition: no other projector
-        writes), start them once caught up (`idle`: a poll found nothing); called between batches."""
-        if self._merge_client is None:
-            return
-        lag = 0 if idle else self._lag()
-        decision = self.merges.decide(lag if self.owns_topic() or self.merges.deferred else 0, self.writer.groups)
-        if decision is None:
-            return
-        self.drain()  # the parts written so far count in the bound
-        set_merges(self._merge_client, DEFERRED_TABLES, on=not decision)
-        self.stats.merge_deferrals += decision
-        log.info("%s merges of %s (%d messages behind)", "stopped" if decision else "started",
-                 ", ".join(DEFERRED_TABLES), lag)
+                self._consumer.close()
+                self.dlq.close()
+                if self._side_client is not None:
+                    self.writer.close_side()
+                    self._side_client.close()
+                if self._release_client is not None:
+                    self._release_client.close()
 
     def _start_releasing_memory(self) -> tuple[threading.Event, threading.Thread | None]:
         """Return what embedded ClickHouse's allocator freed to the OS every `memory_release_s` while batches are
@@ -297,7 +230,6 @@ class Projector:
     def reload(self, partitions: list[int]) -> None:
         """Read the tables' positions again (called while paused, after tables were swapped under us)."""
         self.writer.sink.forget_types()
-        self.merges.forget()  # the tables swapped in merge (the rebuild started them)
         if self.writer.side is not None:
             self.writer.side.forget_types()
         self.writer.load_positions(partitions)

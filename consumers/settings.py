@@ -56,14 +56,6 @@ class ProjectorSettings(BaseSettings):
         90.0, gt=0, description="seconds the consumer may stay out of its group (rejoining, no assignment) before "
         "the projector replaces it with a new consumer: librdkafka can hang rejoining after its coordinator's broker "
         "died. Keep it above max_poll_interval_s + 3, the longest a healthy rejoin waits for its JoinGroup")
-    defer_merges_behind: int = Field(
-        200, ge=0, description="messages behind the partitions' high watermarks from which the projector stops "
-        "background merges of the tables every metric batch writes, while it owns every partition (consumers/"
-        "mergegate.py); they start again once it is back within defer_merges_caught_up. 0: never stop them")
-    defer_merges_caught_up: int = Field(20, ge=0, description="messages behind at which deferred merges start again")
-    defer_merges_max_groups: int = Field(
-        100, ge=1, description="insert groups (a part per table each) after which deferred merges start again "
-        "however far behind, far below ClickHouse's parts_to_delay_insert")
     kafka_debug: str = Field("", description="librdkafka debug contexts for the projector's consumer (e.g. "
                              "'cgrp,fetch'), logged on stderr; empty for none")
 

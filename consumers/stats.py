@@ -39,8 +39,6 @@ class ProjectorStats:
     insert_latency: Histogram = field(default_factory=_latency)
     skipped_messages: int = 0
     consumers_replaced: int = 0
-    merge_deferrals: int = 0
-    """Times the projector stopped the hot tables' merges while behind (consumers/mergegate.py)."""
     """Consumers replaced after staying out of their group too long (consumers/groupwatch.py)."""
     """Offsets the consumer could not read, skipped into dead letters (also counted in dead_letters)."""
     skips: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=20))

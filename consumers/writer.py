@@ -92,8 +92,6 @@ class BatchWriter:
     """Metric points go to a table that sorts them (False: verify's Null table; see `MetricBlock.sorted_insert`)."""
     side: ClickHouseSink | None = None
     """A second sink (its own client) for the metrics table beside the others (`apply_all`); None: one sink."""
-    groups: int = 0
-    """Groups written by `write_all` so far (each at most one insert, so one part, per table)."""
     _side_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def load_positions(self, partitions: list[int]) -> dict[int, int]:
@@ -130,7 +128,6 @@ class BatchWriter:
         total = BatchResult()
         for group in self._groups(batches):
             total.add(self._write_group(group))
-            self.groups += 1
         return total
 
     def _groups(self, batches: dict[int, list[Message]]) -> Iterator[list[tuple[int, list[Message]]]]:

@@ -59,10 +59,18 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--backlog", type=int, default=10_000_000)
     parser.add_argument("--out", type=Path, help="append each run as a JSON line here")
+    parser.add_argument("--new-server-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
+                        help="a server setting for the new side only (two checkouts of the same code "
+                        "then compare a setting)")
     parser.add_argument("extra", nargs="*", help="more sweep.py arguments (after --)")
     args = parser.parse_args()
-    rows = alternate(args.pairs, args.base, args.new, lambda checkout: one(checkout, args.backlog, args.extra),
-                     args.out)
+    new = args.new.resolve()
+
+    def new_env(checkout: Path) -> list[str]:  # alternate() runs the new side from args.new, resolved
+        return [f"--server-env={pair}" for pair in args.new_server_env] if checkout == new else []
+
+    rows = alternate(args.pairs, args.base, args.new,
+                     lambda checkout: one(checkout, args.backlog, args.extra + new_env(checkout)), args.out)
     print(table(rows, COLUMNS))
 
 

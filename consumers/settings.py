@@ -29,7 +29,7 @@ class ProjectorSettings(BaseSettings):
     chunk_bytes: int = Field(8 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch. "
                              "8 MiB (a backlog batch is one group, not two or three): server CPU per 1M points lower "
-                             "in 7 of 10 alternated sweeps, the 10M backlog's peak RSS +25-38 MB "
+                             "in 7 of 10 alternated sweeps, the 10M backlog's peak RSS 843-931 MB against 777-840 MB "
                              "(benchmarks/results/drainmerge-20261203d.md)")
     overlap_inserts: bool = Field(False, description="insert a batch on a thread of its own while the next one is "
                                   "decoded. Off by default: it drains faster alone, but the consumed batches get "

@@ -23,7 +23,10 @@ COLUMNS = [("catch-up points/s", "points_per_s", "{:,.0f}", True), ("peak MB in 
            ("server process MB", "server", "{:.1f}", False), ("alert worker MB", "alerts", "{:.1f}", False),
            ("RSS when healthy MB", "healthy", "{:.1f}", False),
            ("server process CPU s", "cpu_server", "{:.1f}", False),
-           ("alert worker CPU s", "cpu_alerts", "{:.1f}", False)]
+           ("alert worker CPU s", "cpu_alerts", "{:.1f}", False),
+           ("curve p50 ms while draining (--backlog-reads)", "curve_p50", "{:.1f}", False),
+           ("search p50 ms while draining", "search_p50", "{:.1f}", False),
+           ("metrics parts after (--parts-after)", "parts_metrics", "{:.0f}", False)]
 
 
 def one(checkout: Path, backlog: int, extra: list[str]) -> dict[str, Any]:
@@ -40,7 +43,13 @@ def one(checkout: Path, backlog: int, extra: list[str]) -> dict[str, Any]:
             "total": result["server_peak_rss_mb"], "server": result["server_process_peak_rss_mb"],
             "alerts": max(children, default=0.0), "healthy": result["server_rss_when_healthy_mb"],
             "cpu_server": result.get("server_process_cpu_s", float("nan")),
-            "cpu_alerts": result.get("children_cpu_s", float("nan"))}
+            "cpu_alerts": result.get("children_cpu_s", float("nan")),
+            "curve_p50": result.get("reads_while_draining", {}).get("one_curve", {}).get("p50_ms", float("nan")),
+            "search_p50": result.get("reads_while_draining", {}).get("param_filtered_search", {}).get(
+                "p50_ms", float("nan")),
+            "reads": result.get("reads_while_draining"),
+            "parts_metrics": result.get("parts_after", {}).get("metrics", float("nan")),
+            "parts_after": result.get("parts_after")}
 
 
 def main() -> None:
@@ -50,10 +59,18 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--backlog", type=int, default=10_000_000)
     parser.add_argument("--out", type=Path, help="append each run as a JSON line here")
+    parser.add_argument("--new-server-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
+                        help="a server setting for the new side only (two checkouts of the same code "
+                        "then compare a setting)")
     parser.add_argument("extra", nargs="*", help="more sweep.py arguments (after --)")
     args = parser.parse_args()
-    rows = alternate(args.pairs, args.base, args.new, lambda checkout: one(checkout, args.backlog, args.extra),
-                     args.out)
+    new = args.new.resolve()
+
+    def new_env(checkout: Path) -> list[str]:  # alternate() runs the new side from args.new, resolved
+        return [f"--server-env={pair}" for pair in args.new_server_env] if checkout == new else []
+
+    rows = alternate(args.pairs, args.base, args.new,
+                     lambda checkout: one(checkout, args.backlog, args.extra + new_env(checkout)), args.out)
     print(table(rows, COLUMNS))
 
 

@@ -25,7 +25,9 @@ COLUMNS = [("points/s", "points_per_s", "{:,.0f}", True), ("published_s", "publi
            ("visible_s", "visible_s", "{:.2f}", False), ("producers CPU s", "cpu_producers", "{:.2f}", False),
            ("broker CPU s to visible", "cpu_broker", "{:.2f}", False),
            ("server CPU s to visible", "cpu_server", "{:.2f}", False),
-           ("freshness p50 s", "fresh_p50", "{:.3f}", False), ("freshness p99 s", "fresh_p99", "{:.3f}", False)]
+           ("freshness p50 s", "fresh_p50", "{:.3f}", False), ("freshness p99 s", "fresh_p99", "{:.3f}", False),
+           ("server CPU s settled (--settle-s)", "cpu_server_settled", "{:.2f}", False),
+           ("metrics parts after (--parts-after)", "parts_metrics", "{:.0f}", False)]
 
 
 def one(checkout: Path, extra: list[str]) -> dict[str, Any]:
@@ -46,6 +48,10 @@ def one(checkout: Path, extra: list[str]) -> dict[str, Any]:
             "fresh_p50": float(fresh.group(1)) if fresh else float("nan"),
             "fresh_p99": float(fresh.group(2)) if fresh else float("nan"),
             "fresh_idle_p50": float(fresh.group(3)) if fresh else float("nan"),
+            "cpu_server_settled": next((v for k, v in cpu.items() if k.startswith("server to visible+")),
+                                       float("nan")),
+            "parts_metrics": ingest.get("parts_after", {}).get("metrics", float("nan")),
+            "parts_after": ingest.get("parts_after"),
             "per_point": ingest.get("per_point_log_metrics_points_per_s", float("nan")),
             "asks": ingest.get("visibility_asks")}
 
@@ -56,9 +62,18 @@ def main() -> None:
     parser.add_argument("--new", type=Path, required=True)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--out", type=Path, help="append each run as a JSON line here")
+    parser.add_argument("--new-server-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
+                        help="a server setting for the new side only (two checkouts of the same code "
+                        "then compare a setting)")
     parser.add_argument("extra", nargs="*", help="more sweep.py arguments (after --)")
     args = parser.parse_args()
-    rows = alternate(args.pairs, args.base, args.new, lambda checkout: one(checkout, args.extra), args.out)
+    new = args.new.resolve()
+
+    def new_env(checkout: Path) -> list[str]:  # alternate() runs the new side from args.new, resolved
+        return [f"--server-env={pair}" for pair in args.new_server_env] if checkout == new else []
+
+    rows = alternate(args.pairs, args.base, args.new, lambda checkout: one(checkout, args.extra + new_env(checkout)),
+                     args.out)
     print(table(rows, COLUMNS))
 
 

@@ -593,6 +593,10 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
                                                     "published": max(r["last"] for r in reports),
                                                     "visible": visible_at}))
         timing = timing_between(timing_before, scrape_timing(api))
+        if args.settle_s:  # the work left behind (merges) counts too: the server's CPU some seconds later
+            time.sleep(max(0.0, visible_at + args.settle_s - time.time()))
+            api = Http(stack.api_port)  # the idle connection may have been closed meanwhile
+        cpu_settled = cpu()
         for proc in producers:
             proc.join(30)
         first = min(r["first"] for r in reports)
@@ -604,7 +608,9 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
                             **{f"{name} to published": round(cpu_published[name] - cpu_before[name], 2)
                                for name in cpu_before},
                             **{f"{name} to visible": round(cpu_visible[name] - cpu_before[name], 2)
-                               for name in cpu_before}}}
+                               for name in cpu_before},
+                            **({f"{name} to visible+{args.settle_s:g}s": round(cpu_settled[name] - cpu_before[name], 2)
+                                for name in cpu_before} if args.settle_s else {})}}
         queries = runstream_queries(api, experiment_id, args)
         queries_cold = runstream_queries(api, experiment_id, args, cold=True)
         ingest["per_point_log_metrics_points_per_s"] = per_point_rate(stack.bootstrap)
@@ -616,6 +622,22 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
     finally:
         stack.stop()
         sampler.forget("runstream producers")
+        if args.parts_after and "ingest" in locals():
+            ingest["parts_after"] = active_parts(home / "clickhouse")
+
+
+def active_parts(data: Path) -> dict[str, int]:
+    """Active parts per table of the stopped server's embedded ClickHouse (the end state of its merges)."""
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(dsn=f"chdb://{data.resolve()}")
+    try:
+        rows = client.query("SELECT table, count() FROM system.parts WHERE database = 'runstream' AND active "
+                            "AND table IN ('metrics', 'run_metric_summary', 'events', 'event_offsets') "
+                            "GROUP BY table ORDER BY table").result_rows
+    finally:
+        client.close()
+    return {str(table): int(n) for table, n in rows}
 
 
 def server_settings(args: argparse.Namespace) -> dict[str, str]:
@@ -739,6 +761,52 @@ def mlflow_queries(api: Http, experiment_id: str, args: argparse.Namespace) -> d
 
 
 # -- backlog --------------------------------------------------------------------------------------------------------
+class BacklogReads:
+    """While a backlog drains, a cold one-run curve and a cold param search every `interval` s (first run found):
+    how reads fare while parts pile up (`--backlog-reads`)."""
+
+    def __init__(self, port: int, experiment_id: str, metric: str, interval: float = 0.5) -> None:
+        self.api, self.experiment_id, self.metric, self.interval = Http(port), experiment_id, metric, interval
+        self.times: dict[str, list[float]] = {"one_curve": [], "param_filtered_search": []}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        run_id = None
+        while not self._stop.wait(self.interval):
+            if run_id is None:
+                try:
+                    runs = self.api.call("POST", "/api/v1/runs/search", {
+                        "experiment_ids": [self.experiment_id], "max_results": 1,
+                        "order_by": ["attributes.run_name ASC"]}, NO_CACHE)["runs"]
+                except RuntimeError:  # the experiment is not projected yet
+                    continue
+                run_id = runs[0]["run_id"] if runs else None
+                continue
+            asks: list[tuple[str, str, str, dict[str, Any] | None]] = [
+                ("one_curve", "GET", f"/api/v1/runs/{run_id}/metrics/{self.metric}", None),
+                ("param_filtered_search", "POST", "/api/v1/runs/search", {
+                    "experiment_ids": [self.experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100})]
+            for name, method, path, body in asks:
+                began = time.perf_counter()
+                try:
+                    self.api.call(method, path, body, NO_CACHE)
+                except RuntimeError:  # not there yet (a run whose points come later in the backlog)
+                    continue
+                self.times[name].append((time.perf_counter() - began) * 1000)
+
+    def report(self) -> dict[str, dict[str, float]]:
+        return {name: {"n": len(t), "p50_ms": round(percentile(t, 0.5), 1), "p90_ms": round(percentile(t, 0.9), 1),
+                       "max_ms": round(max(t, default=float("nan")), 1)} for name, t in self.times.items()}
+
+
 def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
     """Publish `--backlog` points with the projector off, then start it and watch the server's RSS."""
     from schemas.ids import experiment_id_for
@@ -768,20 +836,29 @@ def backlog_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         began = time.time()
         expected = runs * args.metrics * steps
         already = visible_points(api, experiment_id_for(EXPERIMENT))  # the projector starts before /healthz answers
+        reads = BacklogReads(stack.api_port, experiment_id_for(EXPERIMENT), metric_names(args.metrics)[0]) \
+            if args.backlog_reads else None
+        if reads is not None:
+            reads.start()
         wait(lambda: visible_points(api, experiment_id_for(EXPERIMENT)) >= expected, 7200, "backlog projected", 0.25)
         seconds = time.time() - began
+        if reads is not None:
+            reads.stop()
         time.sleep(0.5)
-        return {"points": expected, "catch_up_s": seconds, "points_per_s": (expected - already) / seconds,
-                "projected_before_healthy": already,
-                "server_peak_rss_mb": sampler.report()["runstream server"]["peak_rss_mb"],
-                "server_process_peak_rss_mb": round(sampler.peak_rss_of.get(server.pid, 0.0), 1),
-                "children_peak_rss_mb": {str(pid): round(sampler.peak_rss_of.get(pid, 0.0), 1)
-                                         for pid in sampler.pids.get("runstream server", set()) if pid != server.pid},
-                "server_rss_when_healthy_mb": round(at_start, 1), "load_average": os.getloadavg()[0],
-                # CPU seconds from the server's start to the last point visible (less load-bound than points/s)
-                "server_process_cpu_s": round(sampler.cpu.get("runstream server", {}).get(server.pid, 0.0), 2),
-                "children_cpu_s": round(sum(cpu for pid, cpu in sampler.cpu.get("runstream server", {}).items()
-                                            if pid != server.pid), 2)}
+        result = {"points": expected, "catch_up_s": seconds, "points_per_s": (expected - already) / seconds,
+                  "projected_before_healthy": already,
+                  "server_peak_rss_mb": sampler.report()["runstream server"]["peak_rss_mb"],
+                  "server_process_peak_rss_mb": round(sampler.peak_rss_of.get(server.pid, 0.0), 1),
+                  "children_peak_rss_mb": {str(pid): round(sampler.peak_rss_of.get(pid, 0.0), 1)
+                                           for pid in sampler.pids.get("runstream server", set()) if pid != server.pid},
+                  "server_rss_when_healthy_mb": round(at_start, 1), "load_average": os.getloadavg()[0],
+                  # CPU seconds from the server's start to the last point visible (less load-bound than points/s)
+                  "server_process_cpu_s": round(sampler.cpu.get("runstream server", {}).get(server.pid, 0.0), 2),
+                  "children_cpu_s": round(sum(cpu for pid, cpu in sampler.cpu.get("runstream server", {}).items()
+                                              if pid != server.pid), 2)}
+        if reads is not None:
+            result["reads_while_draining"] = reads.report()
+        return result
     finally:
         sampler.stop()
         stack.stop()
@@ -946,6 +1023,12 @@ def main() -> None:
                              "probe and the per-point rate, e.g. RUNSTREAM_COMPRESSION=lz4")
     parser.add_argument("--probe-interval-s", type=float, default=0.2,
                         help="seconds between the freshness probe's points")
+    parser.add_argument("--backlog-reads", action="store_true",
+                        help="time a cold curve and a cold search every 0.5 s while the backlog drains")
+    parser.add_argument("--settle-s", type=float, default=0.0,
+                        help="also report the server's CPU this many seconds after every point is visible")
+    parser.add_argument("--parts-after", action="store_true",
+                        help="count the hot tables' active parts once the server has stopped (embedded ClickHouse)")
     parser.add_argument("--probe-trace", type=Path, help="write the probe's (step, logged, seen) times here (JSON)")
     parser.add_argument("--idle-probe-s", type=float, default=3.0,
                         help="seconds the freshness probe runs alone before the producers start (its floor)")
@@ -961,7 +1044,10 @@ def main() -> None:
     if args.backlog_only:
         (home / "backlog").mkdir()
         try:
-            print(json.dumps(backlog_side(args, home / "backlog")))
+            backlog = backlog_side(args, home / "backlog")
+            if args.parts_after:  # a few seconds after the last point was visible
+                backlog["parts_after"] = active_parts(home / "backlog" / "clickhouse")
+            print(json.dumps(backlog))
         finally:
             shutil.rmtree(home, ignore_errors=True)
         return

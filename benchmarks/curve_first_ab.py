@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import sweep  # noqa: E402
-from query_ab import start  # noqa: E402
+from query_ab import paired, start  # noqa: E402
 
 
 def main() -> None:
@@ -75,10 +74,7 @@ def main() -> None:
         assert answers["base"] == answers["this"], "the two checkouts answered differently"
         result = {}
         for what, times in (("first_curve", curve), ("search_then_curve", both)):
-            faster = sum(t < b for t, b in zip(times["this"], times["base"], strict=True))
-            base, this = statistics.median(times["base"]), statistics.median(times["this"])
-            result[what] = {"base_ms": round(base, 2), "this_ms": round(this, 2), "speedup": round(base / this, 2),
-                            "this_faster": f"{faster} of {len(times['this'])}"}
+            result[what] = paired(times)
             print(json.dumps({"question": what, **result[what]}), flush=True)
         print(json.dumps({"load_average_before": load, "load_average_after": [round(x, 2) for x in os.getloadavg()]}))
     finally:

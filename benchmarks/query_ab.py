@@ -66,6 +66,14 @@ def start(tree: Path, data: Path, port: int, copy_points: int = 0) -> subprocess
     return proc
 
 
+def paired(times: dict[str, list[float]]) -> dict[str, Any]:
+    """Medians of alternated calls (ms) and how many of the pairs (calls of one round) "this" was faster in."""
+    base, this = statistics.median(times["base"]), statistics.median(times["this"])
+    faster = sum(t < b for t, b in zip(times["this"], times["base"], strict=True))
+    return {"base_ms": round(base, 2), "this_ms": round(this, 2), "speedup": round(base / this, 2),
+            "this_faster": f"{faster} of {len(times['this'])}"}
+
+
 def _first_curves(api: sweep.Http, runs: list[str]) -> Callable[[], Any]:
     unasked = iter(runs)
     return lambda: api.call("GET", f"/api/v1/runs/{next(unasked)}/metrics/val_loss", None, sweep.NO_CACHE)
@@ -131,10 +139,7 @@ def main() -> None:
                     calls[name][question]()
                     if i:  # the first round warms both up
                         times[name].append((time.perf_counter() - began) * 1000)
-            base, this = statistics.median(times["base"]), statistics.median(times["this"])
-            faster = sum(t < b for t, b in zip(times["this"], times["base"], strict=True))  # calls of one round
-            results[question] = {"base_ms": round(base, 2), "this_ms": round(this, 2), "speedup": round(base / this, 2),
-                                 "this_faster": f"{faster} of {args.repeat}"}
+            results[question] = paired(times)
             print(json.dumps({"question": question, **results[question]}), flush=True)
         print(json.dumps({"load_average_before": load, "load_average_after": [round(x, 2) for x in os.getloadavg()]}))
     finally:

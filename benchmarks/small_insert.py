@@ -4,15 +4,15 @@
 
 The blocks are the live projector's own (a sweep's group of 1/8 of 1M points, `projector_drain.sweep`, prepared
 with `prepare_chunk`): events (~200 rows), runs, params, run_state, event_offsets. Every variant inserts the same
-blocks `--inserts` times per round into the real tables (merges stopped, so only the statements count; a separate
-pass with merges on reports what their parts cost afterwards). Variants:
-- sink: `ClickHouseSink.insert` as the projector calls it (clickhouse-connect builds Native, writes a temp file,
-  chdb runs `INSERT ... FROM INFILE`);
-- one_thread: the same with `max_threads = 1, max_insert_threads = 1` on the statement;
-- shm: the same with Python's temp files in /dev/shm (tmpfs);
+blocks `--inserts` times per round into the real tables (merges stopped, so only the statements count, not the
+merges of their parts). Variants:
+- threads: `ClickHouseSink.insert` as the projector called it before `SMALL_BLOCK_SETTINGS` (clickhouse-connect
+  builds Native, writes a temp file, chdb runs `INSERT ... FROM INFILE` on ClickHouse's pipeline threads);
+- sink: the same as the projector calls it now (`max_threads = 1, max_insert_threads = 1` on the statement);
+- shm: sink with Python's temp files in /dev/shm (tmpfs);
 - native_only: clickhouse-connect building the Native bytes alone (no statement);
 - select1: one `SELECT 1` statement (the round trip alone);
-- null: the same inserts into Null-engine copies of the tables (parse + format + pipeline, no part).
+- null: sink's inserts into Null-engine copies of the tables (parse + format + pipeline, no part).
 Reports process CPU (all threads: ClickHouse's pools included), the calling thread's CPU and wall per insert.
 """
 
@@ -36,12 +36,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import projector_drain  # noqa: E402
 
+import consumers.sink as sink_module  # noqa: E402
 from consumers.chunks import prepare_chunk, raw_of  # noqa: E402
 from consumers.clickhouse import connect  # noqa: E402
 from consumers.derived import offsets_block  # noqa: E402
 from consumers.migrate import migrate  # noqa: E402
 from consumers.projections import PROJECTIONS, Block  # noqa: E402
-import consumers.sink as sink_module  # noqa: E402
 from consumers.sink import ClickHouseSink  # noqa: E402
 
 TABLES = ("events", "runs", "params", "run_state")
@@ -115,16 +115,16 @@ def main() -> None:
             finally:
                 tempfile.tempdir = None
 
-        def one_thread() -> None:
-            extra = {"max_threads": 1, "max_insert_threads": 1}
-            sink_module.INSERT_SETTINGS.update(extra)
+        def threads() -> None:  # as before SMALL_BLOCK_SETTINGS: ClickHouse's pipeline threads
+            kept = dict(sink_module.SMALL_BLOCK_SETTINGS)
+            sink_module.SMALL_BLOCK_SETTINGS.clear()
             try:
                 insert_all()
             finally:
-                for key in extra:
-                    sink_module.INSERT_SETTINGS.pop(key)
+                sink_module.SMALL_BLOCK_SETTINGS.update(kept)
 
-        variants = {"sink": insert_all, "one_thread": one_thread, "shm": shm, "native_only": native_only, "select1": select1,
+        variants = {"threads": threads, "sink": insert_all, "shm": shm, "native_only": native_only,
+                    "select1": select1,
                     "null": lambda: insert_all("_null")}
         results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
         names = list(variants)
@@ -135,15 +135,16 @@ def main() -> None:
                 for _ in range(args.inserts):
                     variants[name]()
                 n = args.inserts * len(made)
-                results[name].append({"cpu_ms": (cpu() - c0) / n * 1e3, "thread_ms": (time.thread_time() - t0) / n * 1e3,
+                results[name].append({"cpu_ms": (cpu() - c0) / n * 1e3,
+                                      "thread_ms": (time.thread_time() - t0) / n * 1e3,
                                       "wall_ms": (time.perf_counter() - w0) / n * 1e3})
         print(f"load {os.getloadavg()}")
-        print("| variant | process CPU ms / statement | calling thread CPU ms | wall ms | CPU lower than sink |")
+        print("| variant | process CPU ms / statement | calling thread CPU ms | wall ms | CPU lower than threads |")
         print("|---|---:|---:|---:|---:|")
         for name in names:
             rows = results[name]
             med = {k: statistics.median(x[k] for x in rows) for k in ("cpu_ms", "thread_ms", "wall_ms")}
-            lower = sum(x["cpu_ms"] < b["cpu_ms"] for x, b in zip(rows, results["sink"], strict=True))
+            lower = sum(x["cpu_ms"] < b["cpu_ms"] for x, b in zip(rows, results["threads"], strict=True))
             print(f"| {name} | {med['cpu_ms']:.2f} | {med['thread_ms']:.2f} | {med['wall_ms']:.2f} | "
                   f"{lower} of {len(rows)} |")
         # Per table, through the sink.

@@ -33,10 +33,12 @@ INSERT_SETTINGS = {
     # insert only costs time: 25% of a metrics insert. Background merges and FINAL still apply the engines.
     "optimize_on_insert": 0,
 }
-# A block of a small table (every table but metrics: a few to a few hundred rows) is inserted by the calling
-# thread alone: handing it to a second pipeline thread cost ~1.3 of ~6.5 ms of CPU per statement
-# (benchmarks/small_insert.py, lower in 10 of 10 rounds). Metric blocks keep ClickHouse's threads.
+# A small block (not metrics, under SMALL_BLOCK_ROWS: the live projector's few to few hundred rows per table) is
+# inserted by the calling thread alone: handing it to a second pipeline thread cost ~1.3 of ~6.5 ms of CPU per
+# statement (benchmarks/small_insert.py, lower in 10 of 10 rounds). Metric blocks and a replay's held blocks keep
+# ClickHouse's threads.
 SMALL_BLOCK_SETTINGS = {"max_threads": 1, "max_insert_threads": 1}
+SMALL_BLOCK_ROWS = 10_000
 
 
 def plain_type(kind: str) -> str:
@@ -159,7 +161,7 @@ class ClickHouseSink:
 
     def insert(self, block: Block, *, token: str) -> None:
         """Insert the block; a retry with the same token is deduplicated by ClickHouse."""
-        small = {} if isinstance(block, MetricBlock) else SMALL_BLOCK_SETTINGS
+        small = SMALL_BLOCK_SETTINGS if len(block) < SMALL_BLOCK_ROWS and not isinstance(block, MetricBlock) else {}
         settings = {**INSERT_SETTINGS, **small, "insert_deduplication_token": token}
         arrow = block.to_arrow() if isinstance(block, SummaryBlock) else None
         if isinstance(block, MetricBlock):  # sorted here (the inserting thread) unless the summary did it first

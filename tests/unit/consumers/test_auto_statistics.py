@@ -1,5 +1,6 @@
 """Migration 0026 on embedded ClickHouse (chdb://memory): merges write no column statistics into the tables the
-projector writes (a table left at ClickHouse's default still gets them, so the check can see them)."""
+projector writes, nor into a rebuild's shadow of them (a table set back to ClickHouse's default still gets them, so
+the check can see them)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ def test_merged_parts_carry_no_automatic_statistics_after_migration_0026() -> No
     client.command(f"USE {database}")
     try:
         assert "0026_no_auto_statistics.sql" in migrate(client)
+        client.command("CREATE TABLE events__rebuild AS events")  # a rebuild's shadow carries the setting
+        shadow = client.query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() "
+                              "AND name = 'events__rebuild'").result_rows[0][0]
+        assert "auto_statistics_types = ''" in shadow
         client.command("CREATE TABLE with_statistics AS events")
         client.command("ALTER TABLE with_statistics MODIFY SETTING auto_statistics_types = 'basic, uniq_v2'")
         for table in ("events", "with_statistics"):

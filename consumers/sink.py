@@ -34,9 +34,9 @@ INSERT_SETTINGS = {
     "optimize_on_insert": 0,
 }
 # A small block (not metrics, under SMALL_BLOCK_ROWS: the live projector's few to few hundred rows per table) is
-# inserted by the calling thread alone: handing it to a second pipeline thread cost ~1.3 of ~6.5 ms of CPU per
-# statement (benchmarks/small_insert.py, lower in 10 of 10 rounds). Metric blocks and a replay's held blocks keep
-# ClickHouse's threads.
+# inserted by the calling thread alone: handing it to a second pipeline thread cost up to ~1.3 of ~6-8 ms of CPU
+# per statement (benchmarks/small_insert.py: lower in 28 of 36 rounds). Metric blocks and a replay's held blocks
+# keep ClickHouse's threads.
 SMALL_BLOCK_SETTINGS = {"max_threads": 1, "max_insert_threads": 1}
 SMALL_BLOCK_ROWS = 10_000
 

@@ -1,8 +1,7 @@
 -- requires-merge-tree-setting: auto_statistics_types
 -- ClickHouse 26.x builds column statistics (`auto_statistics_types`: basic, uniq_v2) for every column of every
 -- part a merge writes. No query here reads them (inserted parts have none: materialize_statistics_on_insert = 0),
--- and they cost ~10% of a metrics merge's CPU (1M points in 8 parts: 0.305 -> 0.276 s, lower in 13 of 14
--- rounds;
+-- and they cost ~10% of a metrics merge's CPU (1M points in 8 parts: 0.305 -> 0.276 s, lower in 13 of 14 rounds;
 -- benchmarks/results/smallins-20261203e.md). A server without the setting (compose's 25.8) builds none: the
 -- migration is skipped there (consumers/migrate.py) and tried again at the next start.
 ALTER TABLE experiments MODIFY SETTING auto_statistics_types = '';

@@ -7,7 +7,7 @@ from typing import Any
 
 from consumers.projections import Block
 from consumers.projections.metrics import MetricBlock
-from consumers.sink import INSERT_SETTINGS, SMALL_BLOCK_ROWS, SMALL_BLOCK_SETTINGS, ClickHouseSink
+from consumers.sink import INSERT_SETTINGS, SMALL_BLOCK_ROWS, SMALL_BLOCK_SETTINGS, ClickHouseSink, PipelinedSink
 
 
 class RecordingClient:
@@ -57,3 +57,17 @@ def test_a_large_block_of_a_small_table_keeps_clickhouses_threads() -> None:
     ClickHouseSink(client).insert(large, token="t:0:0-9999")  # type: ignore[arg-type]
     (_, settings), = client.inserts
     assert "max_threads" not in settings and "max_insert_threads" not in settings
+
+
+def test_a_replays_sink_keeps_clickhouses_threads_for_small_blocks() -> None:
+    client = RecordingClient()
+    sink = PipelinedSink(client)  # type: ignore[arg-type]
+    small = Block("events", ("run_id", "kafka_offset"))
+    small.append("r", 1)
+    try:
+        sink.insert(small, token="t:0:1-1")
+        sink.flush()
+    finally:
+        sink.close()
+    (_, settings), = client.inserts
+    assert settings == {**INSERT_SETTINGS, "insert_deduplication_token": "t:0:1-1"}

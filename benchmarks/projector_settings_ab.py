@@ -6,7 +6,8 @@
 `projector_drain.py`'s sweep (200 runs x 5 metrics x 1,000 steps, 6 partitions) in consumed batches of ~1.4 MB (what
 the live projector's `consume(5000, 0.1 s)` takes under a sweep's burst: ~22 groups per 1M points), through
 `Projector.process` with side inserts (as `runstream up` runs it), into a fresh embedded ClickHouse per pass. A variant
-names insert settings (`insert`: added to `consumers.sink.INSERT_SETTINGS`) and table settings (`tables`: `ALTER TABLE
+names insert settings (`insert`: added to `consumers.sink.INSERT_SETTINGS`; `small_block`: replaces
+`consumers.sink.SMALL_BLOCK_SETTINGS`, e.g. `{}` for ClickHouse's threads) and table settings (`tables`: `ALTER TABLE
 t MODIFY SETTING ...` after the migrations). Each pass reports the process's CPU while feeding (inserts, their
 pipelines and the merges running meanwhile) and over `SETTLE_S` after (the merges left behind), and the metrics
 parts left. The order of the variants flips every round; medians and pair counts against the first variant.
@@ -41,6 +42,7 @@ from consumers.sink import ClickHouseSink  # noqa: E402
 LIVE_BATCH_BYTES = 1_400_000
 SETTLE_S = 4.0
 BASE_INSERT_SETTINGS = dict(sink_module.INSERT_SETTINGS)
+BASE_SMALL_BLOCK_SETTINGS = dict(sink_module.SMALL_BLOCK_SETTINGS)
 
 
 def cpu() -> float:
@@ -51,6 +53,8 @@ def cpu() -> float:
 def one_pass(name: str, variant: dict[str, Any], batches: list[list[Any]], points: int) -> dict[str, Any]:
     sink_module.INSERT_SETTINGS.clear()
     sink_module.INSERT_SETTINGS.update({**BASE_INSERT_SETTINGS, **variant.get("insert", {})})
+    sink_module.SMALL_BLOCK_SETTINGS.clear()
+    sink_module.SMALL_BLOCK_SETTINGS.update(variant.get("small_block", BASE_SMALL_BLOCK_SETTINGS))
     path = tempfile.mkdtemp(prefix="projector-settings-")
     try:
         dsn = f"chdb://{path}"

@@ -33,6 +33,12 @@ INSERT_SETTINGS = {
     # insert only costs time: 25% of a metrics insert. Background merges and FINAL still apply the engines.
     "optimize_on_insert": 0,
 }
+# A small block (not metrics, under SMALL_BLOCK_ROWS: the live projector's few to few hundred rows per table) is
+# inserted by the calling thread alone: handing it to a second pipeline thread cost up to ~1.3 of ~6-8 ms of CPU
+# per statement (benchmarks/small_insert.py: lower in 28 of 36 rounds). Metric blocks and replays (PipelinedSink)
+# keep ClickHouse's threads.
+SMALL_BLOCK_SETTINGS = {"max_threads": 1, "max_insert_threads": 1}
+SMALL_BLOCK_ROWS = 10_000
 
 
 def plain_type(kind: str) -> str:
@@ -46,8 +52,11 @@ class ClickHouseSink:
     """Inserts one block per table and partition batch, idempotently, with bounded retries."""
 
     def __init__(self, client: Client, *, retries: int = 5, max_backoff_s: float = 10.0,
-                 sort_metrics: bool = True) -> None:
+                 sort_metrics: bool = True, one_thread_small_blocks: bool = True) -> None:
         self._client = client
+        self.one_thread_small_blocks = one_thread_small_blocks
+        """Insert small blocks with `SMALL_BLOCK_SETTINGS` (the live projector); a replay's sink keeps ClickHouse's
+        threads (measured there: rebuild CPU not lower, smallins-20261203e.md)."""
         self._retries = retries
         self._max_backoff_s = max_backoff_s
         self.sort_metrics = sort_metrics
@@ -155,7 +164,9 @@ class ClickHouseSink:
 
     def insert(self, block: Block, *, token: str) -> None:
         """Insert the block; a retry with the same token is deduplicated by ClickHouse."""
-        settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
+        small = SMALL_BLOCK_SETTINGS if (self.one_thread_small_blocks and len(block) < SMALL_BLOCK_ROWS
+                                         and not isinstance(block, MetricBlock)) else {}
+        settings = {**INSERT_SETTINGS, **small, "insert_deduplication_token": token}
         arrow = block.to_arrow() if isinstance(block, SummaryBlock) else None
         if isinstance(block, MetricBlock):  # sorted here (the inserting thread) unless the summary did it first
             arrow = block.to_arrow_in_key_order() if self.sort_metrics and block.sorted_insert else block.to_arrow()
@@ -189,7 +200,7 @@ class PipelinedSink(ClickHouseSink):
     def __init__(self, client: Client, *, retries: int = 5, depth: int = 16, hold_rows: int = HOLD_ROWS,
                  more_clients: Sequence[Client] = (), sort_metrics: bool = True,
                  point_sums: Mapping[str, PointSums] | None = None) -> None:
-        super().__init__(client, retries=retries, sort_metrics=sort_metrics)
+        super().__init__(client, retries=retries, sort_metrics=sort_metrics, one_thread_small_blocks=False)
         self.point_sums = dict(point_sums or {})
         """Tables whose metric blocks are checksummed here (numpy, on the workers) instead of inserted: verify's."""
         self._queue: queue.Queue[tuple[Block, str] | None] = queue.Queue(maxsize=depth)
@@ -200,8 +211,8 @@ class PipelinedSink(ClickHouseSink):
         self.inserts = 0  # handed to the workers so far (each writes a part)
         # One worker per client (a client runs one statement at a time): with more than one, the metrics insert
         # of a group overlaps the next group's, in no particular order, which a replay never depends on.
-        sinks: list[ClickHouseSink] = [self, *(ClickHouseSink(c, retries=retries, sort_metrics=sort_metrics)
-                                               for c in more_clients)]
+        sinks: list[ClickHouseSink] = [self, *(ClickHouseSink(c, retries=retries, sort_metrics=sort_metrics,
+                                                              one_thread_small_blocks=False) for c in more_clients)]
         self._threads = [threading.Thread(target=self._work, args=(sink,), name=f"runstream-inserts-{i}", daemon=True)
                          for i, sink in enumerate(sinks)]
         for thread in self._threads:

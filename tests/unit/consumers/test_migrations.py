@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from importlib.resources import files
+from types import SimpleNamespace
+from typing import Any
 
-from consumers.migrate import _statements, migrations
+from consumers.migrate import _statements, migrate, migrations, required_settings
+from consumers.writer import Tables
 
 # 0018 backfills from tables it derives from; 0022 rebuilds run_metric_summary from metrics and swaps it in
 FIRST_WORD = re.compile(r"^(CREATE|DROP|ALTER|INSERT INTO (run_state|run_metric_summary_0022)|EXCHANGE TABLES)\b")
@@ -69,3 +73,51 @@ def test_statements_of_only_comments_and_blanks_are_none() -> None:
 
 def test_a_multi_line_statement_keeps_its_lines() -> None:
     assert _statements("SELECT 1,\n  2\nFROM t;") == ["SELECT 1,\n  2\nFROM t"]
+
+
+def test_a_migration_names_the_merge_tree_settings_it_needs() -> None:
+    sql = "-- requires-merge-tree-setting: auto_statistics_types\n-- why\nALTER TABLE a MODIFY SETTING x = 1"
+    assert required_settings(sql) == ["auto_statistics_types"]
+    assert required_settings("-- a comment\nALTER TABLE a MODIFY SETTING x = 1") == []
+
+
+def test_0026_turns_auto_statistics_off_on_every_table_the_projector_writes() -> None:
+    (_, name, statements), = [m for m in migrations() if m[0] == 26]
+    assert required_settings((files("consumers.migrations") / name).read_text()) == ["auto_statistics_types"]
+    altered = {m.group(1) for s in statements
+               if (m := re.fullmatch(r"ALTER TABLE (\w+) MODIFY SETTING auto_statistics_types = ''", s))}
+    assert len(altered) == len(statements)
+    assert altered == set(Tables().names)
+
+
+class FakeClient:
+    """What migrate() asks of a client: the settings a server knows, the migrations it has seen."""
+
+    def __init__(self, known_settings: set[str]) -> None:
+        self.known_settings = known_settings
+        self.commands: list[str] = []
+        self.recorded: list[str] = []
+
+    def command(self, sql: str) -> None:
+        self.commands.append(sql)
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> SimpleNamespace:
+        if "merge_tree_settings" in sql:
+            assert parameters is not None
+            return SimpleNamespace(result_rows=[(n,) for n in parameters["names"] if n in self.known_settings])
+        return SimpleNamespace(result_rows=[(v,) for v, _, _ in migrations() if v < 26])
+
+    def insert(self, table: str, rows: list[list[Any]], column_names: list[str]) -> None:
+        self.recorded += [str(row[1]) for row in rows]
+
+
+def test_a_migration_needing_a_setting_the_server_lacks_is_skipped_and_not_recorded() -> None:
+    old = FakeClient(set())  # e.g. ClickHouse 25.8, which builds no automatic statistics
+    assert "0026_no_auto_statistics.sql" not in migrate(old)  # type: ignore[arg-type]
+    assert "0026_no_auto_statistics.sql" not in old.recorded
+    assert not any("auto_statistics_types" in c for c in old.commands)
+
+    new = FakeClient({"auto_statistics_types"})
+    assert "0026_no_auto_statistics.sql" in migrate(new)  # type: ignore[arg-type]
+    assert "0026_no_auto_statistics.sql" in new.recorded
+    assert sum("auto_statistics_types" in c for c in new.commands) == len(Tables().names)

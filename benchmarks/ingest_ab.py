@@ -24,6 +24,7 @@ from alternate import alternate, table
 
 FRESHNESS = re.compile(r"Freshness while ingesting .*?: p50 ([\d.na]+) s, p99 ([\d.na]+) s; "
                        r"before .*?: p50 ([\d.na]+) s")
+COLD_FRESHNESS = re.compile(r"Cold start .*?probe \(\d+ samples\) p50 ([\d.na]+) s, p99 ([\d.na]+) s")
 COLUMNS = [("points/s", "points_per_s", "{:,.0f}", True), ("published_s", "published_s", "{:.2f}", False),
            ("visible_s", "visible_s", "{:.2f}", False), ("producers CPU s", "cpu_producers", "{:.2f}", False),
            ("broker CPU s to visible", "cpu_broker", "{:.2f}", False),
@@ -51,10 +52,11 @@ def one(checkout: Path, extra: list[str], *, mlflow: bool = False) -> dict[str, 
     ingest = ingests[0]
     fresh = FRESHNESS.search(proc.stdout)
     cpu = ingest["cpu_s"]
-    sides: dict[str, Any] = {}
+    cold_fresh = COLD_FRESHNESS.search(proc.stdout)  # a sweep.py with a cold-start figure
+    sides: dict[str, Any] = {"cold_fresh_p99": float(cold_fresh.group(2))} if cold_fresh else {}
     if mlflow:
         theirs = ingests[1]["points_per_s"]
-        sides = {"mlflow_points_per_s": theirs, "ratio": ingest["points_per_s"] / theirs}
+        sides.update(mlflow_points_per_s=theirs, ratio=ingest["points_per_s"] / theirs)
     return {"load": f"{load:.2f}-{os.getloadavg()[0]:.2f}", "wall_s": time.monotonic() - began, **sides,
             "cold_start": next((line["cold_start"] for line in lines if "cold_start" in line), None),
             "warmup": [line["warmup"] for line in lines if "warmup" in line],

@@ -4,9 +4,9 @@ PYTHONPATH; a markdown table of points/s, CPU per side, freshness and load, then
 
     python benchmarks/ingest_ab.py --base /work/wt/x-base --new /work/wt/x --pairs 3 [-- extra sweep.py args]
 
-Both checkouts should hold the same benchmarks/sweep.py, so that only the code under test differs; to compare two
-versions of sweep.py's method itself, give them different ones (`--mlflow` keeps MLflow in each sweep, so the ratio
-is seen: MLflow points/s, the ratio, and a new sweep.py's cold-start and warm-up figures go to the JSON lines)."""
+Both checkouts should hold the same benchmarks/sweep.py, so that only the code under test differs (each runs its own,
+so two versions of the method itself can be compared too). `--mlflow` keeps MLflow in each sweep: its ingest and
+the ratio are seen."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from alternate import alternate, table
 
 FRESHNESS = re.compile(r"Freshness while ingesting .*?: p50 ([\d.na]+) s, p99 ([\d.na]+) s; "
                        r"before .*?: p50 ([\d.na]+) s")
-COLD_FRESHNESS = re.compile(r"Cold start .*?probe \(\d+ samples\) p50 ([\d.na]+) s, p99 ([\d.na]+) s")
 COLUMNS = [("points/s", "points_per_s", "{:,.0f}", True), ("published_s", "published_s", "{:.2f}", False),
            ("visible_s", "visible_s", "{:.2f}", False), ("producers CPU s", "cpu_producers", "{:.2f}", False),
            ("broker CPU s to visible", "cpu_broker", "{:.2f}", False),
@@ -52,14 +51,11 @@ def one(checkout: Path, extra: list[str], *, mlflow: bool = False) -> dict[str, 
     ingest = ingests[0]
     fresh = FRESHNESS.search(proc.stdout)
     cpu = ingest["cpu_s"]
-    cold_fresh = COLD_FRESHNESS.search(proc.stdout)  # a sweep.py with a cold-start figure
-    sides: dict[str, Any] = {"cold_fresh_p99": float(cold_fresh.group(2))} if cold_fresh else {}
+    sides: dict[str, Any] = {}
     if mlflow:
         theirs = ingests[1]["points_per_s"]
         sides.update(mlflow_points_per_s=theirs, ratio=ingest["points_per_s"] / theirs)
     return {"load": f"{load:.2f}-{os.getloadavg()[0]:.2f}", "wall_s": time.monotonic() - began, **sides,
-            "cold_start": next((line["cold_start"] for line in lines if "cold_start" in line), None),
-            "warmup": [line["warmup"] for line in lines if "warmup" in line],
             "points_per_s": ingest["points_per_s"],
             "published_s": ingest["published_s"], "visible_s": ingest["visible_s"],
             "cpu_producers": cpu["producers"], "cpu_broker": cpu["broker to visible"],

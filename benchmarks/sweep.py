@@ -12,13 +12,6 @@ producer processes, then the same questions over HTTP (medians of repeated calls
   call, params in the first call) in each producer; its writes are synchronous, so ingest ends with the last
   call.
 
-Warm, as a long-running deployment is when a user's sweep starts: before the timed sweep, each system ingests the
-sweep's first runs (`--warmup-share`, 10%) untimed into another experiment, from the same kind of producer processes
-(runstream's until every point is visible), so neither is timed on a JIT, caches and imports started seconds before;
-the questions never see those runs. The cold-start figure, the method before that, is measured too (unless
-`--no-cold-start`): the same sweep timed on a runstream stack of its own, started seconds before, without warm-up,
-against MLflow's timed sweep (whose minutes amortize its start; its warm-up's own rate is reported beside).
-
 CPU seconds and peak RSS of every process (broker, runstream server, producers, MLflow server) are sampled
 with psutil. Results: a markdown table under benchmarks/results/ (printed too) and benchmarks/results/latest.json.
 `--scale` repeats the runstream side at 10x the runs; `--backlog N` publishes N points while the server's
@@ -60,7 +53,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 EXPERIMENT = "bench-sweep"
-WARMUP_EXPERIMENT = "bench-sweep-warmup"  # the untimed warm-up's runs: never seen by the questions
 PARAM_NAMES = ["lr", "optimizer", "batch_size", "dropout", "layers", "width", "warmup", "weight_decay", "seed",
                "scheduler"]
 MLFLOW_BATCH = 1000
@@ -278,8 +270,7 @@ class Runstream:
 
 
 # -- producers (separate processes) -------------------------------------------------------------------------
-def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int, seed: int, out: Any,
-                       experiment: str = EXPERIMENT) -> None:
+def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int, seed: int, out: Any) -> None:
     """Per-point logging (`--per-point`): log_metrics at every step, as a training loop does."""
     from producer import Tracker, TrackerSettings
 
@@ -288,7 +279,7 @@ def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int
                                                spool_dir=Path(tempfile.mkdtemp(prefix="bench-spool-"))))
     first, cpu_first = time.time(), time.process_time()
     for run in runs:
-        with tracker.start_run(experiment, f"trial-{run}", params=run_params(seed, run)) as active:
+        with tracker.start_run(EXPERIMENT, f"trial-{run}", params=run_params(seed, run)) as active:
             for step in range(steps):
                 active.log_metrics({k: metric_value(seed, run, i, step) for i, k in enumerate(keys)}, step=step)
     logged = time.time()
@@ -298,7 +289,7 @@ def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int
 
 
 def runstream_series_producer(bootstrap: str, runs: list[int], metrics: int, steps: int, seed: int,
-                              out: Any, experiment: str = EXPERIMENT) -> None:
+                              out: Any) -> None:
     """Batched logging (the default, as MLflow's producers send log_batch of 1,000): each key's series in one call,
     its values made as a numpy array (as a job importing a history holds them), not one Python call per point."""
     from producer import Tracker, TrackerSettings
@@ -309,7 +300,7 @@ def runstream_series_producer(bootstrap: str, runs: list[int], metrics: int, ste
                                                spool_dir=Path(tempfile.mkdtemp(prefix="bench-spool-"))))
     first, cpu_first = time.time(), time.process_time()
     for run in runs:
-        with tracker.start_run(experiment, f"trial-{run}", params=run_params(seed, run)) as active:
+        with tracker.start_run(EXPERIMENT, f"trial-{run}", params=run_params(seed, run)) as active:
             for i, k in enumerate(keys):
                 active.log_metric_series(k, step_array, metric_values(seed, run, i, step_array))
     logged = time.time()
@@ -363,12 +354,11 @@ def mlflow_producer(uri: str, experiment_id: str, runs: list[int], metrics: int,
 
 
 def start_producers(target: Callable[..., None], head: tuple[Any, ...], runs: int, args: argparse.Namespace,
-                    sampler: Sampler, name: str, **options: Any) -> tuple[list[Any], Any]:
-    """`args.producers` processes, each logging every n-th run: target(*head, runs, metrics, steps, seed, out,
-    **options)."""
+                    sampler: Sampler, name: str) -> tuple[list[Any], Any]:
+    """`args.producers` processes, each logging every n-th run: target(*head, runs, metrics, steps, seed, out)."""
     context = mp.get_context("spawn")
     out = context.Queue()
-    procs = [context.Process(target=target, daemon=True, kwargs=options,
+    procs = [context.Process(target=target, daemon=True,
                              args=(*head, list(range(i, runs, args.producers)), args.metrics, args.steps, args.seed,
                                    out))
              for i in range(args.producers)]
@@ -566,40 +556,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(math.ceil(q * len(ordered))) - 1)]
 
 
-def warmup_runs(runs: int, share: float, producers: int) -> int:
-    """Runs of the untimed warm-up before a timed sweep of `runs`: `share` of them, at least one per producer
-    process, at most `runs`; 0 (no warm-up) when `share` is 0."""
-    if share <= 0 or runs <= 0:
-        return 0
-    return min(runs, max(producers, round(runs * share)))
-
-
-def warm_up_runstream(args: argparse.Namespace, stack: Runstream, api: Http, runs: int,
-                      sampler: Sampler) -> dict[str, Any]:
-    """The untimed warm-up: the first `runs` runs of the sweep from the same kind of producer processes, into
-    WARMUP_EXPERIMENT, waited for until every point is visible; the broker, projector and ClickHouse have then
-    done the sweep's kind of work once, as a long-running deployment has when a user's sweep starts."""
-    from schemas.ids import experiment_id_for
-
-    expected = runs * args.metrics * args.steps
-    producer = runstream_producer if args.per_point else runstream_series_producer
-    name = "runstream warm-up producers"
-    procs, out = start_producers(producer, (stack.bootstrap,), runs, args, sampler, name,
-                                 experiment=WARMUP_EXPERIMENT)
-    reports = [out.get(timeout=3600) for _ in range(args.producers)]
-    first = min(r["first"] for r in reports)
-    visible_at, _ = wait_visible(api, experiment_id_for(WARMUP_EXPERIMENT), expected, first)
-    for proc in procs:
-        proc.join(30)
-    sampler.forget(name)
-    return {"runs": runs, "points": expected, "seconds": round(visible_at - first, 3),
-            "points_per_s": round(expected / (visible_at - first))}
-
-
-def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: Path, *, warmup: int = 0,
-                   questions: bool = True) -> dict[str, Any]:
-    """A fresh `runstream up`, `warmup` runs logged untimed (warm_up_runstream), then the timed sweep of `runs`
-    runs with the freshness probe; then (`questions`) the five questions and the per-point rate."""
+def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: Path) -> dict[str, Any]:
     from schemas.ids import experiment_id_for
 
     stack = Runstream(home, settings=server_settings(args))
@@ -609,7 +566,6 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
         sampler.watch("runstream server", stack.proc.pid)
         sampler.watch("kafka broker", stack.broker_pid())
         api = Http(stack.api_port)
-        warmed = warm_up_runstream(args, stack, api, warmup, sampler) if warmup else None
         experiment_id = experiment_id_for(EXPERIMENT)
         expected = runs * args.metrics * args.steps
         probe = FreshnessProbe(stack.bootstrap, stack.api_port, args.probe_interval_s)
@@ -655,17 +611,14 @@ def runstream_side(args: argparse.Namespace, runs: int, sampler: Sampler, home: 
                                for name in cpu_before},
                             **({f"{name} to visible+{args.settle_s:g}s": round(cpu_settled[name] - cpu_before[name], 2)
                                 for name in cpu_before} if args.settle_s else {})}}
-        side: dict[str, Any] = {
-            "ingest": ingest, "warmup": warmed,
-            "freshness": {"samples": len(probe.delays), "p50_s": percentile(probe.delays, 0.5),
-                          "p99_s": percentile(probe.delays, 0.99), "idle_samples": len(probe.idle_delays),
-                          "idle_p50_s": percentile(probe.idle_delays, 0.5),
-                          "idle_p99_s": percentile(probe.idle_delays, 0.99), "projector": timing}}
-        if questions:
-            side["queries"] = runstream_queries(api, experiment_id, args)
-            side["queries_cold"] = runstream_queries(api, experiment_id, args, cold=True)
-            ingest["per_point_log_metrics_points_per_s"] = per_point_rate(stack.bootstrap)
-        return side
+        queries = runstream_queries(api, experiment_id, args)
+        queries_cold = runstream_queries(api, experiment_id, args, cold=True)
+        ingest["per_point_log_metrics_points_per_s"] = per_point_rate(stack.bootstrap)
+        return {"ingest": ingest, "queries": queries, "queries_cold": queries_cold,
+                "freshness": {"samples": len(probe.delays), "p50_s": percentile(probe.delays, 0.5),
+                              "p99_s": percentile(probe.delays, 0.99), "idle_samples": len(probe.idle_delays),
+                              "idle_p50_s": percentile(probe.idle_delays, 0.5),
+                              "idle_p99_s": percentile(probe.idle_delays, 0.99), "projector": timing}}
     finally:
         stack.stop()
         sampler.forget("runstream producers")
@@ -762,34 +715,23 @@ def mlflow_server(home: Path, sampler: Sampler) -> Iterator[Http]:
             os.killpg(server.pid, signal.SIGKILL)
 
 
-def mlflow_ingest(api: Http, experiment: str, runs: int, args: argparse.Namespace, sampler: Sampler,
-                  name: str) -> tuple[str, dict[str, Any]]:
-    """The first `runs` runs of the sweep logged into a new MLflow experiment by `args.producers` processes; its
-    id and the ingest figures (synchronous writes: ingest ends with the last call)."""
-    uri = f"http://127.0.0.1:{api.port}"
-    experiment_id = api.call("POST", "/api/2.0/mlflow/experiments/create", {"name": experiment})["experiment_id"]
-    expected = runs * args.metrics * args.steps
-    try:
-        producers, out = start_producers(mlflow_producer, (uri, experiment_id), runs, args, sampler, name)
-        reports = [out.get(timeout=36_000) for _ in range(args.producers)]
-        for proc in producers:
-            proc.join(30)
-    finally:
-        sampler.forget(name)
-    first, last = min(r["first"] for r in reports), max(r["last"] for r in reports)
-    return experiment_id, {"points": expected, "seconds": last - first, "points_per_s": expected / (last - first)}
-
-
-def mlflow_side(args: argparse.Namespace, sampler: Sampler, home: Path, *, warmup: int = 0) -> dict[str, Any]:
-    """A fresh `mlflow server`, `warmup` runs logged untimed into another experiment (its rate is a cold
-    start's), then the timed sweep and the five questions."""
+def mlflow_side(args: argparse.Namespace, sampler: Sampler, home: Path) -> dict[str, Any]:
     with mlflow_server(home, sampler) as api:
-        warmed = None
-        if warmup:
-            _, warmed = mlflow_ingest(api, WARMUP_EXPERIMENT, warmup, args, sampler, "mlflow warm-up producers")
-            warmed["runs"] = warmup
-        experiment_id, ingest = mlflow_ingest(api, EXPERIMENT, args.runs, args, sampler, "mlflow producers")
-        return {"ingest": ingest, "warmup": warmed, "queries": mlflow_queries(api, experiment_id, args)}
+        try:
+            uri = f"http://127.0.0.1:{api.port}"
+            experiment_id = api.call("POST", "/api/2.0/mlflow/experiments/create", {"name": EXPERIMENT})[
+                "experiment_id"]
+            expected = args.runs * args.metrics * args.steps
+            producers, out = start_producers(mlflow_producer, (uri, experiment_id), args.runs, args, sampler,
+                                             "mlflow producers")
+            reports = [out.get(timeout=36_000) for _ in range(args.producers)]
+            for proc in producers:
+                proc.join(30)
+            first, last = min(r["first"] for r in reports), max(r["last"] for r in reports)
+            ingest = {"points": expected, "seconds": last - first, "points_per_s": expected / (last - first)}
+            return {"ingest": ingest, "queries": mlflow_queries(api, experiment_id, args)}
+        finally:
+            sampler.forget("mlflow producers")
 
 
 def mlflow_questions(api: Http, experiment_id: str, metric: str, steps: int, runs: int
@@ -966,12 +908,6 @@ def summarize(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any
     latest["ingest"]["ingest_cpu_s"] = ours["ingest"]["cpu_s"]
     latest["ingest"]["per_point_log_metrics_points_per_s"] = round(ours["ingest"]["per_point_log_metrics_points_per_s"])
     latest["ingest"]["producer_call"] = "log_metrics per step" if args.per_point else "log_metric_series per key"
-    latest["ingest"]["warmup"] = {  # untimed, before the timed sweep, into another experiment of each system
-        "runs": result["warmup_runs"],
-        "runstream_points_per_s": (ours.get("warmup") or {}).get("points_per_s"),
-        "mlflow_points_per_s": round(theirs["warmup"]["points_per_s"]) if theirs and theirs.get("warmup") else None}
-    if "runstream_cold_start" in result:
-        latest["ingest_cold_start"] = cold_start_summary(result["runstream_cold_start"], theirs)
     latest["load_average"] = {"before": result["load_before"], "after": result.get("load_after")}
     if "scale10k" in result:
         latest["queries_10k"] = result["scale10k"]["queries_10k"]
@@ -983,21 +919,6 @@ def summarize(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any
     if "scale" in result:
         latest["scale"] = result["scale"]
     return latest
-
-
-def cold_start_summary(cold: dict[str, Any], theirs: dict[str, Any] | None) -> dict[str, Any]:
-    """The cold-start figures: runstream's sweep timed on a stack started seconds before (no warm-up), against
-    MLflow's timed sweep (its minutes-long ingest amortizes its start; its warm-up's rate, the first runs on a
-    server started seconds before, was lower still, so the ratio is the conservative one)."""
-    ingest = cold["ingest"]
-    mlflow = round(theirs["ingest"]["points_per_s"]) if theirs else None
-    mlflow_warmup = (theirs or {}).get("warmup")
-    return {"runstream_points_per_s": round(ingest["points_per_s"]), "mlflow_points_per_s": mlflow,
-            "mlflow_warmup_points_per_s": round(mlflow_warmup["points_per_s"]) if mlflow_warmup else None,
-            "ratio": round(ratio(ingest["points_per_s"], mlflow, higher_is_better=True), 1) if mlflow else None,
-            "logged_s": ingest["logged_s"], "published_s": ingest["published_s"], "visible_s": ingest["visible_s"],
-            "ingest_cpu_s": ingest["cpu_s"], "freshness_p50_s": round(cold["freshness"]["p50_s"], 3),
-            "freshness_p99_s": round(cold["freshness"]["p99_s"], 3)}
 
 
 def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, Any]) -> str:
@@ -1014,16 +935,9 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
         "| | runstream | MLflow | ratio |",
         "|---|---:|---:|---:|",
     ]
-    i, warm = latest["ingest"], latest["ingest"]["warmup"]
-    after = f"after an untimed warm-up of {warm['runs']} runs" if warm["runs"] else "no warm-up"
-    lines.append(f"| ingest, points/s (first log to last point visible; {after}) | {i['runstream_points_per_s']:,} | "
+    i = latest["ingest"]
+    lines.append(f"| ingest, points/s (first log to last point visible) | {i['runstream_points_per_s']:,} | "
                  f"{i['mlflow_points_per_s'] or 0:,} | {i['ratio']}x |")
-    if "ingest_cold_start" in latest:
-        c = latest["ingest_cold_start"]
-        lines.append(f"| ingest, points/s, cold start (runstream: the same sweep on a stack of its own started "
-                     f"seconds before; MLflow: its timed sweep; its warm-up ran at "
-                     f"{c['mlflow_warmup_points_per_s'] or 0:,}) | {c['runstream_points_per_s']:,} | "
-                     f"{c['mlflow_points_per_s'] or 0:,} | {c['ratio']}x |")
     for name, q in latest["queries"].items():
         cold = latest["queries_cold"][name]
         lines.append(f"| {name.replace('_', ' ')}, ms (cold: no remembered answer) | {q['runstream_ms']} "
@@ -1060,22 +974,11 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
         *(f"| {span} | {t['batches']:.0f} | {t['mean_s']} | {t['p50_le_s']} | {t['p99_le_s']} | {t['total_s']} |"
           for span, t in ours["freshness"]["projector"].items()),
         "",
-        "| process (CPU since it started: start-up, the broker's JIT and the warm-up included) | CPU s "
-        "| peak RSS MB |",
+        "| process (CPU since it started; the broker's start-up JIT included) | CPU s | peak RSS MB |",
         "|---|---:|---:|",
     ]
     for name, figures in result["processes"].items():
         lines.append(f"| {name} | {figures['cpu_s']} | {figures['peak_rss_mb']} |")
-    if "runstream_cold_start" in result:
-        cold = result["runstream_cold_start"]
-        c = cold["ingest"]
-        lines += ["", "Cold start (the method before the warm-up: the same sweep timed on a runstream stack of its "
-                  "own, its broker and server started seconds before, the probe alone for "
-                  f"{args.idle_probe_s:g} s first): {c['points_per_s']:,.0f} points/s; last log call returned at "
-                  f"{c['logged_s']} s, published at {c['published_s']} s, visible at {c['visible_s']} s; CPU "
-                  "seconds while ingesting: " + ", ".join(f"{k} {v}" for k, v in c["cpu_s"].items()) +
-                  f"; probe ({cold['freshness']['samples']} samples) p50 {cold['freshness']['p50_s']:.3f} s, "
-                  f"p99 {cold['freshness']['p99_s']:.3f} s."]
     if theirs is None:
         lines.append("\nMLflow was skipped (--skip-mlflow).")
     if "scale" in result:
@@ -1092,11 +995,7 @@ def report(args: argparse.Namespace, result: dict[str, Any], latest: dict[str, A
                   f"{b.get('children_peak_rss_mb')} MB)."]
     lines += ["", "Method: `benchmarks/sweep.py`. runstream's ingest ends when the summaries count every point "
               "(`/api/v1/sql`); MLflow's writes are synchronous, so its ingest ends with the last `log_batch`. "
-              "Both servers, their producers and the Kafka broker share the same cores. Before the timed sweep, "
-              f"each system ingests the sweep's first {warm['runs']} runs untimed into another experiment "
-              f"(`{WARMUP_EXPERIMENT}`, never asked by the questions) from the same kind of producer processes, "
-              "and runstream's until every point is visible: what a long-running broker and server have done "
-              "when a user's sweep starts (`--warmup-share 0` turns it off).", ""]
+              "Both servers, their producers and the Kafka broker share the same cores.", ""]
     return "\n".join(lines)
 
 
@@ -1133,12 +1032,6 @@ def main() -> None:
     parser.add_argument("--probe-trace", type=Path, help="write the probe's (step, logged, seen) times here (JSON)")
     parser.add_argument("--idle-probe-s", type=float, default=3.0,
                         help="seconds the freshness probe runs alone before the producers start (its floor)")
-    parser.add_argument("--warmup-share", type=float, default=0.1,
-                        help="share of the sweep's runs both systems ingest untimed (another experiment) before the "
-                             "timed sweep; 0: none, the timed sweep meets a broker and servers started seconds before")
-    parser.add_argument("--no-cold-start", action="store_true",
-                        help="skip the cold-start figure (the sweep timed on a runstream started seconds before, "
-                             "without warm-up, on a stack of its own)")
     import scale10k
 
     scale10k.add_arguments(parser)
@@ -1161,30 +1054,15 @@ def main() -> None:
     sampler = Sampler()
     result: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
                               "load_before": load_before}
-    warmup = warmup_runs(args.runs, args.warmup_share, args.producers)
-    result["warmup_runs"] = warmup
     try:
-        if warmup and not args.no_cold_start:  # the figure of the method before the warm-up, on its own stack
-            print(f"runstream, cold start: {args.runs} runs from {args.producers} producer(s) ...", flush=True)
-            (home / "cold").mkdir()
-            cold_sampler = Sampler()
-            try:
-                result["runstream_cold_start"] = runstream_side(args, args.runs, cold_sampler, home / "cold",
-                                                                questions=False)
-            finally:
-                cold_sampler.stop()
-            print(json.dumps({"cold_start": result["runstream_cold_start"]["ingest"]}), flush=True)
-        print(f"runstream: {warmup} runs untimed, then {args.runs} runs from {args.producers} producer(s) ...",
-              flush=True)
+        print(f"runstream: {args.runs} runs from {args.producers} producer(s) ...", flush=True)
         (home / "runstream").mkdir()
-        result["runstream"] = runstream_side(args, args.runs, sampler, home / "runstream", warmup=warmup)
-        print(json.dumps({"warmup": result["runstream"]["warmup"]}), flush=True)
+        result["runstream"] = runstream_side(args, args.runs, sampler, home / "runstream")
         print(json.dumps(result["runstream"]["ingest"]), flush=True)
         if not args.skip_mlflow:
-            print(f"MLflow: {warmup} runs untimed, then {args.runs} runs ...", flush=True)
+            print("MLflow ...", flush=True)
             (home / "mlflow").mkdir()
-            result["mlflow"] = mlflow_side(args, sampler, home / "mlflow", warmup=warmup)
-            print(json.dumps({"warmup": result["mlflow"]["warmup"]}), flush=True)
+            result["mlflow"] = mlflow_side(args, sampler, home / "mlflow")
             print(json.dumps(result["mlflow"]["ingest"]), flush=True)
         result["processes"] = sampler.report()
         if args.scale:

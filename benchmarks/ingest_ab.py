@@ -4,7 +4,9 @@ PYTHONPATH; a markdown table of points/s, CPU per side, freshness and load, then
 
     python benchmarks/ingest_ab.py --base /work/wt/x-base --new /work/wt/x --pairs 3 [-- extra sweep.py args]
 
-Both checkouts should hold the same benchmarks/sweep.py, so that only the code under test differs."""
+Both checkouts should hold the same benchmarks/sweep.py, so that only the code under test differs (each runs its own,
+so two versions of the method itself can be compared too). `--mlflow` keeps MLflow in each sweep: its ingest and
+the ratio are seen."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +33,30 @@ COLUMNS = [("points/s", "points_per_s", "{:,.0f}", True), ("published_s", "publi
            ("metrics parts after (--parts-after)", "parts_metrics", "{:.0f}", False)]
 
 
-def one(checkout: Path, extra: list[str]) -> dict[str, Any]:
-    """One sweep from a checkout: its ingest figures, freshness and the load around it."""
+WALL = ("wall s", "wall_s", "{:.0f}", False)
+MLFLOW_COLUMNS = [("MLflow points/s", "mlflow_points_per_s", "{:,.0f}", True), ("ratio", "ratio", "{:.1f}", True)]
+
+
+def one(checkout: Path, extra: list[str], *, mlflow: bool = False) -> dict[str, Any]:
+    """One sweep from a checkout: its ingest figures, freshness and the load around it (and MLflow's ingest)."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    load = os.getloadavg()[0]
-    proc = subprocess.run([sys.executable, "benchmarks/sweep.py", "--skip-mlflow", "--skip-10k", "--repeat", "1",
-                           "--no-save", *extra], cwd=checkout, env=env, capture_output=True, text=True, timeout=1800)
+    load, began = os.getloadavg()[0], time.monotonic()
+    proc = subprocess.run([sys.executable, "benchmarks/sweep.py", *([] if mlflow else ["--skip-mlflow"]),
+                           "--skip-10k", "--repeat", "1", "--no-save", *extra], cwd=checkout, env=env,
+                          capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"sweep.py failed in {checkout}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    ingest = next(json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"points"'))
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    ingests = [line for line in lines if "points" in line]  # runstream's, then MLflow's
+    ingest = ingests[0]
     fresh = FRESHNESS.search(proc.stdout)
     cpu = ingest["cpu_s"]
-    return {"load": f"{load:.2f}-{os.getloadavg()[0]:.2f}", "points_per_s": ingest["points_per_s"],
+    sides: dict[str, Any] = {}
+    if mlflow:
+        theirs = ingests[1]["points_per_s"]
+        sides.update(mlflow_points_per_s=theirs, ratio=ingest["points_per_s"] / theirs)
+    return {"load": f"{load:.2f}-{os.getloadavg()[0]:.2f}", "wall_s": time.monotonic() - began, **sides,
+            "points_per_s": ingest["points_per_s"],
             "published_s": ingest["published_s"], "visible_s": ingest["visible_s"],
             "cpu_producers": cpu["producers"], "cpu_broker": cpu["broker to visible"],
             "cpu_server": cpu["server to visible"],
@@ -62,6 +77,7 @@ def main() -> None:
     parser.add_argument("--new", type=Path, required=True)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--out", type=Path, help="append each run as a JSON line here")
+    parser.add_argument("--mlflow", action="store_true", help="keep MLflow in each sweep (its ingest and the ratio)")
     parser.add_argument("--new-server-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
                         help="a server setting for the new side only (two checkouts of the same code "
                         "then compare a setting)")
@@ -72,9 +88,9 @@ def main() -> None:
     def new_env(checkout: Path) -> list[str]:  # alternate() runs the new side from args.new, resolved
         return [f"--server-env={pair}" for pair in args.new_server_env] if checkout == new else []
 
-    rows = alternate(args.pairs, args.base, args.new, lambda checkout: one(checkout, args.extra + new_env(checkout)),
-                     args.out)
-    print(table(rows, COLUMNS))
+    rows = alternate(args.pairs, args.base, args.new,
+                     lambda checkout: one(checkout, args.extra + new_env(checkout), mlflow=args.mlflow), args.out)
+    print(table(rows, [*COLUMNS, WALL, *(MLFLOW_COLUMNS if args.mlflow else [])]))
 
 
 if __name__ == "__main__":

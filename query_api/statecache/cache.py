@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -51,6 +51,8 @@ class Stats:
     last_load_ms: float = 0.0
     last_refresh_ms: float = 0.0
     last_refresh_runs: int = 0
+    answers: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Questions answered, by (question, path): "state" (evaluated over a held state) or "sql"."""
 
 
 class RunStates:
@@ -100,6 +102,18 @@ class RunStates:
         self._evict(keep=set(experiment_ids))
         return found
 
+    def answered(self, question: str, *, held: bool) -> None:
+        """Count one answer to `question` (leaderboard, parallel_coordinates, search) by the path that gave it."""
+        path = "state" if held else "sql"
+        with self._lock:
+            self.stats.answers[(question, path)] += 1
+        log.debug("%s answered by the %s path", question, path)
+
+    def answer_counts(self) -> dict[tuple[str, str], int]:
+        """A copy of the answers counted so far by (question, path)."""
+        with self._lock:
+            return dict(self.stats.answers)
+
     def state_at(self, client: Client, experiment_id: str, version: Version | None) -> ExperimentState | None:
         """The experiment's state holding everything up to the data version `version` (query_api/answers.py),
         or None (no version, or not held now: then the caller asks ClickHouse), as `states` decides."""
@@ -118,6 +132,10 @@ class RunStates:
         if slot.too_big_at == generation:
             self.stats.refused += 1
             return None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("state of %s not current (%s): held at %s, asked %s, pending %s", experiment_id,
+                      "missing" if state is None else "stale", None if state is None else state.positions,
+                      positions, slot.pending)
         with self._lock:
             if slot.pending:
                 return None
@@ -165,6 +183,7 @@ class RunStates:
         rows = run_rows(states, summaries)
         self.stats.loads += 1
         self.stats.last_load_ms = (time.perf_counter() - started) * 1000
+        log.debug("loaded the state of %s at %s in %.1f ms", experiment_id, positions, self.stats.last_load_ms)
         return ExperimentState(generation, dict(positions), tuple(rows), unheld(rows, summaries))
 
     def _refresh(self, client: Client, experiment_id: str, old: ExperimentState, generation: int,
@@ -188,6 +207,8 @@ class RunStates:
         self.stats.refreshes += 1
         self.stats.last_refresh_ms = (time.perf_counter() - started) * 1000
         self.stats.last_refresh_runs = len(changed)
+        log.debug("refreshed the state of %s at %s in %.1f ms (%d runs changed)", experiment_id, positions,
+                  self.stats.last_refresh_ms, len(changed))
         return state
 
     def _evict(self, keep: set[str]) -> None:

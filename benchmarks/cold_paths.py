@@ -23,7 +23,7 @@ from typing import Any
 
 import sweep
 
-ANSWERS = re.compile(r'^runstream_run_state_answers_total\{question="(\w+)",path="(\w+)"\} (\S+)$', re.M)
+ANSWERS = re.compile(r'^runstream_run_state_answers_total\{path="(\w+)",question="(\w+)"\} (\S+)$', re.M)
 DEBUG = "import logging\nlogging.getLogger('runstream.api').setLevel(logging.DEBUG)\n"
 
 
@@ -31,7 +31,7 @@ def counts(api: sweep.Http) -> dict[str, float]:
     """The run state's answers so far, as "question path" -> count (empty without the counter)."""
     api.conn.request("GET", "/metrics")
     text = api.conn.getresponse().read().decode()
-    return {f"{q} {p}": float(n) for q, p, n in ANSWERS.findall(text)}
+    return {f"{q} {p}": float(n) for p, q, n in ANSWERS.findall(text)}
 
 
 def timed_queries(calls: dict[str, list[dict[str, Any]]], marks: dict[str, Any]):  # type: ignore[no-untyped-def]

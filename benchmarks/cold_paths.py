@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,20 @@ def counts(api: sweep.Http) -> dict[str, float]:
     api.conn.request("GET", "/metrics")
     text = api.conn.getresponse().read().decode()
     return {f"{q} {p}": float(n) for p, q, n in ANSWERS.findall(text)}
+
+
+LOGGED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) DEBUG runstream.api: (\w+) answered by the (\w+) path",
+                    re.M)
+
+
+def logged_paths(log: Path, since: float, until: float) -> dict[str, int]:
+    """From the server's debug lines: answers by "question path" between two epoch times (the cold questions)."""
+    found: dict[str, int] = {}
+    for stamp, question, path in LOGGED.findall(log.read_text(errors="replace")):
+        at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC).timestamp()
+        if since <= at <= until + 0.001:
+            found[f"{question} {path}"] = found.get(f"{question} {path}", 0) + 1
+    return dict(sorted(found.items()))
 
 
 def timed_queries(calls: dict[str, list[dict[str, Any]]], marks: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -54,6 +69,7 @@ def timed_queries(calls: dict[str, list[dict[str, Any]]], marks: dict[str, Any])
                                                      f"params={','.join(sweep.PARAM_NAMES)}&metric={metric}", None),
         }
         side = "cold" if cold else "warm"
+        marks[f"{side} from"] = time.time()
         medians = {}
         for name, (method, path, body) in questions.items():
             times = []
@@ -63,6 +79,7 @@ def timed_queries(calls: dict[str, list[dict[str, Any]]], marks: dict[str, Any])
                 times.append(round((time.perf_counter() - began) * 1000, 2))
             calls[f"{side} {name}"] = [{"at": round(time.time(), 3), "ms": times}]
             medians[name] = sweep.statistics.median(times[1:])
+        marks[f"{side} to"] = time.time()
         if cold:  # read once at the end: a read of /metrics between the questions delays the next one
             marks["after"] = counts(api)
         return medians
@@ -100,8 +117,11 @@ def main() -> None:
         if hooks is not None:
             shutil.rmtree(hooks, ignore_errors=True)
     paths = {k: int(v) for k, v in marks.get("after", {}).items()}  # warm and cold together
+    cold = logged_paths(args.log_out, marks["cold from"], marks["cold to"]) if args.log_out and args.debug_states \
+        else {}
     print("COLD_PATHS " + json.dumps({"load": f"{load:.2f}-{os.getloadavg()[0]:.2f}", "paths": paths,
-                                      "calls": {k: v[0]["ms"] for k, v in calls.items()}}), flush=True)
+                                      "cold_paths": cold, "calls": {k: v[0]["ms"] for k, v in calls.items()}}),
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,10 +88,39 @@ def timed_queries(calls: dict[str, list[dict[str, Any]]], marks: dict[str, Any])
     return runstream_queries
 
 
+def hold_during_ingest(marks: dict[str, Any]) -> None:
+    """Once the freshness probe starts (just before the producers), ask a cold leaderboard of the sweep's experiment
+    every 0.1 s until one is answered: the API then holds that experiment's run state through the drain."""
+    from schemas.ids import experiment_id_for
+
+    start = sweep.FreshnessProbe.start
+
+    def ask(port: int) -> None:
+        api, path = sweep.Http(port), (f"/api/v1/experiments/{experiment_id_for(sweep.EXPERIMENT)}/leaderboard"
+                                       f"?metric={sweep.metric_names(5)[0]}&k=10")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                api.call("GET", path, headers=sweep.NO_CACHE)
+                marks["held from"] = time.time()
+                return
+            except RuntimeError:  # 404 until the experiment is projected
+                time.sleep(0.1)
+
+    def start_and_hold(self: sweep.FreshnessProbe) -> None:
+        start(self)
+        threading.Thread(target=ask, args=(self.api.port,), daemon=True).start()
+
+    sweep.FreshnessProbe.start = start_and_hold  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log-out", type=Path, help="keep the server's log (up.log) here")
     parser.add_argument("--debug-states", action="store_true", help="the statecache's debug lines in that log")
+    parser.add_argument("--hold-during-ingest", action="store_true",
+                        help="ask one cold leaderboard as soon as the sweep's experiment exists, so its run state is "
+                             "held (and kept current, or not) while the points drain")
     parser.add_argument("sweep_args", nargs="*", help="sweep.py's arguments (after --)")
     args = parser.parse_args()
     calls: dict[str, list[dict[str, Any]]] = {}
@@ -109,6 +139,8 @@ def main() -> None:
             shutil.copyfile(self.home / "up.log", args.log_out)
 
         sweep.Runstream.stop = stop_and_keep  # type: ignore[method-assign]
+    if args.hold_during_ingest:
+        hold_during_ingest(marks)
     sys.argv = [sys.argv[0], *args.sweep_args]
     load = os.getloadavg()[0]
     try:
@@ -120,6 +152,7 @@ def main() -> None:
     cold = logged_paths(args.log_out, marks["cold from"], marks["cold to"]) if args.log_out and args.debug_states \
         else {}
     print("COLD_PATHS " + json.dumps({"load": f"{load:.2f}-{os.getloadavg()[0]:.2f}", "paths": paths,
+                                      "held_from": marks.get("held from"),
                                       "cold_paths": cold, "calls": {k: v[0]["ms"] for k, v in calls.items()}}),
           flush=True)
 

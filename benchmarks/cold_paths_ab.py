@@ -34,11 +34,12 @@ COLUMNS = [("cold top10 median ms", "cold_top10", "{:.2f}", False),
 FRESHNESS = re.compile(r"Freshness while ingesting .*?: p50 ([\d.na]+) s, p99 ([\d.na]+) s")
 
 
-def one(checkout: Path, extra: list[str]) -> dict[str, Any]:
+def one(checkout: Path, extra: list[str], hold: bool) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     load = os.getloadavg()[0]
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         proc = subprocess.run([sys.executable, "benchmarks/cold_paths.py", "--debug-states", "--log-out", log.name,
+                               *(["--hold-during-ingest"] if hold else []),
                                "--", "--skip-mlflow", "--skip-10k", "--no-save", *extra],
                               cwd=checkout, env=env, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
@@ -66,10 +67,12 @@ def main() -> None:
     parser.add_argument("--base", type=Path, required=True)
     parser.add_argument("--new", type=Path, required=True)
     parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--hold-during-ingest", action="store_true", help="see cold_paths.py")
     parser.add_argument("--out", type=Path, help="append every run's JSON line here")
     parser.add_argument("extra", nargs="*", help="more sweep.py arguments (after --)")
     args = parser.parse_args()
-    rows = alternate(args.pairs, args.base, args.new, lambda checkout: one(checkout, args.extra), args.out)
+    rows = alternate(args.pairs, args.base, args.new,
+                     lambda checkout: one(checkout, args.extra, args.hold_during_ingest), args.out)
     print(table(rows, COLUMNS))
 
 

@@ -170,6 +170,7 @@ class RunStates:
                 return
             if not isinstance(version, tuple) or len(version) != 2:
                 return
+            log.debug("catching up with %s (stood still %.2f s)", version, still)
             if not self._refresh_held(version[0], dict(version[1])):
                 return
         except Exception:  # the states stay as they were; a question or the next move retries

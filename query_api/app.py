@@ -120,18 +120,19 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                    if settings.answer_cache_entries and settings.answer_cache_bytes else None)
         # Loads and refreshes off the searches' path, started once the search that found the state missing or
         # stale has had its SQL answer (~50-250 ms at 10,000 runs): a load beside it took its GIL and cores.
-        # Held states also catch up when the hosted projector has written and is idle or, where the version is
-        # read from ClickHouse (no projector alone here), when a question reads a version they do not hold: the
+        # Held states also catch up when the hosted projector whose memory gives the version has written and is
+        # idle or, where the version is read from ClickHouse, when a question reads a version they do not hold: the
         # next cold question finds them current. (With the projector's version, questions asked while it drains
-        # would start catch-ups between its insert groups; its idle moments say when an ingest is over.)
+        # would start catch-ups between its insert groups; its idle moments say when an ingest is over. Without
+        # it, reading the version is a statement the projector's thread must not wait for.)
         run_states = (RunStates(settings.run_state_cache_runs, delay_s=0.3,
                                 background=ThreadPoolExecutor(1, thread_name_prefix="run-states"),
                                 client=clickhouse, version=version)
                       if settings.run_state_cache_runs else None)
         if run_states is not None:
-            if projector is not None:
+            if projector is not None and embedded:
                 projector.projector.on_caught_up = run_states.moved
-            if projector is None or not embedded:
+            else:
                 version = partial(seen_by, run_states, version)
         curves = None
         if projector is not None and embedded and settings.curve_cache_points:

@@ -14,7 +14,9 @@ Held states are also kept current without waiting for a question that finds them
 asks the state, so positions that moved while only remembered answers were served used to be found stale by the
 next cold question, which took the SQL path): `moved()` (the hosted projector, idle after writing) and `seen()`
 (a data version a question read, for an API apart from its projector) start a catch-up that refreshes every held
-state to the current data version on the background thread, at most once per `catch_up_every_s`.
+stale state to the current data version on the background thread, once the version has stood still
+`catch_up_quiet_s` (while positions keep moving an ingest is under way), at most once per `catch_up_every_s` and
+`catch_up_share` of the time.
 
 Bounded by runs: the least recently searched experiments go first; an experiment bigger than the bound is not
 held (its searches take the SQL path). Thread-safe: one lock per experiment serializes its loads and refreshes;

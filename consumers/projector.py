@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from clickhouse_connect.driver.client import Client
@@ -14,6 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from consumers.chunks import offset_of, partition_of
 from consumers.clickhouse import open_client
+from consumers.derived import OFFSETS
 from consumers.dlq import DeadLetterPublisher
 from consumers.groupwatch import GroupWatch, group_state
 from consumers.memory import MemoryRelease, jemalloc_purge
@@ -60,6 +61,10 @@ class Projector:
         self._consumer = self._new_consumer()
         self.release_memory = MemoryRelease(settings.memory_release_s)
         self._release_client: Client | None = None
+        self.on_caught_up: Callable[[], None] | None = None
+        """Called on the projector's thread when it has nothing more to read and what readers see projected (the
+        event_offsets positions) moved since the last call: a host's in-memory states catch up. Must not block."""
+        self._announced: dict[int, int] = {}
 
     def _new_consumer(self) -> Consumer:
         settings = self.settings
@@ -151,6 +156,7 @@ class Projector:
                     with self._batch_lock:
                         self.drain()
                     self._note_caught_up()
+                    self._announce_moved()
                 self._replace_consumer_if_stuck()
         finally:
             try:
@@ -200,6 +206,15 @@ class Projector:
             if standing and standing != self.caught_up:
                 self._commit([TopicPartition(self.settings.topic, p, o) for p, o in standing.items()])
             self.caught_up = standing
+
+    def _announce_moved(self) -> None:
+        """Tell `on_caught_up` that the visible positions moved, once per move (an idle loop checks every poll)."""
+        if self.on_caught_up is None:
+            return
+        visible = self.writer.positions.get(OFFSETS.table)
+        if visible and visible != self._announced:
+            self._announced = dict(visible)
+            self.on_caught_up()
 
     @contextmanager
     def pause(self) -> Iterator[None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
@@ -18,7 +18,7 @@ from consumers.clickhouse import connect, open_client
 from consumers.migrate import migrate
 from consumers.runner import ProjectorThread
 from consumers.settings import ProjectorSettings
-from query_api.answers import Answers, data_version
+from query_api.answers import Answers, Version, data_version
 from query_api.artifacts import ArtifactStore
 from query_api.auth import load_tokens, require, require_route_scope
 from query_api.clientpool import ClientPool, Readers
@@ -74,6 +74,13 @@ def copy_usable(projector: ProjectorThread, maintenance: MaintenanceRunner) -> t
     return (generation, assignments)
 
 
+def seen_by(run_states: RunStates, version: Callable[[], Version | None]) -> Version | None:
+    """The data version, shown to the run states (which catch up when they do not hold it)."""
+    found = version()
+    run_states.seen(found)
+    return found
+
+
 def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True,
                alert_worker: HostedAlerts | None = None) -> FastAPI:
     """The app; its lifespan connects to the store, migrates it and, with host_projector, runs the projector.
@@ -113,9 +120,20 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                    if settings.answer_cache_entries and settings.answer_cache_bytes else None)
         # Loads and refreshes off the searches' path, started once the search that found the state missing or
         # stale has had its SQL answer (~50-250 ms at 10,000 runs): a load beside it took its GIL and cores.
+        # Held states also catch up when the hosted projector whose memory gives the version has written and is
+        # idle or, where the version is read from ClickHouse, when a question reads a version they do not hold: the
+        # next cold question finds them current. (With the projector's version, questions asked while it drains
+        # would start catch-ups between its insert groups; its idle moments say when an ingest is over. Without
+        # it, reading the version is a statement the projector's thread must not wait for.)
         run_states = (RunStates(settings.run_state_cache_runs, delay_s=0.3,
-                                background=ThreadPoolExecutor(1, thread_name_prefix="run-states"))
+                                background=ThreadPoolExecutor(1, thread_name_prefix="run-states"),
+                                client=clickhouse, version=version)
                       if settings.run_state_cache_runs else None)
+        if run_states is not None:
+            if projector is not None and embedded:
+                projector.projector.on_caught_up = run_states.moved
+            else:
+                version = partial(seen_by, run_states, version)
         curves = None
         if projector is not None and embedded and settings.curve_cache_points:
             curves = CurveCopy(settings.curve_cache_points, partial(copy_usable, projector, maintenance))

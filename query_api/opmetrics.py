@@ -68,6 +68,18 @@ class RunstreamCollector(Collector):
             yield from stats.insert_latency.collect()
             for histogram in (stats.waited, stats.written, stats.visible):
                 yield from histogram.collect()
+        run_states = self.state.run_states
+        if run_states is not None:
+            answers = CounterMetricFamily("runstream_run_state_answers",
+                                          "Questions answered over the in-memory run state or by SQL",
+                                          labels=["question", "path"])
+            for (question, path), count in sorted(run_states.answer_counts().items()):
+                answers.add_metric([question, path], count)
+            yield answers
+            yield CounterMetricFamily("runstream_run_state_loads", "Experiments' run states loaded whole",
+                                      value=run_states.stats.loads)
+            yield CounterMetricFamily("runstream_run_state_refreshes", "Run states refreshed with changed runs",
+                                      value=run_states.stats.refreshes)
 
 
 def render(state: AppState) -> bytes:

@@ -77,8 +77,10 @@ def search_runs(client: Client, query: RunQuery, *, limit: int, token: PageToken
     experiment_ids = sorted(set(query.experiment_ids) - set(exclude_experiments))
     if not experiment_ids:
         return RunPage([], None)
-    if states is not None and isinstance(version, tuple) and pinned is not None:
-        found = _from_states(states, client, query, experiment_ids, version, pinned, offset, limit)
+    if states is not None:
+        found = _from_states(states, client, query, experiment_ids, version, pinned, offset, limit) \
+            if isinstance(version, tuple) and pinned is not None else None
+        states.answered("search", held=found is not None)
         if found is not None:
             held, rows = found
             more = len(rows) > limit

@@ -26,11 +26,15 @@ def _known_experiment(clickhouse: ClickHouseDep, facts: FactsDep, experiment_id:
     return experiment_id
 
 
-def _state(states: RunStates | None, clickhouse: ClickHouseDep, experiment_id: str, version: Version | None
-           ) -> ExperimentState | None:
+def _state(states: RunStates | None, clickhouse: ClickHouseDep, experiment_id: str, version: Version | None,
+           question: str) -> ExperimentState | None:
     """The experiment's in-memory run state when it holds everything up to `version` (query_api/statecache/;
-    loaded in the background as for a search), else None: ClickHouse answers."""
-    return states.state_at(clickhouse, experiment_id, version) if states is not None else None
+    loaded in the background as for a search), else None: ClickHouse answers. Counted by path."""
+    if states is None:
+        return None
+    state = states.state_at(clickhouse, experiment_id, version)
+    states.answered(question, held=state is not None)
+    return state
 
 
 @router.get("/experiments/{experiment_id}/leaderboard", response_model=Leaderboard)
@@ -49,7 +53,7 @@ def leaderboard(
     nothing new is projected, the answer comes from memory (`Cache-Control: no-cache` reads it now)."""
     def read(version: Version | None) -> bytes:  # an unknown experiment raises here: never remembered
         _known_experiment(clickhouse, facts, experiment_id)
-        state = _state(states, clickhouse, experiment_id, version)
+        state = _state(states, clickhouse, experiment_id, version, "leaderboard")
         if state is not None:
             entries = held.leaderboard(state, metric, agg, order == "desc", k)
         else:
@@ -80,7 +84,7 @@ def parallel_coordinates(
 
     def read(version: Version | None) -> bytes:  # an unknown experiment raises here: never remembered
         _known_experiment(clickhouse, facts, experiment_id)
-        state = _state(states, clickhouse, experiment_id, version)
+        state = _state(states, clickhouse, experiment_id, version, "parallel_coordinates")
         if state is not None:
             return dumps(held.parallel(state, experiment_id, keys, metric, agg))
         return dumps(analytics.parallel_coordinates(clickhouse, experiment_id, keys, metric, agg))

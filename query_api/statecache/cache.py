@@ -10,6 +10,14 @@ In the app, loads and refreshes run on a background thread: a search that finds 
 or stale takes the SQL path and hands the load or refresh over, so no search waits for one (at 10,000 runs a full
 load takes ~1.5 s and a refresh of a few runs 50-200 ms under load, more than the SQL search itself).
 
+Held states are also kept current without waiting for a question that finds them stale (a remembered answer never
+asks the state, so positions that moved while only remembered answers were served used to be found stale by the
+next cold question, which took the SQL path): `moved()` (the hosted projector, idle after writing) and `seen()`
+(a data version a question read, for an API apart from its projector) start a catch-up that refreshes every held
+stale state to the current data version on the background thread, once the version has stood still
+`catch_up_quiet_s` (while positions keep moving an ingest is under way), at most once per `catch_up_every_s` and
+`catch_up_share` of the time.
+
 Bounded by runs: the least recently searched experiments go first; an experiment bigger than the bound is not
 held (its searches take the SQL path). Thread-safe: one lock per experiment serializes its loads and refreshes;
 a state, once built, never changes, so readers hold it without a lock.
@@ -17,11 +25,12 @@ a state, once built, never changes, so readers hold it without a lock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -51,24 +60,148 @@ class Stats:
     last_load_ms: float = 0.0
     last_refresh_ms: float = 0.0
     last_refresh_runs: int = 0
+    catch_ups: int = 0  # held states brought up to the data version with no question waiting for them
+    answers: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Questions answered, by (question, path): "state" (evaluated over a held state) or "sql"."""
 
 
 class RunStates:
     """Experiments' run states by experiment id, at most `max_runs` runs in all (least recently used dropped)."""
 
     def __init__(self, max_runs: int, *, refresh_fraction: float = 0.25, background: Executor | None = None,
-                 delay_s: float = 0.0) -> None:
+                 delay_s: float = 0.0, client: Client | None = None,
+                 version: Callable[[], Version | None] | None = None, catch_up_quiet_s: float = 0.2,
+                 catch_up_every_s: float = 1.0, catch_up_share: float = 0.25) -> None:
         self.max_runs = max_runs
         self.background = background  # where loads and refreshes run, off the searches' path (None: in them)
         self.delay_s = delay_s  # a background load waits this long first: the search that asked it runs alone
         self.refresh_fraction = refresh_fraction  # more changed runs than this share: a full load instead
+        self.client = client  # with `version` and `background`: catch-ups read through it
+        self.version = version  # the current data version (query_api/answers.data_version), for catch-ups
+        self.catch_up_quiet_s = catch_up_quiet_s  # a catch-up starts once the version stood still this long
+        self.catch_up_every_s = catch_up_every_s  # at most one catch-up started per this many seconds,
+        self.catch_up_share = catch_up_share  # and at most this share of the time spent catching up
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
         self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None  # a catch-up waiting to start
+        self._quiet_from: Version | None = None  # the version last seen by a move, a question or a catch-up,
+        self._quiet_since = 0.0  # and the time.monotonic() it was first seen
+        self._next_catch_up = -float("inf")  # time.monotonic() before which no catch-up starts
+        self._closed = False
         self.stats = Stats()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         if self.background is not None:
             self.background.shutdown(wait=False, cancel_futures=True)
+
+    # -- catching up with no question asked ------------------------------------------------------------------
+    def moved(self) -> None:
+        """The log positions moved (the hosted projector has written and has nothing more to read): bring held
+        states up to the data version once it stands still, on the background thread. Cheap: reads the version
+        (from the projector's memory) only while some state is held."""
+        if self.version is not None and self._holding():
+            self._consider(self.version(), self.catch_up_quiet_s)
+
+    def seen(self, version: Version | None) -> None:
+        """A question read the data version `version`: when some held state does not hold everything up to it,
+        catch up once the version stands still (and after `delay_s`: the question runs first). Lets an API apart
+        from its projector, which learns positions only from questions, keep held states current while it
+        serves remembered answers."""
+        self._consider(version, max(self.delay_s, self.catch_up_quiet_s))
+
+    def _consider(self, version: Version | None, delay_s: float) -> None:
+        if not isinstance(version, tuple) or len(version) != 2:
+            return
+        generation, positions = version[0], dict(version[1])
+        with self._lock:
+            stale = any(slot.state is not None and not slot.pending and slot.too_big_at != generation
+                        and not _holds(slot.state, generation, positions) for slot in self._slots.values())
+        if stale:
+            self._schedule(delay_s, version)
+
+    def _holding(self) -> bool:
+        with self._lock:
+            return any(slot.state is not None for slot in self._slots.values())
+
+    def _schedule(self, delay_s: float, version: Version | None) -> None:
+        """Start a catch-up after `delay_s` (and not before the rate allows) unless one is waiting; the version
+        last seen is what it checks for standing still."""
+        if self.background is None or self.version is None or self.client is None:
+            return
+        with self._lock:
+            self._note(version)
+            if self._timer is not None or self._closed:
+                return
+            wait = max(delay_s, self._next_catch_up - time.monotonic())
+            self._timer = timer = threading.Timer(wait, self._start_catch_up)
+            timer.daemon = True
+        timer.start()
+
+    def _note(self, version: Version | None) -> None:
+        """Under the lock: remember since when the version stands where it stands now."""
+        if version != self._quiet_from:
+            self._quiet_from, self._quiet_since = version, time.monotonic()
+
+    def _start_catch_up(self) -> None:
+        assert self.background is not None
+        with contextlib.suppress(RuntimeError):  # shut down meanwhile
+            self.background.submit(self._catch_up)
+
+    def _catch_up(self) -> None:
+        """Refresh (or, after a rebuild, load) every held state that does not hold the current data version,
+        the most recently used first, once the version stood still since it was scheduled (while the log
+        positions keep moving, an ingest is under way: wait for its end rather than refresh per insert group)."""
+        assert self.version is not None
+        with self._lock:
+            self._timer = None
+            if self._closed:
+                return
+        started = time.monotonic()
+        try:
+            version = self.version()
+            with self._lock:
+                self._note(version)
+                still = started - self._quiet_since
+            if still < self.catch_up_quiet_s:
+                self._schedule(self.catch_up_quiet_s - still, version)
+                return
+            if not isinstance(version, tuple) or len(version) != 2:
+                return
+            log.debug("catching up with %s (stood still %.2f s)", version, still)
+            if not self._refresh_held(version[0], dict(version[1])):
+                return
+        except Exception:  # the states stay as they were; a question or the next move retries
+            log.exception("could not bring the held run states up to the data version")
+        took = time.monotonic() - started
+        with self._lock:  # the rate bounds catch-ups that read something
+            self._next_catch_up = started + max(self.catch_up_every_s, took / self.catch_up_share)
+
+    def _refresh_held(self, generation: int, positions: dict[int, int]) -> int:
+        """Bring every held state that does not hold `positions` at `generation` up to them; how many."""
+        client = self.client
+        assert client is not None
+        done = 0
+        with self._lock:
+            held = [(e, s) for e, s in reversed(self._slots.items()) if s.state is not None]
+        for experiment_id, slot in held:
+            with self._lock:
+                if slot.pending or slot.state is None or _holds(slot.state, generation, positions):
+                    continue
+                slot.pending = True
+            try:
+                with slot.lock:
+                    self._current(client, experiment_id, slot, generation, positions)
+                self.stats.catch_ups += 1
+                done += 1
+            finally:
+                slot.pending = False
+        self._evict(keep=set())
+        return done
 
     @property
     def runs(self) -> int:
@@ -100,6 +233,18 @@ class RunStates:
         self._evict(keep=set(experiment_ids))
         return found
 
+    def answered(self, question: str, *, held: bool) -> None:
+        """Count one answer to `question` (leaderboard, parallel_coordinates, search) by the path that gave it."""
+        path = "state" if held else "sql"
+        with self._lock:
+            self.stats.answers[(question, path)] += 1
+        log.debug("%s answered by the %s path", question, path)
+
+    def answer_counts(self) -> dict[tuple[str, str], int]:
+        """A copy of the answers counted so far by (question, path)."""
+        with self._lock:
+            return dict(self.stats.answers)
+
     def state_at(self, client: Client, experiment_id: str, version: Version | None) -> ExperimentState | None:
         """The experiment's state holding everything up to the data version `version` (query_api/answers.py),
         or None (no version, or not held now: then the caller asks ClickHouse), as `states` decides."""
@@ -112,12 +257,16 @@ class RunStates:
                positions: dict[int, int]) -> ExperimentState | None:
         """The slot's state if it is current; else None, with a load or refresh handed to the background."""
         state = slot.state
-        if state is not None and state.generation == generation and covers(state.positions, positions):
+        if state is not None and _holds(state, generation, positions):
             self.stats.current += 1
             return state
         if slot.too_big_at == generation:
             self.stats.refused += 1
             return None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("state of %s not current (%s): held at %s, asked %s, pending %s", experiment_id,
+                      "missing" if state is None else "stale", None if state is None else state.positions,
+                      positions, slot.pending)
         with self._lock:
             if slot.pending:
                 return None
@@ -137,6 +286,7 @@ class RunStates:
             log.exception("could not load or refresh the run state of experiment %s", experiment_id)
         finally:
             slot.pending = False
+        self.moved()  # positions that moved while it was read: caught up once they stand still
 
     def _current(self, client: Client, experiment_id: str, slot: _Slot, generation: int,
                  positions: dict[int, int]) -> ExperimentState | None:
@@ -165,6 +315,7 @@ class RunStates:
         rows = run_rows(states, summaries)
         self.stats.loads += 1
         self.stats.last_load_ms = (time.perf_counter() - started) * 1000
+        log.debug("loaded the state of %s at %s in %.1f ms", experiment_id, positions, self.stats.last_load_ms)
         return ExperimentState(generation, dict(positions), tuple(rows), unheld(rows, summaries))
 
     def _refresh(self, client: Client, experiment_id: str, old: ExperimentState, generation: int,
@@ -188,6 +339,8 @@ class RunStates:
         self.stats.refreshes += 1
         self.stats.last_refresh_ms = (time.perf_counter() - started) * 1000
         self.stats.last_refresh_runs = len(changed)
+        log.debug("refreshed the state of %s at %s in %.1f ms (%d runs changed)", experiment_id, positions,
+                  self.stats.last_refresh_ms, len(changed))
         return state
 
     def _evict(self, keep: set[str]) -> None:
@@ -202,3 +355,8 @@ class RunStates:
                 slot = self._slots.pop(experiment_id)
                 if slot.state is not None:
                     held -= len(slot.state.rows)
+
+
+def _holds(state: ExperimentState, generation: int, positions: dict[int, int]) -> bool:
+    """True when `state` holds everything up to `positions` at `generation` (it may be used at that version)."""
+    return state.generation == generation and covers(state.positions, positions)

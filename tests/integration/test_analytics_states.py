@@ -18,6 +18,7 @@ from query_api.queries import analytics
 from query_api.state import AppState
 from query_api.statecache import analytics as held
 from query_api.statecache.cache import RunStates
+from query_api.statecache.state import covers
 from schemas import RunDeleted, RunRenamed, RunRestored, RunStarted
 from schemas.ids import experiment_id_for, new_run_id
 from tests.integration.conftest import Stack, wait_for
@@ -185,3 +186,57 @@ def test_the_routes_take_the_state_path_once_loaded(stack: Stack, world: dict[st
         current = states.stats.current
         assert ask(path) == answered
         assert states.stats.current == current + 1, f"{path} was evaluated over the state"
+
+
+def test_new_events_with_no_question_asked_leave_the_state_current(stack: Stack, world: dict[str, Any]) -> None:
+    """The hosted projector announces its moves: after new events land and nobody asks anything, the held state
+    catches up by itself, and the next cold leaderboard and parallel coordinates are answered from it, equal (to
+    the byte) to what ClickHouse answers."""
+    app = _app(stack)
+    states = app.run_states
+    assert states is not None and states.version is not None
+    experiment_id = experiment_id_for(EXPERIMENT)
+    leaderboard = f"/api/v1/experiments/{experiment_id}/leaderboard?metric=loss&order=asc&k=1000&agg=last"
+    parallel = f"/api/v1/experiments/{experiment_id}/parallel-coordinates?params=lr,opt,seed&metric=acc&agg=last"
+
+    def ask(path: str) -> bytes:
+        response = stack.api.get(path, headers={"Cache-Control": "no-cache"})
+        assert response.status_code == 200
+        return response.content
+
+    def current() -> bool:
+        """The held state holds the data version, looked at without asking (a question would start a refresh)."""
+        assert states.version is not None
+        version = states.version()
+        assert isinstance(version, tuple)
+        slot = states._slots.get(experiment_id)
+        held = slot.state if slot is not None else None
+        return held is not None and held.generation == version[0] and covers(held.positions, dict(version[1]))
+
+    ask(leaderboard)  # held from here on (loaded in the background)
+    wait_for(current, 30, what="the state loaded")
+    caught_up = states.stats.catch_ups
+    rng, tracker = world["rng"], world["tracker"]
+    for run in world["runs"][20:30]:
+        _points(run, rng)
+        run.log_metric("loss", rng.choice([-3.0, 0.25, 9.0]), step=50)
+        run.flush_metrics()
+    for run in world["runs"][30:32]:
+        run._publish(RunDeleted("no question"))
+    late = _populate(tracker, rng, 4, [], "quiet-")
+    stack.wait_projected()
+    wait_for(lambda: states.stats.catch_ups > caught_up and current(), 30, what="a catch-up with no question")
+    client = app.clickhouse
+    for question, path in (("leaderboard", leaderboard), ("parallel_coordinates", parallel)):
+        before = states.answer_counts().get((question, "state"), 0)
+        answered = ask(path)
+        assert states.answer_counts().get((question, "state"), 0) == before + 1, f"{question} from the state"
+        if question == "leaderboard":
+            sql: Any = analytics.leaderboard(client, experiment_id, "loss", "last", False, 1000)
+            assert answered == dumps({"experiment_id": experiment_id, "metric": "loss", "agg": "last",
+                                      "order": "asc", "runs": sql})
+            state = states._slots[experiment_id].state
+            assert state is not None and {run.run_id for run in late} <= set(state.index), "the new runs are in"
+        else:
+            sql = analytics.parallel_coordinates(client, experiment_id, ["lr", "opt", "seed"], "acc", "last")
+            assert answered == dumps(sql)

@@ -287,7 +287,9 @@ class BatchWriter:
                 beside: list[int]) -> list[tuple[list[PreparedChunk], list[set[int]]]]:
         """The group's chunks in two sets of partitions with about as many metric points each (each set in the
         group's order), or [] when it is too small to be worth two statements (and two parts to merge)."""
-        points = [sum(len(chunk.blocks[i]) for i in beside) for chunk in chunks]
+        points = [sum(len(chunk.blocks[i]) for i in beside  # a partition its tables already hold counts nothing
+                      if self.positions[self.tables.projections[i].table].get(chunk.partition, -1) < chunk.last)
+                  for chunk in chunks]
         if sum(points) < self.split_min_points or sum(1 for n in points if n) < 2:
             return []
         sums, sides = [0, 0], [0] * len(chunks)

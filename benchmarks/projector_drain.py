@@ -11,9 +11,7 @@ in all of them alike:
   RUNSTREAM_SIDE_INSERTS=false);
 - overlap: the next batch is decoded while the previous one is inserted;
 - side: the metrics table inserted through a second client beside the other tables (no overlap);
-- both: overlap and side;
-- split: side, and a group's metrics as two statements at once on two clients by partition (a third client);
-- splitboth: split and overlap.
+- both: overlap and side.
 Prints one JSON line per pass and the medians per variant.
 """
 
@@ -52,8 +50,7 @@ from schemas import (  # noqa: E402
     encode,
 )
 
-VARIANTS = {"base": (False, False, False), "overlap": (True, False, False), "side": (False, True, False),
-            "both": (True, True, False), "split": (False, True, True), "splitboth": (True, True, True)}
+VARIANTS = {"base": (False, False), "overlap": (True, False), "side": (False, True), "both": (True, True)}
 PARTITIONS = 6
 BATCH_BYTES = 8 * 1024 * 1024  # what a consumed batch holds with a backlog (fetch_queue_kbytes)
 BATCH_MESSAGES = 5000
@@ -130,7 +127,7 @@ def sweep(runs: int, metrics: int, steps: int) -> tuple[list[list[Msg]], int]:
 
 
 def one_pass(variant: str, batches: list[list[Msg]], points: int) -> dict[str, Any]:
-    overlap, side, split = VARIANTS[variant]
+    overlap, side = VARIANTS[variant]
     path = tempfile.mkdtemp(prefix="projector-drain-")
     try:
         dsn = f"chdb://{path}"
@@ -143,9 +140,6 @@ def one_pass(variant: str, batches: list[list[Msg]], points: int) -> dict[str, A
         side_client = open_client(dsn, "bench") if side else None
         if side_client is not None:
             projector.writer.side = ClickHouseSink(side_client)
-        split_client = open_client(dsn, "bench") if split else None
-        if split_client is not None:
-            projector.writer.split = ClickHouseSink(split_client)
         projector.writer.load_positions(list(range(PARTITIONS)))
         load = os.getloadavg()[0]
         began = time.perf_counter()
@@ -157,9 +151,8 @@ def one_pass(variant: str, batches: list[list[Msg]], points: int) -> dict[str, A
         assert counted == points, f"{counted} of {points} points in the summary"
         if projector.overlapped is not None:
             projector.overlapped.close()
-        for other in (side_client, split_client):
-            if other is not None:
-                other.close()
+        if side_client is not None:
+            side_client.close()
         client.close()
         return {"variant": variant, "points": points, "seconds": round(seconds, 3),
                 "points_per_s": round(points / seconds), "load_before": load, "load_after": os.getloadavg()[0]}

@@ -41,7 +41,6 @@ class Projector:
         self.stats = ProjectorStats()
         self.stalls = StallWatch(settings.stall_skip_after)
         self._side_client: Client | None = None
-        self._split_client: Client | None = None
         self._own_sink = sink is None  # a sink given (tests: to see or fail every insert) takes every insert
         sink = sink or ClickHouseSink(client, retries=settings.insert_retries)
         self.writer = BatchWriter(sink, dlq=self.dlq, stats=self.stats, token_prefix=settings.topic,
@@ -135,9 +134,6 @@ class Projector:
             # The metrics table is inserted through a client of its own, beside the other tables.
             self._side_client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
             self.writer.side = ClickHouseSink(self._side_client, retries=self.settings.insert_retries)
-            if self.settings.split_inserts:  # a large group's metrics as two statements at once, by partition
-                self._split_client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
-                self.writer.split = ClickHouseSink(self._split_client, retries=self.settings.insert_retries)
         releasing, releaser = self._start_releasing_memory()
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
@@ -169,8 +165,6 @@ class Projector:
                 if self._side_client is not None:
                     self.writer.close_side()
                     self._side_client.close()
-                if self._split_client is not None:
-                    self._split_client.close()
                 if self._release_client is not None:
                     self._release_client.close()
 
@@ -237,9 +231,8 @@ class Projector:
     def reload(self, partitions: list[int]) -> None:
         """Read the tables' positions again (called while paused, after tables were swapped under us)."""
         self.writer.sink.forget_types()
-        for side in (self.writer.side, self.writer.split):
-            if side is not None:
-                side.forget_types()
+        if self.writer.side is not None:
+            self.writer.side.forget_types()
         self.writer.load_positions(partitions)
 
     @property
@@ -250,7 +243,7 @@ class Projector:
     def sink(self, sink: ClickHouseSink) -> None:
         self.writer.sink = sink
         self._own_sink = False  # every insert through the sink given
-        self.writer.side = self.writer.split = None
+        self.writer.side = None
 
     @property
     def positions(self) -> dict[str, dict[int, int]]:

@@ -37,9 +37,6 @@ class ProjectorSettings(BaseSettings):
                                   "(benchmarks/results/ingest-drain-20261202.md)")
     side_inserts: bool = Field(True, description="insert the metrics table through a second ClickHouse client "
                                "while the other tables of a group are inserted (off: one table after another)")
-    split_inserts: bool = Field(True, description="with side_inserts, insert a group of 50,000 metric points or "
-                                "more as two statements at once on two clients, each holding whole partitions, so "
-                                "ClickHouse's insert work runs on two cores (off: one metrics statement per group)")
     stall_skip_after: int = Field(3, ge=1, description="read errors at one offset (a batch the consumer cannot "
                                   "decompress) before that batch is skipped into dead letters")
     fetch_queue_kbytes: int = Field(8 * 1024, ge=1024,

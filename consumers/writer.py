@@ -10,7 +10,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import Message
@@ -33,7 +33,6 @@ MAX_REMEMBERED_RUNS = 200_000  # per partition: past it the owners are forgotten
 MAX_PENDING_DERIVED_ROWS = 100_000  # a replay's derived rows kept for one insert (summary rows: ~10 MB)
 MAX_REMEMBERED_EVENT_IDS = 100_000  # per partition, while the writer has seen it whole (about 12 MB of ids)
 SIDE_TABLES = frozenset({"metrics"})  # inserted through `BatchWriter.side`, with the tables derived from them
-SPLIT_MIN_POINTS = 50_000  # a group's metric points from which they are split between `side` and `split`
 
 
 @dataclass(frozen=True)
@@ -93,12 +92,6 @@ class BatchWriter:
     """Metric points go to a table that sorts them (False: verify's Null table; see `MetricBlock.sorted_insert`)."""
     side: ClickHouseSink | None = None
     """A second sink (its own client) for the metrics table beside the others (`apply_all`); None: one sink."""
-    split: ClickHouseSink | None = None
-    """A third sink (its own client): a group of at least `split_min_points` metric points in two partitions or
-    more is inserted as two statements at once, half its partitions through `side` and half through this one, so
-    ClickHouse's insert work runs on two cores. A partition's rows are always in one statement: its position in
-    each table is the max offset it holds, so one statement of two landing never hides the other's rows."""
-    split_min_points: int = SPLIT_MIN_POINTS
     on_written: Callable[[str, Block], None] | None = None
     """Called with a table and the block just inserted into it, before the table's positions move (a host's
     in-memory copies drop what the block changes; may run on the side-insert thread)."""
@@ -242,30 +235,22 @@ class BatchWriter:
 
         With a `side` sink (a second ClickHouse client), the metrics table and what derives from it are
         inserted on it while this thread inserts the other tables: each statement of a small table costs
-        10-100 ms whatever its size, and the two never depend on each other. With a `split` sink as well, a
-        large group's metrics go as two statements at once, by partition (`_halves`). The events table still
-        waits for all of them."""
+        10-100 ms whatever its size, and the two never depend on each other. The events table still waits
+        for both."""
         duplicates = self._duplicate_offsets(chunks)
-        token = self._token(chunks)
+        token = f"{self.token_prefix}:" + ",".join(f"{c.partition}:{c.first}-{c.last}" for c in chunks)
         indexes = range(len(self.tables.projections))
         last = [i for i in indexes if self.tables.projections[i].table == POSITION_TABLE]
         beside = [i for i in indexes if self.tables.projections[i].table in SIDE_TABLES] if self.side else []
         rest = [i for i in indexes if i not in last and i not in beside]
         if beside and self.side is not None:
             if self._side_thread is None:
-                self._side_thread = ThreadPoolExecutor(max_workers=2, thread_name_prefix="runstream-side-inserts")
-            halves = self._halves(chunks, duplicates, beside) if self.split is not None else []
-            if halves and self.split is not None:
-                sides = [self._side_thread.submit(self._apply_tables, part, dups, self._token(part), beside, sink)
-                         for (part, dups), sink in zip(halves, (self.side, self.split), strict=True)]
-            else:
-                sides = [self._side_thread.submit(self._apply_tables, chunks, duplicates, token, beside, self.side)]
+                self._side_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-side-inserts")
+            side = self._side_thread.submit(self._apply_tables, chunks, duplicates, token, beside, self.side)
             try:
                 self._apply_tables(chunks, duplicates, token, rest, self.sink)
             finally:
-                wait(sides)  # never leave one running: their errors (or ours) are raised before the events table
-                for side in sides:
-                    side.result()
+                side.result()  # never leave it running: its error (or ours) is raised before the events table
         else:
             self._apply_tables(chunks, duplicates, token, rest, self.sink)
         self._apply_tables(chunks, duplicates, token, last, self.sink)
@@ -279,30 +264,9 @@ class BatchWriter:
             total.add(BatchResult(len(good), sum(e.points for e in good), len(chunk.dead), len(dups)))
         return total
 
-    def _token(self, chunks: list[PreparedChunk]) -> str:
-        """The deduplication token of a statement holding these chunks' rows: their partitions' offset ranges."""
-        return f"{self.token_prefix}:" + ",".join(f"{c.partition}:{c.first}-{c.last}" for c in chunks)
-
-    def _halves(self, chunks: list[PreparedChunk], duplicates: list[set[int]],
-                beside: list[int]) -> list[tuple[list[PreparedChunk], list[set[int]]]]:
-        """The group's chunks in two sets of partitions with about as many metric points each (each set in the
-        group's order), or [] when it is too small to be worth two statements (and two parts to merge)."""
-        points = [sum(len(chunk.blocks[i]) for i in beside  # a partition its tables already hold counts nothing
-                      if self.positions[self.tables.projections[i].table].get(chunk.partition, -1) < chunk.last)
-                  for chunk in chunks]
-        if sum(points) < self.split_min_points or sum(1 for n in points if n) < 2:
-            return []
-        sums, sides = [0, 0], [0] * len(chunks)
-        for k in sorted(range(len(chunks)), key=lambda k: -points[k]):
-            sides[k] = 0 if sums[0] <= sums[1] else 1
-            sums[sides[k]] += points[k]
-        return [([c for c, s in zip(chunks, sides, strict=True) if s == half],
-                 [d for d, s in zip(duplicates, sides, strict=True) if s == half]) for half in (0, 1)]
-
     def close_side(self) -> None:
-        """Stop using the side sinks and end their threads (the projector's clients behind them are closed by
-        their owner)."""
-        self.side = self.split = None
+        """Stop using the side sink and end its thread (the projector's client behind it is closed by its owner)."""
+        self.side = None
         if self._side_thread is not None:
             self._side_thread.shutdown(wait=True)
             self._side_thread = None

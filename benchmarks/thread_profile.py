@@ -61,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkout", type=Path, default=Path("."))
     parser.add_argument("--interval", type=float, default=0.1)
+    parser.add_argument("--each", action="store_true", help="every thread apart (not grouped by name)")
     parser.add_argument("extra", nargs="*")
     args = parser.parse_args()
     checkout = args.checkout.resolve()
@@ -97,6 +98,8 @@ def main() -> None:
           f"{visible - first:.2f} s; load {os.getloadavg()[0]:.2f}")
 
     def label(tid: int, name: str) -> str:
+        if args.each:
+            return f"py:{names[tid]}" if tid in names else name
         return f"py:{group(names[tid])}" if tid in names else group(name)
 
     def at(t: float) -> int:

@@ -319,7 +319,7 @@ class Projector:
                                         dead_letters=result.dead_letters, duplicates=result.duplicates)
                 self.stats.record_timing(oldest_ms=oldest, consumed=consumed, written=time.time())
 
-            if self.overlapped is not None and not unreadable and self._behind(messages):
+            if self.overlapped is not None and not unreadable:
                 # the partitions together: one insert per table; committed to Kafka (for lag tools) once written
                 def done_and_committed(result: BatchResult) -> None:
                     done(result)
@@ -335,13 +335,6 @@ class Projector:
             commits.append(self._skip(stall))
         if commits:
             self._commit(commits)
-
-    def _behind(self, messages: list[Message]) -> bool:
-        """Whether this batch is overlapped with the next one's decode: a batch of `overlap_from_bytes` or more
-        comes from a backlog (what arrives live is smaller), and a small batch written at once lets the next
-        consumed batch grow meanwhile."""
-        limit = self.settings.overlap_from_bytes
-        return limit <= 0 or sum(len(m.value() or b"") for m in messages) >= limit
 
     def _skip(self, stall: Stall) -> TopicPartition:
         """Record the batch the consumer cannot read as dead letters (by reference: there are no bytes to copy),

@@ -35,9 +35,6 @@ class ProjectorSettings(BaseSettings):
                                   "decoded. Off by default: it drains faster alone, but the consumed batches get "
                                   "smaller and end-to-end ingest was 5% slower on a quiet machine "
                                   "(benchmarks/results/ingest-drain-20261202.md)")
-    overlap_from_bytes: int = Field(0, ge=0, description="with overlap_inserts, only a consumed batch of at least "
-                                    "this many bytes (a backlog's) is overlapped; smaller ones are written before the "
-                                    "next is consumed. 0: every batch")
     side_inserts: bool = Field(True, description="insert the metrics table through a second ClickHouse client "
                                "while the other tables of a group are inserted (off: one table after another)")
     stall_skip_after: int = Field(3, ge=1, description="read errors at one offset (a batch the consumer cannot "

@@ -28,6 +28,7 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -68,6 +69,8 @@ VARIANTS: dict[str, list[str]] = {
     "nodedup": ["MODIFY SETTING non_replicated_deduplication_window = 0"],
     "nomarkcompress": ["MODIFY SETTING compress_marks = 0, compress_primary_key = 0"],
 }
+VARIANTS["lean"] = VARIANTS["nosparse"] + VARIANTS["nomarkcompress"]
+VARIANTS["lean_lz4"] = VARIANTS["lean"] + VARIANTS["all_lz4"]
 
 
 def sweep_events(values: str, seed: int = 7) -> list[LoggedEvent]:
@@ -132,12 +135,56 @@ def read_ms(client: object, table: str, runs: list[str]) -> tuple[float, float]:
     return statistics.median(one) * 1e3, statistics.median(twenty) * 1e3
 
 
+def schedule(variants: list[str], r: int, *, paired: bool) -> list[tuple[str, str]]:
+    """(result name, variant) in the order to measure them in round r: every variant once in an order rotated
+    each round, or (paired) each variant right after or before a base of its own (`base|variant`)."""
+    if not paired:
+        order = variants[r % len(variants):] + variants[:r % len(variants)]
+        return [(v, v) for v in (order if r % 2 else order[::-1])]
+    out = []
+    for i, v in enumerate(v for v in variants if v != "base"):
+        pair = [(f"base|{v}", "base"), (v, v)]
+        out.extend(pair if (i + r) % 2 else pair[::-1])
+    return out
+
+
+def measure(client: Any, variant: str, blocks: list[pa.Table], token: str, runs: list[str],
+            points: int) -> dict[str, float]:
+    """A fresh table of the variant: insert CPU s (merges stopped), reads of the parts, OPTIMIZE FINAL CPU s,
+    MB on disk, reads of the merged part."""
+    table = f"m_{variant}"
+    client.command(f"DROP TABLE IF EXISTS {table} SYNC")
+    client.command(f"CREATE TABLE {table} AS metrics")
+    for alter in VARIANTS[variant]:
+        client.command(f"ALTER TABLE {table} {alter}")
+    client.command(f"SYSTEM STOP MERGES {table}")
+    began = time.process_time()
+    for i, block in enumerate(blocks):
+        client.insert_arrow(table, block, settings={**INSERT_SETTINGS, "insert_deduplication_token": f"{token}:{i}"})
+    insert = time.process_time() - began
+    parts_read = read_ms(client, table, runs)
+    client.command(f"SYSTEM START MERGES {table}")
+    began = time.process_time()
+    client.command(f"OPTIMIZE TABLE {table} FINAL")
+    merge = time.process_time() - began
+    size_bytes, rows = client.query(
+        "SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = currentDatabase() "
+        "AND table = {t:String} AND active", parameters={"t": table}).result_rows[0]
+    assert rows == points, (variant, rows, points)
+    merged_read = read_ms(client, table, runs)
+    client.command(f"DROP TABLE {table} SYNC")
+    return {"insert": insert, "merge": merge, "total": insert + merge, "mb": size_bytes / 1e6,
+            "one_parts": parts_read[0], "twenty_parts": parts_read[1], "one": merged_read[0],
+            "twenty": merged_read[1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="20000,50000,100000")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--values", choices=("sweep", "noisy"), default="sweep")
+    parser.add_argument("--paired", action="store_true", help="each variant next to a base of its own")
     args = parser.parse_args()
     variants = [v for v in args.variants.split(",") if v]
     if "base" not in variants:
@@ -159,53 +206,34 @@ def main() -> None:
         for r in range(args.rounds + 1):  # round 0 warms up
             loads.append(os.getloadavg()[0])
             for size in sizes:
-                order = variants[r % len(variants):] + variants[:r % len(variants)]
-                for variant in order if r % 2 else order[::-1]:
-                    table = f"m_{variant}"
-                    client.command(f"DROP TABLE IF EXISTS {table} SYNC")
-                    client.command(f"CREATE TABLE {table} AS metrics")
-                    for alter in VARIANTS[variant]:
-                        client.command(f"ALTER TABLE {table} {alter}")
-                    client.command(f"SYSTEM STOP MERGES {table}")
-                    began = time.process_time()
-                    for i, block in enumerate(blocks[size]):
-                        client.insert_arrow(table, block, settings={
-                            **INSERT_SETTINGS, "insert_deduplication_token": f"{r}:{size}:{variant}:{i}"})
-                    insert = time.process_time() - began
-                    parts_read = read_ms(client, table, runs)
-                    client.command(f"SYSTEM START MERGES {table}")
-                    began = time.process_time()
-                    client.command(f"OPTIMIZE TABLE {table} FINAL")
-                    merge = time.process_time() - began
-                    size_bytes, rows = client.query(
-                        "SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = currentDatabase() "
-                        "AND table = {t:String} AND active", parameters={"t": table}).result_rows[0]
-                    assert rows == points, (variant, rows, points)
-                    merged_read = read_ms(client, table, runs)
+                for name, variant in schedule(variants, r, paired=args.paired):
+                    measured = measure(client, variant, blocks[size], f"{r}:{size}:{name}", runs, points)
                     if r:
-                        row = got.setdefault((size, variant), {k: [] for k in (
-                            "insert", "merge", "total", "mb", "one_parts", "twenty_parts", "one", "twenty")})
-                        for k, v in (("insert", insert * scale), ("merge", merge * scale),
-                                     ("total", (insert + merge) * scale), ("mb", size_bytes / 1e6),
-                                     ("one_parts", parts_read[0]), ("twenty_parts", parts_read[1]),
-                                     ("one", merged_read[0]), ("twenty", merged_read[1])):
-                            row[k].append(v)
-                    client.command(f"DROP TABLE {table} SYNC")
+                        row = got.setdefault((size, name), {k: [] for k in measured})
+                        for k, v in measured.items():
+                            row[k].append(v * scale if k in ("insert", "merge", "total") else v)
             print(f"round {r} done, load {os.getloadavg()}", flush=True)
         print(f"\nload (1 min) at each round's start: {', '.join(f'{x:.1f}' for x in loads)}")
-        print("| size | variant | insert CPU s /1M | merge CPU s /1M | insert+merge | vs base | lower in | MB merged "
-              "| 1 series ms (parts / merged) | 20 series ms (parts / merged) |")
-        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print(f"{'paired: each variant against a base measured next to it' if args.paired else 'rotated order'}")
+        print("| size | variant | insert CPU s /1M | merge CPU s /1M | insert+merge | vs base | lower in "
+              "| insert lower in | MB merged | 1 series ms (parts / merged) | 20 series ms (parts / merged) |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for size in sizes:
-            base = got[size, "base"]
             for variant in variants:
+                if args.paired and variant == "base":
+                    continue
                 row = got[size, variant]
+                base = got[size, f"base|{variant}" if args.paired and variant != "base" else "base"]
                 med = {k: statistics.median(v) for k, v in row.items()}
                 lower = sum(a < b for a, b in zip(row["total"], base["total"], strict=True))
-                change = med["total"] / statistics.median(base["total"]) - 1
+                lower_insert = sum(a < b for a, b in zip(row["insert"], base["insert"], strict=True))
+                base_total = statistics.median(base["total"])
+                change = med["total"] / base_total - 1
                 print(f"| {size:,} | {variant} | {med['insert']:.3f} | {med['merge']:.3f} | {med['total']:.3f} "
-                      f"| {change:+.1%} | {lower} of {len(row['total'])} | {med['mb']:.2f} "
-                      f"| {med['one_parts']:.2f} / {med['one']:.2f} | {med['twenty_parts']:.2f} / {med['twenty']:.2f} |")
+                      f"| {change:+.1%} (base {base_total:.3f}) | {lower} of {len(row['total'])} "
+                      f"| {lower_insert} of {len(row['total'])} "
+                      f"| {med['mb']:.2f} | {med['one_parts']:.2f} / {med['one']:.2f} "
+                      f"| {med['twenty_parts']:.2f} / {med['twenty']:.2f} |")
         client.close()
     finally:
         shutil.rmtree(path, ignore_errors=True)

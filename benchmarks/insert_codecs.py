@@ -234,6 +234,11 @@ def main() -> None:
                       f"| {lower_insert} of {len(row['total'])} "
                       f"| {med['mb']:.2f} | {med['one_parts']:.2f} / {med['one']:.2f} "
                       f"| {med['twenty_parts']:.2f} / {med['twenty']:.2f} |")
+                if args.paired:
+                    b = {k: statistics.median(v) for k, v in base.items()}
+                    print(f"| | (its base) | {b['insert']:.3f} | {b['merge']:.3f} | {b['total']:.3f} | | | "
+                          f"| {b['mb']:.2f} | {b['one_parts']:.2f} / {b['one']:.2f} "
+                          f"| {b['twenty_parts']:.2f} / {b['twenty']:.2f} |")
         client.close()
     finally:
         shutil.rmtree(path, ignore_errors=True)

@@ -2,18 +2,20 @@
 process, alternated: insert, merge, bytes on disk and reads of the same points.
 
     PYTHONPATH=<checkout> python benchmarks/insert_codecs.py [--sizes 20000,50000,100000] [--rounds 6]
-        [--variants base,value_lz4,...] [--values sweep|noisy]
+        [--variants base,value_lz4,...] [--values sweep|noisy] [--paired]
 
 The points are a sweep like `make bench`'s (200 runs x 5 metrics x 1,000 steps, two producers each logging its
 runs one after the other in 500-point events, runs keyed to 6 partitions), cut into live insert groups of
 `--sizes` points (consecutive events of the log) and projected as the projector sends them (`MetricBlock`,
 `to_arrow_in_key_order`). Every table is `CREATE TABLE ... AS metrics` (the migrated definition) plus a variant's
-ALTERs. Per round, size and variant (in an order rotated every round): a fresh table, merges stopped, every group
-inserted with the sink's settings and a token of its own (process CPU: Python and ClickHouse's threads), reads of
-the unmerged parts, `OPTIMIZE TABLE ... FINAL` (process CPU), bytes on disk, reads of the merged part. Reads: one
+ALTERs. Per round, size and variant (in an order rotated every round; with `--paired` each variant right before or
+after a base of its own, the order flipped per pair and round, which is what to count pairs from): a fresh table,
+merges stopped, every group inserted with the sink's settings and a token of its own (process CPU: Python and
+ClickHouse's threads), reads of the unmerged parts, `OPTIMIZE TABLE ... FINAL` (process CPU), bytes on disk, reads
+of the merged part. Reads: one
 series (experiment, key, run) and 20 runs of one key, as query_api's curve statements ask, the query condition cache
 off, median wall ms of 5 calls. Prints per-variant medians per 1M points and in how many rounds each variant's
-insert + merge CPU was lower than `base`'s.
+insert + merge CPU (and insert CPU alone) was lower than `base`'s (its own base with `--paired`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ process, alternated: how much of a live insert group's cost is per statement and
 The points are `insert_codecs.py`'s sweep, cut into groups of each size and sent as the projector sends them
 (sorted Arrow blocks, the sink's settings, a token each) into a fresh copy of the migrated `metrics`, merges
 stopped; `one` adds `max_threads = 1, max_insert_threads = 1` (what the sink uses for small non-metrics blocks).
-Prints medians per insert (getrusage of the whole process: Python and ClickHouse's threads) and per point.
+`--null` also sends them to a Null copy of metrics (the statement without a part). Prints medians per insert
+(getrusage of the whole process: Python and ClickHouse's threads) and per point.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ from consumers.clickhouse import connect  # noqa: E402
 from consumers.migrate import migrate  # noqa: E402
 from consumers.sink import INSERT_SETTINGS  # noqa: E402
 
-MODES = {"pool": {}, "one": {"max_threads": 1, "max_insert_threads": 1}}
+MODES: dict[str, tuple[str, dict[str, int]]] = {"pool": ("", {}),
+                                                "one": ("", {"max_threads": 1, "max_insert_threads": 1})}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="500,2000,20000,100000")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--null", action="store_true", help="also insert into a Null copy (no part written)")
     args = parser.parse_args()
+    modes = {**MODES, "null": (" ENGINE = Null", {})} if args.null else MODES
     sizes = [int(s) for s in args.sizes.split(",")]
     path = tempfile.mkdtemp(prefix="insert-sizes-")
     try:
@@ -49,15 +53,17 @@ def main() -> None:
         loads = []
         for r in range(args.rounds + 1):  # round 0 warms up
             loads.append(os.getloadavg()[0])
-            for mode in list(MODES) if r % 2 else list(MODES)[::-1]:
+            for mode in list(modes) if r % 2 else list(modes)[::-1]:
                 for size in sizes if r % 2 else sizes[::-1]:
                     client.command("DROP TABLE IF EXISTS sized SYNC")
-                    client.command("CREATE TABLE sized AS metrics")
-                    client.command("SYSTEM STOP MERGES sized")
+                    engine, settings = modes[mode]
+                    client.command(f"CREATE TABLE sized AS metrics{engine}")
+                    if not engine:
+                        client.command("SYSTEM STOP MERGES sized")
                     before = resource.getrusage(resource.RUSAGE_SELF)
                     for i, block in enumerate(blocks[size]):
                         client.insert_arrow("sized", block, settings={
-                            **INSERT_SETTINGS, **MODES[mode], "insert_deduplication_token": f"{r}:{mode}:{i}"})
+                            **INSERT_SETTINGS, **settings, "insert_deduplication_token": f"{r}:{mode}:{i}"})
                     after = resource.getrusage(resource.RUSAGE_SELF)
                     n = len(blocks[size])
                     if r:

@@ -12,10 +12,10 @@ ALTERs. Per round, size and variant (in an order rotated every round; with `--pa
 after a base of its own, the order flipped per pair and round, which is what to count pairs from): a fresh table,
 merges stopped, every group inserted with the sink's settings and a token of its own (process CPU: Python and
 ClickHouse's threads), reads of the unmerged parts, `OPTIMIZE TABLE ... FINAL` (process CPU), bytes on disk, reads
-of the merged part. Reads: one
-series (experiment, key, run) and 20 runs of one key, as query_api's curve statements ask, the query condition cache
-off, median wall ms of 5 calls. Prints per-variant medians per 1M points and in how many rounds each variant's
-insert + merge CPU (and insert CPU alone) was lower than `base`'s (its own base with `--paired`).
+of the merged part. Reads: one series (experiment, key, run) and 20 runs of one key, as query_api's curve
+statements ask, the query condition cache off, median wall ms of 5 calls. Prints per-variant medians per 1M points
+and in how many rounds each variant's insert + merge CPU (and insert CPU alone) was lower than `base`'s (its own
+base with `--paired`).
 """
 
 from __future__ import annotations

@@ -50,6 +50,13 @@ class ProjectorSettings(BaseSettings):
         600.0, ge=0, description="the server process's RSS (MiB) above which freed memory is returned (0: always): "
         "each return costs CPU, as the pages are faulted in again. The local server idles at ~450 MB with its "
         "ClickHouse library mapped")
+    malloc_arena_max: int = Field(
+        0, ge=0, description="glibc malloc arenas of the server process (mallopt M_ARENA_MAX, set at start); 0: "
+        "glibc's default, 8 per core")
+    malloc_trim_threshold_kb: int = Field(
+        0, ge=0, description="glibc's M_TRIM_THRESHOLD in KiB for the server process; 0: glibc's default (dynamic)")
+    malloc_mmap_threshold_kb: int = Field(
+        0, ge=0, description="glibc's M_MMAP_THRESHOLD in KiB for the server process; 0: glibc's default (dynamic)")
     max_poll_interval_s: float = Field(
         45.0, ge=15, le=3600, description="librdkafka's max.poll.interval.ms, in seconds. It also bounds how long "
         "a JoinGroup request may wait for its answer (this + 3 s): with the default 300 s, a consumer whose "

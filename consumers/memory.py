@@ -42,17 +42,14 @@ def libc_trim() -> Callable[[], object] | None:
     return lambda: trim(0)
 
 
-# mallopt(3) parameters (glibc's malloc.h)
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-M_ARENA_MAX = -8
+M_MMAP_THRESHOLD = -3  # mallopt(3)'s parameter (glibc's malloc.h)
 
 
-def malloc_options(*, arena_max: int = 0, trim_threshold_kb: int = 0, mmap_threshold_kb: int = 0) -> dict[int, int]:
-    """The mallopt(3) parameters to set for these settings (0: glibc's default, left alone)."""
-    wanted = {M_ARENA_MAX: arena_max, M_TRIM_THRESHOLD: trim_threshold_kb * 1024,
-              M_MMAP_THRESHOLD: mmap_threshold_kb * 1024}
-    return {param: value for param, value in wanted.items() if value > 0}
+def malloc_options(*, mmap_threshold_kb: int = 0) -> dict[int, int]:
+    """The mallopt(3) parameters to set for these settings (0: glibc's default, left alone). A fixed mmap threshold
+    turns off glibc's sliding one (raised to the size of each large block freed, up to 32 MiB, with the trim
+    threshold at twice that), so blocks over it are unmapped when freed instead of staying in the arenas."""
+    return {M_MMAP_THRESHOLD: mmap_threshold_kb * 1024} if mmap_threshold_kb > 0 else {}
 
 
 def libc_mallopt() -> Callable[[int, int], int] | None:

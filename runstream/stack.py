@@ -42,9 +42,7 @@ def terminate_as_interrupt() -> None:
 
 def tune_allocator(store: ProjectorSettings) -> None:
     """glibc's malloc parameters from the settings, for this process; before any thread starts."""
-    set_malloc_options(malloc_options(arena_max=store.malloc_arena_max,
-                                      trim_threshold_kb=store.malloc_trim_threshold_kb,
-                                      mmap_threshold_kb=store.malloc_mmap_threshold_kb))
+    set_malloc_options(malloc_options(mmap_threshold_kb=store.malloc_mmap_threshold_kb))
 
 
 def create_topics(store: ProjectorSettings) -> None:

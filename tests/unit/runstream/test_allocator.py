@@ -5,16 +5,14 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from consumers import memory
-from consumers.memory import M_ARENA_MAX, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, malloc_options, set_malloc_options
+from consumers.memory import M_MMAP_THRESHOLD, malloc_options, set_malloc_options
 from consumers.settings import ProjectorSettings
 from runstream import cli, stack
 
 
 def test_only_settings_given_become_malloc_options() -> None:
     assert malloc_options() == {}
-    assert malloc_options(arena_max=2, trim_threshold_kb=1024, mmap_threshold_kb=256) == {
-        M_ARENA_MAX: 2, M_TRIM_THRESHOLD: 1024 * 1024, M_MMAP_THRESHOLD: 256 * 1024}
+    assert malloc_options(mmap_threshold_kb=1024) == {M_MMAP_THRESHOLD: 1024 * 1024}
 
 
 def test_set_malloc_options_calls_mallopt_and_reports_a_refusal() -> None:
@@ -22,26 +20,22 @@ def test_set_malloc_options_calls_mallopt_and_reports_a_refusal() -> None:
 
     def mallopt(param: int, value: int) -> int:
         calls.append((param, value))
-        return 0 if param == M_TRIM_THRESHOLD else 1
+        return 1 if value > 0 else 0
 
-    assert set_malloc_options({M_ARENA_MAX: 2}, mallopt)
-    assert not set_malloc_options({M_TRIM_THRESHOLD: 1}, mallopt)
-    assert calls == [(M_ARENA_MAX, 2), (M_TRIM_THRESHOLD, 1)]
+    assert set_malloc_options({M_MMAP_THRESHOLD: 2**20}, mallopt)
+    assert not set_malloc_options({M_MMAP_THRESHOLD: -1}, mallopt)
+    assert calls == [(M_MMAP_THRESHOLD, 2**20), (M_MMAP_THRESHOLD, -1)]
     assert set_malloc_options({}, lambda p, v: pytest.fail("nothing to set"))
-
-
-def test_glibc_takes_an_arena_limit() -> None:
-    if memory.libc_mallopt() is None:
-        pytest.skip("no glibc here")
-    assert set_malloc_options({M_ARENA_MAX: 8})  # glibc's own default on a 1-core machine: harmless here
 
 
 def test_tune_allocator_reads_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[dict[int, int]] = []
     monkeypatch.setattr(stack, "set_malloc_options", lambda options: seen.append(options) or True)
-    monkeypatch.setenv("RUNSTREAM_MALLOC_ARENA_MAX", "2")
+    monkeypatch.setenv("RUNSTREAM_MALLOC_MMAP_THRESHOLD_KB", "1024")
     stack.tune_allocator(ProjectorSettings())
-    assert seen == [{M_ARENA_MAX: 2}]
+    monkeypatch.delenv("RUNSTREAM_MALLOC_MMAP_THRESHOLD_KB")
+    stack.tune_allocator(ProjectorSettings())
+    assert seen == [{M_MMAP_THRESHOLD: 2**20}, {}]
 
 
 def test_up_tunes_the_allocator_before_the_broker_starts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,10 +48,10 @@ def test_up_tunes_the_allocator_before_the_broker_starts(monkeypatch: pytest.Mon
         order.append("broker")
         raise Stop
 
-    monkeypatch.setattr(cli, "tune_allocator", lambda store: order.append(f"malloc {store.malloc_arena_max}"))
+    monkeypatch.setattr(cli, "tune_allocator", lambda store: order.append(f"malloc {store.malloc_mmap_threshold_kb}"))
     monkeypatch.setattr(cli, "local_broker", broker)
     monkeypatch.setattr(cli, "configure_logging", lambda: None)
     monkeypatch.setattr(cli, "terminate_as_interrupt", lambda: None)
-    result = CliRunner().invoke(cli.app, ["up"], env={"RUNSTREAM_MALLOC_ARENA_MAX": "2"})
+    result = CliRunner().invoke(cli.app, ["up"], env={"RUNSTREAM_MALLOC_MMAP_THRESHOLD_KB": "1024"})
     assert isinstance(result.exception, Stop)
-    assert order == ["malloc 2", "broker"]
+    assert order == ["malloc 1024", "broker"]

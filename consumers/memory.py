@@ -67,8 +67,8 @@ def libc_mallopt() -> Callable[[int, int], int] | None:
 
 
 def set_malloc_options(options: dict[int, int], mallopt: Callable[[int, int], int] | None = None) -> bool:
-    """Set glibc's malloc parameters in this process; call before threads start (a limit on arenas binds the
-    threads that malloc first after it). False if there is no glibc or it refused one."""
+    """Set glibc's malloc parameters in this process, early (before threads start and large blocks are allocated).
+    False if there is no glibc or it refused one."""
     if not options:
         return True
     mallopt = mallopt or libc_mallopt()

@@ -42,6 +42,45 @@ def libc_trim() -> Callable[[], object] | None:
     return lambda: trim(0)
 
 
+M_MMAP_THRESHOLD = -3  # mallopt(3)'s parameter (glibc's malloc.h)
+
+
+def malloc_options(*, mmap_threshold_kb: int = 0) -> dict[int, int]:
+    """The mallopt(3) parameters to set for these settings (0: glibc's default, left alone). A fixed mmap threshold
+    turns off glibc's sliding one (raised to the size of each large block freed, up to 32 MiB, with the trim
+    threshold at twice that), so blocks over it are unmapped when freed instead of staying in the arenas."""
+    return {M_MMAP_THRESHOLD: mmap_threshold_kb * 1024} if mmap_threshold_kb > 0 else {}
+
+
+def libc_mallopt() -> Callable[[int, int], int] | None:
+    """glibc's `mallopt`, or None where there is none."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return lambda param, value: int(mallopt(param, value))
+
+
+def set_malloc_options(options: dict[int, int], mallopt: Callable[[int, int], int] | None = None) -> bool:
+    """Set glibc's malloc parameters in this process, early (before threads start and large blocks are allocated).
+    False if there is no glibc or it refused one."""
+    if not options:
+        return True
+    mallopt = mallopt or libc_mallopt()
+    if mallopt is None:
+        log.warning("no glibc mallopt here: malloc settings %s not applied", options)
+        return False
+    refused = [param for param, value in options.items() if mallopt(param, value) != 1]
+    if refused:
+        log.warning("mallopt refused parameters %s", refused)
+    return not refused
+
+
 def resident_mb() -> float:
     """This process's resident set in MiB (Linux; 0 elsewhere)."""
     try:

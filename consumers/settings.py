@@ -50,6 +50,11 @@ class ProjectorSettings(BaseSettings):
         600.0, ge=0, description="the server process's RSS (MiB) above which freed memory is returned (0: always): "
         "each return costs CPU, as the pages are faulted in again. The local server idles at ~450 MB with its "
         "ClickHouse library mapped")
+    malloc_mmap_threshold_kb: int = Field(
+        0, ge=0, le=32 * 1024, description="glibc's M_MMAP_THRESHOLD in KiB, set at the server's start: blocks this "
+        "large are unmapped when freed instead of kept in the arenas. 0: glibc's sliding default. 1024 lowered the "
+        "10M-point backlog's peak RSS in 7 of 8 alternated pairs (medians 891 -> 824 MB) but the server's CPU was "
+        "higher in 5 of 8 (20.4 -> 22.2 s); 256 cost 10% more CPU (benchmarks/results/rssroom-20261203f.md)")
     max_poll_interval_s: float = Field(
         45.0, ge=15, le=3600, description="librdkafka's max.poll.interval.ms, in seconds. It also bounds how long "
         "a JoinGroup request may wait for its answer (this + 3 s): with the default 300 s, a consumer whose "

@@ -29,6 +29,7 @@ from runstream.stack import (
     serve,
     start_alerts,
     terminate_as_interrupt,
+    tune_allocator,
 )
 
 app = typer.Typer(help="runstream: event-sourced experiment tracking on Kafka and ClickHouse.", no_args_is_help=True)
@@ -46,6 +47,7 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
     configure_logging()
     terminate_as_interrupt()
     settings = ServerSettings()
+    tune_allocator(settings.store)
     broker: LocalKafka | None = None
     alerts = None
     try:
@@ -72,6 +74,7 @@ def serve_command() -> None:
     """Run the API (and the projector, unless RUNSTREAM_RUN_PROJECTOR=false) against existing Kafka/ClickHouse."""
     configure_logging()
     settings = ServerSettings()
+    tune_allocator(settings.store)
     create_topics(settings.store)
     try:
         serve(settings)
@@ -85,6 +88,7 @@ def project() -> None:
     configure_logging()
     terminate_as_interrupt()
     settings = ProjectorSettings()
+    tune_allocator(settings)
     create_topics(settings)
     client = connect(settings.clickhouse_url, settings.clickhouse_database)
     migrate(client)

@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI
 
 from consumers.alerts import HostedAlerts, start_alert_worker
+from consumers.memory import malloc_options, set_malloc_options
 from consumers.settings import ProjectorSettings
 from consumers.topics import ensure_topics
 from query_api.app import create_app
@@ -37,6 +38,11 @@ def terminate_as_interrupt() -> None:
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, handler)
+
+
+def tune_allocator(store: ProjectorSettings) -> None:
+    """glibc's malloc parameters from the settings, for this process; before any thread starts."""
+    set_malloc_options(malloc_options(mmap_threshold_kb=store.malloc_mmap_threshold_kb))
 
 
 def create_topics(store: ProjectorSettings) -> None:

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the alert worker's process imports this module and never ClickHouse's client
     from clickhouse_connect.driver.client import Client
@@ -28,14 +28,21 @@ PURGE = "SYSTEM JEMALLOC PURGE"
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def libc_trim() -> Callable[[], object] | None:
-    """glibc's `malloc_trim(0)` (free pages of every arena returned to the OS), or None where there is none."""
+def _glibc(function: str) -> Any | None:
+    """A function of glibc's, or None where there is none (no libc found; musl, macOS)."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return getattr(ctypes.CDLL(name), function)
+    except (OSError, AttributeError):
+        return None
+
+
+def libc_trim() -> Callable[[], object] | None:
+    """glibc's `malloc_trim(0)` (free pages of every arena returned to the OS), or None where there is none."""
+    trim = _glibc("malloc_trim")
+    if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
@@ -54,12 +61,8 @@ def malloc_options(*, mmap_threshold_kb: int = 0) -> dict[int, int]:
 
 def libc_mallopt() -> Callable[[int, int], int] | None:
     """glibc's `mallopt`, or None where there is none."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
         return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

@@ -68,6 +68,14 @@ class RunstreamCollector(Collector):
             yield from stats.insert_latency.collect()
             for histogram in (stats.waited, stats.written, stats.visible):
                 yield from histogram.collect()
+        remembered = self.state.answers
+        if remembered is not None:
+            looked_up = CounterMetricFamily("runstream_remembered_answers",
+                                            "Answers looked up in memory: found at the current data version or not",
+                                            labels=["result"])
+            looked_up.add_metric(["hit"], remembered.hits)
+            looked_up.add_metric(["miss"], remembered.misses)
+            yield looked_up
         run_states = self.state.run_states
         if run_states is not None:
             answers = CounterMetricFamily("runstream_run_state_answers",

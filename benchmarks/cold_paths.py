@@ -52,34 +52,24 @@ def logged_paths(log: Path, since: float, until: float) -> dict[str, int]:
 
 def timed_queries(calls: dict[str, list[dict[str, Any]]], marks: dict[str, Any]):  # type: ignore[no-untyped-def]
     """A `sweep.runstream_queries` that keeps every call's time (ms) and the path counts around the questions."""
-    def runstream_queries(api: sweep.Http, experiment_id: str, args: argparse.Namespace, *, cold: bool = False
-                          ) -> dict[str, float]:
-        metric = sweep.metric_names(args.metrics)[0]
-        some = [r["run_id"] for r in api.call("POST", "/api/v1/runs/search", {
-            "experiment_ids": [experiment_id], "max_results": 20, "order_by": ["attributes.run_name ASC"]})["runs"]]
+    def runstream_queries(api: sweep.Http, experiment_id: str, args: argparse.Namespace, *, cold: bool = False,
+                          detail: dict[str, dict[str, Any]] | None = None) -> dict[str, float]:
         h = sweep.NO_CACHE if cold else None
-        questions = {
-            "top10_by_final_metric": ("GET", f"/api/v1/experiments/{experiment_id}/leaderboard?metric={metric}"
-                                             "&order=asc&k=10&agg=last", None),
-            "param_filtered_search": ("POST", "/api/v1/runs/search", {
-                "experiment_ids": [experiment_id], "filter": "params.optimizer = 'adam'", "max_results": 100}),
-            "one_curve": ("GET", f"/api/v1/runs/{some[0]}/metrics/{metric}", None),
-            "twenty_curves": ("POST", "/api/v1/compare", {"run_ids": some[:20], "metric_keys": [metric],
-                                                          "max_points": args.steps}),
-            "all_runs_params_final_metrics": ("GET", f"/api/v1/experiments/{experiment_id}/parallel-coordinates?"
-                                                     f"params={','.join(sweep.PARAM_NAMES)}&metric={metric}", None),
-        }
+        questions = sweep.runstream_questions(api, experiment_id, args)
         side = "cold" if cold else "warm"
         marks[f"{side} from"] = time.time()
         medians = {}
         for name, (method, path, body) in questions.items():
-            times = []
-            for _ in range(args.repeat + 1):  # as median_ms_of: one to warm up, then `repeat` timed
+            times, remembered = [], 0
+            for i in range(args.repeat + 1):  # as median_ms_of: one to warm up, then `repeat` timed
                 began = time.perf_counter()
                 api.call(method, path, body, h)
                 times.append(round((time.perf_counter() - began) * 1000, 2))
+                remembered += bool(i) and api.last_answer == "remembered"
             calls[f"{side} {name}"] = [{"at": round(time.time(), 3), "ms": times}]
             medians[name] = sweep.statistics.median(times[1:])
+            if detail is not None:
+                detail[name] = {"calls_ms": times[1:], "remembered": remembered}
         marks[f"{side} to"] = time.time()
         if cold:  # read once at the end: a read of /metrics between the questions delays the next one
             marks["after"] = counts(api)

@@ -99,8 +99,9 @@ def runstream_side(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         seconds = time.time() - min(r["first"] for r in reports)
         for proc in procs:
             proc.join(30)
+        detail: dict[str, dict[str, Any]] = {}
         return {"load_s": seconds, "points_per_s": expected / seconds,
-                "queries": sweep.runstream_queries(api, experiment_id, args),
+                "queries": sweep.runstream_queries(api, experiment_id, args, detail=detail), "calls": detail,
                 "queries_cold": sweep.runstream_queries(api, experiment_id, args, cold=True)}
     finally:
         stack.stop()
@@ -135,6 +136,8 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
                      for key in ("queries", "queries_cold"))
     return {"runs": args.runs, "metrics": args.metrics, "steps": args.steps,
             "points": args.runs * args.metrics * args.steps, "queries_10k": queries, "queries_10k_cold": cold,
+            # the remembered questions' timed calls: each one's ms, and how many the server answered from memory
+            "queries_10k_calls": ours["calls"],
             "runstream_load_s": round(ours["load_s"], 1), "runstream_points_per_s": round(ours["points_per_s"]),
             "mlflow_bulk_load_s": round(theirs["load_s"], 1),
             "load_average_before": [round(x, 2) for x in load_before],

@@ -92,13 +92,18 @@ class Answers:
         """The remembered answer at the current version, else `read(version)`'s, remembered at the version read
         first (which `read` may pin its statement to: `positions_of`); `fresh` (the asker sent Cache-Control:
         no-cache) always reads."""
+        return self.answer_from(key, version, read, fresh=fresh)[0]
+
+    def answer_from(self, key: tuple[str, bytes], version: Callable[[], Version | None],
+                    read: Callable[[Version | None], bytes], *, fresh: bool = False) -> tuple[bytes, bool]:
+        """`answer`'s body, and True where it came from memory (False: read now)."""
         now = version()
         found = None if fresh else self.get(key, now)
         if found is not None:
-            return found
+            return found, True
         body = read(now)
         self.put(key, now, body)
-        return body
+        return body, False
 
     def _drop(self, key: tuple[str, bytes]) -> None:
         _, body = self._entries.pop(key)

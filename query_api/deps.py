@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from clickhouse_connect.driver.client import Client
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from query_api.answers import Answers, Version, asker, no_cache, question
 from query_api.clientpool import Readers
@@ -77,21 +77,29 @@ class Remembered:
     asker: str  # the digest of the request's Authorization header: answers never cross tokens
     fresh: bool  # Cache-Control: no-cache: read now (the answer is still remembered)
 
-    def respond(self, route: str, asked: object, read: Callable[[Version | None], bytes]) -> bytes:
+    def respond(self, route: str, asked: object, read: Callable[[Version | None], bytes]) -> tuple[bytes, bool]:
         """The encoded answer to `asked` (a JSON-able description of the whole question) on `route`: from memory
-        at the current data version, else `read(version)`'s (an error raised by `read` is never remembered)."""
-        return self.answers.answer((self.asker, question(route, asked)), self.version, read, fresh=self.fresh)
+        at the current data version (True), else `read(version)`'s (False; an error raised by `read` is never
+        remembered)."""
+        return self.answers.answer_from((self.asker, question(route, asked)), self.version, read, fresh=self.fresh)
+
+
+ANSWER_HEADER = "X-Runstream-Answer"  # "remembered" (from memory at the current data version) or "read" (read now)
 
 
 def answer(remembered: "Remembered | None", route: str, asked: object,
-           read: Callable[[Version | None], bytes], *, remember_fresh: bool = True) -> bytes:
-    """`read`'s answer, remembered while nothing new is projected where the app remembers answers. With
-    `remember_fresh` False, a question asked with Cache-Control: no-cache is read without the data version and
-    not remembered: for a read that needs no version of its own (a curve), the version is a statement of its own
-    wherever no local projector holds the log positions (~3 ms on chdb at 10,000 runs)."""
+           read: Callable[[Version | None], bytes], *, remember_fresh: bool = True) -> Response:
+    """`read`'s JSON answer, remembered while nothing new is projected where the app remembers answers; the
+    `X-Runstream-Answer` header says which it was. With `remember_fresh` False, a question asked with
+    Cache-Control: no-cache is read without the data version and not remembered: for a read that needs no version
+    of its own (a curve), the version is a statement of its own wherever no local projector holds the log
+    positions (~3 ms on chdb at 10,000 runs)."""
     if remembered is None or (remembered.fresh and not remember_fresh):
-        return read(None)
-    return remembered.respond(route, asked, read)
+        body, from_memory = read(None), False
+    else:
+        body, from_memory = remembered.respond(route, asked, read)
+    return Response(body, media_type="application/json",
+                    headers={ANSWER_HEADER: "remembered" if from_memory else "read"})
 
 
 async def get_remembered(request: Request) -> Remembered | None:

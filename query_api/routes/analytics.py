@@ -62,7 +62,7 @@ def leaderboard(
                       "runs": entries})
 
     asked = {"experiment_id": experiment_id, "metric": metric, "order": order, "k": k, "agg": agg}
-    return Response(answer(remembered, "experiments/leaderboard", asked, read), media_type="application/json")
+    return answer(remembered, "experiments/leaderboard", asked, read)
 
 
 @router.get("/experiments/{experiment_id}/parallel-coordinates", response_model=ParallelCoordinates)
@@ -90,8 +90,7 @@ def parallel_coordinates(
         return dumps(analytics.parallel_coordinates(clickhouse, experiment_id, keys, metric, agg))
 
     asked = {"experiment_id": experiment_id, "params": keys, "metric": metric, "agg": agg}
-    return Response(answer(remembered, "experiments/parallel-coordinates", asked, read),
-                    media_type="application/json")
+    return answer(remembered, "experiments/parallel-coordinates", asked, read)
 
 
 @router.post("/compare", response_model=Comparison)

@@ -99,8 +99,7 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
         facts.remember_runs({r["run_id"]: r["experiment_id"] for r in found})  # a run's curve needs no read of it
         return dumps({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 
-    return Response(answer(remembered, "runs/search", request.model_dump(mode="json"), read),
-                    media_type="application/json")
+    return answer(remembered, "runs/search", request.model_dump(mode="json"), read)
 
 
 def _resolve_experiments(clickhouse: ClickHouseDep, facts: FactsDep, request: SearchRuns) -> list[str]:
@@ -151,8 +150,7 @@ def get_metric(
 
     asked = {"run_id": run_id, "key": key, "max_points": max_points, "method": method, "step_min": step_min,
              "step_max": step_max}
-    return Response(answer(remembered, "runs/metric", asked, read, remember_fresh=False),
-                    media_type="application/json")
+    return answer(remembered, "runs/metric", asked, read, remember_fresh=False)
 
 
 def copied_curve(copies: CurveCopy | None, clickhouse: Client, series: tuple[str, str, str], *,

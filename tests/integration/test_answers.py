@@ -73,6 +73,23 @@ def test_an_answer_asked_again_comes_from_memory_until_a_new_event_is_projected(
     assert memory.hits == hits + 1
 
 
+def test_the_answer_header_and_metrics_say_where_each_answer_came_from(stack: Stack, first_runs: None) -> None:
+    reader = {"Authorization": "Bearer reader-token-1"}
+    body = {**ADAM, "max_results": 77}  # a question no other test asks
+
+    def source(**headers: str) -> str | None:
+        response = stack.api.post("/api/v1/runs/search", json=body, headers={**reader, **headers})
+        assert response.status_code == 200, response.text
+        return response.headers.get("X-Runstream-Answer")
+
+    assert [source(), source(), source(**{"Cache-Control": "no-cache"}), source()] == [
+        "read", "remembered", "read", "remembered"]
+    memory = answers(stack)
+    scraped = stack.api.get("/metrics", headers=reader).text
+    assert f'runstream_remembered_answers_total{{result="hit"}} {float(memory.hits)}' in scraped
+    assert f'runstream_remembered_answers_total{{result="miss"}} {float(memory.misses)}' in scraped
+
+
 def test_the_apis_own_write_is_read_back_at_once(stack: Stack, first_runs: None) -> None:
     writer = {"Authorization": "Bearer writer-token-1"}
     assert search(stack, "writer-token-1") == search(stack, "writer-token-1")  # remembered before the write

@@ -97,11 +97,24 @@ def test_a_fresh_question_that_needs_no_version_reads_none_and_is_not_remembered
     def read(at: object) -> bytes:
         return f"read at {at}".encode()
 
+    def answered(remembered: Remembered, **kwargs: bool) -> tuple[bytes, str]:
+        response = answer(remembered, "runs/metric", {"run": "r"}, read, **kwargs)
+        return bytes(response.body), response.headers["X-Runstream-Answer"]
+
     fresh = Remembered(memory, version, asker(None), fresh=True)
-    assert answer(fresh, "runs/metric", {"run": "r"}, read, remember_fresh=False) == b"read at None"
+    assert answered(fresh, remember_fresh=False) == (b"read at None", "read")
     assert versions == [] and len(memory) == 0  # no data version read, nothing remembered
-    assert answer(fresh, "runs/metric", {"run": "r"}, read) == b"read at 1"  # the default still remembers
+    assert answered(fresh) == (b"read at 1", "read")  # the default still remembers
     assert versions == [1] and len(memory) == 1
     asked_again = Remembered(memory, version, asker(None), fresh=False)
-    assert answer(asked_again, "runs/metric", {"run": "r"}, read, remember_fresh=False) == b"read at 1"
+    assert answered(asked_again, remember_fresh=False) == (b"read at 1", "remembered")
     assert memory.hits == 1  # without no-cache the answer comes from memory as before
+
+
+def test_answer_from_says_whether_the_answer_came_from_memory() -> None:
+    memory = Answers()
+    assert memory.answer_from(key("a"), lambda: 1, lambda _: b"read") == (b"read", False)
+    assert memory.answer_from(key("a"), lambda: 1, lambda _: b"again") == (b"read", True)
+    assert memory.answer_from(key("a"), lambda: 1, lambda _: b"now", fresh=True) == (b"now", False)
+    assert memory.answer_from(key("a"), lambda: 2, lambda _: b"newer") == (b"newer", False)
+    assert memory.answer_from(key("a"), lambda: None, lambda _: b"unversioned") == (b"unversioned", False)

@@ -74,6 +74,19 @@ class Answers:
             self.hits += 1
             return found[1]
 
+    def peek(self, key: tuple[str, bytes], version: Version | None) -> bytes | None:
+        """`get` that counts only a hit and forgets nothing: a look that a full `answer` follows when it finds
+        nothing (which counts the miss)."""
+        if version is None:
+            return None
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or found[0] != version:
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found[1]
+
     def put(self, key: tuple[str, bytes], version: Version | None, body: bytes) -> None:
         """Remember `body` for `key`, read at `version` (read before the answer); too big or no version: not."""
         size = len(body) + len(key[1])

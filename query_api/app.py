@@ -63,6 +63,12 @@ def visible_positions(clickhouse: Client, projector: ProjectorThread | None) -> 
     return alone if alone is not None else positions(clickhouse)
 
 
+def memory_positions(projector: ProjectorThread | None) -> dict[int, int]:
+    """`visible_positions` where they are in this process's memory (its projector alone writes), else none."""
+    alone = projector.projected_alone() if projector is not None else None
+    return alone or {}
+
+
 def copy_usable(projector: ProjectorThread, maintenance: MaintenanceRunner) -> tuple[int, int] | None:
     """While this process's projector alone writes and no job runs, the maintenance generation and the projector's
     assignment count (a copy kept before partitions moved, or a job, is dropped), else None: when the in-memory
@@ -116,6 +122,8 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
         embedded = store.clickhouse_url.startswith("chdb://")
         version = partial(data_version, partial(visible_positions, clickhouse, projector if embedded else None),
                           maintenance.generation)
+        in_memory = partial(data_version, partial(memory_positions, projector if embedded else None),
+                            maintenance.generation)
         answers = (Answers(settings.answer_cache_entries, settings.answer_cache_bytes)
                    if settings.answer_cache_entries and settings.answer_cache_bytes else None)
         # Loads and refreshes off the searches' path, started once the search that found the state missing or
@@ -148,6 +156,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
                                        maintenance=maintenance, readers=readers, publisher=publisher,
                                        artifacts=artifacts, barrier=barrier, health_clickhouse=health_client,
                                        alerts=alert_worker, facts=facts, answers=answers, data_version=version,
+                                       memory_version=in_memory,
                                        run_states=run_states, curves=curves)
         try:
             yield

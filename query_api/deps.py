@@ -9,6 +9,7 @@ from typing import Annotated
 
 from clickhouse_connect.driver.client import Client
 from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from query_api.answers import Answers, Version, asker, no_cache, question
 from query_api.clientpool import Readers
@@ -76,6 +77,14 @@ class Remembered:
     version: Callable[[], Version | None]
     asker: str  # the digest of the request's Authorization header: answers never cross tokens
     fresh: bool  # Cache-Control: no-cache: read now (the answer is still remembered)
+    in_memory: Callable[[], Version | None] | None = None  # the data version where no statement is needed, else None
+
+    def from_memory(self, route: str, asked: object) -> bytes | None:
+        """The answer remembered at the current data version when both are at hand without a statement (the
+        version in the hosted projector's memory), else None; never for a no-cache question."""
+        if self.fresh or self.in_memory is None:
+            return None
+        return self.answers.peek((self.asker, question(route, asked)), self.in_memory())
 
     def respond(self, route: str, asked: object, read: Callable[[Version | None], bytes]) -> tuple[bytes, bool]:
         """The encoded answer to `asked` (a JSON-able description of the whole question) on `route`: from memory
@@ -98,6 +107,23 @@ def answer(remembered: "Remembered | None", route: str, asked: object,
         body, from_memory = read(None), False
     else:
         body, from_memory = remembered.respond(route, asked, read)
+    return _answer_response(body, from_memory)
+
+
+async def answered(remembered: "Remembered | None", route: str, asked: object,
+                   read: Callable[[Version | None], bytes], *, remember_fresh: bool = True) -> Response:
+    """`answer` for an `async def` route: a remembered answer whose data version is in memory is served on the
+    event loop; anything else (a read, or a version that needs a statement) on the thread pool. Each hand-off
+    between the loop and a pool thread waits for the GIL, up to the switch interval (5 ms) while another thread
+    holds it (a run state loading, the projector): a remembered answer asked right after an ingest took 10-23 ms
+    through the pool against ~1.3 ms on a quiet process."""
+    found = remembered.from_memory(route, asked) if remembered is not None else None
+    if found is not None:
+        return _answer_response(found, True)
+    return await run_in_threadpool(answer, remembered, route, asked, read, remember_fresh=remember_fresh)
+
+
+def _answer_response(body: bytes, from_memory: bool) -> Response:
     return Response(body, media_type="application/json",
                     headers={ANSWER_HEADER: "remembered" if from_memory else "read"})
 
@@ -108,7 +134,7 @@ async def get_remembered(request: Request) -> Remembered | None:
     if state is None or state.answers is None or state.data_version is None:
         return None
     return Remembered(state.answers, state.data_version, asker(request.headers.get("authorization")),
-                      no_cache(request.headers.get("cache-control")))
+                      no_cache(request.headers.get("cache-control")), state.memory_version)
 
 
 RememberedDep = Annotated[Remembered | None, Depends(get_remembered)]

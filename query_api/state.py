@@ -40,5 +40,8 @@ class AppState:
     facts: Facts = field(default_factory=Facts)  # experiments that exist, runs' experiments: asked once
     answers: Answers | None = None  # searches remembered at a data version (query_api/answers.py)
     data_version: Callable[[], Version | None] | None = None  # what the projector has made visible, now
+    # the data version where it needs no statement (the hosted projector's memory), else None: what a remembered
+    # answer may be looked up at on the event loop (deps.answered)
+    memory_version: Callable[[], Version | None] | None = None
     curves: CurveCopy | None = None  # exact copies of metric series kept by the local projector (curvecopy.py)
     run_states: RunStates | None = None  # experiments' exact current run state for searches (query_api/statecache)

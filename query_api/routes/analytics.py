@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from query_api.answers import Version
-from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep, RunStatesDep, answer
+from query_api.deps import ClickHouseDep, FactsDep, ReadersDep, RememberedDep, RunStatesDep, answered
 from query_api.errors import InvalidParameter, NotFound
 from query_api.jsonresponse import JSONResponse, dumps
 from query_api.models import CompareRequest, Comparison, Leaderboard, ParallelCoordinates
@@ -38,7 +38,7 @@ def _state(states: RunStates | None, clickhouse: ClickHouseDep, experiment_id: s
 
 
 @router.get("/experiments/{experiment_id}/leaderboard", response_model=Leaderboard)
-def leaderboard(
+async def leaderboard(
     clickhouse: ClickHouseDep,
     facts: FactsDep,
     remembered: RememberedDep,
@@ -62,11 +62,11 @@ def leaderboard(
                       "runs": entries})
 
     asked = {"experiment_id": experiment_id, "metric": metric, "order": order, "k": k, "agg": agg}
-    return answer(remembered, "experiments/leaderboard", asked, read)
+    return await answered(remembered, "experiments/leaderboard", asked, read)
 
 
 @router.get("/experiments/{experiment_id}/parallel-coordinates", response_model=ParallelCoordinates)
-def parallel_coordinates(
+async def parallel_coordinates(
     clickhouse: ClickHouseDep,
     facts: FactsDep,
     remembered: RememberedDep,
@@ -90,7 +90,7 @@ def parallel_coordinates(
         return dumps(analytics.parallel_coordinates(clickhouse, experiment_id, keys, metric, agg))
 
     asked = {"experiment_id": experiment_id, "params": keys, "metric": metric, "agg": agg}
-    return answer(remembered, "experiments/parallel-coordinates", asked, read)
+    return await answered(remembered, "experiments/parallel-coordinates", asked, read)
 
 
 @router.post("/compare", response_model=Comparison)

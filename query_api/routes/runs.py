@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Response
 from query_api import run_search
 from query_api.answers import Version, positions_of
 from query_api.curvecopy import CurveCopy
-from query_api.deps import ClickHouseDep, CurvesDep, FactsDep, ReadersDep, RememberedDep, RunStatesDep, answer
+from query_api.deps import ClickHouseDep, CurvesDep, FactsDep, ReadersDep, RememberedDep, RunStatesDep, answered
 from query_api.errors import InvalidParameter, NotFound
 from query_api.filters import parse_filter
 from query_api.jsonresponse import JSONResponse, dumps
@@ -77,7 +77,7 @@ def get_diff(
 
 
 @router.post("/runs/search", response_model=RunList)
-def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: ReadersDep, facts: FactsDep,
+async def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: ReadersDep, facts: FactsDep,
                 remembered: RememberedDep, states: RunStatesDep) -> Response:
     """Runs of the given experiments matching the filter, in order_by order, one page at a time. Asked again
     while nothing new is projected, the answer comes from memory (query_api/answers.py); send
@@ -99,7 +99,7 @@ def search_runs(request: SearchRuns, clickhouse: ClickHouseDep, readers: Readers
         facts.remember_runs({r["run_id"]: r["experiment_id"] for r in found})  # a run's curve needs no read of it
         return dumps({"runs": found, "next_page_token": page.next_token.encode() if page.next_token else None})
 
-    return answer(remembered, "runs/search", request.model_dump(mode="json"), read)
+    return await answered(remembered, "runs/search", request.model_dump(mode="json"), read)
 
 
 def _resolve_experiments(clickhouse: ClickHouseDep, facts: FactsDep, request: SearchRuns) -> list[str]:
@@ -118,7 +118,7 @@ def _resolve_experiments(clickhouse: ClickHouseDep, facts: FactsDep, request: Se
 
 
 @router.get("/runs/{run_id}/metrics/{key:path}", response_model=MetricHistory)
-def get_metric(
+async def get_metric(
     clickhouse: ClickHouseDep,
     facts: FactsDep,
     remembered: RememberedDep,
@@ -150,7 +150,7 @@ def get_metric(
 
     asked = {"run_id": run_id, "key": key, "max_points": max_points, "method": method, "step_min": step_min,
              "step_max": step_max}
-    return answer(remembered, "runs/metric", asked, read, remember_fresh=False)
+    return await answered(remembered, "runs/metric", asked, read, remember_fresh=False)
 
 
 def copied_curve(copies: CurveCopy | None, clickhouse: Client, series: tuple[str, str, str], *,

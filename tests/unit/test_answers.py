@@ -118,3 +118,32 @@ def test_answer_from_says_whether_the_answer_came_from_memory() -> None:
     assert memory.answer_from(key("a"), lambda: 1, lambda _: b"now", fresh=True) == (b"now", False)
     assert memory.answer_from(key("a"), lambda: 2, lambda _: b"newer") == (b"newer", False)
     assert memory.answer_from(key("a"), lambda: None, lambda _: b"unversioned") == (b"unversioned", False)
+
+
+def test_peek_counts_only_a_hit_and_forgets_nothing() -> None:
+    memory = Answers()
+    memory.put(key("a"), 1, b"at one")
+    assert memory.peek(key("a"), 2) is None and memory.peek(key("b"), 1) is None and memory.peek(key("a"), None) is None
+    assert (memory.hits, memory.misses, len(memory)) == (0, 0, 1)  # a later `answer` counts the miss
+    assert memory.peek(key("a"), 1) == b"at one" and memory.hits == 1
+
+
+def test_a_remembered_answer_is_looked_up_without_a_statement_only_where_the_version_is_in_memory() -> None:
+    from query_api.deps import Remembered
+
+    memory = Answers()
+    memory.answer(key("a"), lambda: 1, lambda _: b"body")
+    statements: list[int] = []
+
+    def read_version() -> int:  # where the version is a statement of its own (an API apart from its projector)
+        statements.append(1)
+        return 1
+
+    apart = Remembered(memory, read_version, asker(None), fresh=False, in_memory=None)
+    assert apart.from_memory("runs/search", {}) is None and statements == []
+    hosted = Remembered(memory, read_version, asker(None), fresh=False, in_memory=lambda: 1)
+    assert hosted.from_memory("runs/search", {"q": 1}) is None  # not remembered: the pool reads it
+    memory.answer((asker(None), question("runs/search", {"q": 1})), lambda: 1, lambda _: b"searched")
+    assert hosted.from_memory("runs/search", {"q": 1}) == b"searched" and statements == []
+    fresh = Remembered(memory, read_version, asker(None), fresh=True, in_memory=lambda: 1)
+    assert fresh.from_memory("runs/search", {"q": 1}) is None

@@ -55,6 +55,11 @@ class ProjectorSettings(BaseSettings):
         "large are unmapped when freed instead of kept in the arenas. 0: glibc's sliding default. 1024 lowered the "
         "10M-point backlog's peak RSS in 7 of 8 alternated pairs (medians 891 -> 824 MB) but the server's CPU was "
         "higher in 5 of 8 (20.4 -> 22.2 s); 256 cost 10% more CPU (benchmarks/results/rssroom-20261203f.md)")
+    gil_switch_interval_ms: float = Field(
+        1.0, gt=0, le=100, description="Python's thread switch interval (sys.setswitchinterval) in the server's "
+        "process, in ms; Python's default is 5. A thread that wants the GIL while another runs Python waits up to "
+        "this long, at every hand-off: a remembered 10,000-run search answered beside a GIL-heavy question took "
+        "~20 ms at 5 ms against ~9 ms at 1 ms (benchmarks/results/hits-20261203g.md)")
     max_poll_interval_s: float = Field(
         45.0, ge=15, le=3600, description="librdkafka's max.poll.interval.ms, in seconds. It also bounds how long "
         "a JoinGroup request may wait for its answer (this + 3 s): with the default 300 s, a consumer whose "

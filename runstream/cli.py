@@ -29,7 +29,7 @@ from runstream.stack import (
     serve,
     start_alerts,
     terminate_as_interrupt,
-    tune_allocator,
+    tune_process,
 )
 
 app = typer.Typer(help="runstream: event-sourced experiment tracking on Kafka and ClickHouse.", no_args_is_help=True)
@@ -47,7 +47,7 @@ def up(demo: bool = typer.Option(False, "--demo", help="also publish a demo swee
     configure_logging()
     terminate_as_interrupt()
     settings = ServerSettings()
-    tune_allocator(settings.store)
+    tune_process(settings.store)
     broker: LocalKafka | None = None
     alerts = None
     try:
@@ -74,7 +74,7 @@ def serve_command() -> None:
     """Run the API (and the projector, unless RUNSTREAM_RUN_PROJECTOR=false) against existing Kafka/ClickHouse."""
     configure_logging()
     settings = ServerSettings()
-    tune_allocator(settings.store)
+    tune_process(settings.store)
     create_topics(settings.store)
     try:
         serve(settings)
@@ -88,7 +88,7 @@ def project() -> None:
     configure_logging()
     terminate_as_interrupt()
     settings = ProjectorSettings()
-    tune_allocator(settings)
+    tune_process(settings)
     create_topics(settings)
     client = connect(settings.clickhouse_url, settings.clickhouse_database)
     migrate(client)

@@ -6,6 +6,7 @@ import json
 import logging
 import shlex
 import signal
+import sys
 import time
 
 import uvicorn
@@ -40,9 +41,11 @@ def terminate_as_interrupt() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def tune_allocator(store: ProjectorSettings) -> None:
-    """glibc's malloc parameters from the settings, for this process; before any thread starts."""
+def tune_process(store: ProjectorSettings) -> None:
+    """glibc's malloc parameters and Python's thread switch interval from the settings, for this process; before
+    any thread starts."""
     set_malloc_options(malloc_options(mmap_threshold_kb=store.malloc_mmap_threshold_kb))
+    sys.setswitchinterval(store.gil_switch_interval_ms / 1000)
 
 
 def create_topics(store: ProjectorSettings) -> None:

@@ -1,4 +1,5 @@
-"""The server's launcher sets glibc's malloc parameters from RUNSTREAM_MALLOC_* before anything starts."""
+"""The server's launcher sets glibc's malloc parameters (RUNSTREAM_MALLOC_*) and Python's switch interval before
+anything starts."""
 
 from __future__ import annotations
 
@@ -28,17 +29,29 @@ def test_set_malloc_options_calls_mallopt_and_reports_a_refusal() -> None:
     assert set_malloc_options({}, lambda p, v: pytest.fail("nothing to set"))
 
 
-def test_tune_allocator_reads_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tune_process_reads_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[dict[int, int]] = []
+    intervals: list[float] = []
     monkeypatch.setattr(stack, "set_malloc_options", lambda options: seen.append(options) or True)
+    monkeypatch.setattr(stack.sys, "setswitchinterval", intervals.append)
     monkeypatch.setenv("RUNSTREAM_MALLOC_MMAP_THRESHOLD_KB", "1024")
-    stack.tune_allocator(ProjectorSettings())
+    monkeypatch.setenv("RUNSTREAM_GIL_SWITCH_INTERVAL_MS", "2.5")
+    stack.tune_process(ProjectorSettings())
     monkeypatch.delenv("RUNSTREAM_MALLOC_MMAP_THRESHOLD_KB")
-    stack.tune_allocator(ProjectorSettings())
+    monkeypatch.delenv("RUNSTREAM_GIL_SWITCH_INTERVAL_MS")
+    stack.tune_process(ProjectorSettings())
     assert seen == [{M_MMAP_THRESHOLD: 2**20}, {}]
+    assert intervals == [0.0025, 0.001]
 
 
-def test_up_tunes_the_allocator_before_the_broker_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_switch_interval_out_of_range_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("0", "-1", "101"):
+        monkeypatch.setenv("RUNSTREAM_GIL_SWITCH_INTERVAL_MS", bad)
+        with pytest.raises(ValueError, match="gil_switch_interval_ms"):
+            ProjectorSettings()
+
+
+def test_up_tunes_the_process_before_the_broker_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     order: list[str] = []
 
     class Stop(Exception):
@@ -48,7 +61,7 @@ def test_up_tunes_the_allocator_before_the_broker_starts(monkeypatch: pytest.Mon
         order.append("broker")
         raise Stop
 
-    monkeypatch.setattr(cli, "tune_allocator", lambda store: order.append(f"malloc {store.malloc_mmap_threshold_kb}"))
+    monkeypatch.setattr(cli, "tune_process", lambda store: order.append(f"malloc {store.malloc_mmap_threshold_kb}"))
     monkeypatch.setattr(cli, "local_broker", broker)
     monkeypatch.setattr(cli, "configure_logging", lambda: None)
     monkeypatch.setattr(cli, "terminate_as_interrupt", lambda: None)

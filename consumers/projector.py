@@ -65,9 +65,6 @@ class Projector:
         """Called on the projector's thread when it has nothing more to read and what readers see projected (the
         event_offsets positions) moved since the last call: a host's in-memory states catch up. Must not block."""
         self._announced: dict[int, int] = {}
-        self._held: dict[int, list[Message]] = {}
-        """Consumed messages not written yet (`hold_tail_s`): the tail of a batch taken while behind."""
-        self._held_since = 0.0  # monotonic time the oldest held message was consumed
 
     def _new_consumer(self) -> Consumer:
         settings = self.settings
@@ -195,30 +192,9 @@ class Projector:
         return stop, thread
 
     def drain(self) -> None:
-        """Write any held messages and wait until every consumed batch is written (raising a failed insert's
-        error)."""
-        if self._held:
-            held, self._held = self._held, {}
-            self._write_groups(list(self.writer._groups(held)), None, time.time())
+        """Wait until every consumed batch is written (raising a failed insert's error)."""
         if self.overlapped is not None:
             self.overlapped.drain()
-
-    def _behind(self) -> bool:
-        """Messages wait past the consumer's positions, by the high watermarks of its last fetches (local: no
-        request to the broker)."""
-        assignment = self._consumer.assignment()
-        if not assignment:
-            return False
-        for tp in self._consumer.position(assignment):
-            if tp.offset < 0:
-                continue
-            try:
-                high = self._consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), cached=True)[1]
-            except KafkaException:
-                continue
-            if high > tp.offset:
-                return True
-        return False
 
     def _note_caught_up(self) -> None:
         """With nothing more to read, the consumer stands past the last event and any transaction marker after
@@ -327,9 +303,6 @@ class Projector:
     def process(self, messages: list[Message]) -> None:
         """Project a consumed batch: every table's block for all its partitions, the events table last."""
         consumed = time.time()
-        from consumers.writer import _trace
-        _trace(kind="batch", messages=len(messages), bytes=sum(len(m.value() or b"") for m in messages),
-               partitions=len({m.partition() for m in messages}))
         by_partition: dict[int, list[Message]] = defaultdict(list)
         unreadable: list[Stall] = []
         oldest: int | None = None
@@ -352,11 +325,6 @@ class Projector:
         if by_partition:
             for partition, msgs in by_partition.items():
                 self.stalls.progressed(partition, offset_of(msgs[-1]))
-            if self.overlapped is None and not unreadable and self.settings.hold_tail_s > 0:
-                self._hold_tail(by_partition, oldest, consumed)
-                return
-            if self._held:
-                self.drain()
             written = [TopicPartition(self.settings.topic, p, offset_of(m[-1]) + 1) for p, m in by_partition.items()]
             started = time.perf_counter()
 
@@ -382,42 +350,6 @@ class Projector:
             commits.append(self._skip(stall))
         if commits:
             self._commit(commits)
-
-    def _hold_tail(self, by_partition: dict[int, list[Message]], oldest: int | None, consumed: float) -> None:
-        """Write a batch (after the messages held from earlier ones) in whole insert groups while the consumer is
-        behind, holding the messages of a last, smaller group for the next batch (at most `hold_tail_s`); once
-        caught up, or when the held messages have waited long enough, everything is written."""
-        batches: dict[int, list[Message]] = {}
-        for partition in {**self._held, **by_partition}:
-            batches[partition] = self._held.get(partition, []) + by_partition.get(partition, [])
-        now = time.monotonic()
-        since = self._held_since if self._held else now
-        if now - since < self.settings.hold_tail_s and self._behind():
-            groups, tail = self.writer.split_tail(batches)
-        else:
-            groups, tail = list(self.writer._groups(batches)), {}
-        held = {id(m) for msgs in self._held.values() for m in msgs}
-        self._held = {}
-        if groups:
-            self._write_groups(groups, oldest, consumed)
-        self._held = tail
-        # the held messages' age counts from the oldest of them still held
-        self._held_since = since if any(id(m) in held for msgs in tail.values() for m in msgs) else now
-
-    def _write_groups(self, groups: list[list[tuple[int, list[Message]]]], oldest: int | None,
-                      consumed: float) -> None:
-        """Write whole groups of consumed messages, record them, and commit how far they go (for lag tools)."""
-        last: dict[int, int] = {}
-        for group in groups:
-            for partition, msgs in group:
-                last[partition] = offset_of(msgs[-1])
-        started = time.perf_counter()
-        result = self.writer.write_groups(groups)
-        self.stats.insert_seconds += time.perf_counter() - started
-        self.stats.record_batch(events=result.events, points=result.points, dead_letters=result.dead_letters,
-                                duplicates=result.duplicates)
-        self.stats.record_timing(oldest_ms=oldest, consumed=consumed, written=time.time())
-        self._commit([TopicPartition(self.settings.topic, p, o + 1) for p, o in last.items()])
 
     def _skip(self, stall: Stall) -> TopicPartition:
         """Record the batch the consumer cannot read as dead letters (by reference: there are no bytes to copy),

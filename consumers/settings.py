@@ -31,11 +31,6 @@ class ProjectorSettings(BaseSettings):
                              "8 MiB (a backlog batch is one group, not two or three): server CPU per 1M points lower "
                              "in 7 of 10 alternated sweeps, the 10M backlog's peak RSS 843-931 MB against 777-840 MB "
                              "(benchmarks/results/drainmerge-20261203d.md)")
-    hold_tail_s: float = Field(
-        0.5, ge=0, description="while the consumer is behind (its positions under the high watermarks of its last "
-        "fetches), the messages of a consumed batch that do not fill a whole insert group (chunk_bytes) wait for the "
-        "next batch, at most this long: fewer, fuller groups (each costs a statement and a part per table). 0: "
-        "every batch is written whole")
     overlap_inserts: bool = Field(False, description="insert a batch on a thread of its own while the next one is "
                                   "decoded. Off by default: it drains faster alone, but the consumed batches get "
                                   "smaller and end-to-end ingest was 5% slower on a quiet machine "

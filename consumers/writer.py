@@ -6,13 +6,10 @@ physical tables (`Tables.physical`), skips tables it is not rebuilding and never
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -30,15 +27,6 @@ from consumers.sink import ClickHouseSink
 from consumers.stats import ProjectorStats
 
 log = logging.getLogger("runstream.projector")
-
-_TRACE_PATH = os.environ.get("RUNSTREAM_GROUP_TRACE")  # TEMPORARY (fewparts step 1): per-statement trace
-_TRACE_LOCK = threading.Lock()
-
-
-def _trace(**row: object) -> None:
-    if _TRACE_PATH:
-        with _TRACE_LOCK, open(_TRACE_PATH, "a") as f:
-            f.write(json.dumps({"t": time.time(), "thread": threading.current_thread().name, **row}) + "\n")
 
 CHUNK_BYTES = 8 * 1024 * 1024  # of Avro per block: about half a million metric points
 MAX_REMEMBERED_RUNS = 200_000  # per partition: past it the owners are forgotten and asked again
@@ -140,24 +128,10 @@ class BatchWriter:
         `chunk_bytes` of Avro (so a backlog of large metric batches never becomes one block of tens of millions
         of rows in memory). A group holds one run of messages per partition, and is written with one insert per
         table for all its partitions: the statements' fixed cost is paid once per group, not per partition."""
-        return self.write_groups(self._groups(batches))
-
-    def write_groups(self, groups: Iterable[list[tuple[int, list[Message]]]]) -> BatchResult:
-        """Write groups made by `groups` (or `split_tail`), in order."""
         total = BatchResult()
-        for group in groups:
+        for group in self._groups(batches):
             total.add(self._write_group(group))
         return total
-
-    def split_tail(self, batches: dict[int, list[Message]]) -> tuple[list[list[tuple[int, list[Message]]]],
-                                                                       dict[int, list[Message]]]:
-        """The whole groups of `write_all` (each of at least `chunk_bytes`) and the messages of the last one when
-        it is smaller (per partition, in order): a projector behind holds those for the next batch, so the groups
-        it writes while behind are whole (each group costs a statement and a part per table)."""
-        groups = list(self._groups(batches))
-        if not groups or sum(len(m.value() or b"") for _, msgs in groups[-1] for m in msgs) >= self.chunk_bytes:
-            return groups, {}
-        return groups[:-1], {partition: msgs for partition, msgs in groups[-1]}
 
     def _groups(self, batches: dict[int, list[Message]]) -> Iterator[list[tuple[int, list[Message]]]]:
         """The groups of `write_all`, in order."""
@@ -243,7 +217,6 @@ class BatchWriter:
             self.whole.discard(prepared.partition)
         unknown = sorted({run for _, run, _ in runs if run not in owners})
         if unknown and prepared.partition not in self.whole:
-            _trace(kind="query", table="first_experiments")
             owners.update(self.sink.first_experiments(prepared.partition, unknown, prepared.first,
                                                       table=self.tables.physical(POSITION_TABLE)))
         wrong = misfiled(runs, owners)
@@ -264,7 +237,6 @@ class BatchWriter:
         inserted on it while this thread inserts the other tables: each statement of a small table costs
         10-100 ms whatever its size, and the two never depend on each other. The events table still waits
         for both."""
-        g_wall, g_cpu, g_proc = time.perf_counter(), time.thread_time(), time.process_time()
         duplicates = self._duplicate_offsets(chunks)
         token = f"{self.token_prefix}:" + ",".join(f"{c.partition}:{c.first}-{c.last}" for c in chunks)
         indexes = range(len(self.tables.projections))
@@ -290,8 +262,6 @@ class BatchWriter:
         for chunk, dups in zip(chunks, duplicates, strict=True):
             good = [e for e in chunk.events if e.offset not in dups]
             total.add(BatchResult(len(good), sum(e.points for e in good), len(chunk.dead), len(dups)))
-        _trace(kind="group", partitions=len(chunks), events=total.events, points=total.points,
-               wall=time.perf_counter() - g_wall, cpu=time.thread_time() - g_cpu, proc=time.process_time() - g_proc)
         return total
 
     def close_side(self) -> None:
@@ -333,10 +303,8 @@ class BatchWriter:
     def _insert(self, table: str, block: Block, token: str, sink: ClickHouseSink | None = None) -> None:
         if len(block):
             block.table = self.tables.physical(table)
-            began, cpu = time.perf_counter(), time.thread_time()
+            began = time.perf_counter()
             (sink or self.sink).insert(block, token=token)
-            _trace(kind="insert", table=table, rows=len(block), wall=time.perf_counter() - began,
-                   cpu=time.thread_time() - cpu)
             if self.stats is not None:
                 self.stats.insert_latency.labels(table).observe(time.perf_counter() - began)
 
@@ -352,8 +320,6 @@ class BatchWriter:
                 self.whole.discard(partition)
                 self.event_ids.pop(partition)
         asked = [c for c in chunks if c.events and c.partition not in self.whole]
-        if asked:
-            _trace(kind="query", table="seen_event_ids")
         earlier = self.sink.seen_event_ids(
             {c.partition: c.events[0].offset for c in asked}, sorted({e.run_id for c in asked for e in c.events}),
             [e.event_id for c in asked for e in c.events], table=self.tables.physical(POSITION_TABLE),
@@ -407,11 +373,10 @@ class BatchWriter:
         """Bring a derived table of a partition up to offset `upto` of its source."""
         done = self.positions[derived.table].get(partition, -1)
         if done < upto:
-            began, cpu = time.perf_counter(), time.thread_time()
+            began = time.perf_counter()
             log.debug("deriving %s for partition %d, offsets %d..%d", derived.table, partition, done + 1, upto)
             (sink or self.sink).derive(derived, partition, done, upto, target=self.tables.physical(derived.table),
                              source=self.tables.physical(derived.source))
-            _trace(kind="derive", table=derived.table, wall=time.perf_counter() - began, cpu=time.thread_time() - cpu)
             if self.stats is not None:
                 self.stats.insert_latency.labels(derived.table).observe(time.perf_counter() - began)
             self.positions[derived.table][partition] = upto

@@ -63,25 +63,23 @@ class Answers:
 
     def get(self, key: tuple[str, bytes], version: Version | None) -> bytes | None:
         """The answer remembered for `key` at `version`; None (and the entry forgotten) at any other version."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None or version is None or found[0] != version:
-                if found is not None:
-                    self._drop(key)
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return found[1]
+        return self._look(key, version, miss=True)
 
     def peek(self, key: tuple[str, bytes], version: Version | None) -> bytes | None:
         """`get` that counts only a hit and forgets nothing: a look that a full `answer` follows when it finds
         nothing (which counts the miss)."""
-        if version is None:
-            return None
+        return self._look(key, version, miss=False)
+
+    def _look(self, key: tuple[str, bytes], version: Version | None, *, miss: bool) -> bytes | None:
+        """The entry at `version` (a hit, moved to the end); else None, and with `miss` the stale entry forgotten
+        and the miss counted."""
         with self._lock:
             found = self._entries.get(key)
-            if found is None or found[0] != version:
+            if found is None or version is None or found[0] != version:
+                if miss:
+                    if found is not None:
+                        self._drop(key)
+                    self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1

@@ -114,9 +114,10 @@ async def answered(remembered: "Remembered | None", route: str, asked: object,
                    read: Callable[[Version | None], bytes], *, remember_fresh: bool = True) -> Response:
     """`answer` for an `async def` route: a remembered answer whose data version is in memory is served on the
     event loop; anything else (a read, or a version that needs a statement) on the thread pool. Each hand-off
-    between the loop and a pool thread waits for the GIL, up to the switch interval (5 ms) while another thread
-    holds it (a run state loading, the projector): a remembered answer asked right after an ingest took 10-23 ms
-    through the pool against ~1.3 ms on a quiet process."""
+    between the loop and a pool thread waits for the GIL, up to the switch interval
+    (`RUNSTREAM_GIL_SWITCH_INTERVAL_MS`) while another thread holds it (a run state loading, the projector): at
+    Python's 5 ms a remembered answer asked right after an ingest took 10-23 ms through the pool against ~1.3 ms
+    on a quiet process (benchmarks/results/hits-20261203g.md)."""
     found = remembered.from_memory(route, asked) if remembered is not None else None
     if found is not None:
         return _answer_response(found, True)

@@ -38,7 +38,8 @@ from clickhouse_connect.driver.client import Client
 
 from query_api.answers import Version
 from query_api.queries import experiment_state
-from query_api.statecache.state import ExperimentState, covers, merged, run_rows, unheld
+from query_api.statecache.collector import collector_paused
+from query_api.statecache.state import ExperimentState, RunRow, Summary, covers, merged, run_rows, unheld
 
 log = logging.getLogger("runstream.api")
 
@@ -308,15 +309,14 @@ class RunStates:
     def _load(self, client: Client, experiment_id: str, generation: int, positions: dict[int, int]
               ) -> ExperimentState | None:
         started = time.perf_counter()
-        states = experiment_state.states(client, [experiment_id], limit=self.max_runs + 1)
-        if len(states) > self.max_runs:
+        read = _read(client, experiment_id, limit=self.max_runs)
+        if read is None:
             return None
-        summaries = experiment_state.summaries(client, [experiment_id])
-        rows = run_rows(states, summaries)
+        rows, held = read
         self.stats.loads += 1
         self.stats.last_load_ms = (time.perf_counter() - started) * 1000
         log.debug("loaded the state of %s at %s in %.1f ms", experiment_id, positions, self.stats.last_load_ms)
-        return ExperimentState(generation, dict(positions), tuple(rows), unheld(rows, summaries))
+        return ExperimentState(generation, dict(positions), tuple(rows), held)
 
     def _refresh(self, client: Client, experiment_id: str, old: ExperimentState, generation: int,
                  positions: dict[int, int]) -> ExperimentState | None:
@@ -325,12 +325,10 @@ class RunStates:
         if len(changed) > max(self.refresh_fraction * len(old.rows), 1000):
             return self._load(client, experiment_id, generation, positions)
         if changed:
-            states = experiment_state.states(client, [experiment_id], changed)
-            summaries = experiment_state.summaries(client, [experiment_id], changed)
-            rows = run_rows(states, summaries)
+            rows, held = _read(client, experiment_id, changed) or ([], {})
             found = {row.run_id for row in rows}
             state = old.replaced(rows, [r for r in changed if r not in found], generation,
-                                 merged(old.positions, positions), unheld(rows, summaries))
+                                 merged(old.positions, positions), held)
         else:
             state = ExperimentState(generation, merged(old.positions, positions), old.rows, old.unheld)
             state.columns, state.shaped = old.columns, old.shaped  # the same rows: the same columns and records
@@ -355,6 +353,25 @@ class RunStates:
                 slot = self._slots.pop(experiment_id)
                 if slot.state is not None:
                     held -= len(slot.state.rows)
+
+
+def _read(client: Client, experiment_id: str, run_ids: list[str] | None = None, limit: int = 2**63 - 2
+          ) -> tuple[list[RunRow], dict[str, dict[str, Summary]]] | None:
+    """The experiment's run rows (only `run_ids` when given) and its unheld summaries; None over `limit` runs.
+    Read and shaped with Python's cyclic collector paused (query_api/statecache/collector.py), and the query
+    results are freed before the pause ends, so the collector's next pass walks only what is kept."""
+    with collector_paused():
+        return _read_rows(client, experiment_id, run_ids, limit)
+
+
+def _read_rows(client: Client, experiment_id: str, run_ids: list[str] | None, limit: int
+               ) -> tuple[list[RunRow], dict[str, dict[str, Summary]]] | None:
+    states = experiment_state.states(client, [experiment_id], run_ids, limit=limit + 1)
+    if len(states) > limit:
+        return None
+    summaries = experiment_state.summaries(client, [experiment_id], run_ids)
+    rows = run_rows(states, summaries)
+    return rows, unheld(rows, summaries)
 
 
 def _holds(state: ExperimentState, generation: int, positions: dict[int, int]) -> bool:

@@ -47,6 +47,24 @@ class MetricBuffer:
         if step > self._last_step.get(key, step - 1):
             self._last_step[key] = step
 
+    def add_points(self, points: list[tuple[str, float]], step: int | None, timestamp_ms: int) -> None:
+        """`add` for each (key, value) of one call, at `step` (None: each key's next step)."""
+        index, names, name_index, steps, values, last_step = (self._index, self._names, self._name_index,
+                                                              self._steps, self._values, self._last_step)
+        for key, value in points:
+            i = index.get(key)
+            if i is None:
+                i = index[key] = len(names)
+                names.append(key)
+            last = last_step.get(key)
+            at = (0 if last is None else last + 1) if step is None else step
+            name_index.append(i)
+            steps.append(at)
+            values.append(value)
+            if last is None or at > last:
+                last_step[key] = at
+        self._timestamps.extend([timestamp_ms] * len(points))
+
     def drain(self) -> MetricsLogged | None:
         """The pending points as one batch (None when empty); the buffer starts afresh."""
         if not self._values:

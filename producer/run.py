@@ -61,12 +61,14 @@ class ActiveRun:
         ts = _now_ms() if timestamp is None else v.check_timestamp_ms(timestamp)
         checked_step = None if step is None else v.check_step(step)
         with self._lock:
-            known.update(k for k, _ in points)
-            for key, value in points:
-                self._buffer.add(key, value, self._buffer.next_step(key) if checked_step is None else checked_step, ts)
+            if not known.issuperset(metrics):
+                known.update(metrics)
+            first = not len(self._buffer)
+            self._buffer.add_points(points, checked_step, ts)
             if len(self._buffer) >= self._batch_points:
                 self.flush_metrics()
-        self._on_pending(self)
+        if first:  # the run has points waiting since this call: the background flusher is told once per batch
+            self._on_pending(self)
 
     def log_metric_series(self, key: str, steps: Any, values: Any, timestamps: Any = None) -> None:
         """Log many points of one key at once (arrays or sequences of equal length; timestamps in ms default

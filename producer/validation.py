@@ -40,6 +40,8 @@ def check_key(kind: str, key: object) -> str:
 
 def check_metric_value(key: str, value: object) -> float:
     """A metric value as float; NaN and +-inf are legal, booleans and strings are not."""
+    if type(value) is float:  # the training loop's usual value: no ABC check (numbers.Real costs ~1 us a call)
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"metric {key!r} value must be a number, got {type(value).__name__} {value!r}")
     try:
@@ -49,6 +51,8 @@ def check_metric_value(key: str, value: object) -> float:
 
 
 def check_int64(what: str, value: object) -> int:
+    if type(value) is int and INT64_MIN <= value <= INT64_MAX:  # the usual step or timestamp: no ABC check
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{what} must be an integer, got {type(value).__name__} {value!r}")
     if not INT64_MIN <= int(value) <= INT64_MAX:

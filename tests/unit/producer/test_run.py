@@ -13,7 +13,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from producer import ActiveRun, Tracker, TrackerSettings
@@ -396,6 +398,42 @@ def test_the_background_flusher_sends_pending_points(publisher: RecordingPublish
         assert [b.values.tolist() for b in publisher.batches()] == [[1.0]]
     finally:
         tracker.close()
+
+
+def test_the_background_flusher_sends_points_logged_after_each_of_its_flushes(publisher: RecordingPublisher) -> None:
+    tracker = make_tracker(publisher, metrics_flush_interval_s=0.02)
+    try:
+        run = tracker.start_run("e")
+        for n in range(1, 4):  # a run is marked pending once per batch, and again after each flush
+            run.log_metrics({"loss": float(n), "acc": 0.5})
+            run.log_metric("loss", n + 0.5)
+            deadline = time.monotonic() + 5
+            while len(publisher.batches()) < n and time.monotonic() < deadline:
+                time.sleep(0.01)
+        assert [b.values.tolist() for b in publisher.batches()] == [[1.0, 0.5, 1.5], [2.0, 0.5, 2.5],
+                                                                    [3.0, 0.5, 3.5]]
+    finally:
+        tracker.close()
+
+
+def test_metric_values_of_any_real_type_are_sent_as_floats(tracker: Tracker, publisher: RecordingPublisher) -> None:
+    class Loss(float):
+        pass
+
+    run = tracker.start_run("e")
+    run.log_metrics({"int": 3, "np32": np.float32(0.5), "np64": np.float64(0.25), "sub": Loss(1.5),
+                     "third": Fraction(1, 4), "huge_int": 2**70}, step=np.int64(7))
+    with pytest.raises(ValueError, match="must be a number"):
+        run.log_metrics({"flag": True})
+    with pytest.raises(ValueError, match="too large"):
+        run.log_metric("overflow", 10**400)
+    with pytest.raises(ValueError, match="step must be an integer"):
+        run.log_metric("x", 1.0, step=True)
+    tracker.flush()
+    (batch,) = publisher.batches()
+    assert [(k, s, v) for k, s, _, v in batch.points()] == [
+        ("int", 7, 3.0), ("np32", 7, 0.5), ("np64", 7, 0.25), ("sub", 7, 1.5), ("third", 7, 0.25),
+        ("huge_int", 7, float(2**70))]
 
 
 def test_a_tag_after_points_publishes_the_points_first(tracker: Tracker, publisher: RecordingPublisher) -> None:

@@ -1,5 +1,8 @@
--- Metric points stored as arrays, one row per MetricsLogged event and key (a "chunk"): the projector inserts
--- ~100x fewer rows and ClickHouse merges ~100x fewer (benchmarks/results/chunks-20261204.md).
+-- Metric points stored as arrays, one row per MetricsLogged event and key (a "chunk"): the projector inserts and
+-- ClickHouse sorts and merges ~100-200x fewer rows (benchmarks/results/chunks-20261204.md). Readers keep reading
+-- `metrics`, now a view with the same columns (one row per point, through ARRAY JOIN); writers, positions and
+-- maintenance use the table `metric_chunks`. Existing points are copied into chunks per (experiment, run, key,
+-- partition, offset), their arrays in point-index order (FINAL: a point stored twice is copied once).
 CREATE TABLE IF NOT EXISTS metric_chunks (
     experiment_id String,
     run_id String,
@@ -14,4 +17,22 @@ CREATE TABLE IF NOT EXISTS metric_chunks (
 ) ENGINE = ReplacingMergeTree
 ORDER BY (experiment_id, key, run_id, first_step, kafka_partition, kafka_offset)
 SETTINGS non_replicated_deduplication_window = 1000, merge_selector_base = 10,
-         vertical_merge_algorithm_min_columns_to_activate = 1
+         vertical_merge_algorithm_min_columns_to_activate = 1;
+
+INSERT INTO metric_chunks (experiment_id, run_id, key, first_step, kafka_partition, kafka_offset, step, ts, value,
+                           point_index)
+SELECT experiment_id, run_id, key, tupleElement(points[1], 1), kafka_partition, kafka_offset,
+       arrayMap(p -> tupleElement(p, 1), points), arrayMap(p -> tupleElement(p, 2), points),
+       arrayMap(p -> tupleElement(p, 3), points), arrayMap(p -> tupleElement(p, 4), points)
+FROM (
+    SELECT experiment_id, run_id, key, kafka_partition, kafka_offset,
+           arraySort(p -> tupleElement(p, 4), groupArray((step, ts, value, point_index))) AS points
+    FROM metrics FINAL
+    GROUP BY experiment_id, run_id, key, kafka_partition, kafka_offset
+);
+
+DROP TABLE IF EXISTS metrics SYNC;
+
+CREATE VIEW IF NOT EXISTS metrics AS
+SELECT experiment_id, run_id, key, step, ts, value, kafka_partition, kafka_offset, point_index
+FROM metric_chunks ARRAY JOIN step, ts, value, point_index

@@ -29,8 +29,8 @@ def one(checkout: Path, runs: int) -> dict[str, Any]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = next(json.loads(line) for line in out.splitlines() if line.startswith('{"variant"'))
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return {"load": f"{result['load_before']:.1f}", "points_per_s": result["points_per_s"], "seconds": result["seconds"],
-            "process_cpu_s": round(cpu, 3)}
+    return {"load": f"{result['load_before']:.1f}", "points_per_s": result["points_per_s"],
+            "seconds": result["seconds"], "process_cpu_s": round(cpu, 3)}
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Per-run checksums of metric points, computed with numpy from a replay's blocks and with SQL from a stored table.
 
-Verify compares the live metric points (`metric_chunks`, whose arrays hold them) with the log replayed. Inserting the replayed points into ClickHouse only
+Verify compares the live metric points (`metric_chunks`, whose arrays hold them) with the log replayed. Inserting
+the replayed points into ClickHouse only
 to hash them there (a Null table whose view sums `cityHash64` per run) cost about as much CPU as storing them;
 hashing the block's numpy columns costs a fraction of it. Both sides use the same row hash, written once in numpy
 (`row_hashes`) and once as a SQL expression (`row_hash_sql`): 64-bit integer arithmetic that wraps alike in both

@@ -12,7 +12,8 @@ from consumers.writer import Tables
 
 # 0018 backfills from tables it derives from; 0022 rebuilds run_metric_summary from metrics and swaps it in;
 # 0027 copies metrics into metric_chunks
-FIRST_WORD = re.compile(r"^(CREATE|DROP|ALTER|INSERT INTO (run_state|run_metric_summary_0022|metric_chunks)|EXCHANGE TABLES)\b")
+FIRST_WORD = re.compile(
+    r"^(CREATE|DROP|ALTER|INSERT INTO (run_state|run_metric_summary_0022|metric_chunks)|EXCHANGE TABLES)\b")
 
 
 def test_migrations_are_numbered_in_order_starting_at_1() -> None:

@@ -65,7 +65,8 @@ def _blocks(rng: np.random.Generator) -> list[MetricBlock]:
 
 
 def _live(client: Client) -> dict[str, tuple[int, int]]:
-    return {str(r): (int(n), int(h)) for r, n, h, _ in client.query(pointsums.checksum_sql("metric_chunks", chunks=True)).result_rows}
+    sql = pointsums.checksum_sql("metric_chunks", chunks=True)
+    return {str(r): (int(n), int(h)) for r, n, h, _ in client.query(sql).result_rows}
 
 
 def test_the_numpy_checksums_of_blocks_equal_the_sql_checksums_of_their_rows_stored(client: Client) -> None:

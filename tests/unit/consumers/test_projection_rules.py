@@ -227,7 +227,8 @@ def test_a_batch_of_several_partitions_is_one_insert_per_table_and_each_partitio
     metrics = next(offsets for table, offsets in sink.inserted if table == "metric_chunks")
     assert metrics == [10, 11, 12], "partition 1 skipped what it held (offsets are per partition)"
     assert sink.by_sql == ["run_metric_summary"], "partition 1's summary was behind its metrics: SQL for it only"
-    assert {p: projector.positions[t][p] for t in ("metric_chunks", "events", "run_metric_summary") for p in (0, 1, 2)} \
+    tables = ("metric_chunks", "events", "run_metric_summary")
+    assert {p: projector.positions[t][p] for t in tables for p in (0, 1, 2)} \
         == {0: 12, 1: 12, 2: 12}
 
 

@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS metric_chunks (
     point_index Array(UInt32) CODEC(Delta, LZ4)
 ) ENGINE = ReplacingMergeTree
 ORDER BY (experiment_id, key, run_id, first_step, kafka_partition, kafka_offset)
-SETTINGS index_granularity = 64, non_replicated_deduplication_window = 1000, merge_selector_base = 10,
+SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 64, merge_selector_base = 10,
          vertical_merge_algorithm_min_columns_to_activate = 1;
 
 INSERT INTO metric_chunks (experiment_id, run_id, key, first_step, kafka_partition, kafka_offset, step, ts, value,

@@ -50,10 +50,10 @@ FROM {source} WHERE {where}
 GROUP BY experiment_id, key, run_id, kafka_partition"""
 
 
-SUMMARY = Derived("run_metric_summary", "metrics", f"""
+SUMMARY = Derived("run_metric_summary", "metric_chunks", f"""
 INSERT INTO $target (experiment_id, key, run_id, last_value, last_point, min_value, max_value, sum_value,
                                 value_count, point_count, last_step, last_ts, kafka_partition, kafka_offset)
-{summary_select(RANGE, "$source")}
+{summary_select(RANGE, "$source ARRAY JOIN step, ts, value, point_index")}
 """, summary_block)
 
 

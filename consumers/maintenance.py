@@ -37,6 +37,7 @@ from consumers import pointsums
 from consumers.clickhouse import open_client
 from consumers.derived import DERIVED, Derived
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Projection
+from consumers.projections.metrics import CHUNK_TABLE
 from consumers.replay import Replay, ReplayError
 from consumers.settings import ProjectorSettings
 from consumers.sink import ClickHouseSink
@@ -48,6 +49,7 @@ T = TypeVar("T")
 Kind = Literal["rebuild", "verify"]
 SUFFIX: dict[Kind, str] = {"rebuild": "__rebuild", "verify": "__verify"}
 VOLATILE_COLUMNS = frozenset({"projected_at"})  # when a row was written, not what it says
+ALIASES = {"metrics": CHUNK_TABLE}  # the view readers know, for the table behind it
 SUMS = "__sums"  # a streamed scratch table's per-run checksums (and `SUMS + "_mv"`, the view filling them)
 # Verify streams a table holding at least this many live rows: a streamed table costs three statements to create
 # and two to drop, a stored one a statement each plus reading it back, which pays only for large tables.
@@ -65,6 +67,7 @@ def select_tables(only: Sequence[str] | None, projections: Sequence[Projection] 
     known = [p.table for p in projections] + [d.table for d in derived]
     if not only:
         return Tables(tuple(projections), tuple(derived))
+    only = [ALIASES.get(name, name) for name in only]
     unknown = [name for name in only if name not in known]
     if unknown:
         raise ValueError(f"unknown table(s) {', '.join(map(repr, unknown))}: choose among {', '.join(known)}")
@@ -247,12 +250,12 @@ class MaintenanceJob:
                 parameters={"names": shadows + sums}).result_rows}  # (one statement, not a DROP for each name)
             if self.kind == "verify":
                 self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
-                self.summed = [t for t in self.streamed if t == "metrics" and pointsums.matches(columns[t])]
+                self.summed = [t for t in self.streamed if t == CHUNK_TABLE and pointsums.matches(columns[t])]
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
                             for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
             self._replay = Replay(self.settings, self.client, self.tables,  # a Null table does not sort
-                                  sort_metrics="metrics" not in self.streamed,
+                                  sort_metrics=CHUNK_TABLE not in self.streamed,
                                   point_sums=[self.tables.physical(t) for t in self.summed])
             self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
                                 + self._create_sql(table, columns)
@@ -393,7 +396,7 @@ class MaintenanceJob:
             shadow = self.tables.physical(table)
             if table in self.summed and self._replay is not None:
                 live_sums = {str(r): (int(n), int(h), float(t))
-                             for r, n, h, t in client.query(pointsums.checksum_sql(table)).result_rows}
+                             for r, n, h, t in client.query(pointsums.checksum_sql(table, chunks=True)).result_rows}
                 replayed = {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[shadow].runs.items()}
                 return compare(table, live_sums, replayed)
             live = checksum_sql(table, columns[table], final=table in derived)

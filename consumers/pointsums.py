@@ -1,6 +1,7 @@
 """Per-run checksums of metric points, computed with numpy from a replay's blocks and with SQL from a stored table.
 
-Verify compares the live `metrics` table with the log replayed. Inserting the replayed points into ClickHouse only
+Verify compares the live metric points (`metric_chunks`, whose arrays hold them) with the log replayed. Inserting
+the replayed points into ClickHouse only
 to hash them there (a Null table whose view sums `cityHash64` per run) cost about as much CPU as storing them;
 hashing the block's numpy columns costs a fraction of it. Both sides use the same row hash, written once in numpy
 (`row_hashes`) and once as a SQL expression (`row_hash_sql`): 64-bit integer arithmetic that wraps alike in both
@@ -17,12 +18,17 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from consumers.projections.metrics import COLUMNS, MetricBlock
+from consumers.projections.metrics import CHUNK_COLUMNS, COLUMNS, MetricBlock
 
 TYPES = {  # the metrics columns the row hash is written for; another shape is checksummed the generic way
     "experiment_id": "String", "run_id": "String", "key": "LowCardinality(String)", "step": "Int64",
     "ts": "DateTime64(3, 'UTC')", "value": "Float64", "kafka_partition": "UInt32", "kafka_offset": "UInt64",
     "point_index": "UInt32",
+}
+CHUNK_TYPES = {  # metric_chunks: the same points, one row per event and key, as arrays
+    "experiment_id": "String", "run_id": "String", "key": "LowCardinality(String)", "first_step": "Int64",
+    "kafka_partition": "UInt32", "kafka_offset": "UInt64", "step": "Array(Int64)",
+    "ts": "Array(DateTime64(3, 'UTC'))", "value": "Array(Float64)", "point_index": "Array(UInt32)",
 }
 _MIX = (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53)  # MurmurHash3's fmix64
 _FIRST = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93)  # experiment, key, step, ts
@@ -34,8 +40,10 @@ Checksums = dict[str, list[int]]
 
 
 def matches(columns: Iterable[tuple[str, str]]) -> bool:
-    """Whether a table's (name, type) columns are those the row hash is written for, in order."""
-    return list(columns) == [(c, TYPES[c]) for c in COLUMNS]
+    """Whether a table's (name, type) columns are those the row hash is written for (one row per point, or the
+    points as metric_chunks' arrays), in order."""
+    found = list(columns)
+    return found in ([(c, TYPES[c]) for c in COLUMNS], [(c, CHUNK_TYPES[c]) for c in CHUNK_COLUMNS])
 
 
 def _fmix(x: np.ndarray) -> np.ndarray:
@@ -88,11 +96,12 @@ def row_hash_sql() -> str:
     return f"bitXor({d}, bitShiftRight(_ph_d, 33))"
 
 
-def checksum_sql(table: str) -> str:
-    """Per run of a stored metrics table (named in code): rows and the wrapping sum of row hashes, in
-    `maintenance.checksum_sql`'s shape (no floating-point sums: total 0)."""
+def checksum_sql(table: str, *, chunks: bool = False) -> str:
+    """Per run of a stored metrics table (named in code; `chunks`: metric_chunks, its arrays joined): points and
+    the wrapping sum of their row hashes, in `maintenance.checksum_sql`'s shape (no floating-point sums: total 0)."""
+    joined = " ARRAY JOIN step, ts, value, point_index" if chunks else ""
     return (f"SELECT run_id AS run, count() AS rows, sum({row_hash_sql()}) AS hash, toFloat64(0) AS total "
-            f"FROM `{table}` GROUP BY run")
+            f"FROM `{table}`{joined} GROUP BY run")
 
 
 class StringHashes:

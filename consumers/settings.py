@@ -35,7 +35,7 @@ class ProjectorSettings(BaseSettings):
                                   "decoded. Off by default: it drains faster alone, but the consumed batches get "
                                   "smaller and end-to-end ingest was 5% slower on a quiet machine "
                                   "(benchmarks/results/ingest-drain-20261202.md)")
-    side_inserts: bool = Field(True, description="insert the metrics table through a second ClickHouse client "
+    side_inserts: bool = Field(True, description="insert the metric_chunks table through a second ClickHouse client "
                                "while the other tables of a group are inserted (off: one table after another)")
     stall_skip_after: int = Field(3, ge=1, description="read errors at one offset (a batch the consumer cannot "
                                   "decompress) before that batch is skipped into dead letters")

@@ -169,7 +169,10 @@ class ClickHouseSink:
         settings = {**INSERT_SETTINGS, **small, "insert_deduplication_token": token}
         arrow = block.to_arrow() if isinstance(block, SummaryBlock) else None
         if isinstance(block, MetricBlock):  # sorted here (the inserting thread) unless the summary did it first
-            arrow = block.to_arrow_in_key_order() if self.sort_metrics and block.sorted_insert else block.to_arrow()
+            if block.chunked:
+                arrow = block.to_chunk_arrow()
+            else:
+                arrow = block.to_arrow_in_key_order() if self.sort_metrics and block.sorted_insert else block.to_arrow()
         try:
             for attempt in self._retrying():
                 with attempt:

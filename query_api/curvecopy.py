@@ -49,7 +49,7 @@ class CurveCopy:
     # -- the projector's side ------------------------------------------------------------------------------
     def written(self, table: str, block: Any) -> None:
         """The writer's hook: a block was inserted into `table` (the metrics table's blocks name their series)."""
-        if table == "metrics":
+        if table == "metric_chunks":
             self.drop(block.series())
 
     def drop(self, series: Iterable[Series]) -> None:

@@ -20,6 +20,12 @@ COLUMNS = (
     "experiment_id", "run_id", "key", "step", "ts", "value", "kafka_partition", "kafka_offset",
     "point_index",
 )
+CHUNK_TABLE = "metric_chunks"
+CHUNK_COLUMNS = (
+    "experiment_id", "run_id", "key", "first_step", "kafka_partition", "kafka_offset", "step", "ts", "value",
+    "point_index",
+)
+"""metric_chunks: one row per event and key, its points as arrays in point-index order (migration 0027)."""
 _TS = pa.timestamp("ms", tz="UTC")  # DateTime64(3, 'UTC') takes the milliseconds as they are
 
 
@@ -84,6 +90,8 @@ class MetricBlock:
         self._ordered: KeyOrdered | None = None
         self._ordered_arrow: pa.Table | None = None
         self._building = threading.Lock()  # the summary (main thread) and the insert (a worker) read it at once
+        self.chunked = table.startswith(CHUNK_TABLE)
+        """Its points go to a table of chunks (`to_chunk_arrow`): one row per event and key."""
         self.sorted_insert = True
         """Its points are inserted in sorting-key order (`to_arrow_in_key_order`), so the summary reads the same
         sorted points; False where the table does not sort (verify's Null table): the summary groups them itself."""
@@ -138,7 +146,7 @@ class MetricBlock:
         """The points in the table's sorting-key order (sorted once: the insert and the summary both read them)."""
         with self._building:
             if self._ordered is None:
-                self._ordered = _key_ordered(self._point_columns())
+                self._ordered = _key_ordered(self._point_columns(), by_step=not self.chunked)
                 if self._arrow is None:
                     self._points = None  # rebuilt if asked again; the sorted copy is what is read from here on
             return self._ordered
@@ -154,6 +162,14 @@ class MetricBlock:
                     ordered.experiments, ordered.runs, ordered.keys, ordered.experiment, ordered.run, ordered.key,
                     ordered.step, ordered.ts, ordered.value, ordered.partition, ordered.offset, ordered.point_index,
                     counts=np.zeros(0, dtype=np.int64), part_partitions=[]))
+            return self._ordered_arrow
+
+    def to_chunk_arrow(self) -> pa.Table:
+        """One row per (event, key): the key-ordered points cut where the event changes, as Arrow list columns."""
+        ordered = self.key_ordered()
+        with self._building:
+            if self._ordered_arrow is None:
+                self._ordered_arrow = _chunks(ordered)
             return self._ordered_arrow
 
     def _build(self, points: PointColumns) -> pa.Table:
@@ -207,10 +223,36 @@ def _codes(values: list[str], counts: np.ndarray) -> tuple[list[str], np.ndarray
 SORTING_KEY = ("experiment_id", "key", "run_id", "step", "kafka_partition", "kafka_offset", "point_index")
 
 
-def _key_ordered(points: PointColumns) -> KeyOrdered:
+def _chunks(ordered: KeyOrdered) -> pa.Table:
+    """metric_chunks' rows from points grouped by series in event order (each event's points of a key are
+    contiguous there): a chunk starts with a series or where the event (partition, offset) changes."""
+    n = len(ordered.step)
+    p, o = ordered.partition, ordered.offset
+    cut = np.zeros(n, dtype=bool)
+    cut[ordered.starts] = True
+    if n > 1:
+        cut[1:] |= (o[1:] != o[:-1]) | (p[1:] != p[:-1])
+    first = np.flatnonzero(cut)
+    bounds = np.r_[first, n].astype(np.int32)
+    return pa.table({
+        "experiment_id": pa.DictionaryArray.from_arrays(ordered.experiment[first], ordered.experiments),
+        "run_id": pa.DictionaryArray.from_arrays(ordered.run[first], ordered.runs),
+        "key": pa.DictionaryArray.from_arrays(ordered.key[first], ordered.keys),
+        "first_step": ordered.step[first],
+        "kafka_partition": p[first],
+        "kafka_offset": o[first],
+        "step": pa.ListArray.from_arrays(bounds, ordered.step),
+        "ts": pa.ListArray.from_arrays(bounds, pa.array(ordered.ts).view(_TS)),
+        "value": pa.ListArray.from_arrays(bounds, ordered.value),
+        "point_index": pa.ListArray.from_arrays(bounds, ordered.point_index),
+    })
+
+
+def _key_ordered(points: PointColumns, *, by_step: bool = True) -> KeyOrdered:
     """The points sorted by `SORTING_KEY` (strings by their code points, which order as ClickHouse's UTF-8
     bytes): a stable sort of the (experiment, key, run) group keeps each group's rows in event order, which is
-    already (step, partition, offset, point index) order in the usual batch; otherwise a full lexsort."""
+    already (step, partition, offset, point index) order in the usual batch; otherwise a full lexsort. Without
+    `by_step` (chunks) the rows stay in event order within their group whatever their steps."""
     ranked = [_ranked(values) for values in (points.experiments, points.keys, points.runs)]
     (experiments, e_rank), (keys, k_rank), (runs, r_rank) = ranked
     experiment, key, run = e_rank[points.experiment], k_rank[points.key], r_rank[points.run]
@@ -220,7 +262,7 @@ def _key_ordered(points: PointColumns) -> KeyOrdered:
     order = np.argsort(group, kind="stable")
     g, s, p, o, i = group[order], points.step[order], points.partition[order], points.offset[order], \
         points.point_index[order]
-    if len(g) > 1:
+    if by_step and len(g) > 1:
         ahead = (s[1:] > s[:-1]) | ((s[1:] == s[:-1]) & ((p[1:] > p[:-1]) | ((p[1:] == p[:-1]) & (
             (o[1:] > o[:-1]) | ((o[1:] == o[:-1]) & (i[1:] >= i[:-1]))))))
         if not np.all(ahead | (g[1:] != g[:-1])):
@@ -244,4 +286,4 @@ def project(logged: LoggedEvent, block: MetricBlock) -> None:
     block.add(logged)
 
 
-PROJECTION = Projection("metrics", COLUMNS, project, MetricBlock, payloads=(MetricsLogged,))  # type: ignore[arg-type]
+PROJECTION = Projection(CHUNK_TABLE, COLUMNS, project, MetricBlock, payloads=(MetricsLogged,))  # type: ignore[arg-type]

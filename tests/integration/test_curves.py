@@ -16,7 +16,8 @@ from query_api.queries import curves
 
 pytestmark = pytest.mark.integration
 
-COLUMNS = ["experiment_id", "run_id", "key", "step", "ts", "value", "kafka_partition", "kafka_offset", "point_index"]
+CHUNK_COLUMNS = ["experiment_id", "run_id", "key", "first_step", "kafka_partition", "kafka_offset", "step", "ts",
+                 "value", "point_index"]
 RUN = "a" * 32
 
 
@@ -25,17 +26,22 @@ def client(clickhouse_dsn: str) -> Iterator[Client]:
     database = f"it_curves_{uuid.uuid4().hex[:8]}"
     client = connect(clickhouse_dsn, database)
     migrate(client)
-    client.command("SYSTEM STOP MERGES metrics")  # every insert stays a part of its own
+    client.command("SYSTEM STOP MERGES metric_chunks")  # every insert stays a part of its own
     yield client
     client.command(f"DROP DATABASE `{database}` SYNC")
     client.close()
 
 
 def _insert(client: Client, key: str, points: list[tuple[int, int, float, int, int]]) -> None:
-    """points: (step, ts in ms, value, kafka_offset, point_index), one part per call."""
-    rows = [["e", RUN, key, step, datetime.fromtimestamp(ts / 1000, UTC), value, 0, offset, index]
-            for step, ts, value, offset, index in points]
-    client.insert("metrics", rows, column_names=COLUMNS, settings={"async_insert": 0})
+    """points: (step, ts in ms, value, kafka_offset, point_index), one part per call: a chunk of metric_chunks
+    (the table behind the view `metrics`) per offset, its points in point-index order."""
+    rows = []
+    for offset in sorted({p[3] for p in points}):
+        mine = sorted((p for p in points if p[3] == offset), key=lambda p: p[4])
+        rows.append(["e", RUN, key, mine[0][0], 0, offset, [p[0] for p in mine],
+                     [datetime.fromtimestamp(p[1] / 1000, UTC) for p in mine], [p[2] for p in mine],
+                     [p[4] for p in mine]])
+    client.insert("metric_chunks", rows, column_names=CHUNK_COLUMNS, settings={"async_insert": 0})
 
 
 def _ordered(client: Client, key: str, step_min: int | None = None, step_max: int | None = None

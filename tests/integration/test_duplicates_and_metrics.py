@@ -48,7 +48,7 @@ def test_duplicates_count_once_and_gaps_are_visible(stack: Stack) -> None:
     assert metrics["runstream_projected_points_total"] == 100
     assert metrics["runstream_log_events_total"] == 5 and metrics["runstream_dead_letters_total"] == 0
     assert sum(v for k, v in metrics.items() if k.startswith("runstream_projector_lag{")) == 0
-    assert any(k.startswith('runstream_projector_insert_seconds_bucket{le="0.005",table="metrics"')
+    assert any(k.startswith('runstream_projector_insert_seconds_bucket{le="0.005",table="metric_chunks"')
                for k in metrics)
     assert metrics["runstream_projector_up"] == 1
 

@@ -1,5 +1,5 @@
-"""Migrations 0023 and 0024: merges of metrics wait for more parts, run vertically, and keep every row as the
-horizontal merge does."""
+"""Migrations 0023 and 0024, carried into metric_chunks by 0027: merges of the metric points wait for more parts,
+run vertically, and keep every row as the horizontal merge does."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from consumers.migrate import migrate
 
 pytestmark = pytest.mark.integration
 
-ROWS = 300_000  # above vertical_merge_algorithm_min_rows_to_activate (131,072): a merge this size goes vertical
-INSERT = ("INSERT INTO {table} SELECT 'exp', lower(hex(MD5(toString(intDiv(number, 3000))))), "
-          "concat('m', toString(number % 3)), intDiv(number, 3) % 1000, toDateTime64(1.7e9 + number / 1000, 3, 'UTC'), "
-          "sin(number), {part}, number, 0 FROM numbers({first}, {rows})")
-CHECKSUM = ("SELECT count(), sum(cityHash64(experiment_id, run_id, key, step, ts, value, kafka_partition, "
-            "kafka_offset, point_index)) FROM {table}")
+ROWS = 150_000  # above vertical_merge_algorithm_min_rows_to_activate (131,072): a merge this size goes vertical
+INSERT = ("INSERT INTO {table} SELECT 'exp', lower(hex(MD5(toString(intDiv(number, 300))))), "
+          "concat('m', toString(number % 3)), intDiv(number, 3) % 100 * 10, {part}, number, "
+          "arrayMap(i -> intDiv(number, 3) % 100 * 10 + i, range(10)), "
+          "arrayMap(i -> toDateTime64(1.7e9 + (number * 10 + i) / 1000, 3, 'UTC'), range(10)), "
+          "arrayMap(i -> sin(number * 10 + i), range(10)), arrayMap(i -> toUInt32(i), range(10)) "
+          "FROM numbers({first}, {rows})")
+CHECKSUM = ("SELECT count(), sum(cityHash64(experiment_id, run_id, key, first_step, kafka_partition, kafka_offset, "
+            "step, ts, value, point_index)) FROM {table}")
 
 
 @pytest.fixture
@@ -46,24 +49,24 @@ def _merged(client: Client, table: str) -> tuple[int, int]:
 
 
 def test_metrics_merge_vertically_with_the_rows_a_horizontal_merge_keeps(client: Client) -> None:
-    client.command("CREATE TABLE horizontal AS metrics")
+    client.command("CREATE TABLE horizontal AS metric_chunks")
     client.command("ALTER TABLE horizontal MODIFY SETTING vertical_merge_algorithm_min_columns_to_activate = 11")
-    assert _merged(client, "metrics") == _merged(client, "horizontal")
+    assert _merged(client, "metric_chunks") == _merged(client, "horizontal")
     # chdb keeps no system.part_log to name the algorithm a merge used: the setting is read from the table, and
-    # a rebuild's shadow table (CREATE TABLE ... AS metrics) carries it into the table it swaps in
-    client.command("CREATE TABLE metrics__rebuild AS metrics")
+    # a rebuild's shadow table (CREATE TABLE ... AS metric_chunks) carries it into the table it swaps in
+    client.command("CREATE TABLE metric_chunks__rebuild AS metric_chunks")
     engines = dict(client.query("SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() "
-                                "AND name IN ('metrics', 'metrics__rebuild', 'horizontal')").result_rows)
-    assert "vertical_merge_algorithm_min_columns_to_activate = 1" in engines["metrics"]
-    assert "vertical_merge_algorithm_min_columns_to_activate = 1" in engines["metrics__rebuild"]
+                                "AND name IN ('metric_chunks', 'metric_chunks__rebuild', 'horizontal')").result_rows)
+    assert "vertical_merge_algorithm_min_columns_to_activate = 1" in engines["metric_chunks"]
+    assert "vertical_merge_algorithm_min_columns_to_activate = 1" in engines["metric_chunks__rebuild"]
     assert "vertical_merge_algorithm_min_columns_to_activate = 11" in engines["horizontal"]
 
 
 def test_metrics_waits_for_more_parts_before_merging(client: Client) -> None:
-    """Migration 0023: the merge selector's base is 10 on metrics (each point rewritten fewer times while a sweep
-    is ingested), and a rebuild's shadow table carries it."""
-    client.command("CREATE TABLE metrics__rebuild AS metrics")
+    """Migrations 0023 and 0027: the merge selector's base is 10 on metric_chunks (each point rewritten fewer times
+    while a sweep is ingested), and a rebuild's shadow table carries it."""
+    client.command("CREATE TABLE metric_chunks__rebuild AS metric_chunks")
     engines = dict(client.query("SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() "
-                                "AND name IN ('metrics', 'metrics__rebuild')").result_rows)
-    assert "merge_selector_base = 10" in engines["metrics"]
-    assert "merge_selector_base = 10" in engines["metrics__rebuild"]
+                                "AND name IN ('metric_chunks', 'metric_chunks__rebuild')").result_rows)
+    assert "merge_selector_base = 10" in engines["metric_chunks"]
+    assert "merge_selector_base = 10" in engines["metric_chunks__rebuild"]

@@ -94,7 +94,7 @@ class _CrashOnEvents(ClickHouseSink):
     def insert(self, block: Block, *, token: str) -> None:
         if block.table == "events" and self.wrote_metrics:
             raise RuntimeError("simulated crash before the position is written")
-        self.wrote_metrics |= block.table == "metrics"
+        self.wrote_metrics |= block.table == "metric_chunks"
         super().insert(block, token=token)
 
 
@@ -112,7 +112,7 @@ class _AckLost:
         return self._lose_first_metrics_ack(table, self._client.insert_arrow(table, *args, **kwargs))
 
     def _lose_first_metrics_ack(self, table: str, result: Any) -> Any:
-        if table == "metrics" and not self.failed:
+        if table == "metric_chunks" and not self.failed:
             self.failed = True
             raise OperationalError("connection reset after the insert was written")
         return result

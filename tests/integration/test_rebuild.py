@@ -32,7 +32,8 @@ from tests.integration.conftest import Stack, stack_settings, wait_for
 pytestmark = pytest.mark.integration
 
 TABLES = ["experiments", "experiment_changes", "experiment_tags",
-          "runs", "params", "tags", "run_state", "artifacts", "inputs", "run_model_inputs", "metrics", "logged_models",
+          "runs", "params", "tags", "run_state", "artifacts", "inputs", "run_model_inputs", "metric_chunks",
+          "logged_models",
           "logged_model_kv", "logged_model_metrics", "run_outputs", "logged_model_artifacts", "registry_changes",
           "alert_rules", "alert_firings", "alert_deliveries", "gateway_changes", "events", "run_metric_summary",
           "event_offsets"]
@@ -150,18 +151,18 @@ def test_verify_names_the_run_whose_rows_were_damaged(stack: Stack) -> None:
     client = _client(stack)
     client.command("ALTER TABLE params UPDATE value = 'tampered' WHERE run_id = {r:String} AND key = 'lr' "
                    "SETTINGS mutations_sync = 1", parameters={"r": ids[0]})
-    client.command("ALTER TABLE metrics DELETE WHERE run_id = {r:String} AND step = 3 AND key = 'loss' "
-                   "SETTINGS mutations_sync = 1", parameters={"r": ids[2]})
+    client.command("ALTER TABLE metric_chunks DELETE WHERE run_id = {r:String} AND has(step, 3) AND key = 'loss' "
+                   "SETTINGS mutations_sync = 1", parameters={"r": ids[2]})  # the chunk (a row) holding it
     status = _job(stack, "verify")
     assert status["state"] == "done"
     found = {(d["table"], d["run_id"]): d for d in status["differences"]}
-    assert set(found) == {("params", ids[0]), ("metrics", ids[2])}, status["differences"]
+    assert set(found) == {("params", ids[0]), ("metric_chunks", ids[2])}, status["differences"]
     assert found[("params", ids[0])]["what"] == "same row count, different contents"
-    assert found[("metrics", ids[2])]["live_rows"] + 1 == found[("metrics", ids[2])]["replayed_rows"]
+    assert found[("metric_chunks", ids[2])]["live_rows"] + 1 == found[("metric_chunks", ids[2])]["replayed_rows"]
 
-    # A rebuild of the damaged tables repairs them; verify agrees afterwards.
+    # A rebuild of the damaged tables repairs them (`metrics` names the table behind the view); verify agrees.
     status = _job(stack, "rebuild", only=["params", "metrics"])
-    assert status["state"] == "done" and set(status["tables"]) == {"params", "metrics", "run_metric_summary"}
+    assert status["state"] == "done" and set(status["tables"]) == {"params", "metric_chunks", "run_metric_summary"}
     assert _job(stack, "verify")["differences"] == []
 
 
@@ -265,10 +266,11 @@ def test_a_projector_it_cannot_pause_makes_it_refuse(stack: Stack) -> None:
 def test_leftovers_of_an_interrupted_rebuild_are_replaced(stack: Stack) -> None:
     _sweep(stack, runs=1, steps=5)
     client = _client(stack)
-    client.command("CREATE TABLE IF NOT EXISTS metrics__rebuild AS metrics")
-    client.command("INSERT INTO metrics__rebuild SELECT * FROM metrics LIMIT 3")  # half-done work of a crash
-    status = _job(stack, "rebuild", only=["metrics"])
-    assert status["state"] == "done" and status["counts_after"]["metrics"] == status["counts_before"]["metrics"]
+    client.command("CREATE TABLE IF NOT EXISTS metric_chunks__rebuild AS metric_chunks")
+    client.command("INSERT INTO metric_chunks__rebuild SELECT * FROM metric_chunks LIMIT 3")  # a crash's half-done work
+    status = _job(stack, "rebuild", only=["metric_chunks"])
+    assert status["state"] == "done"
+    assert status["counts_after"]["metric_chunks"] == status["counts_before"]["metric_chunks"]
     assert _job(stack, "verify")["differences"] == []
 
 
@@ -346,32 +348,38 @@ def test_verify_streaming_every_table_finds_swapped_doubled_and_missing_rows(sta
         job = MaintenanceJob("verify", store, client, live=projector, stream_rows=0)
         status = job.run()
         assert status.state == "done", status.error
-        assert "metrics" in job.streamed and "params" in job.streamed and "events" not in job.streamed
+        assert "metric_chunks" in job.streamed and "params" in job.streamed and "events" not in job.streamed
         assert client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
                             "AND name LIKE '%\\_\\_verify%'").result_rows[0][0] == 0  # views and sums dropped
         return [Difference(d["table"], d["run_id"], d["live_rows"], d["replayed_rows"])  # type: ignore[arg-type]
                 for d in status.differences]
 
     assert verify() == []
-    client.command("ALTER TABLE metrics UPDATE value = if(step = 1, 1.0 / 3, 1.0 / 2) WHERE run_id = {r:String} "
-                   "AND key = 'loss' AND step IN (1, 2) SETTINGS mutations_sync = 1", parameters={"r": ids[0]})
-    client.command("ALTER TABLE metrics DELETE WHERE run_id = {r:String} AND step = 3 AND key = 'loss' "
-                   "SETTINGS mutations_sync = 1", parameters={"r": ids[2]})
+    client.command("ALTER TABLE metric_chunks UPDATE value = arrayMap((v, s) -> multiIf(s = 1, 1.0 / 3, "
+                   "s = 2, 1.0 / 2, v), value, step) WHERE run_id = {r:String} AND key = 'loss' "
+                   "AND hasAny(step, [1, 2]) SETTINGS mutations_sync = 1", parameters={"r": ids[0]})
+    client.command("ALTER TABLE metric_chunks UPDATE step = arrayFilter(s -> s != 3, step), "
+                   "ts = arrayFilter((t, s) -> s != 3, ts, step), value = arrayFilter((v, s) -> s != 3, value, step), "
+                   "point_index = arrayFilter((i, s) -> s != 3, point_index, step) WHERE run_id = {r:String} "
+                   "AND has(step, 3) AND key = 'loss' SETTINGS mutations_sync = 1", parameters={"r": ids[2]})
     client.command("ALTER TABLE params UPDATE value = 'tampered' WHERE run_id = {r:String} AND key = 'lr' "
                    "SETTINGS mutations_sync = 1", parameters={"r": ids[0]})
-    # metrics is a ReplacingMergeTree: a merge would fold the doubled row into one (a loaded machine merged it
-    # before verify read it), so merges wait until verify has seen it; mutations ran before, as they need merges
-    client.command("SYSTEM STOP MERGES metrics")
+    # metric_chunks is a ReplacingMergeTree: a merge would fold the doubled row into one (a loaded machine merged
+    # it before verify read it), so merges wait until verify has seen it; mutations ran before, as they need merges
+    client.command("SYSTEM STOP MERGES metric_chunks")
     try:
-        client.command("INSERT INTO metrics SELECT * FROM metrics WHERE run_id = {r:String} AND key = 'acc' "
-                       "AND step = 4", parameters={"r": ids[1]}, settings={"insert_deduplicate": 0})
+        client.command("INSERT INTO metric_chunks SELECT experiment_id, run_id, key, 4, kafka_partition, kafka_offset, "
+                       "arrayFilter(s -> s = 4, step), arrayFilter((t, s) -> s = 4, ts, step), "
+                       "arrayFilter((v, s) -> s = 4, value, step), arrayFilter((i, s) -> s = 4, point_index, step) "
+                       "FROM metric_chunks WHERE run_id = {r:String} AND key = 'acc' AND has(step, 4)",
+                       parameters={"r": ids[1]}, settings={"insert_deduplicate": 0})  # a chunk of that point alone
         found = verify()
     finally:
-        client.command("SYSTEM START MERGES metrics")
-    assert len(found) == 4 and set(found) == {
-        Difference("metrics", ids[0], 40, 40),  # loss at steps 1 and 2 swapped (1/(step+1) before)
-        Difference("metrics", ids[1], 41, 40),  # acc at step 4 doubled
-        Difference("metrics", ids[2], 39, 40),  # loss at step 3 missing
+        client.command("SYSTEM START MERGES metric_chunks")
+    assert len(found) == 4 and set(found) == {  # verify sums metric_chunks' points (pointsums): counts are points
+        Difference("metric_chunks", ids[0], 40, 40),  # loss at steps 1 and 2 swapped (1/(step+1) before)
+        Difference("metric_chunks", ids[1], 41, 40),  # acc at step 4 doubled
+        Difference("metric_chunks", ids[2], 39, 40),  # loss at step 3 missing
         Difference("params", ids[0], 2, 2),
     }
 

@@ -12,13 +12,14 @@ from consumers.maintenance import Difference, checksum_sql, compare, select_tabl
 def test_every_table_by_default_and_derived_tables_follow_their_source() -> None:
     assert select_tables(None).names == [
         "experiments", "experiment_changes", "experiment_tags",
-        "runs", "params", "tags", "run_state", "artifacts", "inputs", "run_model_inputs", "metrics", "logged_models",
+        "runs", "params", "tags", "run_state", "artifacts", "inputs", "run_model_inputs", "metric_chunks",
+        "logged_models",
         "logged_model_kv",
         "logged_model_metrics", "run_outputs", "logged_model_artifacts", "registry_changes", "alert_rules",
         "alert_firings", "alert_deliveries", "gateway_changes", "events", "run_metric_summary",
         "event_offsets",
     ]
-    assert select_tables(["metrics"]).names == ["metrics", "run_metric_summary"]
+    assert select_tables(["metrics"]).names == ["metric_chunks", "run_metric_summary"]  # the view names its table
     assert select_tables(["run_metric_summary"]).names == ["run_metric_summary"]
     assert select_tables(["tags", "events"]).names == ["tags", "events", "event_offsets"]
 
@@ -34,9 +35,9 @@ def test_shadow_tables_are_suffixed_and_a_derived_table_alone_reads_the_live_sou
     base = select_tables(["run_metric_summary"])
     tables = Tables(base.projections, base.derived, "__rebuild")
     assert tables.physical("run_metric_summary") == "run_metric_summary__rebuild"
-    assert tables.physical("metrics") == "metrics"
-    sql = base.derived[0].sql(tables.physical("run_metric_summary"), tables.physical("metrics"))
-    assert "INSERT INTO run_metric_summary__rebuild" in sql and "FROM metrics WHERE" in sql
+    assert tables.physical("metric_chunks") == "metric_chunks"
+    sql = base.derived[0].sql(tables.physical("run_metric_summary"), tables.physical("metric_chunks"))
+    assert "INSERT INTO run_metric_summary__rebuild" in sql and "FROM metric_chunks ARRAY JOIN" in sql
 
 
 def test_checksum_hashes_rows_without_volatile_columns() -> None:
@@ -77,8 +78,8 @@ def test_verify_streams_large_tables_read_without_final_but_events() -> None:
 
     base = select_tables(None)
     tables = Tables(base.projections, base.derived, "__verify")
-    counts = dict.fromkeys(tables.names, 5) | {"metrics": 200_000, "events": 300_000, "run_state": 400_000}
-    assert streamed_tables(tables, counts) == ["metrics"]  # events is read back, run_state is read FINAL
+    counts = dict.fromkeys(tables.names, 5) | {"metric_chunks": 200_000, "events": 300_000, "run_state": 400_000}
+    assert streamed_tables(tables, counts) == ["metric_chunks"]  # events is read back, run_state is read FINAL
     assert streamed_tables(tables, counts, min_rows=5) == [
         t for t in tables.names if t not in {"events", "run_state", "run_metric_summary", "event_offsets"}]
     assert streamed_tables(tables, {}) == []
@@ -91,8 +92,9 @@ def test_a_source_whose_derived_table_reads_it_back_is_stored() -> None:
 
     base = select_tables(["metrics"])
     by_sql = Derived(SUMMARY.table, SUMMARY.source, SUMMARY.template)  # no from_block: its SQL reads metrics
-    assert streamed_tables(Tables(base.projections, base.derived, "__verify"), {"metrics": 10**6}) == ["metrics"]
-    assert streamed_tables(Tables(base.projections, (by_sql,), "__verify"), {"metrics": 10**6}) == []
+    assert streamed_tables(Tables(base.projections, base.derived, "__verify"), {"metric_chunks": 10**6}) \
+        == ["metric_chunks"]
+    assert streamed_tables(Tables(base.projections, (by_sql,), "__verify"), {"metric_chunks": 10**6}) == []
 
 
 def test_a_streamed_table_sums_each_inserted_block_as_checksum_sql_would() -> None:

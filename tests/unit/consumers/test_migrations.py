@@ -10,8 +10,10 @@ from typing import Any
 from consumers.migrate import _statements, migrate, migrations, required_settings
 from consumers.writer import Tables
 
-# 0018 backfills from tables it derives from; 0022 rebuilds run_metric_summary from metrics and swaps it in
-FIRST_WORD = re.compile(r"^(CREATE|DROP|ALTER|INSERT INTO (run_state|run_metric_summary_0022)|EXCHANGE TABLES)\b")
+# 0018 backfills from tables it derives from; 0022 rebuilds run_metric_summary from metrics and swaps it in;
+# 0027 copies metrics into metric_chunks
+FIRST_WORD = re.compile(
+    r"^(CREATE|DROP|ALTER|INSERT INTO (run_state|run_metric_summary_0022|metric_chunks)|EXCHANGE TABLES)\b")
 
 
 def test_migrations_are_numbered_in_order_starting_at_1() -> None:
@@ -87,7 +89,9 @@ def test_0026_turns_auto_statistics_off_on_every_table_the_projector_writes() ->
     altered = {m.group(1) for s in statements
                if (m := re.fullmatch(r"ALTER TABLE (\w+) MODIFY SETTING auto_statistics_types = ''", s))}
     assert len(altered) == len(statements)
-    assert altered == set(Tables().names)
+    # metrics was a table then; metric_chunks (0027) keeps the server's default statistics: a migration of its own
+    # with the requires line would be needed (not in 0027, which a server without the setting must still apply)
+    assert altered == set(Tables().names) - {"metric_chunks"} | {"metrics"}
 
 
 class FakeClient:

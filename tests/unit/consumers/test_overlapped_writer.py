@@ -28,7 +28,7 @@ class GatedSink(RecordingSink):
         self.asked_while_in_flight: list[bool] = []
 
     def insert(self, block: Block, *, token: str) -> None:
-        if block.table == "metrics":
+        if block.table == "metric_chunks":
             self.in_flight.set()
             assert self.gate.wait(10)
             self.in_flight.clear()
@@ -81,8 +81,8 @@ def test_the_next_batch_is_decoded_while_one_is_inserted_and_tables_get_their_bl
     overlapped.drain()
     assert [r.points for r in results] == [3, 2]
     tables = [table for table, _ in sink.inserted]
-    assert tables == ["metrics", "run_metric_summary", "events", "event_offsets"] * 3
-    for table in ("metrics", "events"):
+    assert tables == ["metric_chunks", "run_metric_summary", "events", "event_offsets"] * 3
+    for table in ("metric_chunks", "events"):
         assert [o for t, offsets in sink.inserted if t == table for o in offsets] == [0, 1, 2, 3, 4]
     assert overlapped.writer.positions["events"][0] == 4
     overlapped.close()
@@ -112,7 +112,7 @@ def test_a_failed_insert_is_raised_by_the_next_call_and_nothing_after_it_is_writ
         overlapped.submit(batch(2, 2), done.append)  # type: ignore[arg-type]
     overlapped.close()
     assert done == []
-    assert [table for table, _ in sink.inserted] == ["metrics"], "neither its events rows nor the next batch"
+    assert [table for table, _ in sink.inserted] == ["metric_chunks"], "neither its events rows nor the next batch"
 
 
 def test_metrics_go_through_the_side_sink_beside_the_other_tables_and_the_events_table_waits_for_both() -> None:
@@ -133,14 +133,14 @@ def test_metrics_go_through_the_side_sink_beside_the_other_tables_and_the_events
     assert "events" not in [t for t, _ in main.inserted]
     side.gate.set()
     applied.join(10)
-    assert [t for t, _ in side.inserted] == ["metrics", "run_metric_summary"]
+    assert [t for t, _ in side.inserted] == ["metric_chunks", "run_metric_summary"]
     assert [t for t, _ in main.inserted][-2:] == ["events", "event_offsets"]
-    assert "metrics" not in [t for t, _ in main.inserted]
-    assert writer.positions["metrics"][0] == writer.positions["events"][0] == 2
+    assert "metric_chunks" not in [t for t, _ in main.inserted]
+    assert writer.positions["metric_chunks"][0] == writer.positions["events"][0] == 2
 
 
 def test_a_failed_side_insert_keeps_the_events_table_unwritten() -> None:
-    main, side = GatedSink(), GatedSink(fail="metrics")
+    main, side = GatedSink(), GatedSink(fail="metric_chunks")
     main.gate.set()
     side.gate.set()
     writer = BatchWriter(main, side=side)  # type: ignore[arg-type]
@@ -159,7 +159,7 @@ def test_closing_the_side_ends_its_thread_and_later_metrics_go_through_the_main_
     writer = BatchWriter(main, side=side)  # type: ignore[arg-type]
     writer.load_positions([0])
     writer.write_all(batch(0, 2))  # type: ignore[arg-type]
-    assert [t for t, _ in side.inserted][:1] == ["metrics"]
+    assert [t for t, _ in side.inserted][:1] == ["metric_chunks"]
     threads = [t for t in threading.enumerate() if t.name.startswith("runstream-side-inserts") and t not in before]
     assert threads, "the side inserts ran on a thread of their own"
     writer.close_side()
@@ -167,5 +167,5 @@ def test_closing_the_side_ends_its_thread_and_later_metrics_go_through_the_main_
         thread.join(10)
         assert not thread.is_alive()
     writer.write_all(batch(2, 2))  # type: ignore[arg-type]
-    assert "metrics" in [t for t, _ in main.inserted]
-    assert writer.positions["metrics"][0] == writer.positions["events"][0] == 3
+    assert "metric_chunks" in [t for t, _ in main.inserted]
+    assert writer.positions["metric_chunks"][0] == writer.positions["events"][0] == 3

@@ -53,7 +53,7 @@ def _blocks(rng: np.random.Generator) -> list[MetricBlock]:
     blocks = []
     offset = 0
     for _ in range(3):
-        block = MetricBlock("metrics")
+        block = MetricBlock("metric_chunks")
         for _ in range(5):
             run = runs[int(rng.integers(0, len(runs)))]
             block.add(_event(run, "exp-ünï" if run == runs[0] else "7", _batch(rng, int(rng.integers(1, 300)),
@@ -65,45 +65,47 @@ def _blocks(rng: np.random.Generator) -> list[MetricBlock]:
 
 
 def _live(client: Client) -> dict[str, tuple[int, int]]:
-    return {str(r): (int(n), int(h)) for r, n, h, _ in client.query(pointsums.checksum_sql("metrics")).result_rows}
+    sql = pointsums.checksum_sql("metric_chunks", chunks=True)
+    return {str(r): (int(n), int(h)) for r, n, h, _ in client.query(sql).result_rows}
 
 
 def test_the_numpy_checksums_of_blocks_equal_the_sql_checksums_of_their_rows_stored(client: Client) -> None:
-    client.command("TRUNCATE TABLE metrics")
+    client.command("TRUNCATE TABLE metric_chunks")
     blocks = _blocks(np.random.default_rng(3))
     sums = pointsums.PointSums(pointsums.city_hashes(client))
     for block in blocks:
-        client.insert_arrow("metrics", block.to_arrow())
+        client.insert_arrow("metric_chunks", block.to_chunk_arrow())
         sums.add(block)
     assert {run: (n, h) for run, (n, h) in sums.runs.items()} == _live(client)
     assert sum(n for n, _ in sums.runs.values()) == sum(len(b) for b in blocks)
 
 
 def test_a_changed_doubled_or_missing_row_changes_its_runs_checksum(client: Client) -> None:
-    client.command("TRUNCATE TABLE metrics")
+    client.command("TRUNCATE TABLE metric_chunks")
     blocks = _blocks(np.random.default_rng(5))
     sums = pointsums.PointSums(pointsums.city_hashes(client))
     for block in blocks:
-        client.insert_arrow("metrics", block.to_arrow())
+        client.insert_arrow("metric_chunks", block.to_chunk_arrow())
         sums.add(block)
     expected = {run: (n, h) for run, (n, h) in sums.runs.items()}
     run = next(iter(expected))
-    client.command("ALTER TABLE metrics UPDATE value = value + 1 WHERE run_id = {r:String} AND point_index = 5 "
-                   "SETTINGS mutations_sync = 1", parameters={"r": run})
+    client.command("ALTER TABLE metric_chunks UPDATE value = arrayMap((v, i) -> if(i = 5, v + 1, v), value, "
+                   "point_index) WHERE run_id = {r:String} AND has(point_index, 5) SETTINGS mutations_sync = 1",
+                   parameters={"r": run})
     changed = _live(client)
     assert changed[run][0] == expected[run][0] and changed[run][1] != expected[run][1]
     assert {r: v for r, v in changed.items() if r != run} == {r: v for r, v in expected.items() if r != run}
-    client.command("SYSTEM STOP MERGES metrics")  # a ReplacingMergeTree merge would fold the doubled rows
+    client.command("SYSTEM STOP MERGES metric_chunks")  # a ReplacingMergeTree merge would fold the doubled rows
     try:
-        client.command("INSERT INTO metrics SELECT * FROM metrics WHERE kafka_offset = 0",
+        client.command("INSERT INTO metric_chunks SELECT * FROM metric_chunks WHERE kafka_offset = 0",
                        settings={"insert_deduplicate": 0})  # the first event's points twice
         doubled = _live(client)
     finally:
-        client.command("SYSTEM START MERGES metrics")
+        client.command("SYSTEM START MERGES metric_chunks")
     twice = {blocks[0].parts[0].run_id}
     assert {r for r in expected if doubled[r] != changed[r]} == twice
     assert all(doubled[r][0] > expected[r][0] for r in twice)
-    client.command("ALTER TABLE metrics DELETE WHERE run_id = {r:String} AND point_index = 0 "
+    client.command("ALTER TABLE metric_chunks DELETE WHERE run_id = {r:String} AND has(point_index, 0) "
                    "SETTINGS mutations_sync = 1", parameters={"r": run})
     assert _live(client)[run] != doubled[run]
 
@@ -118,10 +120,11 @@ def test_two_rows_with_swapped_values_change_the_checksum() -> None:
     assert int(one.sum(dtype=np.uint64)) != int(two.sum(dtype=np.uint64))
 
 
-def test_only_the_metrics_shape_the_hash_is_written_for_matches(client: Client) -> None:
+@pytest.mark.parametrize("table", ["metrics", "metric_chunks"])
+def test_only_the_metrics_shape_the_hash_is_written_for_matches(client: Client, table: str) -> None:
     columns = [(str(n), str(t)) for n, t in client.query(
-        "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'metrics' "
-        "ORDER BY position").result_rows]
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+        "ORDER BY position", parameters={"t": table}).result_rows]
     assert pointsums.matches(columns)
     assert not pointsums.matches(columns[:-1])
     assert not pointsums.matches([(n, "String" if n == "run_id" else t) for n, t in columns][::-1])

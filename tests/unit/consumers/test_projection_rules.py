@@ -176,7 +176,7 @@ def test_a_table_ahead_of_the_batch_skips_what_it_has_and_never_moves_back() -> 
     sink = RecordingSink()
     projector = Projector(settings, client=None, sink=sink)  # type: ignore[arg-type]
     projector._commit = lambda offsets: None  # type: ignore[method-assign]  # no broker in unit tests
-    projector.positions["metrics"][0] = 5  # metrics got offsets 0-5 before a crash; events did not
+    projector.positions["metric_chunks"][0] = 5  # metrics got offsets 0-5 before a crash; events did not
     batch = MetricsLogged(["loss"], [0], [0], [0], [1.0])
     first = [FakeMessage(encode(logged(batch, seq=i + 1).event), i) for i in range(3)]
     second = [FakeMessage(encode(logged(batch, seq=i + 1).event), i) for i in range(3, 8)]
@@ -186,11 +186,11 @@ def test_a_table_ahead_of_the_batch_skips_what_it_has_and_never_moves_back() -> 
     by_table: dict[str, list[int]] = {}
     for table, offsets in sink.inserted:
         by_table.setdefault(table, []).extend(offsets)
-    assert by_table["metrics"] == [6, 7], "offsets 0-5 are not inserted twice"
+    assert by_table["metric_chunks"] == [6, 7], "offsets 0-5 are not inserted twice"
     assert by_table["events"] == list(range(8))
     assert by_table["run_metric_summary"] == list(range(8)), "derived from metrics (SQL) while metrics is ahead"
     assert by_table["event_offsets"] == [2, 7], "one row per batch, built from the events block, at its last offset"
-    assert projector.positions["metrics"][0] == 7
+    assert projector.positions["metric_chunks"][0] == 7
     assert projector.positions["run_metric_summary"][0] == projector.positions["event_offsets"][0] == 7
 
 
@@ -215,19 +215,20 @@ def test_a_batch_of_several_partitions_is_one_insert_per_table_and_each_partitio
     sink = RecordingSink()
     projector = Projector(settings, client=None, sink=sink)  # type: ignore[arg-type]
     projector._commit = lambda offsets: None  # type: ignore[method-assign]  # no broker in unit tests
-    projector.positions["metrics"][1] = 11  # partition 1's metrics already hold offsets up to 11
+    projector.positions["metric_chunks"][1] = 11  # partition 1's metrics already hold offsets up to 11
     batch = MetricsLogged(["loss"], [0], [0], [0], [1.0])
     messages = [FakeMessage(encode(logged(batch, seq=i + 1).event), 10 + i, partition=p) for p in (0, 1, 2)
                 for i in range(3)]
     projector.process(messages)  # type: ignore[arg-type]
     projector.drain()
     tables = [table for table, _ in sink.inserted]
-    assert tables.count("metrics") == tables.count("events") == tables.count("event_offsets") == 1
+    assert tables.count("metric_chunks") == tables.count("events") == tables.count("event_offsets") == 1
     assert tables[-2:] == ["events", "event_offsets"], "the events table (the position) is written last"
-    metrics = next(offsets for table, offsets in sink.inserted if table == "metrics")
+    metrics = next(offsets for table, offsets in sink.inserted if table == "metric_chunks")
     assert metrics == [10, 11, 12], "partition 1 skipped what it held (offsets are per partition)"
     assert sink.by_sql == ["run_metric_summary"], "partition 1's summary was behind its metrics: SQL for it only"
-    assert {p: projector.positions[t][p] for t in ("metrics", "events", "run_metric_summary") for p in (0, 1, 2)} \
+    tables = ("metric_chunks", "events", "run_metric_summary")
+    assert {p: projector.positions[t][p] for t in tables for p in (0, 1, 2)} \
         == {0: 12, 1: 12, 2: 12}
 
 

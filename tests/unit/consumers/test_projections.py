@@ -77,7 +77,7 @@ def test_the_events_table_comes_last_and_holds_the_position() -> None:
     assert PROJECTIONS[-1].table == POSITION_TABLE == "events"
     assert [p.table for p in PROJECTIONS] == [
         "experiments", "experiment_changes", "experiment_tags", "runs", "params", "tags", "run_state", "artifacts",
-        "inputs", "run_model_inputs", "metrics", "logged_models", "logged_model_kv", "logged_model_metrics",
+        "inputs", "run_model_inputs", "metric_chunks", "logged_models", "logged_model_kv", "logged_model_metrics",
         "run_outputs", "logged_model_artifacts",
         "registry_changes", "alert_rules", "alert_firings", "alert_deliveries", "gateway_changes", "events"]
 

@@ -88,7 +88,7 @@ def test_the_writer_dead_letters_events_under_another_experiment_and_asks_once_p
     prepared = writer.screen(prepare_chunk(0, chunk, writer.tables.projections))
     assert [(d.offset, d.reason, d.key) for d in prepared.dead] == [(10, "experiment_mismatch", RUN)]
     by_table = {b.table: rows(b) for b in prepared.blocks}
-    assert by_table["metrics"] == [], "the misfiled batch's points are not projected"
+    assert by_table["metric_chunks"] == [], "the misfiled batch's points are not projected"
     assert [(r["kafka_offset"], r["event_type"]) for r in by_table["events"]] == [
         (11, "TagsSet"), (12, "TagsSet"), (10, "DeadLetter")]
     assert [e[0] for e in prepared.events] == [11, 12]

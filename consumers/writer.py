@@ -21,7 +21,7 @@ from consumers.derived import DERIVED, Derived
 from consumers.dlq import DeadLetterPublisher
 from consumers.projections import POSITION_TABLE, PROJECTIONS, Block, Projection
 from consumers.projections.events import dead_letter_row
-from consumers.projections.metrics import MetricBlock
+from consumers.projections.metrics import CHUNK_TABLE, MetricBlock
 from consumers.screening import misfiled
 from consumers.sink import ClickHouseSink
 from consumers.stats import ProjectorStats
@@ -32,7 +32,7 @@ CHUNK_BYTES = 8 * 1024 * 1024  # of Avro per block: about half a million metric 
 MAX_REMEMBERED_RUNS = 200_000  # per partition: past it the owners are forgotten and asked again
 MAX_PENDING_DERIVED_ROWS = 100_000  # a replay's derived rows kept for one insert (summary rows: ~10 MB)
 MAX_REMEMBERED_EVENT_IDS = 100_000  # per partition, while the writer has seen it whole (about 12 MB of ids)
-SIDE_TABLES = frozenset({"metric_chunks"})  # inserted through `BatchWriter.side`, with the tables derived from them
+SIDE_TABLES = frozenset({CHUNK_TABLE})  # inserted through `BatchWriter.side`, with the tables derived from them
 
 
 @dataclass(frozen=True)

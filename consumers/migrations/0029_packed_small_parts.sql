@@ -5,8 +5,8 @@
 -- (ext4 then skips every recently freed inode, one by one, for each new one), so the files of those parts were a
 -- large share of the projector's system time (docs/findings.md, "Packed parts"). Larger parts (merged metrics)
 -- stay in full storage. A server whose ClickHouse has the setting only as a Cloud no-op (25.x) accepts it and writes
--- full parts as before; one without it skips this migration. ClickHouse older than the one that wrote packed parts
--- cannot read them (chdb is pinned in pyproject.toml).
+-- full parts as before; one without it skips this migration. A ClickHouse from before open packed storage (mid-2026) cannot
+-- read a data directory holding packed parts: pyproject.toml asks for chdb >= 4.4 (ClickHouse 26.9).
 ALTER TABLE experiments MODIFY SETTING min_bytes_for_full_part_storage = 16777216;
 ALTER TABLE experiment_changes MODIFY SETTING min_bytes_for_full_part_storage = 16777216;
 ALTER TABLE experiment_tags MODIFY SETTING min_bytes_for_full_part_storage = 16777216;

@@ -59,7 +59,8 @@ def test_small_parts_are_packed_large_ones_full_and_both_read_and_merge_alike(cl
 
 
 def test_the_small_tables_write_packed_parts_and_a_rebuild_shadow_keeps_the_setting(client: Client) -> None:
-    client.command("INSERT INTO event_offsets (kafka_partition, kafka_offset, events, dead_letters) VALUES (0, 5, 6, 0)")
+    client.command("INSERT INTO event_offsets (kafka_partition, kafka_offset, events, dead_letters) "
+                   "VALUES (0, 5, 6, 0)")
     assert client.query(PARTS, parameters={"t": "event_offsets"}).result_rows == [("Packed", 1)]
     assert client.query("SELECT kafka_offset, events FROM event_offsets").result_rows == [(5, 6)]
     client.command("CREATE TABLE event_offsets__rebuild AS event_offsets")  # how a rebuild makes its shadows

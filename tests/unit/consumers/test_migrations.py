@@ -96,6 +96,15 @@ def test_0026_and_0028_turn_auto_statistics_off_on_every_table_the_projector_wri
     assert altered == set(Tables().names)
 
 
+def test_0029_packs_the_small_parts_of_every_table_the_projector_writes() -> None:
+    (_, name, statements), = [m for m in migrations() if m[0] == 29]
+    assert required_settings((files("consumers.migrations") / name).read_text()) == ["min_bytes_for_full_part_storage"]
+    tables = {m.group(1) for s in statements
+              if (m := re.fullmatch(r"ALTER TABLE (\w+) MODIFY SETTING min_bytes_for_full_part_storage = 16777216", s))}
+    assert len(tables) == len(statements)
+    assert tables == set(Tables().names)  # the view `metrics` is not a table: metric_chunks is
+
+
 class FakeClient:
     """What migrate() asks of a client: the settings a server knows, the migrations it has seen."""
 

@@ -20,7 +20,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -38,6 +39,7 @@ from schemas import RunEvent, encode
 from schemas.alerts import ALERT_EVENTS, AlertDelivered, AlertFired
 
 log = logging.getLogger("runstream.alerts")
+RECOVERY_HELD = 2_000  # events held per partition while recovery merges the partitions by event time
 CONSUME_BATCH = 250  # messages decoded at once (1,000-point batches: ~7 MB of numpy columns), beside the projector
 ALERTS_NICENESS = 10  # the hosted worker's priority below its host's (a process alone: os.nice)
 Deliver = Callable[[Firing], tuple[int, int]]
@@ -101,21 +103,45 @@ class AlertWorker:
                 for p in sorted(described.partitions)}
 
     def _read_to_end(self, ends: dict[int, int], take: Callable[[LoggedEvent], None]) -> None:
-        """Every event from offset 0 up to `ends`."""
-        todo = {p for p, end in ends.items() if end > 0}
-        self._consumer.assign([TopicPartition(self.settings.topic, p, 0) for p in todo])
-        while todo:
+        """Every event from offset 0 up to `ends`, the partitions merged by event time (each partition's own order
+        kept), as the live loop merges each batch: a rule or a best value logged in one partition must be seen
+        before the later events of another, whatever order the broker hands the partitions over in. A partition
+        with `RECOVERY_HELD` events waiting is paused until the others catch up with it."""
+        topic = self.settings.topic
+        reading = {p for p, end in ends.items() if end > 0}
+        merge = TimeMerge(reading)
+        paused: set[int] = set()
+        self._consumer.assign([TopicPartition(topic, p, 0) for p in reading])
+        while reading:
             batch = self._consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0)
             for msg in batch:
                 partition, offset = msg.partition() or 0, msg.offset() or 0
-                if msg.error() or partition not in todo or offset >= ends[partition]:
+                if msg.error() or partition not in reading or offset >= ends[partition]:
                     continue
                 logged = self._decode(msg)
                 if logged is not None:
-                    take(logged)
+                    merge.add(partition, logged)
                 if offset + 1 >= ends[partition]:
-                    todo.discard(partition)
+                    reading.discard(partition)
+                    merge.close(partition)
+            if not batch:  # read to its end with no message at its last offset (a transaction marker there)
+                for tp in self._consumer.position([TopicPartition(topic, p) for p in reading]):
+                    if tp.offset >= ends[tp.partition]:
+                        reading.discard(tp.partition)
+                        merge.close(tp.partition)
+            for logged in merge.ready():
+                take(logged)
+            full = {p for p in reading if merge.held(p) >= RECOVERY_HELD}
+            if full - paused:
+                self._consumer.pause([TopicPartition(topic, p) for p in full - paused])
+            if paused - full:
+                self._consumer.resume([TopicPartition(topic, p) for p in paused - full])
+            paused = full
             self.release_memory(wrote=bool(batch))
+        for logged in merge.ready():
+            take(logged)
+        if paused:
+            self._consumer.resume([TopicPartition(topic, p) for p in paused])
 
     def recover(self) -> None:
         """Fold the log, record the firings it misses, deliver the ones never delivered."""
@@ -325,6 +351,34 @@ def start_alert_worker(settings: AlertSettings) -> AlertWorkerProcess:
     """The hook for an assembly (the local stack): start the worker beside this process (in a child of it);
     call .stop() at shutdown."""
     return AlertWorkerProcess(settings).start()
+
+
+class TimeMerge:
+    """Partitions' events merged by event time, each partition's order kept: an event is handed on once every
+    partition still open holds one, so none that is still to come can be earlier than it (as far as each
+    partition is itself in time order). Closed partitions (read to their end) hold nothing back."""
+
+    def __init__(self, partitions: set[int]) -> None:
+        self._held: dict[int, deque[LoggedEvent]] = {p: deque() for p in partitions}
+        self._open = set(partitions)
+
+    def add(self, partition: int, logged: LoggedEvent) -> None:
+        self._held[partition].append(logged)
+
+    def close(self, partition: int) -> None:
+        self._open.discard(partition)
+
+    def held(self, partition: int) -> int:
+        return len(self._held[partition])
+
+    def ready(self) -> Iterator[LoggedEvent]:
+        held = self._held
+        while all(held[p] for p in self._open):
+            waiting = [p for p, events in held.items() if events]
+            if not waiting:
+                return
+            first = min(waiting, key=lambda p: held[p][0].event.event_time)
+            yield held[first].popleft()
 
 
 def in_time_order(events: list[LoggedEvent]) -> list[LoggedEvent]:

@@ -81,12 +81,16 @@ def main() -> None:
     parser.add_argument("--new-server-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
                         help="a server setting for the new side only (two checkouts of the same code "
                         "then compare a setting)")
+    parser.add_argument("--new-sdk-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
+                        help="an SDK setting for the new side only (its producers, the freshness probe and the "
+                        "per-point rate: sweep.py --sdk-env)")
     parser.add_argument("extra", nargs="*", help="more sweep.py arguments (after --)")
     args = parser.parse_args()
     new = args.new.resolve()
 
     def new_env(checkout: Path) -> list[str]:  # alternate() runs the new side from args.new, resolved
-        return [f"--server-env={pair}" for pair in args.new_server_env] if checkout == new else []
+        return ([f"--server-env={pair}" for pair in args.new_server_env]
+                + [f"--sdk-env={pair}" for pair in args.new_sdk_env]) if checkout == new else []
 
     rows = alternate(args.pairs, args.base, args.new,
                      lambda checkout: one(checkout, args.extra + new_env(checkout), mlflow=args.mlflow), args.out)

@@ -29,8 +29,8 @@ import psutil
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tasks(pid: int) -> dict[int, tuple[str, float]]:
-    """Each thread's name and CPU seconds so far."""
+def tasks(pid: int) -> dict[int, tuple[str, float, float]]:
+    """Each thread's name, CPU seconds so far and the system (kernel) part of them."""
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -39,7 +39,7 @@ def tasks(pid: int) -> dict[int, tuple[str, float]]:
             continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        out[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / TICK)
+        out[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / TICK, int(fields[12]) / TICK)
     return out
 
 
@@ -111,7 +111,7 @@ def main() -> None:
                               "--no-save", "--probe-trace", str(trace), *extra], cwd=checkout, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     server = None
-    samples: list[tuple[float, dict[int, tuple[str, float]], float]] = []  # time, tasks, machine busy s
+    samples: list[tuple[float, dict[int, tuple[str, float, float]], float]] = []  # time, tasks, machine busy s
     names: dict[int, str] = {}
     while sweep.poll() is None:
         if server is None:
@@ -120,13 +120,13 @@ def main() -> None:
             try:
                 cpu = psutil.cpu_times()
                 watched = [server] if args.process == "server" else targets(sweep.pid, server, args.process)
-                seen: dict[int, tuple[str, float]] = {}
+                seen: dict[int, tuple[str, float, float]] = {}
                 for pid in watched:
                     seen.update(tasks(pid))
                 samples.append((time.time(), seen, cpu.user + cpu.system + cpu.nice + cpu.irq + cpu.softirq))
             except (OSError, psutil.Error):
                 server = None if not psutil.pid_exists(server) else server
-            if args.process == "server" and trace.exists() and not names:
+            if server is not None and args.process == "server" and trace.exists() and not names:
                 names = spy_names(server)
         time.sleep(args.interval)
     out = sweep.stdout.read() if sweep.stdout else ""
@@ -142,8 +142,8 @@ def main() -> None:
             return f"py:{names[tid]}" if tid in names else name
         return f"py:{group(names[tid])}" if tid in names else group(name)
 
-    def last_seen(k: int) -> dict[int, tuple[str, float]]:
-        seen: dict[int, tuple[str, float]] = {}
+    def last_seen(k: int) -> dict[int, tuple[str, float, float]]:
+        seen: dict[int, tuple[str, float, float]] = {}
         for sample in samples[:k + 1]:
             seen.update(sample[1])
         return seen
@@ -157,23 +157,26 @@ def main() -> None:
         i, j = at(a), at(b)
         wall = samples[j][0] - samples[i][0]
         per: dict[str, float] = defaultdict(float)
-        for tid, (name, cpu) in last_seen(j).items():  # a thread that ended (a producer's) keeps its last figure
-            per[label(tid, name)] += cpu - last_seen(i).get(tid, (name, 0.0))[1]
+        kernel: dict[str, float] = defaultdict(float)
+        before = last_seen(i)
+        for tid, (name, cpu, sys_s) in last_seen(j).items():  # a thread that ended (a producer's) keeps its figure
+            per[label(tid, name)] += cpu - before.get(tid, (name, 0.0, 0.0))[1]
+            kernel[label(tid, name)] += sys_s - before.get(tid, (name, 0.0, 0.0))[2]
         total = sum(per.values())
         both = one = 0.0
         for k in range(i, j):
             dt = samples[k + 1][0] - samples[k][0]
-            used = sum(c - samples[k][1].get(t, (n, 0.0))[1] for t, (n, c) in samples[k + 1][1].items())
+            used = sum(c - samples[k][1].get(t, (n, 0.0, 0.0))[1] for t, (n, c, _) in samples[k + 1][1].items())
             rate = used / dt if dt else 0.0
             both += dt if rate >= 1.5 else 0.0
             one += dt if 0.5 <= rate < 1.5 else 0.0
         machine = (samples[j][2] - samples[i][2]) / wall if wall else 0.0
         print(f"\n{phase}: {wall:.2f} s wall, {args.process} {total:.2f} CPU-s ({total / wall:.2f} cores); "
               f"{args.process} >= 1.5 cores {both / wall:.0%} of it, 0.5-1.5 cores {one / wall:.0%}; "
-              f"machine {machine:.2f} cores busy")
+              f"machine {machine:.2f} cores busy; in the kernel {sum(kernel.values()):.2f} CPU-s")
         for name, cpu in sorted(per.items(), key=lambda kv: -kv[1]):
             if cpu >= 0.01:
-                print(f"  {name:40s} {cpu:6.2f} s  {cpu / wall:5.2f} cores")
+                print(f"  {name:40s} {cpu:6.2f} s  {cpu / wall:5.2f} cores  (kernel {kernel[name]:.2f} s)")
 
     if args.jfr:
         jfr_hot(args.jfr, first, visible)

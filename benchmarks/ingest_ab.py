@@ -26,6 +26,7 @@ FRESHNESS = re.compile(r"Freshness while ingesting .*?: p50 ([\d.na]+) s, p99 ([
                        r"before .*?: p50 ([\d.na]+) s")
 COLUMNS = [("points/s", "points_per_s", "{:,.0f}", True), ("published_s", "published_s", "{:.2f}", False),
            ("visible_s", "visible_s", "{:.2f}", False), ("producers CPU s", "cpu_producers", "{:.2f}", False),
+           ("broker CPU s to published", "cpu_broker_published", "{:.2f}", False),
            ("broker CPU s to visible", "cpu_broker", "{:.2f}", False),
            ("server CPU s to visible", "cpu_server", "{:.2f}", False),
            ("freshness p50 s", "fresh_p50", "{:.3f}", False), ("freshness p99 s", "fresh_p99", "{:.3f}", False),
@@ -59,6 +60,7 @@ def one(checkout: Path, extra: list[str], *, mlflow: bool = False) -> dict[str, 
             "points_per_s": ingest["points_per_s"],
             "published_s": ingest["published_s"], "visible_s": ingest["visible_s"],
             "cpu_producers": cpu["producers"], "cpu_broker": cpu["broker to visible"],
+            "cpu_broker_published": cpu["broker to published"],
             "cpu_server": cpu["server to visible"],
             "fresh_p50": float(fresh.group(1)) if fresh else float("nan"),
             "fresh_p99": float(fresh.group(2)) if fresh else float("nan"),
@@ -81,12 +83,16 @@ def main() -> None:
     parser.add_argument("--new-server-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
                         help="a server setting for the new side only (two checkouts of the same code "
                         "then compare a setting)")
+    parser.add_argument("--new-sdk-env", action="append", default=[], metavar="RUNSTREAM_NAME=VALUE",
+                        help="an SDK setting for the new side only (its producers, the freshness probe and the "
+                        "per-point rate: sweep.py --sdk-env)")
     parser.add_argument("extra", nargs="*", help="more sweep.py arguments (after --)")
     args = parser.parse_args()
     new = args.new.resolve()
 
     def new_env(checkout: Path) -> list[str]:  # alternate() runs the new side from args.new, resolved
-        return [f"--server-env={pair}" for pair in args.new_server_env] if checkout == new else []
+        return ([f"--server-env={pair}" for pair in args.new_server_env]
+                + [f"--sdk-env={pair}" for pair in args.new_sdk_env]) if checkout == new else []
 
     rows = alternate(args.pairs, args.base, args.new,
                      lambda checkout: one(checkout, args.extra + new_env(checkout), mlflow=args.mlflow), args.out)

@@ -311,9 +311,7 @@ class MaintenanceJob:
             self.status.finished_at = datetime.now(UTC)
             if self._replay is not None:
                 self._replay.close()
-            for client in self._ddl_clients.values():
-                client.close()
-            self._ddl_clients.clear()
+            self._close_clients()
         return self.status
 
     # -- steps ----------------------------------------------------------------------------------------------
@@ -461,6 +459,12 @@ class MaintenanceJob:
             for done in [pool.submit(work, i) for i in range(len(bins))]:
                 done.result()
         return [results[k] for k in range(len(tasks))]
+
+    def _close_clients(self) -> None:
+        """Close the clients `_on_clients` opened (at the end of the job)."""
+        for client in self._ddl_clients.values():
+            client.close()
+        self._ddl_clients.clear()
 
     def _drop(self, tables: Sequence[str], *, wait: bool = True) -> None:
         """Drop these tables. `wait=False`: their files are removed later, in the background (after

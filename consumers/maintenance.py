@@ -388,44 +388,29 @@ class MaintenanceJob:
         return out
 
     def _differences(self) -> list[Difference]:
-        """The live tables' checksums beside the replay's (a streamed table's were summed while it was written, a
-        numpy-summed table's as its blocks were made), side by side on DDL_WORKERS clients: each numpy-summed
-        table in a statement of its own (it reads every live point), the other tables in one statement per
-        remaining client (`compare_sql` of each, joined by UNION ALL: a statement costs 10-40 ms in chdb however
-        small its tables, and a verify has ~20 of them)."""
+        """Per table, one statement reading the live table's checksums beside the replay's (a streamed table's
+        were summed while it was written, a numpy-summed table's as its blocks were made), tables side by side on
+        DDL_WORKERS clients."""
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
         columns = self._columns()
 
-        def summed(table: str, client: Client) -> list[Difference]:
-            live_sums = {str(r): (int(n), int(h), float(t))
-                         for r, n, h, t in client.query(pointsums.checksum_sql(table, chunks=True)).result_rows}
-            assert self._replay is not None
-            runs = self._replay.point_sums[self.tables.physical(table)].runs
-            return compare(table, live_sums, {run: (n, h, 0.0) for run, (n, h) in runs.items()})
+        def differences(table: str, client: Client) -> list[Difference]:
+            shadow = self.tables.physical(table)
+            if table in self.summed and self._replay is not None:
+                live_sums = {str(r): (int(n), int(h), float(t))
+                             for r, n, h, t in client.query(pointsums.checksum_sql(table, chunks=True)).result_rows}
+                replayed = {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[shadow].runs.items()}
+                return compare(table, live_sums, replayed)
+            live = checksum_sql(table, columns[table], final=table in derived)
+            replayed_sql = sums_sql(shadow) if table in self.streamed else \
+                checksum_sql(shadow, columns[table], final=table in derived)
+            sums: tuple[dict[str, Checksum], dict[str, Checksum]] = ({}, {})
+            for side, r, n, h, t in client.query(compare_sql(live, replayed_sql)).result_rows:
+                sums[int(side)][str(r)] = (int(n), int(h), float(t))
+            return compare(table, *sums)
 
-        def compared(tables: list[str], client: Client) -> list[Difference]:
-            statements = []
-            for i, table in enumerate(tables):
-                shadow = self.tables.physical(table)
-                live = checksum_sql(table, columns[table], final=table in derived)
-                replayed = sums_sql(shadow) if table in self.streamed else \
-                    checksum_sql(shadow, columns[table], final=table in derived)
-                statements.append(f"SELECT {i} AS t, * FROM ({compare_sql(live, replayed)})")
-            sums: list[tuple[dict[str, Checksum], dict[str, Checksum]]] = [({}, {}) for _ in tables]
-            for i, side, r, n, h, t in client.query(" UNION ALL ".join(statements)).result_rows:
-                sums[int(i)][int(side)][str(r)] = (int(n), int(h), float(t))
-            return [d for table, pair in zip(tables, sums, strict=True) for d in compare(table, *pair)]
-
-        alone = [t for t in self.tables.names if t in self.summed and self._replay is not None]
-        rest = [t for t in self.tables.names if t not in alone]
-        groups = [rest[i::max(1, DDL_WORKERS - len(alone))] for i in range(max(1, DDL_WORKERS - len(alone)))]
-        tasks = [functools.partial(summed, t) for t in alone] + \
-            [functools.partial(compared, group) for group in groups if group]
-        by_table: dict[str, list[Difference]] = {t: [] for t in self.tables.names}
-        for differences in self._on_clients(tasks):
-            for d in differences:
-                by_table[d.table].append(d)
-        return [d for table in self.tables.names for d in by_table[table]]
+        found = self._on_clients([functools.partial(differences, table) for table in self.tables.names])
+        return [d for table in found for d in table]
 
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
         """The statements making `table`'s shadow, merges stopped (the replay resumes them when parts pile up)."""

@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The table the metric points are stored in: metric_chunks behind the metrics view (migration 0027), or metrics.
+PHYSICAL_SQL = ("SELECT if(count() > 0, 'metric_chunks', 'metrics') FROM system.tables "
+                "WHERE database = currentDatabase() AND name = 'metric_chunks'")
 
 
 def thread_cpu() -> dict[str, float]:
@@ -60,7 +63,8 @@ def job(args: argparse.Namespace) -> None:
                                  consumer_group="bench-projector", clickhouse_dsn=f"chdb://{args.data}",
                                  topic_partitions=args.partitions)
     client = connect(settings.clickhouse_url, settings.clickhouse_database)
-    client.command("OPTIMIZE TABLE metrics FINAL")  # every job starts from one merged part, whatever ran before
+    points_table = str(client.query(PHYSICAL_SQL).result_rows[0][0])
+    client.command(f"OPTIMIZE TABLE {points_table} FINAL")  # every job starts from one merged part, whatever ran before
     phases: list[tuple[str, float]] = []
 
     class Phases(logging.Handler):
@@ -102,9 +106,9 @@ def job(args: argparse.Namespace) -> None:
     # background merges, or in this script the next job's OPTIMIZE). Timed here so that a job that leaves its
     # merging to later is not counted as cheaper than it is.
     parts = int(client.query("SELECT count() FROM system.parts WHERE database = currentDatabase() "
-                             "AND table = 'metrics' AND active").result_rows[0][0])
+                             "AND table = {t:String} AND active", parameters={"t": points_table}).result_rows[0][0])
     threads, began, cpu = thread_cpu(), time.perf_counter(), time.process_time()
-    client.command("OPTIMIZE TABLE metrics FINAL")
+    client.command(f"OPTIMIZE TABLE {points_table} FINAL")
     after = thread_cpu()
     out.append({"kind": "leftover merge", "load": os.getloadavg()[0], "seconds": time.perf_counter() - began,
                 "cpu_s": time.process_time() - cpu, "parts": parts,
@@ -188,7 +192,8 @@ def main() -> None:
                 "from consumers.migrate import migrate; from consumers.settings import ProjectorSettings;"
                 "s = ProjectorSettings.model_validate_json(sys.argv[2]);"
                 "c = connect(s.clickhouse_url, s.clickhouse_database); migrate(c);"
-                "r = project_live(s, c, int(sys.argv[3])); c.command('OPTIMIZE TABLE metrics FINAL'); c.close();"
+                "r = project_live(s, c, int(sys.argv[3]));"
+                f"c.command('OPTIMIZE TABLE ' + c.query({PHYSICAL_SQL!r}).result_rows[0][0] + ' FINAL'); c.close();"
                 "print('RESULT ' + json.dumps(r))")
         snapshots = {}
         for variant, root in variants:
@@ -202,7 +207,7 @@ def main() -> None:
             print(f"{points:,} points in {messages:,} events; live projection ({variant}) "
                   f"{live['points_per_s']:,.0f} points/s", flush=True)
         for round_ in range(args.rounds):
-            for variant, root in variants:
+            for variant, root in variants if round_ % 2 == 0 else variants[::-1]:  # the order flipped each round
                 profile = args.out / f"{variant}.txt" if args.py_spy and round_ == 0 else None
                 for r in one(variant, root, snapshots[variant], broker.cfg.bootstrap, args, profile):
                     results.append(r | {"profiled": profile is not None})

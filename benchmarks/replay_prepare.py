@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from consumers.chunks import RawMessage, prepare_chunk
+from consumers.pointsums import PointSums, StringHashes
 from consumers.projections import PROJECTIONS
 from consumers.projections.metrics import MetricBlock
 from consumers.projections.summary import summary_block
@@ -28,6 +29,7 @@ from schemas import ParamsLogged, Producer, RunStarted, RunStatus, RunStatusChan
 from schemas.factory import EventFactory
 from schemas.ids import new_run_id
 
+SUMS = PointSums(StringHashes(lambda values: [zlib.crc32(v.encode()) for v in values]))  # no ClickHouse here
 KEYS = ["train_loss", "val_loss", "accuracy", "lr_actual", "grad_norm"]
 PARTITIONS = 6
 CHUNK_EVENTS = 500  # ~8 MiB of Avro, the replay's group size
@@ -56,7 +58,8 @@ def messages(runs: int, steps: int, seed: int) -> dict[int, list[RawMessage]]:
 
 
 def one_pass(parts: dict[int, list[RawMessage]]) -> dict[str, float]:
-    spent = {"prepare_chunk": 0.0, "summary": 0.0, "sorted Arrow table (insert thread)": 0.0}
+    spent = {"prepare_chunk": 0.0, "summary": 0.0, "sorted Arrow table (insert thread)": 0.0,
+             "verify: summary by event": 0.0, "verify: point sums (insert thread)": 0.0}
     for partition, raws in parts.items():
         for i in range(0, len(raws), CHUNK_EVENTS):
             began = time.process_time()
@@ -65,10 +68,20 @@ def one_pass(parts: dict[int, list[RawMessage]]) -> dict[str, float]:
             points = next(b for b in chunk.blocks if isinstance(b, MetricBlock))
             summary_block(points)  # sorts the points: the insert's table reuses them
             summarized = time.process_time()
-            points.to_arrow_in_key_order()
+            points.to_chunk_arrow() if points.chunked else points.to_arrow_in_key_order()
             spent["prepare_chunk"] += prepared - began
             spent["summary"] += summarized - prepared
             spent["sorted Arrow table (insert thread)"] += time.process_time() - summarized
+            # verify's path: the same chunk, its points summed with numpy instead of sorted and inserted
+            chunk = prepare_chunk(partition, raws[i:i + CHUNK_EVENTS], PROJECTIONS)
+            points = next(b for b in chunk.blocks if isinstance(b, MetricBlock))
+            points.sorted_insert = False
+            began = time.process_time()
+            summary_block(points)
+            summarized = time.process_time()
+            SUMS.add(points)
+            spent["verify: summary by event"] += summarized - began
+            spent["verify: point sums (insert thread)"] += time.process_time() - summarized
     return spent
 
 

@@ -226,6 +226,7 @@ class MaintenanceJob:
         self.cancel = threading.Event()
         self._replay: Replay | None = None
         self._sink = ClickHouseSink(client, retries=settings.insert_retries)
+        self._ddl_clients: dict[int, Client] = {}  # `_on_clients`' other clients, opened once a job (~30 ms each)
 
     # progress, read by other threads
     def refresh(self) -> JobStatus:
@@ -261,7 +262,7 @@ class MaintenanceJob:
                                 + self._create_sql(table, columns)
                                 for table, names in self._shadows_by_table(shadows).items()])
             self._replay.pause_merges(stopped=True)  # by `_create_sql`
-            self._replay.start()
+            self._replay.start(empty=True)  # every shadow was just created (leftovers dropped first)
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
                 targets = self._live_positions()
@@ -310,6 +311,7 @@ class MaintenanceJob:
             self.status.finished_at = datetime.now(UTC)
             if self._replay is not None:
                 self._replay.close()
+            self._close_clients()
         return self.status
 
     # -- steps ----------------------------------------------------------------------------------------------
@@ -440,24 +442,29 @@ class MaintenanceJob:
 
     def _on_clients(self, tasks: Sequence[Callable[[Client], T]]) -> list[T]:
         """Each task's result, in order; the tasks run side by side on up to DDL_WORKERS clients (this job's
-        and others opened for the call), each client taking every DDL_WORKERS-th task."""
+        and others opened by the first call and kept until the job ends), each client taking every
+        DDL_WORKERS-th task."""
         bins = [list(range(i, len(tasks), DDL_WORKERS)) for i in range(min(DDL_WORKERS, len(tasks)))]
         results: dict[int, T] = {}
 
         def work(i: int) -> None:
-            client = self.client if i == 0 else open_client(self.settings.clickhouse_url,
+            client = self.client if i == 0 else self._ddl_clients.get(i)
+            if client is None:  # each i is one thread's: no other thread opens it
+                client = self._ddl_clients[i] = open_client(self.settings.clickhouse_url,
                                                             self.settings.clickhouse_database)
-            try:
-                for k in bins[i]:
-                    results[k] = tasks[k](client)
-            finally:
-                if client is not self.client:
-                    client.close()
+            for k in bins[i]:
+                results[k] = tasks[k](client)
 
         with ThreadPoolExecutor(max_workers=len(bins) or 1, thread_name_prefix="runstream-ddl") as pool:
             for done in [pool.submit(work, i) for i in range(len(bins))]:
                 done.result()
         return [results[k] for k in range(len(tasks))]
+
+    def _close_clients(self) -> None:
+        """Close the clients `_on_clients` opened (at the end of the job)."""
+        for client in self._ddl_clients.values():
+            client.close()
+        self._ddl_clients.clear()
 
     def _drop(self, tables: Sequence[str], *, wait: bool = True) -> None:
         """Drop these tables. `wait=False`: their files are removed later, in the background (after

@@ -96,12 +96,36 @@ def row_hash_sql() -> str:
     return f"bitXor({d}, bitShiftRight(_ph_d, 33))"
 
 
+def _fmix_sql(array: str) -> str:
+    """MurmurHash3's fmix64 of every element of a UInt64 array (three maps, each naming its element twice)."""
+    a = f"arrayMap(x -> bitXor(x, bitShiftRight(x, 33)) * toUInt64({_MIX[0]}), {array})"
+    b = f"arrayMap(x -> bitXor(x, bitShiftRight(x, 33)) * toUInt64({_MIX[1]}), {a})"
+    return f"arrayMap(x -> bitXor(x, bitShiftRight(x, 33)), {b})"
+
+
+def chunk_hash_sql(table: str) -> str:
+    """Per metric_chunks row of `table`: its run, its points and the wrapping sum of their `row_hashes`, without
+    joining its arrays: the row's strings are hashed once per row (not once per point), and its per-row terms are
+    added to each point's."""
+    outer = _sql_terms(("cityHash64(experiment_id)", "cityHash64(key)"), _FIRST[:2])
+    first = (f"arrayMap((s, t) -> _pc_first + reinterpretAsUInt64(s) * toUInt64({_FIRST[2]}) + "
+             f"reinterpretAsUInt64(toUnixTimestamp64Milli(t)) * toUInt64({_FIRST[3]}), step, ts)")
+    second = _sql_terms(("toUInt64(kafka_partition)", "kafka_offset"), _SECOND[1:3])
+    mixed = (f"arrayMap((f, v, i) -> bitXor(f, _pc_second + reinterpretAsUInt64(v) * toUInt64({_SECOND[0]}) + "
+             f"toUInt64(i) * toUInt64({_SECOND[3]})), {_fmix_sql(first)}, value, point_index)")
+    return (f"SELECT run_id AS run, length(step) AS points, arraySum({_fmix_sql(mixed)}) AS hash, "
+            f"{outer} AS _pc_first, {second} AS _pc_second FROM `{table}`")
+
+
 def checksum_sql(table: str, *, chunks: bool = False) -> str:
-    """Per run of a stored metrics table (named in code; `chunks`: metric_chunks, its arrays joined): points and
-    the wrapping sum of their row hashes, in `maintenance.checksum_sql`'s shape (no floating-point sums: total 0)."""
-    joined = " ARRAY JOIN step, ts, value, point_index" if chunks else ""
+    """Per run of a stored metrics table (named in code; `chunks`: metric_chunks, each row's arrays hashed in
+    place, `chunk_hash_sql`): points and the wrapping sum of their row hashes, in `maintenance.checksum_sql`'s
+    shape (no floating-point sums: total 0)."""
+    if chunks:
+        return (f"SELECT run, sum(points) AS rows, sum(hash) AS hash, toFloat64(0) AS total "
+                f"FROM ({chunk_hash_sql(table)}) GROUP BY run")
     return (f"SELECT run_id AS run, count() AS rows, sum({row_hash_sql()}) AS hash, toFloat64(0) AS total "
-            f"FROM `{table}`{joined} GROUP BY run")
+            f"FROM `{table}` GROUP BY run")
 
 
 class StringHashes:

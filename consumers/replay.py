@@ -105,14 +105,15 @@ class Replay:
             raise ReplayError(f"topic {self.settings.topic!r} does not exist or has no partitions")
         return sorted(topic.partitions)
 
-    def start(self) -> None:
-        """Check that the log still starts at offset 0, then position every partition at its beginning."""
+    def start(self, *, empty: bool = False) -> None:
+        """Check that the log still starts at offset 0, then position every partition at its beginning.
+        `empty`: the caller has just created the tables written, empty (their positions are not read)."""
         for partition in self.partitions:
             low, _ = self._consumer.get_watermark_offsets(TopicPartition(self.settings.topic, partition), timeout=30)
             if low > 0:
                 raise ReplayError(f"partition {partition} of {self.settings.topic} starts at offset {low}: "
                                   "history before it was deleted, so a replay cannot reproduce the tables")
-        self.writer.load_positions(self.partitions)  # shadow tables start empty; this also sets up positions
+        self.writer.load_positions(self.partitions, empty=empty)  # shadow tables start empty; sets up positions
         self.counters.consumed = dict.fromkeys(self.partitions, -1)
 
     def pause_merges(self, *, stopped: bool = False) -> None:

@@ -97,11 +97,14 @@ class BatchWriter:
     in-memory copies drop what the block changes; may run on the side-insert thread)."""
     _side_thread: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
-    def load_positions(self, partitions: list[int]) -> dict[int, int]:
+    def load_positions(self, partitions: list[int], *, empty: bool = False) -> dict[int, int]:
         """Read every table's position from ClickHouse, derive what a crash left underived, and return the
         position of the events table: consumption resumes after it (every message leaves an events row, while
-        a sparse table such as artifacts may have no row in a partition at all)."""
-        found = self.sink.positions_of([self.tables.physical(t) for t in self.tables.names], partitions)
+        a sparse table such as artifacts may have no row in a partition at all). `empty`: the caller has just
+        created every table empty (a replay's shadows), so nothing is read."""
+        physical = [self.tables.physical(t) for t in self.tables.names]
+        found: dict[str, dict[int, int]] = {t: {} for t in physical} if empty else \
+            self.sink.positions_of(physical, partitions)
         for table in self.tables.names:
             self.positions[table] = found[self.tables.physical(table)]
         self.owners.clear()

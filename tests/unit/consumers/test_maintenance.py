@@ -111,3 +111,54 @@ def test_a_streamed_table_sums_each_inserted_block_as_checksum_sql_would() -> No
                                            "FROM `metrics__verify__sums` GROUP BY run")
     assert compare_sql("A", "B") == "SELECT 0 AS side, * FROM (A) UNION ALL SELECT 1 AS side, * FROM (B)"
 
+
+
+class _Client:
+    """Stands for a ClickHouse client: records what it ran and whether it was closed."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+        self.closed = False
+
+    def command(self, sql: str) -> None:
+        self.ran.append(sql)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_jobs_other_ddl_clients_are_opened_once_and_closed_at_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    from consumers import maintenance
+    from consumers.settings import ProjectorSettings
+
+    opened: list[_Client] = []
+
+    def open_client(*_: object) -> _Client:
+        opened.append(_Client())
+        return opened[-1]
+
+    monkeypatch.setattr(maintenance, "open_client", open_client)
+    own = _Client()
+    job = maintenance.MaintenanceJob("verify", ProjectorSettings(), own)  # type: ignore[arg-type]
+    for round_ in range(3):  # creating, comparing, dropping: three calls of a job
+        job._side_by_side([[f"SELECT {round_}, {i}"] for i in range(7)])
+    assert len(opened) == maintenance.DDL_WORKERS - 1
+    assert sorted(sql for c in [own, *opened] for sql in c.ran) == sorted(
+        f"SELECT {r}, {i}" for r in range(3) for i in range(7))
+    assert not any(c.closed for c in opened)
+    job._close_clients()
+    assert all(c.closed for c in opened) and not own.closed
+
+
+def test_a_writer_told_its_tables_are_empty_asks_nothing_of_them() -> None:
+    from consumers.writer import BatchWriter
+
+    class NoReads:
+        def positions_of(self, *_: object) -> None:
+            raise AssertionError("a fresh replay's tables were asked their positions")
+
+    writer = BatchWriter(NoReads())  # type: ignore[arg-type]
+    assert writer.load_positions([0, 1], empty=True) == {}
+    assert writer.whole == {0, 1} and all(writer.positions[t] == {} for t in writer.tables.names)
+    with pytest.raises(AssertionError):
+        writer.load_positions([0, 1])

@@ -39,7 +39,7 @@ from schemas import RunEvent, encode
 from schemas.alerts import ALERT_EVENTS, AlertDelivered, AlertFired
 
 log = logging.getLogger("runstream.alerts")
-RECOVERY_HELD = 250  # events held a partition while recovery merges partitions by event time (~7 MB of batches)
+RECOVERY_HELD = 64  # events held a partition while recovery merges partitions by event time (~2 MB of batches)
 CONSUME_BATCH = 250  # messages decoded at once (1,000-point batches: ~7 MB of numpy columns), beside the projector
 ALERTS_NICENESS = 10  # the hosted worker's priority below its host's (a process alone: os.nice)
 Deliver = Callable[[Firing], tuple[int, int]]

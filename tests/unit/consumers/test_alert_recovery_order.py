@@ -81,7 +81,7 @@ class ScriptedConsumer:
         return [TopicPartition(tp.topic, tp.partition, -1001) for tp in partitions]
 
 
-@pytest.mark.parametrize("held", [250, 2])
+@pytest.mark.parametrize("held", [64, 2])
 def test_recovery_reads_partitions_handed_over_one_after_another_in_time_order(
         held: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(worker_module, "RECOVERY_HELD", held)

@@ -33,11 +33,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import projector_drain  # noqa: E402
 
-from consumers.clickhouse import connect, open_client  # noqa: E402
+from consumers.clickhouse import connect  # noqa: E402
 from consumers.migrate import migrate  # noqa: E402
-from consumers.projector import Projector  # noqa: E402
-from consumers.settings import ProjectorSettings  # noqa: E402
-from consumers.sink import ClickHouseSink  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -76,13 +73,7 @@ def one_round(batches: list, packed_bytes: int, data_dir: Path) -> dict[str, flo
         for (table,) in tables:
             client.command(f"ALTER TABLE bench.`{table}` MODIFY SETTING min_bytes_for_full_part_storage = "
                            f"{packed_bytes}")
-        settings = ProjectorSettings(kafka_bootstrap_servers="127.0.0.1:1", clickhouse_dsn=dsn,
-                                     clickhouse_database="bench", overlap_inserts=False, side_inserts=True)
-        projector = Projector(settings, client)
-        projector._commit = lambda offsets: None  # type: ignore[method-assign]  # no broker here
-        side = open_client(dsn, "bench")
-        projector.writer.side = ClickHouseSink(side)
-        projector.writer.load_positions(list(range(projector_drain.PARTITIONS)))
+        projector, side = projector_drain.side_projector(dsn, client)
         load = os.getloadavg()[0]
         before, wall = os.times(), time.perf_counter()
         for batch in batches:

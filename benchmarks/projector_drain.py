@@ -126,6 +126,19 @@ def sweep(runs: int, metrics: int, steps: int) -> tuple[list[list[Msg]], int]:
     return batches, points
 
 
+def side_projector(dsn: str, client: Any) -> tuple[Projector, Any]:
+    """A live projector over `client`'s store with its metrics on a second client (the side inserts) and no broker
+    (its consumer is never polled, offset commits are dropped), positions loaded: and that second client."""
+    settings = ProjectorSettings(kafka_bootstrap_servers="127.0.0.1:1", clickhouse_dsn=dsn,
+                                 clickhouse_database="bench", overlap_inserts=False, side_inserts=True)
+    projector = Projector(settings, client)
+    projector._commit = lambda offsets: None  # type: ignore[method-assign]  # no broker here
+    side = open_client(dsn, "bench")
+    projector.writer.side = ClickHouseSink(side)
+    projector.writer.load_positions(list(range(PARTITIONS)))
+    return projector, side
+
+
 def one_pass(variant: str, batches: list[list[Msg]], points: int) -> dict[str, Any]:
     overlap, side = VARIANTS[variant]
     path = tempfile.mkdtemp(prefix="projector-drain-")

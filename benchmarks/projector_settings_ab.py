@@ -1,7 +1,7 @@
 """The live projector's CPU per 1M points under ClickHouse settings, variants alternated in one process.
 
     python benchmarks/projector_settings_ab.py \
-        '{"base": {}, "msb10": {"tables": {"metrics": "merge_selector_base = 10"}}}' 4
+        '{"base": {}, "msb10": {"tables": {"metric_chunks": "merge_selector_base = 10"}}}' 4
 
 `projector_drain.py`'s sweep (200 runs x 5 metrics x 1,000 steps, 6 partitions) in consumed batches of ~1.4 MB (what
 the live projector's `consume(5000, 0.1 s)` takes under a sweep's burst: ~22 groups per 1M points), through
@@ -33,11 +33,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import projector_drain  # noqa: E402
 
 import consumers.sink as sink_module  # noqa: E402
-from consumers.clickhouse import connect, open_client  # noqa: E402
+from consumers.clickhouse import connect  # noqa: E402
 from consumers.migrate import migrate  # noqa: E402
-from consumers.projector import Projector  # noqa: E402
-from consumers.settings import ProjectorSettings  # noqa: E402
-from consumers.sink import ClickHouseSink  # noqa: E402
 
 LIVE_BATCH_BYTES = 1_400_000
 SETTLE_S = 4.0
@@ -62,13 +59,7 @@ def one_pass(name: str, variant: dict[str, Any], batches: list[list[Any]], point
         migrate(client)
         for table, setting in variant.get("tables", {}).items():
             client.command(f"ALTER TABLE {table} MODIFY SETTING {setting}")  # from the command line, not a request
-        settings = ProjectorSettings(kafka_bootstrap_servers="127.0.0.1:1", clickhouse_dsn=dsn,
-                                     clickhouse_database="bench", overlap_inserts=False, side_inserts=True)
-        projector = Projector(settings, client)
-        projector._commit = lambda offsets: None  # type: ignore[method-assign]  # no broker here
-        side = open_client(dsn, "bench")
-        projector.writer.side = ClickHouseSink(side)
-        projector.writer.load_positions(list(range(projector_drain.PARTITIONS)))
+        projector, side = projector_drain.side_projector(dsn, client)
         load = os.getloadavg()[0]
         began, cpu_began = time.perf_counter(), cpu()
         for batch in batches:
@@ -78,7 +69,7 @@ def one_pass(name: str, variant: dict[str, Any], batches: list[list[Any]], point
         cpu_settled = cpu()
         counted = client.query("SELECT sum(point_count) FROM run_metric_summary").result_rows[0][0]
         assert counted == points, f"{counted} of {points} points in the summary"
-        parts = client.query("SELECT count() FROM system.parts WHERE database = 'bench' AND table = 'metrics' "
+        parts = client.query("SELECT count() FROM system.parts WHERE database = 'bench' AND table = 'metric_chunks' "
                              "AND active").result_rows[0][0]
         projector.writer.close_side()
         side.close()

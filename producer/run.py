@@ -12,7 +12,7 @@ from producer import series
 from producer import validation as v
 from producer.channel import EventChannel
 from producer.metric_buffer import MetricBuffer
-from schemas import ParamsLogged, Payload, RunStarted, RunStatus, RunStatusChanged, TagDeleted, TagsSet
+from schemas import MetricsLogged, ParamsLogged, Payload, RunStarted, RunStatus, RunStatusChanged, TagDeleted, TagsSet
 
 
 def _now_ms() -> int:
@@ -34,6 +34,11 @@ class ActiveRun:
         self._seq = 0
         self._params: dict[str, str] = {}
         self._buffer = MetricBuffer()
+        # Checked series pieces waiting to go out together as one batch (see log_metric_series). Never pending at
+        # the same time as points in the buffer: each kind is sent before the other is added to, so the log keeps
+        # the order of the calls.
+        self._series: list[MetricsLogged] = []
+        self._series_points = 0
         self._metric_keys: set[str] = set()  # keys already checked: the hot path skips the regex
         self.status = RunStatus.RUNNING
 
@@ -63,6 +68,8 @@ class ActiveRun:
         with self._lock:
             if not known.issuperset(metrics):
                 known.update(metrics)
+            if self._series:
+                self._send_series()
             first = not len(self._buffer)
             self._buffer.add_points(points, checked_step, ts)
             if len(self._buffer) >= self._batch_points:
@@ -72,16 +79,30 @@ class ActiveRun:
 
     def log_metric_series(self, key: str, steps: Any, values: Any, timestamps: Any = None) -> None:
         """Log many points of one key at once (arrays or sequences of equal length; timestamps in ms default
-        to now): checked column-wise and sent as columnar batches, after any points logged before."""
+        to now): checked column-wise and sent as columnar batches, after any points logged before.
+
+        Consecutive series of a run (several keys' curves, one call each) travel together: they are held until
+        they fill a batch (`SERIES_BATCH_POINTS`), the run logs anything else, the tracker flushes, or the
+        background flush (`metrics_flush_interval_s`) comes, then sent as one event holding every key. Each event
+        costs the SDK, the broker and the projector a fixed amount whatever its size, so five keys' curves in one
+        event instead of five cost about half as much to log."""
         batch = series.check_series(key, steps, values, timestamps, _now_ms())
         if not len(batch):
             return
         with self._lock:
             self._metric_keys.add(key)
             self._buffer.note_step(key, int(batch.steps.max()))
-            self.flush_metrics()
+            self._send_buffered()
             for piece in series.split(batch):
-                self._send(piece)
+                if self._series_points + len(piece) > series.SERIES_BATCH_POINTS:
+                    self._send_series()
+                self._series.append(piece)
+                self._series_points += len(piece)
+            if self._series_points >= series.SERIES_BATCH_POINTS:
+                self._send_series()
+            waiting = bool(self._series)
+        if waiting:  # the background flusher sends it if nothing else does first
+            self._on_pending(self)
 
     # -- params and tags ------------------------------------------------------------------------------
     def log_param(self, key: str, value: object) -> None:
@@ -142,12 +163,23 @@ class ActiveRun:
             self._send(payload)
 
     def flush_metrics(self) -> bool:
-        """Send the pending points now as one batch; True when there were any."""
+        """Send the pending points (or series) now as one batch; True when there were any."""
         with self._lock:
-            batch = self._buffer.drain()
-            if batch is not None:
-                self._send(batch)
-            return batch is not None
+            return self._send_series() or self._send_buffered()
+
+    def _send_buffered(self) -> bool:
+        batch = self._buffer.drain()
+        if batch is not None:
+            self._send(batch)
+        return batch is not None
+
+    def _send_series(self) -> bool:
+        if not self._series:
+            return False
+        batch = series.merge(self._series)
+        self._series, self._series_points = [], 0
+        self._send(batch)
+        return True
 
     def _send(self, payload: Payload) -> None:
         self._seq += 1

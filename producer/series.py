@@ -45,3 +45,17 @@ def split(batch: MetricsLogged, size: int = SERIES_BATCH_POINTS) -> list[Metrics
     """The batch in consecutive pieces of at most `size` points (views, not copies)."""
     return [MetricsLogged(batch.names, batch.name_index[i:i + size], batch.steps[i:i + size],
                           batch.timestamps[i:i + size], batch.values[i:i + size]) for i in range(0, len(batch), size)]
+
+
+def merge(batches: list[MetricsLogged]) -> MetricsLogged:
+    """One batch of the points of several, in order (their keys once each; the first batch itself when alone)."""
+    if len(batches) == 1:
+        return batches[0]
+    index: dict[str, int] = {}
+    name_index = []
+    for batch in batches:
+        mapping = np.array([index.setdefault(name, len(index)) for name in batch.names], dtype="<i4")
+        name_index.append(mapping[batch.name_index])
+    steps, timestamps, values = (np.concatenate([getattr(b, column) for b in batches])
+                                 for column in ("steps", "timestamps", "values"))
+    return MetricsLogged(list(index), np.concatenate(name_index), steps, timestamps, values)

@@ -119,7 +119,9 @@ def broker_command(cfg: BrokerConfig) -> list[str]:
 
 
 def _java(cfg: BrokerConfig, *args: str, heap: str | None = None) -> list[str]:
-    opts = [f"-Xmx{heap}", "-Xms256m", "-XX:+UseG1GC", *cfg.jvm_options] if heap else ["-Xmx256m"]
+    chosen_gc = any(o.startswith("-XX:+Use") and o.endswith("GC") for o in cfg.jvm_options)
+    gc = [] if chosen_gc else ["-XX:+UseG1GC"]  # the JVM refuses two collectors: the options' choice wins
+    opts = [f"-Xmx{heap}", "-Xms256m", *gc, *cfg.jvm_options] if heap else ["-Xmx256m"]
     log4j = cfg.home / "log4j2.properties"
     return ["java", *opts, f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={cfg.home / 'logs'}",
             "-cp", f"{cfg.libs}/*", *args]

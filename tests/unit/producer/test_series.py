@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from producer import Tracker, TrackerSettings
-from producer.series import SERIES_BATCH_POINTS
-from schemas import MetricsLogged, TagsSet, validate_event
+from producer.series import SERIES_BATCH_POINTS, merge
+from schemas import MetricsLogged, RunStatus, TagsSet, validate_event
 from tests.unit.producer.fakes import RecordingPublisher
 
 
@@ -81,3 +82,70 @@ def test_an_empty_series_sends_nothing(tracker: Tracker, publisher: RecordingPub
     run.log_metric_series("loss", [], [])
     run.end()
     assert publisher.batches(run.run_id) == []
+
+
+def test_consecutive_series_of_a_run_travel_as_one_event(tracker: Tracker, publisher: RecordingPublisher) -> None:
+    run = tracker.start_run("exp", "r")
+    keys = ["val_loss", "train_loss", "accuracy"]
+    for i, key in enumerate(keys):
+        run.log_metric_series(key, np.arange(100), np.arange(100) * 0.5 + i, timestamps=np.full(100, 7 + i))
+    assert publisher.batches(run.run_id) == []  # held until something else is logged
+    run.end()
+    kinds = [type(e.payload).__name__ for e in publisher.run_events(run.run_id)]
+    assert kinds == ["RunStarted", "MetricsLogged", "RunStatusChanged"]
+    (batch,) = publisher.batches(run.run_id)
+    assert batch.names == keys
+    assert list(batch.points()) == [(key, s, 7 + i, s * 0.5 + i) for i, key in enumerate(keys) for s in range(100)]
+
+
+def test_held_series_go_before_later_points_and_after_earlier_ones(tracker: Tracker,
+                                                                   publisher: RecordingPublisher) -> None:
+    run = tracker.start_run("exp", "r")
+    run.log_metric("a", 1.0, step=0)
+    run.log_metric_series("b", [0, 1], [2.0, 3.0], timestamps=[5, 5])
+    run.log_metric_series("c", [0], [4.0], timestamps=[5])
+    run.log_metrics({"a": 5.0, "b": 6.0}, step=1, timestamp=9)
+    run.log_metric_series("a", [2], [7.0], timestamps=[9])
+    tracker.flush()
+    batches = publisher.batches(run.run_id)
+    assert [[(k, s, v) for k, s, _, v in b.points()] for b in batches] == [
+        [("a", 0, 1.0)],
+        [("b", 0, 2.0), ("b", 1, 3.0), ("c", 0, 4.0)],
+        [("a", 1, 5.0), ("b", 1, 6.0)],
+        [("a", 2, 7.0)],
+    ]
+
+
+def test_held_series_are_cut_at_the_batch_size_and_a_key_logged_twice_is_named_once(
+        tracker: Tracker, publisher: RecordingPublisher) -> None:
+    run = tracker.start_run("exp", "r")
+    third = 10_000
+    for first in range(0, 3 * third, third):
+        run.log_metric_series("loss", np.arange(first, first + third), np.ones(third))
+    run.end()
+    batches = publisher.batches(run.run_id)
+    assert [len(b) for b in batches] == [2 * third, third]
+    assert batches[0].names == ["loss"] and set(batches[0].name_index.tolist()) == {0}
+    assert np.array_equal(np.concatenate([b.steps for b in batches]), np.arange(3 * third))
+    assert all(len(b) <= SERIES_BATCH_POINTS for b in batches)
+
+
+def test_held_series_are_sent_by_the_background_flush(publisher: RecordingPublisher) -> None:
+    with Tracker(publisher=publisher,  # type: ignore[arg-type]
+                 settings=TrackerSettings(metrics_flush_interval_s=0.05)) as tracker:
+        run = tracker.start_run("exp", "r")
+        run.log_metric_series("loss", [0, 1], [1.0, 0.5])
+        deadline = time.monotonic() + 10
+        while not publisher.batches(run.run_id) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [len(b) for b in publisher.batches(run.run_id)] == [2]
+        assert run.status == RunStatus.RUNNING  # sent with the run still open: nothing else made it go
+
+
+def test_merge_keeps_every_point_in_order() -> None:
+    a = MetricsLogged(["x", "y"], [0, 1, 0], [0, 0, 1], [1, 1, 2], [0.1, 0.2, 0.3])
+    b = MetricsLogged(["y", "z"], [1, 0], [5, 6], [3, 4], [0.4, 0.5])
+    merged = merge([a, b])
+    assert merged.names == ["x", "y", "z"]
+    assert list(merged.points()) == [*a.points(), *b.points()]
+    assert merge([a]) is a

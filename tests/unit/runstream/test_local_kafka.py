@@ -112,6 +112,13 @@ def test_the_broker_gets_its_java_options_and_the_storage_tool_does_not(tmp_path
     assert "-XX:TieredStopAtLevel=1" not in broker_command(BrokerConfig(home=tmp_path))
 
 
+def test_a_garbage_collector_in_the_java_options_replaces_the_default_one(tmp_path: Path) -> None:
+    # The JVM refuses to start with two collectors ("Multiple garbage collectors selected").
+    assert "-XX:+UseG1GC" in broker_command(BrokerConfig(home=tmp_path))
+    command = broker_command(BrokerConfig(home=tmp_path, jvm_options=("-XX:+UseSerialGC",)))
+    assert "-XX:+UseSerialGC" in command and "-XX:+UseG1GC" not in command
+
+
 def test_the_local_broker_java_options_come_from_the_settings(clean_env: pytest.MonkeyPatch, tmp_path: Path
                                                               ) -> None:
     clean_env.setenv("RUNSTREAM_DATA_DIR", str(tmp_path))

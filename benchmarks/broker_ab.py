@@ -4,7 +4,8 @@
         [--variant 'io2=|num.io.threads=2,num.network.threads=1']
 
 A variant is `name=JVM options` (added to `RUNSTREAM_KAFKA_JVM_OPTIONS`' default, split like a shell's), optionally
-followed by `|key=value,key=value` broker properties appended to the local broker's server.properties. Each round
+followed by `|key=value,key=value` broker properties appended to the local broker's server.properties and by
+`|NAME=value,...` environment variables of the producers (the SDK's settings: `RUNSTREAM_COMPRESSION=none`). Each round
 starts a fresh broker of every variant in turn (the order flipped every round), creates the topic as `runstream up`
 does (6 partitions), and runs the sweep's producers twice against it: `cold` right after start (what `make bench`
 measures: its broker starts seconds before the sweep) and `warm` after that. Each pass is 2 producer processes
@@ -43,11 +44,16 @@ from runstream.settings import BrokerSettings  # noqa: E402
 RUNS, METRICS, STEPS, PRODUCERS, PARTITIONS = 200, 5, 1000, 2, 6
 
 
-def parse_variant(text: str) -> tuple[str, tuple[str, ...], list[str]]:
+Variant = tuple[str, tuple[str, ...], list[str], dict[str, str]]
+
+
+def parse_variant(text: str) -> Variant:
     name, _, rest = text.partition("=")
-    jvm, _, props = rest.partition("|")
+    jvm, _, rest = rest.partition("|")
+    props, _, env = rest.partition("|")
     default = shlex.split(BrokerSettings().kafka_jvm_options)
-    return name, (*default, *shlex.split(jvm)), [p for p in props.split(",") if p]
+    return (name, (*default, *shlex.split(jvm)), [p for p in props.split(",") if p],
+            dict(pair.split("=", 1) for pair in env.split(",") if pair))
 
 
 def proc_cpu(pid: int) -> float:
@@ -79,13 +85,16 @@ def one_pass(bootstrap: str, broker_pid: int, seed: int) -> dict[str, Any]:
             "startup_s": round(min(r["first"] for r in reports) - began, 2)}
 
 
-def one_broker(name: str, jvm: tuple[str, ...], props: list[str], passes: list[str]) -> list[dict[str, Any]]:
+def one_broker(variant: Variant, passes: list[str]) -> list[dict[str, Any]]:
+    name, jvm, props, env = variant
     home = Path(tempfile.mkdtemp(prefix=f"broker-ab-{name}-"))
     port = free_port()
     cfg = kafka.BrokerConfig(home=home, port=port, controller_port=free_port(), jvm_options=jvm)
     original = kafka.server_properties
     kafka.server_properties = lambda c: original(c) + "".join(f"{p}\n" for p in props)  # type: ignore[assignment]
     broker = kafka.LocalKafka(cfg)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the producers are spawned: they start with this environment
     try:
         broker.start()
         ensure_topics(AdminClient({"bootstrap.servers": cfg.bootstrap}), ["runstream.events"],
@@ -98,6 +107,11 @@ def one_broker(name: str, jvm: tuple[str, ...], props: list[str], passes: list[s
             results.append(result)
         return results
     finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         kafka.server_properties = original  # type: ignore[assignment]
         broker.stop()
         shutil.rmtree(home, ignore_errors=True)
@@ -113,15 +127,15 @@ def main() -> None:
     passes = args.passes.split(",")
     results: list[dict[str, Any]] = []
     for r in range(args.rounds):
-        for name, jvm, props in variants if r % 2 == 0 else variants[::-1]:
-            results.extend(one_broker(name, jvm, props, passes))
+        for variant in variants if r % 2 == 0 else variants[::-1]:
+            results.extend(one_broker(variant, passes))
     for label in passes:
         for key in ("broker_cpu_per_1m", "producers_cpu_per_1m", "publish_s"):
             medians = {name: statistics.median(x[key] for x in results if x["variant"] == name and x["pass"] == label)
-                       for name, _, _ in variants}
+                       for name, *_ in variants}
             print(json.dumps({"pass": label, "median": key, **medians}))
         base = variants[0][0]
-        for name, _, _ in variants[1:]:
+        for name, *_ in variants[1:]:
             mine = [x for x in results if x["variant"] == name and x["pass"] == label]
             theirs = [x for x in results if x["variant"] == base and x["pass"] == label]
             lower = sum(a["broker_cpu_per_1m"] < b["broker_cpu_per_1m"] for a, b in zip(mine, theirs, strict=True))

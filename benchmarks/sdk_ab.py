@@ -1,0 +1,94 @@
+"""The SDK of two checkouts alternated against one local broker: the producers' and the broker's CPU per 1M points.
+
+    python benchmarks/sdk_ab.py --base /work/wt/x-base --new /work/wt/x [--pairs 6]
+
+Each side runs the sweep's producers (2 processes, 100 runs each of 5 keys x 1,000 steps with `log_metric_series`,
+`sweep.runstream_series_producer`) with its checkout first on PYTHONPATH, and closes them (every event acknowledged).
+Reported per side: the producers' process CPU, the broker's CPU (from /proc) from their start to their end, the wall
+time with the processes' start-up, and the load before. No projector runs. The order is flipped every pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from broker_ab import proc_cpu  # noqa: E402
+from confluent_kafka.admin import AdminClient  # noqa: E402
+from sweep import free_port  # noqa: E402
+
+from consumers.topics import ensure_topics  # noqa: E402
+from runstream.local import kafka  # noqa: E402
+from runstream.settings import BrokerSettings  # noqa: E402
+
+RUNS, METRICS, STEPS, PRODUCERS = 200, 5, 1000, 2
+PRODUCER = f"""
+import json, sys, queue
+from sweep import runstream_series_producer
+out = queue.Queue()
+runstream_series_producer(sys.argv[1], list(range(int(sys.argv[2]), {RUNS}, {PRODUCERS})), {METRICS}, {STEPS}, 1, out)
+print(json.dumps(out.get()))
+"""
+
+
+def one_side(checkout: Path, bootstrap: str, broker_pid: int) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": f"{checkout}:{checkout / 'benchmarks'}"}
+    load = os.getloadavg()[0]
+    before, began = proc_cpu(broker_pid), time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", PRODUCER, bootstrap, str(i)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True) for i in range(PRODUCERS)]
+    reports = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+    assert not any(r["undelivered"] for r in reports), reports
+    scale = 1e6 / (RUNS * METRICS * STEPS)
+    return {"load": round(load, 2), "producers_cpu_per_1m": round(sum(r["cpu_s"] for r in reports) * scale, 3),
+            "broker_cpu_per_1m": round((proc_cpu(broker_pid) - before) * scale, 3),
+            "wall_s": round(time.perf_counter() - began, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=Path, required=True)
+    parser.add_argument("--new", type=Path, required=True)
+    parser.add_argument("--pairs", type=int, default=6)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="sdk-ab-"))
+    cfg = kafka.BrokerConfig(home=home, port=free_port(), controller_port=free_port(),
+                             jvm_options=tuple(BrokerSettings().kafka_jvm_options.split()))
+    broker = kafka.LocalKafka(cfg)
+    try:
+        broker.start()
+        assert broker.pid is not None
+        ensure_topics(AdminClient({"bootstrap.servers": cfg.bootstrap}), ["runstream.events"], partitions=6)
+        rows: list[dict[str, object]] = []
+        for pair in range(1, args.pairs + 1):
+            sides = [("base", args.base), ("new", args.new)]
+            for name, checkout in sides if pair % 2 else sides[::-1]:
+                row = {"pair": pair, "variant": name, **one_side(checkout.resolve(), cfg.bootstrap, broker.pid)}
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+        for key in ("producers_cpu_per_1m", "broker_cpu_per_1m"):
+            medians = {n: statistics.median(float(r[key]) for r in rows if r["variant"] == n)  # type: ignore[arg-type]
+                       for n in ("base", "new")}
+            lower = sum(1 for p in range(1, args.pairs + 1)
+                        if next(r[key] for r in rows if r["pair"] == p and r["variant"] == "new")  # type: ignore[operator]
+                        < next(r[key] for r in rows if r["pair"] == p and r["variant"] == "base"))
+            print(json.dumps({"median": key, **medians, "new_lower": f"{lower} of {args.pairs}"}))
+    finally:
+        broker.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

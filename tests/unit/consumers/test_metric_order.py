@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from consumers.projections.base import LoggedEvent
-from consumers.projections.metrics import SORTING_KEY, MetricBlock
+from consumers.projections.metrics import SORTING_KEY, KeyOrdered, MetricBlock, _key_ordered, _point_columns
 from schemas import MetricsLogged, Producer, RunEvent
 
 PRODUCER = Producer("host", 1, "user", "0.1")
@@ -83,3 +85,39 @@ def test_a_block_names_every_series_it_holds_points_of() -> None:
         assert held <= block.series()
         named = {(p.experiment_id, p.run_id, n) for p in block.parts for n in p.batch.names}
         assert block.series() == named
+
+
+def coalesced_block_of(seed: int) -> MetricBlock:
+    """`block_of` for metric_chunks, with events whose keys come grouped (series sent together) besides
+    interleaved ones, keys named but without points, and a run's events in two partitions."""
+    rng = random.Random(seed)
+    block = MetricBlock("metric_chunks")
+    for offset in range(rng.randint(1, 25)):
+        keys = rng.sample(["loss", "Loss", "lo", "été", "z", "acc/top-1", "a\u00e9", "a\uffff"], rng.randint(1, 5))
+        n = rng.randint(1, 30)
+        index = [rng.randrange(len(keys)) for _ in range(n)]
+        if rng.random() < 0.5:
+            index.sort()
+        batch = MetricsLogged(keys, index, [rng.randint(-2, 6) for _ in range(n)],  # type: ignore[arg-type]
+                              [rng.randint(0, 3) for _ in range(n)], [rng.random() for _ in range(n)])
+        run = rng.choice(["ab" * 16, "AB" * 16, "cd" * 16, "a" * 31 + "0"])
+        experiment = rng.choice(["exp", "exp2", "Exp", "ex"])
+        event = RunEvent(str(uuid.uuid4()), run, experiment, offset + 1, T0, PRODUCER, batch)
+        block.add(LoggedEvent(event, rng.choice([1, 4]), offset * 2 + rng.randint(0, 1), "fp"))
+    return block
+
+
+def test_chunks_are_ordered_as_the_points_sorted_one_by_one_would_be() -> None:
+    """metric_chunks' blocks sort chunks, not points (`_chunk_ordered`): every column, group start and list of
+    names is what sorting each point gives."""
+    for seed in range(200):
+        block = coalesced_block_of(seed)
+        assert block.chunked
+        fast = block.key_ordered()
+        slow = _key_ordered(_point_columns(block.parts), by_step=False)
+        for field in fields(KeyOrdered):
+            got, want = getattr(fast, field.name), getattr(slow, field.name)
+            if isinstance(want, np.ndarray):
+                assert got.dtype == want.dtype and np.array_equal(got, want), (seed, field.name)
+            else:
+                assert got == want, (seed, field.name)

@@ -83,6 +83,19 @@ def targets(sweep: int, server: int, process: str) -> list[int]:
     return found
 
 
+def children(server: int) -> list[int]:
+    """The server's child processes but the Kafka broker (the alert worker, multiprocessing's resource tracker)."""
+    out = []
+    for child in psutil.Process(server).children(recursive=True):
+        try:
+            cmd = child.cmdline()
+        except psutil.Error:
+            continue
+        if not (cmd and Path(cmd[0]).name == "java"):
+            out.append(child.pid)
+    return out
+
+
 def group(name: str) -> str:
     """A thread name without its number (ThreadPool 1..n are one pool)."""
     return re.sub(r"[-_ :]?\d+$", "", name)
@@ -123,6 +136,9 @@ def main() -> None:
                 seen: dict[int, tuple[str, float, float]] = {}
                 for pid in watched:
                     seen.update(tasks(pid))
+                if args.process == "server":  # its children but the broker (the alert worker), named apart
+                    for pid in children(server):
+                        seen.update({t: (f"child:{n}", c, k) for t, (n, c, k) in tasks(pid).items()})
                 samples.append((time.time(), seen, cpu.user + cpu.system + cpu.nice + cpu.irq + cpu.softirq))
             except (OSError, psutil.Error):
                 server = None if not psutil.pid_exists(server) else server
@@ -152,7 +168,8 @@ def main() -> None:
         return min(range(len(samples)), key=lambda i: abs(samples[i][0] - t))
 
     phases = {"idle (probe alone, before first)": (idle_from, first), "first..published": (first, published),
-              "published..visible": (published, visible), "first..visible": (first, visible)}
+              "published..visible": (published, visible), "first..visible": (first, visible),
+              "visible..visible+3s": (visible, min(visible + 3.0, samples[-1][0]))}
     for phase, (a, b) in phases.items():
         i, j = at(a), at(b)
         wall = samples[j][0] - samples[i][0]

@@ -17,6 +17,7 @@ from schemas.alerts import ALERT_RULE_EVENTS, AlertDelivered, AlertFired
 FIRING_NAMESPACE = uuid.UUID("6f1e3c4e-7d1a-4c55-9a51-2a3d0e6b8a10")
 ENDED_BADLY = (RunStatus.FAILED, RunStatus.KILLED)
 POINT_CONDITIONS = ("threshold", "nan", "new_best")  # the conditions `_point` evaluates on each metric point
+FEW_KEYS = 16  # up to this many keys in a fold of best values, one mask per key instead of a sort
 
 
 def firing_id(rule_id: str, run_id: str, condition: str) -> str:
@@ -95,19 +96,72 @@ class Evaluator:
                 self._note_best(run.experiment_id, p)
         return self._new(out)
 
+    def observe_all(self, events: list[LoggedEvent]) -> list[Firing]:
+        """`observe` of each event in turn: the same state and the same firings in the same order. While no rule
+        looking at points (`POINT_CONDITIONS`) was ever in the book and none comes with these events, a metric
+        batch makes no firing and moves only its run (as `observe` does, in turn) and its experiment's best values,
+        a minimum and a maximum per key, whatever the order they are taken in: those are folded once per
+        experiment for all the batches (one numpy pass instead of one per batch; where a minimum is both 0.0 and
+        -0.0, which compare equal, either sign may be the one kept)."""
+        if self.rules.ever(POINT_CONDITIONS) or any(isinstance(logged.event.payload, ALERT_RULE_EVENTS)
+                                                    for logged in events):
+            return [firing for logged in events for firing in self.observe(logged)]
+        out: list[Firing] = []
+        batches: dict[str, list[MetricsLogged]] = {}
+        for logged in events:
+            e, p = logged.event, logged.event.payload
+            if not isinstance(p, MetricsLogged) or not e.run_id:
+                out.extend(self.observe(logged))
+                continue
+            run = self.runs.setdefault(e.run_id, RunState(e.experiment_id))
+            run.last_seen = max(run.last_seen or e.event_time, e.event_time)
+            run.where = (logged.partition, logged.offset)
+            batches.setdefault(run.experiment_id, []).append(p)
+        for experiment_id, metrics in batches.items():
+            self._note_best_of(experiment_id, metrics)
+        return out
+
+    def _note_best_of(self, experiment_id: str, batches: list[MetricsLogged]) -> None:
+        """`_note_best` of several batches of one experiment at once: their keys numbered across the batches."""
+        if len(batches) == 1:
+            self._note_best(experiment_id, batches[0])
+            return
+        numbers: dict[str, int] = {}
+        for batch in batches:
+            for name in batch.names:
+                numbers.setdefault(name, len(numbers))
+        keys = np.concatenate([np.fromiter((numbers[n] for n in b.names), dtype=np.int64, count=len(b.names))
+                               [b.name_index] for b in batches])
+        values = np.concatenate([b.values for b in batches])
+        self._fold_best(experiment_id, list(numbers), keys, values)
+
     def _note_best(self, experiment_id: str, batch: MetricsLogged) -> None:
         """What `_point` does to `best` for every point of a batch, with numpy: per key, the finite minimum
         and maximum against the best so far."""
-        finite = np.isfinite(batch.values)
-        keys, values = batch.name_index[finite], batch.values[finite]
+        self._fold_best(experiment_id, batch.names, batch.name_index, batch.values)
+
+    def _fold_best(self, experiment_id: str, names: list[str], keys: np.ndarray, values: np.ndarray) -> None:
+        """Per key of `names` (`keys` index them), the finite minimum and maximum of `values` against the best so
+        far: a mask per key where there are few (a sweep's 5: no sort), else sorted by key."""
+        finite = np.isfinite(values)
+        if not finite.all():
+            keys, values = keys[finite], values[finite]
         if not len(values):
             return
-        order = np.argsort(keys, kind="stable")
-        keys, values = keys[order], values[order]
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        lows, highs = np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)
-        for k, low, high in zip(keys[starts].tolist(), lows.tolist(), highs.tolist(), strict=True):
-            key = batch.names[k]
+        found: list[tuple[int, float, float]] = []
+        if len(names) <= FEW_KEYS:
+            for k in range(len(names)):
+                chosen = values[keys == k]
+                if len(chosen):
+                    found.append((k, float(chosen.min()), float(chosen.max())))
+        else:
+            order = np.argsort(keys, kind="stable")
+            keys, values = keys[order], values[order]
+            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            lows, highs = np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)
+            found = list(zip(keys[starts].tolist(), lows.tolist(), highs.tolist(), strict=True))
+        for k, low, high in found:
+            key = names[k]
             for op, value in (("min", low), ("max", high)):
                 slot = (experiment_id, key, op)
                 best = self.best.get(slot)

@@ -71,6 +71,11 @@ class RuleBook:
                 assert rule is not None
                 yield rule
 
+    def ever(self, conditions: tuple[str, ...]) -> bool:
+        """Whether any version of any rule, deleted or not, at any time, has one of these conditions."""
+        return any(rule is not None and rule.condition in conditions
+                   for line in self._rules.values() for rule in line.versions)
+
     def get(self, rule_id: str) -> Rule | None:
         """The rule as it stands now (its latest version)."""
         line = self._rules.get(rule_id)

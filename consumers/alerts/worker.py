@@ -175,8 +175,7 @@ class AlertWorker:
         last_stall = last_retry = time.monotonic()
         while not stop.is_set():
             batch = self._consumer.consume(num_messages=CONSUME_BATCH, timeout=0.2)
-            for logged in in_time_order(self._decoded(batch)):
-                self._record(self.state.observe(logged))
+            self._record(self.state.observe_all(in_time_order(self._decoded(batch))))
             if batch:
                 self._consumer.commit(asynchronous=True)  # the group's position shows the worker's lag
             self.release_memory(wrote=bool(batch))

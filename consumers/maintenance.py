@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -196,6 +196,16 @@ class JobStatus:
         return out
 
 
+@dataclass
+class EarlyLive:
+    """Verify's read of the live side, started beside the replay (`MaintenanceJob._read_live_early`)."""
+
+    positions: dict[int, int]  # the live position when the read started
+    client: Client
+    pool: ThreadPoolExecutor
+    future: Future[dict[str, dict[str, Checksum]]]
+
+
 class LiveProjection(Protocol):
     """The projector of this process, as maintenance sees it."""
 
@@ -227,6 +237,9 @@ class MaintenanceJob:
         self._replay: Replay | None = None
         self._sink = ClickHouseSink(client, retries=settings.insert_retries)
         self._ddl_clients: dict[int, Client] = {}  # `_on_clients`' other clients, opened once a job (~30 ms each)
+        self._early: EarlyLive | None = None  # verify with nothing projecting: the live side, read while replaying
+        self.live_read: Literal["early", "at the end"] | None = None  # which live read verify compared
+        self.live_read_s: float | None = None  # how long the early read took (beside the replay)
 
     # progress, read by other threads
     def refresh(self) -> JobStatus:
@@ -263,6 +276,8 @@ class MaintenanceJob:
                                 for table, names in self._shadows_by_table(shadows).items()])
             self._replay.pause_merges(stopped=True)  # by `_create_sql`
             self._replay.start(empty=True)  # every shadow was just created (leftovers dropped first)
+            if self.kind == "verify" and self.live is None:
+                self._early = self._read_live_early(columns)
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
                 targets = self._live_positions()
@@ -286,7 +301,7 @@ class MaintenanceJob:
                         self.live.reload(self._replay.partitions)
                 else:
                     self._phase("comparing checksums")
-                    self.status.differences = [asdict(d) | {"what": d.what} for d in self._differences()]
+                    self.status.differences = [asdict(d) | {"what": d.what} for d in self._differences(targets)]
                 self.status.paused_s = round(time.monotonic() - began, 3)
             self._phase("dropping shadow tables")
             self._drop(shadows, wait=False)
@@ -309,6 +324,9 @@ class MaintenanceJob:
                 raise
         finally:
             self.status.finished_at = datetime.now(UTC)
+            if self._early is not None:  # its statement finishes before its client is closed
+                self._early.pool.shutdown(wait=True)
+                self._early.client.close()
             if self._replay is not None:
                 self._replay.close()
             self._close_clients()
@@ -387,30 +405,98 @@ class MaintenanceJob:
             out[str(table)].append((str(name), str(kind)))
         return out
 
-    def _differences(self) -> list[Difference]:
-        """Per table, one statement reading the live table's checksums beside the replay's (a streamed table's
-        were summed while it was written, a numpy-summed table's as its blocks were made), tables side by side on
-        DDL_WORKERS clients."""
+    def _live_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> str:
+        """The statement reading the live table's checksums per run."""
+        if table in self.summed:
+            return pointsums.checksum_sql(table, chunks=True)
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
+        return checksum_sql(table, columns[table], final=table in derived)
+
+    def _replayed_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> str:
+        """The statement reading the replay's checksums per run (not for a numpy-summed table)."""
+        derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
+        shadow = self.tables.physical(table)
+        return sums_sql(shadow) if table in self.streamed else checksum_sql(shadow, columns[table],
+                                                                            final=table in derived)
+
+    def _point_sums(self, table: str) -> dict[str, Checksum]:
+        assert self._replay is not None
+        return {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[self.tables.physical(table)].runs.items()}
+
+    def _read_live_early(self, columns: dict[str, list[tuple[str, str]]]) -> EarlyLive:
+        """Start reading every live table's checksums on a thread and client of their own, beside the replay.
+
+        Only when no projector of this process writes (`live` None) and no member of the group was found
+        (`_check_no_foreign_projector`): the live tables then stay at the position read here, which the replay
+        reaches at the end; `_differences` uses this read only if the live position and the group are still
+        the same then, and reads the live side again otherwise (never comparing a table that moved)."""
+        positions = self._live_positions()
+        client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-live-sums")
+        tables = sorted(self.tables.names, key=lambda t: t not in self.summed)  # the largest read first
+
+        def read() -> dict[str, dict[str, Checksum]]:
+            began = time.perf_counter()
+            try:
+                return {table: {str(r): (int(n), int(h), float(t))
+                                for r, n, h, t in client.query(self._live_sql(table, columns)).result_rows}
+                        for table in tables}
+            finally:
+                self.live_read_s = time.perf_counter() - began
+
+        return EarlyLive(positions, client, pool, pool.submit(read))
+
+    def _early_live(self, targets: dict[int, int]) -> dict[str, dict[str, Checksum]] | None:
+        """The early read of the live side, if it holds at `targets` (the position the replay reached): the live
+        position did not move since it was read and nothing joined the group; else None."""
+        early = self._early
+        if early is None:
+            return None
+        try:
+            sums = early.future.result()
+        except Exception:
+            log.warning("verify: the live checksums read beside the replay failed; reading them again",
+                        exc_info=True)
+            return None
+        if early.positions != targets:
+            log.info("verify: the live tables moved during the replay; reading their checksums again")
+            return None
+        if self._group_members() > 0:
+            log.info("verify: a projector joined the group during the replay; reading the live checksums again")
+            return None
+        return sums
+
+    def _differences(self, targets: dict[int, int] | None = None) -> list[Difference]:
+        """Per table, the live table's checksums beside the replay's (a streamed table's were summed while it was
+        written, a numpy-summed table's as its blocks were made), tables side by side on DDL_WORKERS clients.
+        The live side was read beside the replay where it could be (`_read_live_early`), else one statement per
+        table reads both sides."""
         columns = self._columns()
+        early = self._early_live(targets) if targets is not None else None
+        self.live_read = "early" if early is not None else "at the end"
 
         def differences(table: str, client: Client) -> list[Difference]:
-            shadow = self.tables.physical(table)
+            if early is not None:
+                replayed = self._point_sums(table) if table in self.summed else {
+                    str(r): (int(n), int(h), float(t))
+                    for r, n, h, t in client.query(self._replayed_sql(table, columns)).result_rows}
+                return compare(table, early[table], replayed)
             if table in self.summed and self._replay is not None:
                 live_sums = {str(r): (int(n), int(h), float(t))
-                             for r, n, h, t in client.query(pointsums.checksum_sql(table, chunks=True)).result_rows}
-                replayed = {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[shadow].runs.items()}
-                return compare(table, live_sums, replayed)
-            live = checksum_sql(table, columns[table], final=table in derived)
-            replayed_sql = sums_sql(shadow) if table in self.streamed else \
-                checksum_sql(shadow, columns[table], final=table in derived)
+                             for r, n, h, t in client.query(self._live_sql(table, columns)).result_rows}
+                return compare(table, live_sums, self._point_sums(table))
             sums: tuple[dict[str, Checksum], dict[str, Checksum]] = ({}, {})
-            for side, r, n, h, t in client.query(compare_sql(live, replayed_sql)).result_rows:
+            for side, r, n, h, t in client.query(compare_sql(self._live_sql(table, columns),
+                                                             self._replayed_sql(table, columns))).result_rows:
                 sums[int(side)][str(r)] = (int(n), int(h), float(t))
             return compare(table, *sums)
 
-        found = self._on_clients([functools.partial(differences, table) for table in self.tables.names])
-        return [d for table in found for d in table]
+        tables = [t for t in self.tables.names if early is None or t not in self.summed]  # nothing to read for those
+        found = self._on_clients([functools.partial(differences, table) for table in tables])
+        if early is not None:
+            found += [differences(table, self.client) for table in self.tables.names if table in self.summed]
+        order = {t: i for i, t in enumerate(self.tables.names)}
+        return [d for d in sorted((d for table in found for d in table), key=lambda d: order[d.table])]
 
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
         """The statements making `table`'s shadow, merges stopped (the replay resumes them when parts pile up)."""

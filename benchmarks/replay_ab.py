@@ -102,6 +102,7 @@ def job(args: argparse.Namespace) -> None:
                     # verify: which live read it compared and how long an early one took (absent before verify7)
                     "live_read": getattr(maintenance, "live_read", None),
                     "live_read_s": getattr(maintenance, "live_read_s", None),
+                    "compare_s": getattr(maintenance, "compare_s", None),
                     "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                     "workers_cpu_s": round(workers_cpu, 2),  # (their RSS: not from RUSAGE_CHILDREN, which
                     # counts a spawned child's pages before its exec, i.e. the job's own)

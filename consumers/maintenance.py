@@ -23,7 +23,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -106,14 +106,18 @@ def checksum_sql(table: str, columns: Sequence[tuple[str, str]], *, final: bool)
 Checksum = tuple[int, int, float]  # rows, hash, total of float sums
 
 
-def streamed_tables(tables: Tables, counts: dict[str, int], min_rows: int = STREAM_MIN_ROWS) -> list[str]:
+def streamed_tables(tables: Tables, counts: dict[str, int], min_rows: int = STREAM_MIN_ROWS,
+                    summable: Collection[str] = ()) -> list[str]:
     """The tables whose replayed rows verify checksums as they are inserted instead of storing them: projections
     with at least `min_rows` live rows (`counts`) read without FINAL (the checksum of a set of blocks is the sum
     of theirs, whatever parts they end up in), except the events table, which the replay reads back (duplicate
     event ids, each run's first experiment), and a source whose derived table would be filled by SQL reading it
-    (none today: both build their rows from the blocks in memory)."""
+    (none today: both build their rows from the blocks in memory). A `summable` table (metric points verify
+    hashes with numpy, `pointsums`) is chosen whatever its rows: it costs one statement to create and nothing to
+    insert, where a stored table costs two and its points are inserted and read back. metric_chunks holds a row
+    per event and key, so 5M points were ~35,000 rows, under `min_rows`, and were stored."""
     by_sql = {d.source for d in tables.derived if d.from_block is None}
-    return [p.table for p in tables.projections if counts.get(p.table, 0) >= min_rows
+    return [p.table for p in tables.projections if (counts.get(p.table, 0) >= min_rows or p.table in summable)
             and not p.merged and p.table != POSITION_TABLE and p.table not in by_sql]
 
 
@@ -240,6 +244,7 @@ class MaintenanceJob:
         self._early: EarlyLive | None = None  # verify with nothing projecting: the live side, read while replaying
         self.live_read: Literal["early", "at the end"] | None = None  # which live read verify compared
         self.live_read_s: float | None = None  # how long the early read took (beside the replay)
+        self.compare_s: dict[str, float] = {}  # per table, the seconds its checksums took to read when comparing
 
     # progress, read by other threads
     def refresh(self) -> JobStatus:
@@ -263,8 +268,9 @@ class MaintenanceJob:
                 "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
                 parameters={"names": shadows + sums}).result_rows}  # (one statement, not a DROP for each name)
             if self.kind == "verify":
-                self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
-                self.summed = [t for t in self.streamed if t == CHUNK_TABLE and pointsums.matches(columns[t])]
+                summable = [t for t in self.tables.names if t == CHUNK_TABLE and pointsums.matches(columns[t])]
+                self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows, summable)
+                self.summed = [t for t in self.streamed if t in summable]
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
                             for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
@@ -446,9 +452,11 @@ class MaintenanceJob:
 
         return EarlyLive(positions, client, pool, pool.submit(read))
 
-    def _early_live(self, targets: dict[int, int]) -> dict[str, dict[str, Checksum]] | None:
-        """The early read of the live side, if it holds at `targets` (the position the replay reached): the live
-        position did not move since it was read and nothing joined the group; else None."""
+    def _early_live(self, targets: dict[int, int]) -> tuple[dict[str, dict[str, Checksum]], Future[int]] | None:
+        """The early read of the live side, if it was made at `targets` (the position the replay reached: the
+        live position did not move since it was read), and the number of group members now, asked on the early
+        read's thread (a projector that joined meanwhile may have written past that position: then the caller
+        reads the live side again)."""
         early = self._early
         if early is None:
             return None
@@ -461,10 +469,7 @@ class MaintenanceJob:
         if early.positions != targets:
             log.info("verify: the live tables moved during the replay; reading their checksums again")
             return None
-        if self._group_members() > 0:
-            log.info("verify: a projector joined the group during the replay; reading the live checksums again")
-            return None
-        return sums
+        return sums, early.pool.submit(self._group_members)
 
     def _differences(self, targets: dict[int, int] | None = None) -> list[Difference]:
         """Per table, the live table's checksums beside the replay's (a streamed table's were summed while it was
@@ -473,30 +478,39 @@ class MaintenanceJob:
         table reads both sides."""
         columns = self._columns()
         early = self._early_live(targets) if targets is not None else None
-        self.live_read = "early" if early is not None else "at the end"
+        if early is not None:
+            sums, members = early
+            replayed = self._on_clients([functools.partial(self._timed, table, self._replayed_sql(table, columns))
+                                         for table in self.tables.names if table not in self.summed])
+            if members.result() == 0:
+                self.live_read = "early"
+                by_table = dict(zip([t for t in self.tables.names if t not in self.summed], replayed, strict=True))
+                by_table |= {table: self._point_sums(table) for table in self.summed}
+                return [d for table in self.tables.names for d in compare(table, sums[table], by_table[table])]
+            log.info("verify: a projector joined the group during the replay; reading the live checksums again")
+        self.live_read = "at the end"
 
         def differences(table: str, client: Client) -> list[Difference]:
-            if early is not None:
-                replayed = self._point_sums(table) if table in self.summed else {
-                    str(r): (int(n), int(h), float(t))
-                    for r, n, h, t in client.query(self._replayed_sql(table, columns)).result_rows}
-                return compare(table, early[table], replayed)
             if table in self.summed and self._replay is not None:
-                live_sums = {str(r): (int(n), int(h), float(t))
-                             for r, n, h, t in client.query(self._live_sql(table, columns)).result_rows}
-                return compare(table, live_sums, self._point_sums(table))
+                return compare(table, self._timed(table, self._live_sql(table, columns), client),
+                               self._point_sums(table))
+            began = time.perf_counter()
             sums: tuple[dict[str, Checksum], dict[str, Checksum]] = ({}, {})
             for side, r, n, h, t in client.query(compare_sql(self._live_sql(table, columns),
                                                              self._replayed_sql(table, columns))).result_rows:
                 sums[int(side)][str(r)] = (int(n), int(h), float(t))
+            self.compare_s[table] = round(time.perf_counter() - began, 4)
             return compare(table, *sums)
 
-        tables = [t for t in self.tables.names if early is None or t not in self.summed]  # nothing to read for those
-        found = self._on_clients([functools.partial(differences, table) for table in tables])
-        if early is not None:
-            found += [differences(table, self.client) for table in self.tables.names if table in self.summed]
-        order = {t: i for i, t in enumerate(self.tables.names)}
-        return [d for d in sorted((d for table in found for d in table), key=lambda d: order[d.table])]
+        found = self._on_clients([functools.partial(differences, table) for table in self.tables.names])
+        return [d for table in found for d in table]
+
+    def _timed(self, table: str, sql: str, client: Client) -> dict[str, Checksum]:
+        """Checksums per run that `sql` reads; the seconds it took go to `compare_s`."""
+        began = time.perf_counter()
+        out = {str(r): (int(n), int(h), float(t)) for r, n, h, t in client.query(sql).result_rows}
+        self.compare_s[table] = round(time.perf_counter() - began, 4)
+        return out
 
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
         """The statements making `table`'s shadow, merges stopped (the replay resumes them when parts pile up)."""

@@ -83,8 +83,7 @@ def job(args: argparse.Namespace) -> None:
         threads = thread_cpu()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         began, cpu = time.perf_counter(), time.process_time()
-        maintenance = MaintenanceJob(kind, settings, client)  # type: ignore[arg-type]
-        status = maintenance.run()
+        status = MaintenanceJob(kind, settings, client).run()  # type: ignore[arg-type]
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
         ended = resource.getrusage(resource.RUSAGE_CHILDREN)  # worker processes the job started and reaped
         workers_cpu = ended.ru_utime + ended.ru_stime - children.ru_utime - children.ru_stime
@@ -99,10 +98,6 @@ def job(args: argparse.Namespace) -> None:
         out.append({"kind": kind, "load": load, "seconds": wall, "cpu_s": cpu, "points": status.points,
                     "points_per_s": status.points / wall, "replay_points_per_s": status.points_per_s,
                     "phases": {k: round(v, 3) for k, v in steps.items()},
-                    # verify: which live read it compared and how long an early one took (absent before verify7)
-                    "live_read": getattr(maintenance, "live_read", None),
-                    "live_read_s": getattr(maintenance, "live_read_s", None),
-                    "compare_s": getattr(maintenance, "compare_s", None),
                     "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                     "workers_cpu_s": round(workers_cpu, 2),  # (their RSS: not from RUSAGE_CHILDREN, which
                     # counts a spawned child's pages before its exec, i.e. the job's own)
@@ -224,8 +219,7 @@ def main() -> None:
                           f"{r['points_per_s']:>9,.0f} points/s (replay loop {r['replay_points_per_s']:>9,.0f}), "
                           f"CPU {r['cpu_s']:5.2f} s + workers {r.get('workers_cpu_s', 0):5.2f} s, "
                           f"peak RSS {r['max_rss_mb']:,} MB"
-                          f"{' [py-spy]' if profile else ''}; {r['phases']}; live read {r.get('live_read')} "
-                          f"{r.get('live_read_s')}; threads {r['thread_cpu']}", flush=True)
+                          f"{' [py-spy]' if profile else ''}; {r['phases']}; threads {r['thread_cpu']}", flush=True)
     finally:
         broker.stop()
         shutil.rmtree(home, ignore_errors=True)

@@ -70,11 +70,11 @@ def timed_verify(variant: str, settings: ProjectorSettings, client: Any) -> dict
     checksum_s = 0.0
     new = job._differences
 
-    def differences(targets: dict[int, int] | None = None) -> list[Difference]:
+    def differences() -> list[Difference]:
         nonlocal checksum_s
         began = time.perf_counter()
         try:
-            return legacy_differences(job) if variant == "before" else new(targets)
+            return legacy_differences(job) if variant == "before" else new()
         finally:
             checksum_s = time.perf_counter() - began
 

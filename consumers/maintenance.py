@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -57,9 +57,6 @@ STREAM_MIN_ROWS = 100_000
 CATCH_UP_LAG = 5_000  # messages: below this lag the live projection is paused for the last stretch
 CATCH_UP_ROUNDS = 50
 DDL_WORKERS = 3  # clients creating and dropping a job's tables side by side (24 tables: 0.23 -> 0.09 s)
-# The early read of the live side runs beside the replay on a 2-core machine: one ClickHouse thread, so that it
-# takes at most one core from the replay's decoding thread and insert pipelines.
-EARLY_READ_SETTINGS = {"max_threads": 1}
 FOREIGN_MEMBER_WAIT_S = 20.0  # a killed projector leaves the group when its session times out (10 s, projector.py)
 
 
@@ -116,9 +113,9 @@ def streamed_tables(tables: Tables, counts: dict[str, int], min_rows: int = STRE
     of theirs, whatever parts they end up in), except the events table, which the replay reads back (duplicate
     event ids, each run's first experiment), and a source whose derived table would be filled by SQL reading it
     (none today: both build their rows from the blocks in memory). A `summable` table (metric points verify
-    hashes with numpy, `pointsums`) is chosen whatever its rows: it costs one statement to create and nothing to
-    insert, where a stored table costs two and its points are inserted and read back. metric_chunks holds a row
-    per event and key, so 5M points were ~35,000 rows, under `min_rows`, and were stored."""
+    hashes with numpy as their blocks are made, `pointsums`) is chosen whatever its rows: it costs one statement
+    to create and nothing to insert, where a stored table costs two and its points are inserted and read back.
+    (metric_chunks holds a row per event and key: 5M points are ~35,000 rows, under `min_rows`.)"""
     by_sql = {d.source for d in tables.derived if d.from_block is None}
     return [p.table for p in tables.projections if (counts.get(p.table, 0) >= min_rows or p.table in summable)
             and not p.merged and p.table != POSITION_TABLE and p.table not in by_sql]
@@ -203,16 +200,6 @@ class JobStatus:
         return out
 
 
-@dataclass
-class EarlyLive:
-    """Verify's read of the live side, started beside the replay (`MaintenanceJob._read_live_early`)."""
-
-    positions: dict[int, int]  # the live position when the read started
-    client: Client
-    pool: ThreadPoolExecutor
-    future: Future[dict[str, dict[str, Checksum]]]
-
-
 class LiveProjection(Protocol):
     """The projector of this process, as maintenance sees it."""
 
@@ -244,10 +231,6 @@ class MaintenanceJob:
         self._replay: Replay | None = None
         self._sink = ClickHouseSink(client, retries=settings.insert_retries)
         self._ddl_clients: dict[int, Client] = {}  # `_on_clients`' other clients, opened once a job (~30 ms each)
-        self._early: EarlyLive | None = None  # verify with nothing projecting: the live side, read while replaying
-        self.live_read: Literal["early", "at the end"] | None = None  # which live read verify compared
-        self.live_read_s: float | None = None  # how long the early read took (beside the replay)
-        self.compare_s: dict[str, float] = {}  # per table, the seconds its checksums took to read when comparing
 
     # progress, read by other threads
     def refresh(self) -> JobStatus:
@@ -285,8 +268,6 @@ class MaintenanceJob:
                                 for table, names in self._shadows_by_table(shadows).items()])
             self._replay.pause_merges(stopped=True)  # by `_create_sql`
             self._replay.start(empty=True)  # every shadow was just created (leftovers dropped first)
-            if self.kind == "verify" and self.live is None:
-                self._early = self._read_live_early(columns)
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
                 targets = self._live_positions()
@@ -310,7 +291,7 @@ class MaintenanceJob:
                         self.live.reload(self._replay.partitions)
                 else:
                     self._phase("comparing checksums")
-                    self.status.differences = [asdict(d) | {"what": d.what} for d in self._differences(targets)]
+                    self.status.differences = [asdict(d) | {"what": d.what} for d in self._differences()]
                 self.status.paused_s = round(time.monotonic() - began, 3)
             self._phase("dropping shadow tables")
             self._drop(shadows, wait=False)
@@ -333,9 +314,6 @@ class MaintenanceJob:
                 raise
         finally:
             self.status.finished_at = datetime.now(UTC)
-            if self._early is not None:  # its statement finishes before its client is closed
-                self._early.pool.shutdown(wait=True)
-                self._early.client.close()
             if self._replay is not None:
                 self._replay.close()
             self._close_clients()
@@ -414,107 +392,30 @@ class MaintenanceJob:
             out[str(table)].append((str(name), str(kind)))
         return out
 
-    def _live_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> str:
-        """The statement reading the live table's checksums per run."""
-        if table in self.summed:
-            return pointsums.checksum_sql(table, chunks=True)
+    def _differences(self) -> list[Difference]:
+        """Per table, one statement reading the live table's checksums beside the replay's (a streamed table's
+        were summed while it was written, a numpy-summed table's as its blocks were made), tables side by side on
+        DDL_WORKERS clients."""
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
-        return checksum_sql(table, columns[table], final=table in derived)
-
-    def _replayed_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> str:
-        """The statement reading the replay's checksums per run (not for a numpy-summed table)."""
-        derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
-        shadow = self.tables.physical(table)
-        return sums_sql(shadow) if table in self.streamed else checksum_sql(shadow, columns[table],
-                                                                            final=table in derived)
-
-    def _point_sums(self, table: str) -> dict[str, Checksum]:
-        assert self._replay is not None
-        return {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[self.tables.physical(table)].runs.items()}
-
-    def _read_live_early(self, columns: dict[str, list[tuple[str, str]]]) -> EarlyLive:
-        """Start reading every live table's checksums on a thread and client of their own, beside the replay.
-
-        Only when no projector of this process writes (`live` None) and no member of the group was found
-        (`_check_no_foreign_projector`): the live tables then stay at the position read here, which the replay
-        reaches at the end; `_differences` uses this read only if the live position and the group are still
-        the same then, and reads the live side again otherwise (never comparing a table that moved)."""
-        positions = self._live_positions()
-        client = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-live-sums")
-        tables = sorted(self.tables.names, key=lambda t: t not in self.summed)  # the largest read first
-
-        def read() -> dict[str, dict[str, Checksum]]:
-            began = time.perf_counter()
-            try:
-                return {table: {str(r): (int(n), int(h), float(t))
-                                for r, n, h, t in client.query(self._live_sql(table, columns),
-                                                               settings=EARLY_READ_SETTINGS).result_rows}
-                        for table in tables}
-            finally:
-                self.live_read_s = time.perf_counter() - began
-
-        return EarlyLive(positions, client, pool, pool.submit(read))
-
-    def _early_live(self, targets: dict[int, int]) -> tuple[dict[str, dict[str, Checksum]], Future[int]] | None:
-        """The early read of the live side, if it was made at `targets` (the position the replay reached: the
-        live position did not move since it was read), and the number of group members now, asked on the early
-        read's thread (a projector that joined meanwhile may have written past that position: then the caller
-        reads the live side again)."""
-        early = self._early
-        if early is None:
-            return None
-        try:
-            sums = early.future.result()
-        except Exception:
-            log.warning("verify: the live checksums read beside the replay failed; reading them again",
-                        exc_info=True)
-            return None
-        if early.positions != targets:
-            log.info("verify: the live tables moved during the replay; reading their checksums again")
-            return None
-        return sums, early.pool.submit(self._group_members)
-
-    def _differences(self, targets: dict[int, int] | None = None) -> list[Difference]:
-        """Per table, the live table's checksums beside the replay's (a streamed table's were summed while it was
-        written, a numpy-summed table's as its blocks were made), tables side by side on DDL_WORKERS clients.
-        The live side was read beside the replay where it could be (`_read_live_early`), else one statement per
-        table reads both sides."""
         columns = self._columns()
-        early = self._early_live(targets) if targets is not None else None
-        if early is not None:
-            sums, members = early
-            replayed = self._on_clients([functools.partial(self._timed, table, self._replayed_sql(table, columns))
-                                         for table in self.tables.names if table not in self.summed])
-            if members.result() == 0:
-                self.live_read = "early"
-                by_table = dict(zip([t for t in self.tables.names if t not in self.summed], replayed, strict=True))
-                by_table |= {table: self._point_sums(table) for table in self.summed}
-                return [d for table in self.tables.names for d in compare(table, sums[table], by_table[table])]
-            log.info("verify: a projector joined the group during the replay; reading the live checksums again")
-        self.live_read = "at the end"
 
         def differences(table: str, client: Client) -> list[Difference]:
+            shadow = self.tables.physical(table)
             if table in self.summed and self._replay is not None:
-                return compare(table, self._timed(table, self._live_sql(table, columns), client),
-                               self._point_sums(table))
-            began = time.perf_counter()
+                live_sums = {str(r): (int(n), int(h), float(t))
+                             for r, n, h, t in client.query(pointsums.checksum_sql(table, chunks=True)).result_rows}
+                replayed = {run: (n, h, 0.0) for run, (n, h) in self._replay.point_sums[shadow].runs.items()}
+                return compare(table, live_sums, replayed)
+            live = checksum_sql(table, columns[table], final=table in derived)
+            replayed_sql = sums_sql(shadow) if table in self.streamed else \
+                checksum_sql(shadow, columns[table], final=table in derived)
             sums: tuple[dict[str, Checksum], dict[str, Checksum]] = ({}, {})
-            for side, r, n, h, t in client.query(compare_sql(self._live_sql(table, columns),
-                                                             self._replayed_sql(table, columns))).result_rows:
+            for side, r, n, h, t in client.query(compare_sql(live, replayed_sql)).result_rows:
                 sums[int(side)][str(r)] = (int(n), int(h), float(t))
-            self.compare_s[table] = round(time.perf_counter() - began, 4)
             return compare(table, *sums)
 
         found = self._on_clients([functools.partial(differences, table) for table in self.tables.names])
         return [d for table in found for d in table]
-
-    def _timed(self, table: str, sql: str, client: Client) -> dict[str, Checksum]:
-        """Checksums per run that `sql` reads; the seconds it took go to `compare_s`."""
-        began = time.perf_counter()
-        out = {str(r): (int(n), int(h), float(t)) for r, n, h, t in client.query(sql).result_rows}
-        self.compare_s[table] = round(time.perf_counter() - began, 4)
-        return out
 
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
         """The statements making `table`'s shadow, merges stopped (the replay resumes them when parts pile up)."""

@@ -24,7 +24,6 @@ from consumers.maintenance import (
     sums_sql,
 )
 from consumers.projections.base import Block, LoggedEvent, Projection
-from consumers.replay import Replay
 from consumers.runner import ProjectorThread
 from runstream.stack import build_app
 from schemas import ArtifactLogged, DatasetInput, InputsLogged, ParamsLogged, RunDeleted, RunRestored
@@ -398,60 +397,3 @@ def test_verify_streaming_every_table_finds_swapped_doubled_and_missing_rows(sta
     assert client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
                         "AND name LIKE '%\\_\\_verify%'").result_rows[0][0] == 0
 
-
-def test_verify_with_nothing_projecting_reads_the_live_side_beside_the_replay(
-        kafka_bootstrap: str, clickhouse_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = stack_settings(kafka_bootstrap, clickhouse_dsn, "early_live")
-    with TestClient(build_app(settings)) as api:
-        stack = Stack(settings, api)
-        ids = _sweep(stack, runs=3, steps=20)
-        client = _client(stack)
-        api.app.state.runstream.projector.stop()  # type: ignore[attr-defined]  # nothing projects from here on
-        store = settings.store
-
-        def verify() -> tuple[MaintenanceJob, set[tuple[str, str]]]:
-            job = MaintenanceJob("verify", store, client)  # no live projection to pause, as the CLI runs it
-            status = job.run()
-            assert status.state == "done", status.error
-            return job, {(str(d["table"]), str(d["run_id"])) for d in status.differences}
-
-        job, found = verify()
-        assert found == set() and job.live_read == "early"
-        client.command("ALTER TABLE params UPDATE value = 'tampered' WHERE run_id = {r:String} AND key = 'lr' "
-                       "SETTINGS mutations_sync = 1", parameters={"r": ids[0]})
-        client.command("ALTER TABLE metric_chunks DELETE WHERE run_id = {r:String} AND has(step, 3) "
-                       "AND key = 'loss' SETTINGS mutations_sync = 1", parameters={"r": ids[2]})
-        job, found = verify()  # the live side read beside the replay finds what the read at the end found
-        assert found == {("params", ids[0]), ("metric_chunks", ids[2])} and job.live_read == "early"
-
-        # A projector that writes while verify replays moves the live tables past the early read: verify reads
-        # them again at the position the replay reached, so the run projected meanwhile is no difference.
-        probe = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "probe"})
-        before = {p: probe.get_watermark_offsets(TopicPartition(store.topic, p), 30)[1] for p in range(3)}
-        tracker = stack.tracker()
-        with tracker.start_run("rebuild-it", "during") as run:
-            run.log_metrics({"loss": 0.5, "acc": 0.1}, step=0)
-            run.log_param("lr", 0.3)
-        tracker.close()
-        after = {p: probe.get_watermark_offsets(TopicPartition(store.topic, p), 30)[1] for p in range(3)}
-        probe.close()
-        new = {p: after[p] - 1 for p in after if after[p] > before[p]}  # the last new event of each partition
-        assert new
-        original, calls = Replay.run_until, []
-
-        def run_until(replay: Replay, targets: dict[int, int], cancel: threading.Event | None = None) -> None:
-            if not calls:  # the first stretch: a projector joins, projects the new run and leaves
-                calls.append(targets)
-                other = ProjectorThread(store, connect(store.clickhouse_url, store.clickhouse_database))
-                other.start()
-                try:
-                    wait_for(lambda: all(other.projected().get(p, -1) >= last for p, last in new.items()), 60,
-                             what="the other projector to project the new run")
-                finally:
-                    other.stop()
-            original(replay, targets, cancel)
-
-        monkeypatch.setattr(Replay, "run_until", run_until)
-        job, found = verify()
-        assert found == {("params", ids[0]), ("metric_chunks", ids[2])}, found  # not the new run's rows
-        assert calls and job.live_read == "at the end"

@@ -23,7 +23,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -106,18 +106,14 @@ def checksum_sql(table: str, columns: Sequence[tuple[str, str]], *, final: bool)
 Checksum = tuple[int, int, float]  # rows, hash, total of float sums
 
 
-def streamed_tables(tables: Tables, counts: dict[str, int], min_rows: int = STREAM_MIN_ROWS,
-                    summable: Collection[str] = ()) -> list[str]:
+def streamed_tables(tables: Tables, counts: dict[str, int], min_rows: int = STREAM_MIN_ROWS) -> list[str]:
     """The tables whose replayed rows verify checksums as they are inserted instead of storing them: projections
     with at least `min_rows` live rows (`counts`) read without FINAL (the checksum of a set of blocks is the sum
     of theirs, whatever parts they end up in), except the events table, which the replay reads back (duplicate
     event ids, each run's first experiment), and a source whose derived table would be filled by SQL reading it
-    (none today: both build their rows from the blocks in memory). A `summable` table (metric points verify
-    hashes with numpy as their blocks are made, `pointsums`) is chosen whatever its rows: it costs one statement
-    to create and nothing to insert, where a stored table costs two and its points are inserted and read back.
-    (metric_chunks holds a row per event and key: 5M points are ~35,000 rows, under `min_rows`.)"""
+    (none today: both build their rows from the blocks in memory)."""
     by_sql = {d.source for d in tables.derived if d.from_block is None}
-    return [p.table for p in tables.projections if (counts.get(p.table, 0) >= min_rows or p.table in summable)
+    return [p.table for p in tables.projections if counts.get(p.table, 0) >= min_rows
             and not p.merged and p.table != POSITION_TABLE and p.table not in by_sql]
 
 
@@ -254,9 +250,8 @@ class MaintenanceJob:
                 "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
                 parameters={"names": shadows + sums}).result_rows}  # (one statement, not a DROP for each name)
             if self.kind == "verify":
-                summable = [t for t in self.tables.names if t == CHUNK_TABLE and pointsums.matches(columns[t])]
-                self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows, summable)
-                self.summed = [t for t in self.streamed if t in summable]
+                self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
+                self.summed = [t for t in self.streamed if t == CHUNK_TABLE and pointsums.matches(columns[t])]
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
                             for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows

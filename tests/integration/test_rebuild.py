@@ -151,8 +151,6 @@ def test_verify_names_the_run_whose_rows_were_damaged(stack: Stack) -> None:
     client = _client(stack)
     client.command("ALTER TABLE params UPDATE value = 'tampered' WHERE run_id = {r:String} AND key = 'lr' "
                    "SETTINGS mutations_sync = 1", parameters={"r": ids[0]})
-    lost = client.query("SELECT sum(length(step)) FROM metric_chunks WHERE run_id = {r:String} AND has(step, 3) "
-                        "AND key = 'loss'", parameters={"r": ids[2]}).result_rows[0][0]
     client.command("ALTER TABLE metric_chunks DELETE WHERE run_id = {r:String} AND has(step, 3) AND key = 'loss' "
                    "SETTINGS mutations_sync = 1", parameters={"r": ids[2]})  # the chunk (a row) holding it
     status = _job(stack, "verify")
@@ -160,9 +158,7 @@ def test_verify_names_the_run_whose_rows_were_damaged(stack: Stack) -> None:
     found = {(d["table"], d["run_id"]): d for d in status["differences"]}
     assert set(found) == {("params", ids[0]), ("metric_chunks", ids[2])}, status["differences"]
     assert found[("params", ids[0])]["what"] == "same row count, different contents"
-    # metric_chunks' points are summed with numpy however few chunks they make (pointsums): counts are points
-    assert found[("metric_chunks", ids[2])]["live_rows"] + lost == found[("metric_chunks", ids[2])]["replayed_rows"]
-    assert found[("metric_chunks", ids[2])]["replayed_rows"] == 2 * 20  # two keys, 20 steps
+    assert found[("metric_chunks", ids[2])]["live_rows"] + 1 == found[("metric_chunks", ids[2])]["replayed_rows"]
 
     # A rebuild of the damaged tables repairs them (`metrics` names the table behind the view); verify agrees.
     status = _job(stack, "rebuild", only=["params", "metrics"])
@@ -396,4 +392,3 @@ def test_verify_streaming_every_table_finds_swapped_doubled_and_missing_rows(sta
     assert _job(stack, "verify")["differences"] == []  # the tables are small: nothing streamed this time
     assert client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
                         "AND name LIKE '%\\_\\_verify%'").result_rows[0][0] == 0
-

@@ -83,9 +83,6 @@ def test_verify_streams_large_tables_read_without_final_but_events() -> None:
     assert streamed_tables(tables, counts, min_rows=5) == [
         t for t in tables.names if t not in {"events", "run_state", "run_metric_summary", "event_offsets"}]
     assert streamed_tables(tables, {}) == []
-    # metric points verify sums with numpy are never stored, however few rows their chunks make
-    assert streamed_tables(tables, {"metric_chunks": 1}, summable=["metric_chunks"]) == ["metric_chunks"]
-    assert streamed_tables(tables, {}, summable=["metric_chunks"]) == ["metric_chunks"]
 
 
 def test_a_source_whose_derived_table_reads_it_back_is_stored() -> None:

@@ -250,16 +250,13 @@ class MaintenanceJob:
                 "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
                 parameters={"names": shadows + sums}).result_rows}  # (one statement, not a DROP for each name)
             if self.kind == "verify":
-                counts = self.status.counts_before
-                self.streamed = streamed_tables(self.tables, counts, self.stream_rows) + \
-                    [t for t in self.tables.names if t == CHUNK_TABLE and counts.get(t, 0) < self.stream_rows]
-                self.summed = [t for t in self.streamed if t == CHUNK_TABLE and pointsums.matches(columns[t])
-                               and counts.get(t, 0) >= self.stream_rows]
+                self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
+                self.summed = [t for t in self.streamed if t == CHUNK_TABLE and pointsums.matches(columns[t])]
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
                             for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
             self._replay = Replay(self.settings, self.client, self.tables,  # a Null table does not sort
-                                  sort_metrics=CHUNK_TABLE not in self.summed,
+                                  sort_metrics=CHUNK_TABLE not in self.streamed,
                                   point_sums=[self.tables.physical(t) for t in self.summed])
             self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
                                 + self._create_sql(table, columns)

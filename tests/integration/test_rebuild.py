@@ -392,26 +392,3 @@ def test_verify_streaming_every_table_finds_swapped_doubled_and_missing_rows(sta
     assert _job(stack, "verify")["differences"] == []  # the tables are small: nothing streamed this time
     assert client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
                         "AND name LIKE '%\\_\\_verify%'").result_rows[0][0] == 0
-
-
-def test_verify_streams_metric_chunks_below_the_row_threshold(stack: Stack) -> None:
-    ids = _sweep(stack, runs=2, steps=10)
-    client = _client(stack)
-    projector = stack.api.app.state.runstream.projector.projector  # type: ignore[attr-defined]
-
-    def verify() -> list[Difference]:
-        job = MaintenanceJob("verify", stack.settings.store, client, live=projector)  # default stream_rows
-        status = job.run()
-        assert status.state == "done", status.error
-        assert "metric_chunks" in job.streamed and job.summed == []  # a Null table and its checksum view
-        assert client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
-                            "AND name LIKE '%\\_\\_verify%'").result_rows[0][0] == 0
-        return [Difference(d["table"], d["run_id"], d["live_rows"], d["replayed_rows"])  # type: ignore[arg-type]
-                for d in status.differences if d["run_id"] in ids]
-
-    assert verify() == []
-    client.command("ALTER TABLE metric_chunks DELETE WHERE run_id = {r:String} AND has(step, 3) AND key = 'loss' "
-                   "SETTINGS mutations_sync = 1", parameters={"r": ids[1]})  # a chunk (a row) of its points
-    found = verify()
-    assert len(found) == 1 and found[0].table == "metric_chunks" and found[0].run_id == ids[1]
-    assert found[0].live_rows + 1 == found[0].replayed_rows  # chunk rows, as stored tables are compared

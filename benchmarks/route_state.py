@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import statistics
 import subprocess
@@ -23,21 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def ask(app: Any, method: str, path: str) -> None:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": [],
-             "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0), "app": app, "state": {}}
+    from query_api.app import through_router  # imported where `one` put the checkout on the path
 
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": b"{}", "more_body": False}
-
-    async def send(message: object) -> None:
-        return None
-
-    async def go() -> None:
-        with contextlib.suppress(Exception):  # no lifespan state: the endpoint refuses; matching is measured
-            await app.router(scope, receive, send)
-
-    asyncio.run(go())
+    asyncio.run(through_router(app, method, path, b"{}"))
 
 
 def one(warm: bool) -> dict[str, float]:

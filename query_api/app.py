@@ -90,26 +90,32 @@ def seen_by(run_states: RunStates, version: Callable[[], Version | None]) -> Ver
 WARM_PATH = "/.runstream-warm-up"  # served by no route: a request for it passes every router
 
 
-async def warm_routes(app: FastAPI) -> None:
-    """Build the route state FastAPI builds on first use, at start-up. FastAPI (0.165) builds an included router's
-    routes (each route's dependencies, its parameters' pydantic schemas) the first time a request passes through
-    that router, and so in the middle of the first ingest the first analyst SQL query (the routers before the SQL
-    one) paid ~50 ms of the server's CPU for it. A request for a path no route serves, sent to the router alone (no
-    middleware, no dependency runs), passes every router: a 404 that nobody sees."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": WARM_PATH, "raw_path": WARM_PATH.encode(), "root_path": "", "query_string": b"",
-             "headers": [], "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0), "app": app, "state": {}}
+async def through_router(app: FastAPI, method: str, path: str, body: bytes = b"") -> None:
+    """One request sent to the app's router alone (no middleware, no lifespan state): what matching it builds
+    happens, its answer is dropped, and an error it ends with is logged at debug level."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": [],
+             "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0), "app": app, "state": {}}
 
     async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: object) -> None:
         return None
 
     try:
         await app.router(scope, receive, send)
-    except Exception as exc:  # the 404 itself may come as an exception: nothing is lost but the warm-up
-        log.debug("route warm-up ended with %r", exc)
+    except Exception as exc:  # a 404, or an endpoint refusing without the lifespan's state: only matching counts
+        log.debug("%s %s through the router alone ended with %r", method, path, exc)
+
+
+async def warm_routes(app: FastAPI) -> None:
+    """Build the route state FastAPI builds on first use, at start-up. FastAPI (0.165) builds an included router's
+    routes (each route's dependencies, its parameters' pydantic schemas) the first time a request passes through
+    that router, and so in the middle of the first ingest the first analyst SQL query (the routers before the SQL
+    one) paid ~50 ms of the server's CPU for it. A request for a path no route serves, sent to the router alone (no
+    middleware, no dependency runs), passes every router: a 404 that nobody sees."""
+    await through_router(app, "GET", WARM_PATH)
 
 
 def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projector: bool = True,

@@ -7,13 +7,12 @@ The app is built without running its lifespan; requests go to the router alone, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import fastapi.routing
 import pytest
 
-from query_api.app import warm_routes
+from query_api.app import through_router, warm_routes
 from runstream.settings import ServerSettings
 from runstream.stack import build_app
 
@@ -33,21 +32,7 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def ask(app: Any, method: str, path: str) -> None:
     """One request through the router alone (its answer is not looked at: only what matching builds)."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": [],
-             "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0), "app": app, "state": {}}
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": b"{}", "more_body": False}
-
-    async def send(message: object) -> None:
-        return None
-
-    async def go() -> None:
-        with contextlib.suppress(Exception):  # without the lifespan's state the endpoint refuses: matching is
-            await app.router(scope, receive, send)  # what is looked at
-
-    asyncio.run(go())
+    asyncio.run(through_router(app, method, path, b"{}"))
 
 
 def test_first_requests_build_route_state_without_the_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,7 +38,6 @@ class ActiveRun:
         # the same time as points in the buffer: each kind is sent before the other is added to, so the log keeps
         # the order of the calls.
         self._series: list[MetricsLogged] = []
-        self._series_points = 0
         self._metric_keys: set[str] = set()  # keys already checked: the hot path skips the regex
         self.status = RunStatus.RUNNING
 
@@ -94,11 +93,10 @@ class ActiveRun:
             self._buffer.note_step(key, int(batch.steps.max()))
             self._send_buffered()
             for piece in series.split(batch):
-                if self._series_points + len(piece) > series.SERIES_BATCH_POINTS:
+                if self._held_points() + len(piece) > series.SERIES_BATCH_POINTS:
                     self._send_series()
                 self._series.append(piece)
-                self._series_points += len(piece)
-            if self._series_points >= series.SERIES_BATCH_POINTS:
+            if self._held_points() >= series.SERIES_BATCH_POINTS:
                 self._send_series()
             waiting = bool(self._series)
         if waiting:  # the background flusher sends it if nothing else does first
@@ -173,11 +171,14 @@ class ActiveRun:
             self._send(batch)
         return batch is not None
 
+    def _held_points(self) -> int:
+        return sum(len(piece) for piece in self._series)
+
     def _send_series(self) -> bool:
         if not self._series:
             return False
         batch = series.merge(self._series)
-        self._series, self._series_points = [], 0
+        self._series = []
         self._send(batch)
         return True
 

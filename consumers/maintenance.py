@@ -23,7 +23,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -106,14 +106,16 @@ def checksum_sql(table: str, columns: Sequence[tuple[str, str]], *, final: bool)
 Checksum = tuple[int, int, float]  # rows, hash, total of float sums
 
 
-def streamed_tables(tables: Tables, counts: dict[str, int], min_rows: int = STREAM_MIN_ROWS) -> list[str]:
+def streamed_tables(tables: Tables, counts: dict[str, int], min_rows: int = STREAM_MIN_ROWS,
+                    summable: Collection[str] = ()) -> list[str]:
     """The tables whose replayed rows verify checksums as they are inserted instead of storing them: projections
-    with at least `min_rows` live rows (`counts`) read without FINAL (the checksum of a set of blocks is the sum
-    of theirs, whatever parts they end up in), except the events table, which the replay reads back (duplicate
-    event ids, each run's first experiment), and a source whose derived table would be filled by SQL reading it
-    (none today: both build their rows from the blocks in memory)."""
+    with at least `min_rows` live rows (`counts`), or `summable` ones (checksummed with numpy, never inserted:
+    free at any size), read without FINAL (the checksum of a set of blocks is the sum of theirs, whatever parts
+    they end up in), except the events table, which the replay reads back (duplicate event ids, each run's first
+    experiment), and a source whose derived table would be filled by SQL reading it (none today: both build their
+    rows from the blocks in memory)."""
     by_sql = {d.source for d in tables.derived if d.from_block is None}
-    return [p.table for p in tables.projections if counts.get(p.table, 0) >= min_rows
+    return [p.table for p in tables.projections if (counts.get(p.table, 0) >= min_rows or p.table in summable)
             and not p.merged and p.table != POSITION_TABLE and p.table not in by_sql]
 
 
@@ -250,13 +252,18 @@ class MaintenanceJob:
                 "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
                 parameters={"names": shadows + sums}).result_rows}  # (one statement, not a DROP for each name)
             if self.kind == "verify":
-                self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows)
-                self.summed = [t for t in self.streamed if t == CHUNK_TABLE and pointsums.matches(columns[t])]
+                # metric_chunks holds a row per event and key (5M points: ~35,000 rows), so it is summed whatever
+                # its rows: stored, its every point was inserted, sorted and read back (verify7-20261204.md)
+                summable = [t for t in self.tables.names if t == CHUNK_TABLE and pointsums.matches(columns[t])]
+                self.streamed = streamed_tables(self.tables, self.status.counts_before, self.stream_rows, summable)
+                self.summed = [t for t in self.streamed if t in summable]
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
                             for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
-            self._replay = Replay(self.settings, self.client, self.tables,  # a Null table does not sort
-                                  sort_metrics=CHUNK_TABLE not in self.streamed,
+            # A streamed (Null) table does not sort; a summed one keeps the key-ordered path: its summary sorts
+            # chunks, not points (`_chunk_ordered`), and its point sums read those sorted columns
+            self._replay = Replay(self.settings, self.client, self.tables,
+                                  sort_metrics=CHUNK_TABLE not in self.streamed or CHUNK_TABLE in self.summed,
                                   point_sums=[self.tables.physical(t) for t in self.summed])
             self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
                                 + self._create_sql(table, columns)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from clickhouse_connect.driver.client import Client
 
-from consumers.projections.metrics import CHUNK_COLUMNS, COLUMNS, MetricBlock
+from consumers.projections.metrics import CHUNK_COLUMNS, COLUMNS, KeyOrdered, MetricBlock, PointColumns
 
 TYPES = {  # the metrics columns the row hash is written for; another shape is checksummed the generic way
     "experiment_id": "String", "run_id": "String", "key": "LowCardinality(String)", "step": "Int64",
@@ -154,18 +154,28 @@ class PointSums:
         self._lock = threading.Lock()
 
     def add(self, block: MetricBlock) -> None:
+        """Add the block's points: in sorting-key order where the block is inserted sorted (the summary sorted
+        them already; each (experiment, key, run) group is one run's), else in event order (each event's points
+        are one run's). The sums do not depend on the order."""
         if not len(block):
             return
-        p = block.point_columns()
+        p: KeyOrdered | PointColumns
+        if block.sorted_insert:
+            p = block.key_ordered()
+            starts = p.starts
+            counts = np.diff(np.r_[starts, len(p.step)])
+        else:
+            p = block.point_columns()
+            counts = p.counts
+            starts = np.cumsum(counts) - counts
         experiment = self.hashes.of(p.experiments)[p.experiment]
         key = self.hashes.of(p.keys)[p.key]
         hashes = row_hashes(experiment, key, p.step, p.ts, p.value, p.partition, p.offset, p.point_index)
-        starts = np.cumsum(p.counts) - p.counts  # each event's points are one run's
         with np.errstate(over="ignore"):
-            per_event = np.add.reduceat(hashes, starts).tolist()
+            per_group = np.add.reduceat(hashes, starts).tolist()
         first_run = p.run[starts].tolist()
         with self._lock:
-            for run_code, count, value in zip(first_run, p.counts.tolist(), per_event, strict=True):
+            for run_code, count, value in zip(first_run, counts.tolist(), per_group, strict=True):
                 sums = self.runs.setdefault(p.runs[run_code], [0, 0])
                 sums[0] += count
                 sums[1] = (sums[1] + value) & 0xFFFFFFFFFFFFFFFF

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -108,6 +109,20 @@ def test_a_changed_doubled_or_missing_row_changes_its_runs_checksum(client: Clie
     client.command("ALTER TABLE metric_chunks DELETE WHERE run_id = {r:String} AND has(point_index, 0) "
                    "SETTINGS mutations_sync = 1", parameters={"r": run})
     assert _live(client)[run] != doubled[run]
+
+
+def test_the_sums_of_a_sorted_block_equal_those_of_its_points_in_event_order() -> None:
+    hashes = pointsums.StringHashes(lambda values: [zlib.crc32(v.encode()) for v in values])
+    by_key, by_event = pointsums.PointSums(hashes), pointsums.PointSums(hashes)
+    for block in _blocks(np.random.default_rng(11)):
+        unsorted = MetricBlock(block.table)
+        unsorted.parts = list(block.parts)
+        unsorted.sorted_insert = False
+        by_key.add(block)  # from the key-ordered columns (as verify sums metric_chunks), event order below
+        by_event.add(unsorted)
+        assert block._ordered is not None and unsorted._ordered is None
+    assert by_key.runs == by_event.runs
+    assert sum(n for n, _ in by_key.runs.values()) > 0
 
 
 def test_two_rows_with_swapped_values_change_the_checksum() -> None:

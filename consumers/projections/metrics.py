@@ -278,59 +278,57 @@ def _key_ordered(points: PointColumns, *, by_step: bool = True) -> KeyOrdered:
 def _chunk_ordered(parts: list[_Part]) -> KeyOrdered:
     """`_key_ordered(_point_columns(parts), by_step=False)`, sorting chunks instead of points: each event's points
     of a key (a chunk) stay together in event order there, so the (experiment, key, run) groups are sorted over the
-    block's few thousand chunks and the points are gathered once, chunk by chunk."""
+    block's few thousand chunks and the points are gathered once. The Python loop only names each event's keys and
+    owner; grouping every event's points by key (`log_metrics` interleaves them) is one sort of the whole block
+    (by event, then key: a radix sort while both fit 16 bits), not a sort per event."""
     keys: dict[str, int] = {}
     experiments: dict[str, int] = {}
     runs: dict[str, int] = {}
-    chunk_key: list[np.ndarray] = []  # per event, the key code of each of its chunks
-    chunk_bounds: list[np.ndarray] = []  # per event, where each chunk starts in its (key-grouped) points
+    codes: list[int] = []  # every event's names as key codes, one after the other
+    first_code = []  # per event: where its names start in `codes`
     owner = []  # per event: experiment code, run code, partition, offset
-    columns: list[list[np.ndarray]] = [[], [], [], []]  # step, ts, value, point_index: events' points, key-grouped
     for part in parts:
-        batch = part.batch
-        codes = np.array([keys.setdefault(name, len(keys)) for name in batch.names], dtype=np.int32)
+        first_code.append(len(codes))
+        codes.extend([keys.setdefault(name, len(keys)) for name in part.batch.names])
         owner.append((experiments.setdefault(part.experiment_id, len(experiments)),
                       runs.setdefault(part.run_id, len(runs)), part.partition, part.offset))
-        index, n = batch.name_index, len(batch)
-        if n > 1 and bool((index[1:] < index[:-1]).any()):  # keys interleaved (log_metrics): group them, stably
-            order = np.argsort(index, kind="stable")
-            index = index[order]
-            columns[0].append(batch.steps[order])
-            columns[1].append(batch.timestamps[order])
-            columns[2].append(batch.values[order])
-            columns[3].append(order.astype(np.uint32))
-        else:
-            columns[0].append(batch.steps)
-            columns[1].append(batch.timestamps)
-            columns[2].append(batch.values)
-            columns[3].append(np.arange(n, dtype=np.uint32))
-        bounds = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
-        chunk_bounds.append(bounds)
-        chunk_key.append(codes[index[bounds]])
-    per_event = np.fromiter((len(b) for b in chunk_bounds), dtype=np.int64, count=len(parts))
     sizes = np.fromiter((len(p.batch) for p in parts), dtype=np.int64, count=len(parts))
+    n = int(sizes.sum())
     event_starts = np.cumsum(sizes) - sizes
-    starts = np.concatenate(chunk_bounds) + np.repeat(event_starts, per_event)  # each chunk's first point
-    lengths = np.diff(np.r_[starts, int(sizes.sum())])
-    info = np.array(owner, dtype=np.int64).reshape(len(parts), 4)
-    experiment, run = np.repeat(info[:, 0], per_event), np.repeat(info[:, 1], per_event)
-    partition, offset = np.repeat(info[:, 2], per_event), np.repeat(info[:, 3], per_event)
+    point_event = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
+    point_key = np.array(codes, dtype=np.int64)[
+        np.concatenate([p.batch.name_index for p in parts]).astype(np.int64, copy=False)
+        + np.repeat(np.array(first_code, dtype=np.int64), sizes)]
+    chunk_of = point_event * len(keys) + point_key  # ascending along the block where no event interleaves keys
+    if n > 1 and bool((chunk_of[1:] < chunk_of[:-1]).any()):
+        if len(parts) * len(keys) <= 2**16:
+            chunk_of = chunk_of.astype(np.uint16)  # numpy's stable sort of 16-bit integers is a radix sort
+        by_chunk = np.argsort(chunk_of, kind="stable")  # within a chunk, points stay in event order
+        chunk_of = chunk_of[by_chunk].astype(np.int64, copy=False)
+    else:
+        by_chunk = np.arange(n, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, chunk_of[1:] != chunk_of[:-1]]) if n else np.zeros(0, dtype=np.int64)
+    lengths = np.diff(np.r_[starts, n])
+    event, key = np.divmod(chunk_of[starts], max(len(keys), 1))
+    info = np.array(owner, dtype=np.int64).reshape(len(parts), 4)[event]
+    experiment, run, partition, offset = info[:, 0], info[:, 1], info[:, 2], info[:, 3]
     (experiment_list, e_rank), (key_list, k_rank), (run_list, r_rank) = (
         _ranked(list(values)) for values in (experiments, keys, runs))
-    key = np.concatenate(chunk_key)
     group = (e_rank[experiment].astype(np.int64) * len(key_list) + k_rank[key]) * len(run_list) + r_rank[run]
     order = np.argsort(group, kind="stable")  # chunks of a group stay in event order
     lengths, group = lengths[order], group[order]
     firsts = np.cumsum(lengths) - lengths  # each sorted chunk's first point in the result
-    gather = np.repeat(starts[order] - firsts, lengths) + np.arange(int(lengths.sum()))
-    step, ts, value, point_index = (np.concatenate(column)[gather] for column in columns)
+    gather = by_chunk[np.repeat(starts[order] - firsts, lengths) + np.arange(n)]
+    step, ts, value = (_concat([getattr(p.batch, c) for p in parts], t)[gather]
+                       for c, t in (("steps", np.int64), ("timestamps", np.int64), ("values", np.float64)))
+    point_index = (gather - event_starts[point_event[gather]]).astype(np.uint32)
     group_starts = firsts[np.flatnonzero(np.r_[True, group[1:] != group[:-1]])]
     return KeyOrdered(
         experiment_list, run_list, key_list,
         np.repeat(e_rank[experiment[order]], lengths), np.repeat(r_rank[run[order]], lengths),
-        np.repeat(k_rank[key[order]], lengths), step.astype(np.int64, copy=False), ts.astype(np.int64, copy=False),
-        value.astype(np.float64, copy=False), np.repeat(partition[order].astype(np.uint32), lengths),
-        np.repeat(offset[order].astype(np.uint64), lengths), point_index, group_starts)
+        np.repeat(k_rank[key[order]], lengths), step, ts, value,
+        np.repeat(partition[order].astype(np.uint32), lengths), np.repeat(offset[order].astype(np.uint64), lengths),
+        point_index, group_starts)
 
 
 def _ranked(values: list[str]) -> tuple[list[str], np.ndarray]:

@@ -10,7 +10,7 @@ as in `make bench-replay`, in a process of its own importing that checkout's cod
 one process only). Reported per job: wall time, points/s, the replay loop's points/s, CPU time of the job process
 (Python and the embedded ClickHouse; the broker apart), of worker processes it started and reaped, and per thread
 name (ClickHouse names its pools: ThreadPool runs insert pipelines, MergeMutate merges; Python's threads show as
-Unknown), seconds per phase, peak RSS, and the load average before it.
+Unknown), seconds per phase, peak RSS, the CPU of the job's own (main) thread, and the load average before it.
 Optionally one process of each is sampled by py-spy (`--py-spy`).
 """
 
@@ -82,9 +82,10 @@ def job(args: argparse.Namespace) -> None:
         load = os.getloadavg()[0]
         threads = thread_cpu()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        began, cpu = time.perf_counter(), time.process_time()
+        began, cpu, main_cpu = time.perf_counter(), time.process_time(), time.thread_time()
         status = MaintenanceJob(kind, settings, client).run()  # type: ignore[arg-type]
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+        main_cpu = time.thread_time() - main_cpu  # the job's own thread: decoding, summary, the replay loop
         ended = resource.getrusage(resource.RUSAGE_CHILDREN)  # worker processes the job started and reaped
         workers_cpu = ended.ru_utime + ended.ru_stime - children.ru_utime - children.ru_stime
         after = thread_cpu()
@@ -95,7 +96,8 @@ def job(args: argparse.Namespace) -> None:
         marks = [("start", began), *phases]
         for (name, at), (_, end) in zip(marks, marks[1:], strict=False):
             steps[name] = steps.get(name, 0.0) + end - at
-        out.append({"kind": kind, "load": load, "seconds": wall, "cpu_s": cpu, "points": status.points,
+        out.append({"kind": kind, "load": load, "seconds": wall, "cpu_s": cpu, "main_thread_cpu_s": round(main_cpu, 3),
+                    "points": status.points,
                     "points_per_s": status.points / wall, "replay_points_per_s": status.points_per_s,
                     "phases": {k: round(v, 3) for k, v in steps.items()},
                     "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
@@ -217,7 +219,8 @@ def main() -> None:
                         continue
                     print(f"{variant:6} {r['kind']:7} load {r['load']:5.2f}: {r['seconds']:5.2f} s = "
                           f"{r['points_per_s']:>9,.0f} points/s (replay loop {r['replay_points_per_s']:>9,.0f}), "
-                          f"CPU {r['cpu_s']:5.2f} s + workers {r.get('workers_cpu_s', 0):5.2f} s, "
+                          f"CPU {r['cpu_s']:5.2f} s (main thread {r['main_thread_cpu_s']:5.2f} s) "
+                          f"+ workers {r.get('workers_cpu_s', 0):5.2f} s, "
                           f"peak RSS {r['max_rss_mb']:,} MB"
                           f"{' [py-spy]' if profile else ''}; {r['phases']}; threads {r['thread_cpu']}", flush=True)
     finally:
@@ -234,6 +237,7 @@ def main() -> None:
                 print(f"median {variant:6} {kind:7}: {statistics.median(r['points_per_s'] for r in mine):>9,.0f} "
                       f"points/s, replay loop {statistics.median(r['replay_points_per_s'] for r in mine):>9,.0f}, "
                       f"CPU {statistics.median(r['cpu_s'] for r in mine):.2f} s "
+                      f"(main thread {statistics.median(r['main_thread_cpu_s'] for r in mine):.2f} s) "
                       f"+ workers {statistics.median(r.get('workers_cpu_s', 0) for r in mine):.2f} s, "
                       f"peak RSS {statistics.median(r['max_rss_mb'] for r in mine):,.0f} MB, "
                       f"load {statistics.median(r['load'] for r in mine):.1f}, n={len(mine)}")

@@ -3,7 +3,11 @@ messages (`prepare_chunk`), the run_metric_summary rows (sorting the points), an
 insert thread sends, on messages shaped like `make bench-replay`'s (runs x 5 metrics x 2,000 steps in 1,000-point
 batches, plus each run's start, params, tags and status), in 6 partitions, ~500 events a chunk.
 
-    PYTHONPATH=<checkout> python benchmarks/replay_prepare.py [--runs 200] [--repeat 3]
+    PYTHONPATH=<checkout> python benchmarks/replay_prepare.py [--runs 200] [--repeat 3] [--verify-order key]
+
+`--verify-order`: how verify's summed metric blocks are summarized and checksummed: `key` (sorted by chunk as a
+rebuild's are, the point sums reading those sorted columns; since verify8) or `event` (grouped by event, the point
+sums from the event-order columns; before).
 
 Run it from two checkouts in turn (alternated, on the same machine) to compare them: it prints the median CPU
 seconds (process time) of each part over `--repeat` passes.
@@ -57,9 +61,9 @@ def messages(runs: int, steps: int, seed: int) -> dict[int, list[RawMessage]]:
     return out
 
 
-def one_pass(parts: dict[int, list[RawMessage]]) -> dict[str, float]:
+def one_pass(parts: dict[int, list[RawMessage]], verify_order: str = "key") -> dict[str, float]:
     spent = {"prepare_chunk": 0.0, "summary": 0.0, "sorted Arrow table (insert thread)": 0.0,
-             "verify: summary by event": 0.0, "verify: point sums (insert thread)": 0.0}
+             f"verify: summary ({verify_order} order)": 0.0, "verify: point sums (insert thread)": 0.0}
     for partition, raws in parts.items():
         for i in range(0, len(raws), CHUNK_EVENTS):
             began = time.process_time()
@@ -75,12 +79,12 @@ def one_pass(parts: dict[int, list[RawMessage]]) -> dict[str, float]:
             # verify's path: the same chunk, its points summed with numpy instead of sorted and inserted
             chunk = prepare_chunk(partition, raws[i:i + CHUNK_EVENTS], PROJECTIONS)
             points = next(b for b in chunk.blocks if isinstance(b, MetricBlock))
-            points.sorted_insert = False
+            points.sorted_insert = verify_order == "key"
             began = time.process_time()
             summary_block(points)
             summarized = time.process_time()
             SUMS.add(points)
-            spent["verify: summary by event"] += summarized - began
+            spent[f"verify: summary ({verify_order} order)"] += summarized - began
             spent["verify: point sums (insert thread)"] += time.process_time() - summarized
     return spent
 
@@ -91,14 +95,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--verify-order", choices=("key", "event"), default="key")
     args = parser.parse_args()
     parts = messages(args.runs, args.steps, args.seed)
     points = args.runs * args.steps * len(KEYS)
-    one_pass(parts)  # warm-up
-    passes = [one_pass(parts) for _ in range(args.repeat)]
+    one_pass(parts, args.verify_order)  # warm-up
+    passes = [one_pass(parts, args.verify_order) for _ in range(args.repeat)]
     for name in passes[0]:
         seconds = statistics.median(p[name] for p in passes)
-        print(f"{name:24} {seconds:6.3f} s CPU = {seconds / points * 1e6:.3f} us/point "
+        print(f"{name:36} {seconds:6.3f} s CPU = {seconds / points * 1e6:.3f} us/point "
               f"({sum(len(r) for r in parts.values()):,} events, {points:,} points)")
 
 

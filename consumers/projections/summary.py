@@ -128,21 +128,21 @@ def _aggregate(groups: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.n
 
 
 def _aggregate_sorted(starts: np.ndarray, step: np.ndarray, ts: np.ndarray, value: np.ndarray, offset: np.ndarray,
-                      index: np.ndarray, partition: np.ndarray) -> tuple[dict[str, object], np.ndarray]:
+                      index: np.ndarray, partition: np.ndarray, *,
+                      shortcuts: bool = True) -> tuple[dict[str, object], np.ndarray]:
     """`_aggregate` of rows already grouped (each group's rows contiguous, from `starts`), each group's rows of
-    one step in (kafka_offset, point_index) order; and the first row of each group."""
+    one step in (kafka_offset, point_index) order; and the first row of each group. `shortcuts` (the same rows
+    to the bit, tested): fewer passes where steps rise strictly within every group, or no value is NaN."""
     n = len(step)
     counts = np.diff(np.r_[starts, n])
-    # The last point by (step, ts, kafka_offset, point_index): the highest step, then among those the latest
-    # time, then the last such row (rows of a group are in offset and point-index order).
-    last_step = np.maximum.reduceat(step, starts)
-    candidate = step == np.repeat(last_step, counts)
-    latest = np.maximum.reduceat(np.where(candidate, ts, np.iinfo(np.int64).min), starts)
-    candidate &= ts == np.repeat(latest, counts)
-    last = np.maximum.reduceat(np.where(candidate, np.arange(n), -1), starts)
-
+    last = _last_rows(starts, counts, step, ts, shortcuts=shortcuts)
     nan = np.isnan(value)
-    value_count = np.add.reduceat((~nan).astype(np.uint64), starts)
+    if shortcuts and not nan.any():  # every value counts: no mask, no count, no NaN to skip in the sum
+        value_count = counts.astype(np.uint64)
+        summed = value
+    else:
+        value_count = np.add.reduceat((~nan).astype(np.uint64), starts)
+        summed = np.where(nan, 0.0, value)
     low = np.fmin.reduceat(value, starts)  # fmin/fmax skip NaN; a group of NaN only stays NaN, then NULL
     high = np.fmax.reduceat(value, starts)
     no_value = value_count == 0
@@ -151,15 +151,36 @@ def _aggregate_sorted(starts: np.ndarray, step: np.ndarray, ts: np.ndarray, valu
         "last_point": last_points(value[last], step[last], ts[last], offset[last], index[last]),
         "min_value": pa.array(low, mask=no_value),
         "max_value": pa.array(high, mask=no_value),
-        "sum_value": _sum(np.where(nan, 0.0, value), starts),
+        "sum_value": _sum(summed, starts),
         "value_count": value_count,
         "point_count": counts.astype(np.uint64),
-        "last_step": last_step,
+        "last_step": step[last],
         "last_ts": pa.array(np.maximum.reduceat(ts, starts)).view(_TS),
         "kafka_partition": partition[starts],
         "kafka_offset": np.maximum.reduceat(offset, starts),
     }
     return rows, starts
+
+
+def _last_rows(starts: np.ndarray, counts: np.ndarray, step: np.ndarray, ts: np.ndarray, *,
+               shortcuts: bool = True) -> np.ndarray:
+    """Each group's last point by (step, ts, kafka_offset, point_index): the highest step, then among those the
+    latest time, then the last such row (rows of a group are in offset and point-index order). Where steps rise
+    strictly within every group (a curve logged in order), that is each group's last row: one pass instead of ~10."""
+    n = len(step)
+    ends = starts + counts - 1
+    if shortcuts and n > 1:
+        rising = step[1:] > step[:-1]
+        rising[starts[1:] - 1] = True  # a group's first row follows another group's last: not compared
+        if rising.all():
+            return ends
+    elif shortcuts:
+        return ends
+    last_step = np.maximum.reduceat(step, starts)
+    candidate = step == np.repeat(last_step, counts)
+    latest = np.maximum.reduceat(np.where(candidate, ts, np.iinfo(np.int64).min), starts)
+    candidate &= ts == np.repeat(latest, counts)
+    return np.maximum.reduceat(np.where(candidate, np.arange(n), -1), starts)
 
 
 def _sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

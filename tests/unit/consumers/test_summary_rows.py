@@ -241,3 +241,58 @@ def test_a_block_not_inserted_sorted_gives_the_same_summary_rows_without_sorting
         got = sorted(summary_block(unsorted).to_arrow().to_pylist(), key=key)
         assert len(got) == len(want) and all(same(g[c], w[c]) for g, w in zip(got, want, strict=True) for c in COLUMNS)
         assert unsorted._ordered is None, "nothing was sorted"
+
+
+def _same_bits(a: object, b: object) -> bool:
+    """Equal to the bit: numpy columns by their bytes (NaN, -0.0), Arrow columns by their buffers' values."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    assert isinstance(a, pa.Array) and isinstance(b, pa.Array)
+    if pa.types.is_struct(a.type):  # last_point: field by field (Arrow's equals takes NaN for unequal)
+        return a.type == b.type and all(_same_bits(a.field(i), b.field(i)) for i in range(a.type.num_fields))
+    if pa.types.is_floating(a.type):
+        return a.type == b.type and a.is_null().equals(b.is_null()) and \
+            a.fill_null(0.0).to_numpy().tobytes() == b.fill_null(0.0).to_numpy().tobytes()
+    return a.equals(b)
+
+
+def test_the_summary_shortcuts_give_the_rows_of_the_general_path_to_the_bit() -> None:
+    """`_aggregate_sorted`'s shortcuts (steps rising strictly in every group: the last row is the last point; no
+    NaN: every value counts) against the general passes, on random groups: rising, tied, falling and repeated
+    steps, tied times, NaN, +-inf and -0.0 values, groups of one row."""
+    from consumers.projections.summary import _aggregate_sorted
+
+    rng = np.random.default_rng(2026)
+    shapes = ("rising", "ties", "any", "one")
+    for trial in range(400):
+        lengths = rng.integers(1, 40, rng.integers(1, 12))
+        shape = shapes[trial % len(shapes)]
+        steps = []
+        for length in lengths:
+            if shape == "rising" or (shape != "any" and rng.random() < 0.5):
+                steps.append(np.cumsum(rng.integers(1, 4, length)) + rng.integers(-5, 5))
+            elif shape == "ties":
+                steps.append(np.sort(rng.integers(0, 4, length)))
+            elif shape == "one":
+                steps.append(np.full(length, 7))
+            else:
+                steps.append(rng.integers(-3, 4, length))
+        step = np.concatenate(steps).astype(np.int64)
+        n = len(step)
+        starts = (np.cumsum(lengths) - lengths).astype(np.int64)
+        ts = rng.integers(0, 3, n).astype(np.int64)
+        value = rng.normal(size=n)
+        if trial % 3:
+            specials = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0])
+            pick = rng.random(n) < 0.2
+            value[pick] = rng.choice(specials, int(pick.sum()))
+        offset = np.repeat(np.arange(len(lengths), dtype=np.uint64), lengths) + rng.integers(0, 2, n).astype(np.uint64)
+        offset = np.maximum.accumulate(offset)
+        index = np.arange(n, dtype=np.uint32)
+        partition = np.zeros(n, dtype=np.uint32)
+        fast, fast_firsts = _aggregate_sorted(starts, step, ts, value, offset, index, partition)
+        slow, slow_firsts = _aggregate_sorted(starts, step, ts, value, offset, index, partition, shortcuts=False)
+        assert np.array_equal(fast_firsts, slow_firsts)
+        assert fast.keys() == slow.keys()
+        for name in fast:
+            assert _same_bits(fast[name], slow[name]), (trial, shape, name)

@@ -11,8 +11,9 @@ Both follow the same steps:
 Verify does not store the replay of a large table it need not read back (`streamed_tables`: metrics, in
 practice): its scratch table is a Null table (it keeps nothing) with a materialized view summing each inserted
 block's per-run checksums, so those rows are hashed once as they are inserted, never sorted, compressed, written
-and read again; only the live side is read at the end. The metrics table is not even inserted: its blocks are
-checksummed with numpy as they are made, with a row hash the live side computes in SQL (`consumers.pointsums`).
+and read again; only the live side is read at the end. The metric points (metric_chunks, whatever its rows) are
+not even inserted: its blocks are checksummed with numpy from the points the summary sorted, with a row hash the
+live side computes in SQL (`consumers.pointsums`).
 """
 
 from __future__ import annotations

@@ -300,13 +300,12 @@ def _chunk_ordered(parts: list[_Part]) -> KeyOrdered:
         np.concatenate([p.batch.name_index for p in parts]).astype(np.int64, copy=False)
         + np.repeat(np.array(first_code, dtype=np.int64), sizes)]
     chunk_of = point_event * len(keys) + point_key  # ascending along the block where no event interleaves keys
+    by_chunk = None
     if n > 1 and bool((chunk_of[1:] < chunk_of[:-1]).any()):
         if len(parts) * len(keys) <= 2**16:
             chunk_of = chunk_of.astype(np.uint16)  # numpy's stable sort of 16-bit integers is a radix sort
         by_chunk = np.argsort(chunk_of, kind="stable")  # within a chunk, points stay in event order
         chunk_of = chunk_of[by_chunk].astype(np.int64, copy=False)
-    else:
-        by_chunk = np.arange(n, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, chunk_of[1:] != chunk_of[:-1]]) if n else np.zeros(0, dtype=np.int64)
     lengths = np.diff(np.r_[starts, n])
     event, key = np.divmod(chunk_of[starts], max(len(keys), 1))
@@ -318,10 +317,12 @@ def _chunk_ordered(parts: list[_Part]) -> KeyOrdered:
     order = np.argsort(group, kind="stable")  # chunks of a group stay in event order
     lengths, group = lengths[order], group[order]
     firsts = np.cumsum(lengths) - lengths  # each sorted chunk's first point in the result
-    gather = by_chunk[np.repeat(starts[order] - firsts, lengths) + np.arange(n)]
+    gather = np.repeat(starts[order] - firsts, lengths) + np.arange(n)
+    if by_chunk is not None:
+        gather = by_chunk[gather]
     step, ts, value = (_concat([getattr(p.batch, c) for p in parts], t)[gather]
                        for c, t in (("steps", np.int64), ("timestamps", np.int64), ("values", np.float64)))
-    point_index = (gather - event_starts[point_event[gather]]).astype(np.uint32)
+    point_index = (np.arange(n, dtype=np.int64) - np.repeat(event_starts, sizes)).astype(np.uint32)[gather]
     group_starts = firsts[np.flatnonzero(np.r_[True, group[1:] != group[:-1]])]
     return KeyOrdered(
         experiment_list, run_list, key_list,

@@ -121,3 +121,24 @@ def test_chunks_are_ordered_as_the_points_sorted_one_by_one_would_be() -> None:
                 assert got.dtype == want.dtype and np.array_equal(got, want), (seed, field.name)
             else:
                 assert got == want, (seed, field.name)
+
+
+def test_chunks_of_a_block_too_large_for_the_radix_sort_are_ordered_as_the_points_sorted_one_by_one() -> None:
+    """More events x keys than 16 bits hold: `_chunk_ordered` sorts (event, key) as int64, with the same result."""
+    rng = random.Random(5)
+    keys = ["loss", "acc", "lr", "z", "été"]
+    block = MetricBlock("metric_chunks")
+    for offset in range(2**16 // len(keys) + 50):
+        batch = MetricsLogged(keys, [rng.randrange(len(keys)) for _ in range(3)],  # type: ignore[arg-type]
+                              [rng.randint(0, 5) for _ in range(3)], [0, 1, 2], [rng.random() for _ in range(3)])
+        event = RunEvent(str(uuid.uuid4()), rng.choice(["ab" * 16, "cd" * 16]), "exp", offset + 1, T0, PRODUCER,
+                         batch)
+        block.add(LoggedEvent(event, 1, offset, "fp"))
+    fast = block.key_ordered()
+    slow = _key_ordered(_point_columns(block.parts), by_step=False)
+    for field in fields(KeyOrdered):
+        got, want = getattr(fast, field.name), getattr(slow, field.name)
+        if isinstance(want, np.ndarray):
+            assert got.dtype == want.dtype and np.array_equal(got, want), field.name
+        else:
+            assert got == want, field.name

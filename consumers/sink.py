@@ -8,14 +8,12 @@ import queue
 import threading
 from collections.abc import Mapping, Sequence
 
-import pyarrow as pa
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from consumers.arrow_rows import schema_of, to_arrow
 from consumers.chunks import merged
 from consumers.derived import Derived
 from consumers.errors import SinkError
@@ -54,7 +52,7 @@ class ClickHouseSink:
     """Inserts one block per table and partition batch, idempotently, with bounded retries."""
 
     def __init__(self, client: Client, *, retries: int = 5, max_backoff_s: float = 10.0,
-                 sort_metrics: bool = True, one_thread_small_blocks: bool = True, arrow_rows: bool = True) -> None:
+                 sort_metrics: bool = True, one_thread_small_blocks: bool = True) -> None:
         self._client = client
         self.one_thread_small_blocks = one_thread_small_blocks
         """Insert small blocks with `SMALL_BLOCK_SETTINGS` (the live projector); a replay's sink keeps ClickHouse's
@@ -65,45 +63,24 @@ class ClickHouseSink:
         """Send metric points in the table's sorting-key order (ClickHouse then skips its sort; the summary's rows
         are made from the same sorted points); off for a table that does not sort (verify's Null tables), whose
         writer marks its blocks so (`MetricBlock.sorted_insert`)."""
-        self.arrow_rows = arrow_rows
-        """Send the small tables' rows as Arrow where their types allow (`consumers.arrow_rows`); False: every
-        plain block through clickhouse-connect's native serialization (the tests compare the two)."""
         self._types: dict[str, dict[str, ClickHouseType]] = {}
-        self._kinds: dict[str, dict[str, str]] = {}
-        self._schemas: dict[tuple[str, tuple[str, ...]], pa.Schema | None] = {}
-
-    def _read_types(self, table: str) -> None:
-        rows = self._client.query(
-            "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String}",
-            parameters={"t": table},
-        ).result_rows
-        self._kinds[table] = {str(name): str(kind) for name, kind in rows}
-        self._types[table] = {str(name): get_from_name(plain_type(str(kind))) for name, kind in rows}
 
     def column_types(self, table: str, columns: tuple[str, ...]) -> list[ClickHouseType]:
         """The types to send `columns` of `table` as, read once per table. LowCardinality columns are sent
         as their plain type (ClickHouse converts on insert): building the dictionary in Python cost 3x more."""
-        if table not in self._types:
-            self._read_types(table)
-        known = self._types[table]
+        known = self._types.get(table)
+        if known is None:
+            rows = self._client.query(
+                "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String}",
+                parameters={"t": table},
+            ).result_rows
+            known = {str(name): get_from_name(plain_type(str(kind))) for name, kind in rows}
+            self._types[table] = known
         return [known[c] for c in columns]
-
-    def arrow_schema(self, table: str, columns: tuple[str, ...]) -> pa.Schema | None:
-        """The Arrow schema `columns` of `table` are sent as, or None where a type is not sent as Arrow
-        (`consumers.arrow_rows`); read once per table."""
-        key = (table, columns)
-        if key not in self._schemas:
-            if table not in self._kinds:
-                self._read_types(table)
-            kinds = self._kinds[table]
-            self._schemas[key] = schema_of(columns, [kinds[c] for c in columns])
-        return self._schemas[key]
 
     def forget_types(self) -> None:
         """Tables were swapped or altered: read their column types again."""
         self._types.clear()
-        self._kinds.clear()
-        self._schemas.clear()
 
     def positions(self, table: str, partitions: list[int]) -> dict[int, int]:
         """The highest Kafka offset each partition has in `table` (table is a projection name from code)."""
@@ -196,18 +173,13 @@ class ClickHouseSink:
                 arrow = block.to_chunk_arrow()
             else:
                 arrow = block.to_arrow_in_key_order() if self.sort_metrics and block.sorted_insert else block.to_arrow()
-        convert = arrow is None and self.arrow_rows  # a plain block: Arrow if its table's types allow
         try:
             for attempt in self._retrying():
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         log.warning("retrying insert into %s (attempt %d)", block.table,
                                     attempt.retry_state.attempt_number)
-                    if convert:  # in the retries: the types may have to be read first
-                        schema = self.arrow_schema(block.table, block.columns)
-                        arrow = to_arrow(block.data, schema) if schema is not None else None
-                        convert = False
-                    if arrow is not None:  # Arrow: no Python object per point, no Python work per value
+                    if arrow is not None:  # Arrow: no Python object per point
                         self._client.insert_arrow(block.table, arrow, settings=settings)
                     else:
                         self._client.insert(block.table, block.data, column_names=block.columns,

@@ -34,7 +34,7 @@ def passes(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith('{"variant"')]
 
 
-def one(checkout: Path, rounds: int, rate: float) -> dict[str, Any]:
+def one(checkout: Path, rounds: int, rate: int) -> dict[str, Any]:
     env = {**os.environ, "RUNSTREAM_CHECKOUT": str(checkout)}
     command = [sys.executable, str(HERE / "projector_drain.py"), "--series", "--variants", "side",
                "--rounds", str(rounds)]
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("new", type=Path)
     parser.add_argument("--pairs", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     rows = alternate(args.pairs, args.base, args.new, lambda c: one(c, args.rounds, args.rate), args.out)

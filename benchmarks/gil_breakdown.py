@@ -70,7 +70,7 @@ def kind(stack: list[tuple[str, str]]) -> str:
     if "clickhouse_connect/" in files:
         return "ClickHouse: queries and other client calls"
     if "classify" in funcs or "validate_event" in funcs or "decode" in funcs:
-        return "decode: our wrapper (classify, validation, event objects)"
+        return "decode: fastavro (compiled: sampled as its caller), classify, validation, event objects"
     if "metrics.py" in files:
         return "metric block (order, chunk rows)"
     if "summary.py" in files:

@@ -1,7 +1,12 @@
 """The live projector's drain rate without Kafka: a sweep's messages through `Projector.process`, in consumed
 batches the size a backlog gives, into a fresh embedded ClickHouse, with the insert options switched per pass.
 
-    python benchmarks/projector_drain.py [--runs 200] [--rounds 3] [--variants base,overlap,both]
+    python benchmarks/projector_drain.py [--runs 200] [--rounds 3] [--variants base,overlap,both] [--series]
+
+`--series`: each run's metrics as one event holding every key's whole curve, key after key (what the SDK sends
+since stop 33: `log_metric_series` holds consecutive series); otherwise 1,000-point batches of interleaved keys.
+`RUNSTREAM_CHECKOUT=<path>`: project with that checkout's code (alternated measurements of two checkouts with one
+benchmark). Each pass also reports the process's CPU seconds during the drain (every thread: ClickHouse's too).
 
 The messages (run start, params, 1,000-point metric batches, run end; 6 partitions) are encoded once. Each pass
 builds a new store and a new Projector (its Kafka consumer is never polled; offsets commits are dropped), feeds the
@@ -31,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("RUNSTREAM_CHECKOUT") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
 
 from consumers.clickhouse import connect, open_client  # noqa: E402
@@ -83,9 +88,9 @@ class Msg:
         return 1, 1_700_000_000_000
 
 
-def sweep(runs: int, metrics: int, steps: int) -> tuple[list[list[Msg]], int]:
-    """Consumed batches of a sweep's events (per run: start, params, metric batches of 1,000 points, end), and
-    the number of points."""
+def sweep(runs: int, metrics: int, steps: int, *, series: bool = False) -> tuple[list[list[Msg]], int]:
+    """Consumed batches of a sweep's events (per run: start, params, metric batches of 1,000 points or one
+    batch of every key's series, end), and the number of points."""
     producer = Producer("bench", 1, "u", "v")
     start = datetime(2026, 12, 2, tzinfo=UTC)
     per_partition: list[list[Msg]] = [[] for _ in range(PARTITIONS)]
@@ -96,7 +101,14 @@ def sweep(runs: int, metrics: int, steps: int) -> tuple[list[list[Msg]], int]:
         partition = zlib.crc32(run.encode()) % PARTITIONS
         payloads: list[Any] = [RunStarted(f"run-{r}", "u"), ParamsLogged({f"p{i}": str(r * i) for i in range(10)})]
         steps_per_batch = 1000 // metrics
-        for first in range(0, steps, steps_per_batch):
+        if series:  # key after key, each key's steps in order
+            payloads.append(MetricsLogged(
+                names, [k for k in range(metrics) for _ in range(steps)],  # type: ignore[arg-type]
+                [s for _ in range(metrics) for s in range(steps)],
+                [1_700_000_000_000 + s for _ in range(metrics) for s in range(steps)],
+                [((r * 7919 + k * steps + s) % 1000) / 1000 for k in range(metrics) for s in range(steps)]))
+            points += steps * metrics
+        for first in range(0, steps, steps_per_batch) if not series else ():
             count = min(steps_per_batch, steps - first)
             payloads.append(MetricsLogged(
                 names, [i % metrics for i in range(count * metrics)],  # type: ignore[arg-type]
@@ -155,11 +167,11 @@ def one_pass(variant: str, batches: list[list[Msg]], points: int) -> dict[str, A
             projector.writer.side = ClickHouseSink(side_client)
         projector.writer.load_positions(list(range(PARTITIONS)))
         load = os.getloadavg()[0]
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for batch in batches:
             projector.process(batch)  # type: ignore[arg-type]
         projector.drain()
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
         counted = client.query("SELECT sum(point_count) FROM run_metric_summary").result_rows[0][0]
         assert counted == points, f"{counted} of {points} points in the summary"
         if projector.overlapped is not None:
@@ -168,7 +180,8 @@ def one_pass(variant: str, batches: list[list[Msg]], points: int) -> dict[str, A
             side_client.close()
         client.close()
         return {"variant": variant, "points": points, "seconds": round(seconds, 3),
-                "points_per_s": round(points / seconds), "load_before": load, "load_after": os.getloadavg()[0]}
+                "points_per_s": round(points / seconds), "cpu_s": round(cpu, 3), "load_before": load,
+                "load_after": os.getloadavg()[0]}
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -180,9 +193,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variants", default="base,overlap,both")
+    parser.add_argument("--series", action="store_true", help="each run's metrics as one event (the SDK's series)")
     args = parser.parse_args()
     variants = args.variants.split(",")
-    batches, points = sweep(args.runs, args.metrics, args.steps)
+    batches, points = sweep(args.runs, args.metrics, args.steps, series=args.series)
     print(json.dumps({"batches": len(batches), "messages": sum(map(len, batches)), "points": points}), flush=True)
     results: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(args.rounds):

@@ -7,9 +7,12 @@ import logging
 import queue
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import pyarrow as pa
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.datatypes.registry import get_from_name
+from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -39,6 +42,26 @@ INSERT_SETTINGS = {
 # keep ClickHouse's threads.
 SMALL_BLOCK_SETTINGS = {"max_threads": 1, "max_insert_threads": 1}
 SMALL_BLOCK_ROWS = 10_000
+
+
+def embedded(client: Client) -> bool:
+    """Whether the client runs ClickHouse in this process (chdb), where an insert's data goes through a file."""
+    return type(client).__name__ == "ChdbClient"
+
+
+def insert_arrow(client: Client, table: str, arrow: pa.Table, settings: dict[str, object]) -> None:
+    """`client.insert_arrow`, without its copy of the whole Arrow stream into a Python bytes object when
+    ClickHouse is embedded: clickhouse-connect's chdb backend writes `buffer.to_pybytes()` to a temporary file, a
+    copy of ~28 MB per 1M points made holding the GIL; a memoryview of the buffer is written as it is. Over HTTP
+    clickhouse-connect's own path (and its compression) is kept."""
+    if not embedded(client):
+        client.insert_arrow(table, arrow, settings=settings)
+        return
+    stream = pa.BufferOutputStream()
+    with pa.RecordBatchFileWriter(stream, arrow.schema) as writer:  # what clickhouse-connect's arrow_buffer writes
+        writer.write(arrow)
+    block: Any = memoryview(stream.getvalue())  # chdb's backend writes any bytes-like to its file as it is
+    client.raw_insert(quote_identifier(table), arrow.schema.names, block, settings=settings, fmt="Arrow")
 
 
 def plain_type(kind: str) -> str:
@@ -180,7 +203,7 @@ class ClickHouseSink:
                         log.warning("retrying insert into %s (attempt %d)", block.table,
                                     attempt.retry_state.attempt_number)
                     if arrow is not None:  # Arrow: no Python object per point
-                        self._client.insert_arrow(block.table, arrow, settings=settings)
+                        insert_arrow(self._client, block.table, arrow, settings)
                     else:
                         self._client.insert(block.table, block.data, column_names=block.columns,
                                             column_types=self.column_types(block.table, block.columns),

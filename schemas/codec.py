@@ -122,7 +122,8 @@ def decode(message: bytes, catalog: SchemaCatalog | None = None) -> RunEvent:
     catalog = catalog or default_catalog()
     writer = catalog.writer(read_fingerprint(message))
     reader = None if writer is catalog.current else catalog.current.parsed
-    body = io.BytesIO(message[HEADER_LEN:])
+    body = io.BytesIO(message)  # shares the message's bytes (a slice would copy a 5,000-point batch's 140 KB)
+    body.seek(HEADER_LEN)
     try:
         datum = schemaless_reader(body, writer.parsed, reader, return_record_name=True)
     except (EOFError, StopIteration, IndexError) as exc:
@@ -130,8 +131,8 @@ def decode(message: bytes, catalog: SchemaCatalog | None = None) -> RunEvent:
     except (ValueError, UnicodeDecodeError, KeyError, TypeError, OverflowError) as exc:
         # OverflowError: a timestamp beyond what Python's datetime holds (a corrupted event_time)
         raise DecodeError(f"Avro body is malformed: {exc}") from exc
-    if body.tell() != len(message) - HEADER_LEN:
-        raise TruncatedMessageError(f"{len(message) - HEADER_LEN - body.tell()} bytes left after the Avro body")
+    if body.tell() != len(message):
+        raise TruncatedMessageError(f"{len(message) - body.tell()} bytes left after the Avro body")
     assert isinstance(datum, dict)
     try:
         return from_avro(datum)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from typing import Any
 
 import pytest
 
 from consumers.chunks import prepare_chunk
-from consumers.projections import PROJECTIONS, LoggedEvent, Projection
-from schemas import encode
+from consumers.projections import PROJECTIONS, LoggedEvent, Projection, events
+from schemas import InputsLogged, MetricsLogged, encode
 from schemas.events import PAYLOAD_TYPES
 from tests.unit.schemas.test_codec import PAYLOADS, make_event
 from tests.unit.schemas.test_gateway_events import GATEWAY_PAYLOADS
@@ -59,3 +61,15 @@ def test_a_prepared_chunk_has_the_rows_of_unfiltered_projections() -> None:
     plain = prepare_chunk(0, raws, unfiltered)
     for a, b in zip(prepared.blocks, plain.blocks, strict=True):
         assert a.table == b.table and a.data == b.data, a.table
+
+
+@pytest.mark.parametrize("payload", [p for p in SAMPLES if not isinstance(p, MetricsLogged)],
+                         ids=lambda p: type(p).__name__)
+def test_payload_json_is_what_asdict_renders(payload: Any) -> None:
+    """The events row's JSON is made without `dataclasses.asdict`'s deep copies: the same text, key for key."""
+    data = asdict(payload)
+    if isinstance(payload, InputsLogged):
+        data["datasets"] = [{k: v for k, v in d.items() if k != "tags" or v} for d in data["datasets"]]
+        if not data["model_ids"]:
+            del data["model_ids"]
+    assert events.payload_json(payload) == json.dumps(data, default=events._json_default, sort_keys=True)

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,7 +45,7 @@ from runstream.local import kafka  # noqa: E402
 from runstream.settings import BrokerSettings  # noqa: E402
 
 TOPIC, PARTITIONS = "runstream.events", 6
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "librdkafka": {"batch_ready_bytes": 0, "fetch_queue_backoff_ms": 1000},
     "ready": {"batch_ready_bytes": 4 * 1024**2, "fetch_queue_backoff_ms": 1000},
     "backoff": {"batch_ready_bytes": 0, "fetch_queue_backoff_ms": 10},
@@ -67,9 +68,10 @@ def publish(bootstrap: str, sweeps: int) -> int:
         admin._consumer.close()
 
 
-def read_all(bootstrap: str, expected: int, work_s: float, settings: dict[str, int]) -> dict[str, float]:
-    projector = Projector(ProjectorSettings(kafka_bootstrap_servers=bootstrap,  # type: ignore[arg-type]
-                                            consumer_group=f"consume-backlog-{time.time_ns()}", **settings),
+def read_all(bootstrap: str, expected: int, work_s: float, settings: dict[str, Any]) -> dict[str, float]:
+    given: dict[str, Any] = {"kafka_bootstrap_servers": bootstrap,
+                             "consumer_group": f"consume-backlog-{time.time_ns()}", **settings}
+    projector = Projector(ProjectorSettings(**given),
                           client=None)  # type: ignore[arg-type]
     consumer = projector._consumer
     consumer.assign([TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])

@@ -28,6 +28,8 @@ from consumers.writer import BatchResult, BatchWriter, OverlappedWriter
 
 log = logging.getLogger("runstream.projector")
 
+READY_CHECK_S = 0.01  # how often a batch waiting out poll_timeout_s looks whether it holds batch_ready_bytes
+
 
 def _or(value: int | None, default: int = -1) -> int:
     return default if value is None else value
@@ -78,6 +80,7 @@ class Projector:
             "auto.offset.reset": "earliest",
             "client.id": "runstream-projector",
             "queued.max.messages.kbytes": settings.fetch_queue_kbytes,
+            "fetch.queue.backoff.ms": settings.fetch_queue_backoff_ms,
             # A killed projector keeps its partitions until its session times out (45 s by default): 10 s lets
             # the next one, and a rebuild waiting for the group, take over sooner.
             "session.timeout.ms": 10_000,
@@ -143,7 +146,7 @@ class Projector:
         self._consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                messages = self._consumer.consume(self.settings.batch_max_messages, self.settings.poll_timeout_s)
+                messages = self._consume()
                 if self._count_partitions:
                     self._count_partitions = False
                     self.stats.topic_partitions = self._topic_partitions(self._consumer)
@@ -173,6 +176,26 @@ class Projector:
                     self._side_client.close()
                 if self._release_client is not None:
                     self._release_client.close()
+
+    def _consume(self) -> list[Message]:
+        """The next batch: what arrives within `poll_timeout_s`, up to `batch_max_messages`, as librdkafka's
+        `consume` gives it; except that a batch already holding `batch_ready_bytes` is taken at once. Behind by
+        that much, the prefetch queue holds it whenever a batch is done, and librdkafka's timer (it returns early
+        only at `batch_max_messages`) left the projector idle for `poll_timeout_s` before every batch."""
+        settings, consumer = self.settings, self._consumer
+        if settings.batch_ready_bytes <= 0:
+            return consumer.consume(settings.batch_max_messages, settings.poll_timeout_s)
+        deadline = time.monotonic() + settings.poll_timeout_s
+        messages = consumer.consume(settings.batch_max_messages, 0)
+        size = sum(len(m.value() or b"") for m in messages)
+        while len(messages) < settings.batch_max_messages and size < settings.batch_ready_bytes:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = consumer.consume(settings.batch_max_messages - len(messages), min(left, READY_CHECK_S))
+            messages += more
+            size += sum(len(m.value() or b"") for m in more)
+        return messages
 
     def _start_releasing_memory(self) -> tuple[threading.Event, threading.Thread | None]:
         """Return what embedded ClickHouse's allocator freed to the OS every `memory_release_s` while batches are

@@ -25,6 +25,15 @@ class ProjectorSettings(BaseSettings):
     clickhouse_database: str = "runstream"
     batch_max_messages: int = Field(5000, ge=1)
     poll_timeout_s: float = Field(0.1, gt=0, description="the longest a batch that is not full waits for more")
+    batch_ready_bytes: int = Field(
+        4 * 1024**2, ge=0, description="a consumed batch already holding this many bytes of messages is taken at "
+        "once instead of waiting out poll_timeout_s (librdkafka returns early only at batch_max_messages, which large "
+        "metric messages never reach: behind by a group, the projector idled poll_timeout_s before every batch); "
+        "0: always wait out poll_timeout_s (benchmarks/results/consume-20261204.md)")
+    fetch_queue_backoff_ms: int = Field(
+        10, ge=0, le=300_000, description="librdkafka's fetch.queue.backoff.ms: how long a partition waits to fetch "
+        "again after the prefetch queue (fetch_queue_kbytes) was full. librdkafka's 1,000 left a projector behind "
+        "with nothing to consume for up to a second after each full queue (benchmarks/results/consume-20261204.md)")
     insert_retries: int = Field(5, ge=0)
     chunk_bytes: int = Field(8 * 1024**2, ge=64 * 1024,
                              description="Avro bytes per insert block: bounds the projector's memory per batch. "

@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,15 +32,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient  # noqa: E402
-from sdk_ab import PRODUCER  # noqa: E402
-from sweep import free_port  # noqa: E402
+from sdk_ab import PRODUCER, fresh_broker  # noqa: E402
 
 from consumers.projector import Projector  # noqa: E402
 from consumers.settings import ProjectorSettings  # noqa: E402
-from consumers.topics import ensure_topics  # noqa: E402
-from runstream.local import kafka  # noqa: E402
-from runstream.settings import BrokerSettings  # noqa: E402
 
 TOPIC, PARTITIONS = "runstream.events", 6
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -103,30 +96,21 @@ def main() -> None:
     parser.add_argument("--work-s", type=float, default=0.15)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="consume-backlog-"))
-    cfg = kafka.BrokerConfig(home=home, port=free_port(), controller_port=free_port(),
-                             jvm_options=tuple(BrokerSettings().kafka_jvm_options.split()))
-    broker = kafka.LocalKafka(cfg)
     rows: list[dict[str, object]] = []
-    try:
-        broker.start()
-        ensure_topics(AdminClient({"bootstrap.servers": cfg.bootstrap}), [TOPIC], partitions=PARTITIONS)
-        expected = publish(cfg.bootstrap, args.sweeps)
+    with fresh_broker("consume-backlog-") as (bootstrap, _):
+        expected = publish(bootstrap, args.sweeps)
         for round_ in range(1, args.rounds + 1):
             names = list(VARIANTS) if round_ % 2 else list(VARIANTS)[::-1]
             for name in names:
                 row = {"round": round_, "variant": name, "load": round(os.getloadavg()[0], 2), "messages": expected,
-                       **read_all(cfg.bootstrap, expected, args.work_s, VARIANTS[name])}
+                       **read_all(bootstrap, expected, args.work_s, VARIANTS[name])}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-        for name in VARIANTS:
-            mine = [r for r in rows if r["variant"] == name]
-            print(json.dumps({"median": name, **{k: statistics.median(float(r[k]) for r in mine)  # type: ignore[arg-type]
-                                                 for k in ("wall_s", "in_consume_s", "empty_consume_s", "batches",
-                                                           "largest_mb")}}))
-    finally:
-        broker.stop()
-        shutil.rmtree(home, ignore_errors=True)
+    for name in VARIANTS:
+        mine = [r for r in rows if r["variant"] == name]
+        print(json.dumps({"median": name, **{k: statistics.median(float(r[k]) for r in mine)  # type: ignore[arg-type]
+                                             for k in ("wall_s", "in_consume_s", "empty_consume_s", "batches",
+                                                       "largest_mb")}}))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,13 +59,11 @@ def one_side(checkout: Path, bootstrap: str, broker_pid: int) -> dict[str, float
             "wall_s": round(time.perf_counter() - began, 2)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", type=Path, required=True)
-    parser.add_argument("--new", type=Path, required=True)
-    parser.add_argument("--pairs", type=int, default=6)
-    args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="sdk-ab-"))
+@contextmanager
+def fresh_broker(prefix: str) -> Iterator[tuple[str, int]]:
+    """A local broker of its own (the local stack's JVM options) with the events topic made as `runstream up`
+    makes it (6 partitions): its bootstrap address and process id. Stopped and removed on the way out."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
     cfg = kafka.BrokerConfig(home=home, port=free_port(), controller_port=free_port(),
                              jvm_options=tuple(BrokerSettings().kafka_jvm_options.split()))
     broker = kafka.LocalKafka(cfg)
@@ -71,11 +71,24 @@ def main() -> None:
         broker.start()
         assert broker.pid is not None
         ensure_topics(AdminClient({"bootstrap.servers": cfg.bootstrap}), ["runstream.events"], partitions=6)
+        yield cfg.bootstrap, broker.pid
+    finally:
+        broker.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=Path, required=True)
+    parser.add_argument("--new", type=Path, required=True)
+    parser.add_argument("--pairs", type=int, default=6)
+    args = parser.parse_args()
+    with fresh_broker("sdk-ab-") as (bootstrap, broker_pid):
         rows: list[dict[str, object]] = []
         for pair in range(1, args.pairs + 1):
             sides = [("base", args.base), ("new", args.new)]
             for name, checkout in sides if pair % 2 else sides[::-1]:
-                row = {"pair": pair, "variant": name, **one_side(checkout.resolve(), cfg.bootstrap, broker.pid)}
+                row = {"pair": pair, "variant": name, **one_side(checkout.resolve(), bootstrap, broker_pid)}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
         for key in ("producers_cpu_per_1m", "broker_cpu_per_1m"):
@@ -85,9 +98,6 @@ def main() -> None:
                         if next(r[key] for r in rows if r["pair"] == p and r["variant"] == "new")  # type: ignore[operator]
                         < next(r[key] for r in rows if r["pair"] == p and r["variant"] == "base"))
             print(json.dumps({"median": key, **medians, "new_lower": f"{lower} of {args.pairs}"}))
-    finally:
-        broker.stop()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 Each side runs the sweep's producers (2 processes, 100 runs each of 5 keys x 1,000 steps with `log_metric_series`,
 `sweep.runstream_series_producer`) with its checkout first on PYTHONPATH, and closes them (every event acknowledged).
 Reported per side: the producers' process CPU, the broker's CPU (from /proc) from their start to their end, the wall
-time with the processes' start-up, and the load before. No projector runs. The order is flipped every pair.
+time with the processes' start-up, and the load before (alternate.alternate and its table). No projector runs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from alternate import alternate, table  # noqa: E402
 from broker_ab import proc_cpu  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 from sweep import free_port  # noqa: E402
@@ -36,6 +36,8 @@ from runstream.local import kafka  # noqa: E402
 from runstream.settings import BrokerSettings  # noqa: E402
 
 RUNS, METRICS, STEPS, PRODUCERS = 200, 5, 1000, 2
+COLUMNS = [("producers CPU s per 1M", "producers_cpu_per_1m", "{:.3f}", False),
+           ("broker CPU s per 1M", "broker_cpu_per_1m", "{:.3f}", False), ("wall s", "wall_s", "{:.2f}", False)]
 PRODUCER = f"""
 import json, sys, queue
 from sweep import runstream_series_producer
@@ -54,7 +56,7 @@ def one_side(checkout: Path, bootstrap: str, broker_pid: int) -> dict[str, float
     reports = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
     assert not any(r["undelivered"] for r in reports), reports
     scale = 1e6 / (RUNS * METRICS * STEPS)
-    return {"load": round(load, 2), "producers_cpu_per_1m": round(sum(r["cpu_s"] for r in reports) * scale, 3),
+    return {"load": f"{load:.2f}", "producers_cpu_per_1m": round(sum(r["cpu_s"] for r in reports) * scale, 3),
             "broker_cpu_per_1m": round((proc_cpu(broker_pid) - before) * scale, 3),
             "wall_s": round(time.perf_counter() - began, 2)}
 
@@ -84,20 +86,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=6)
     args = parser.parse_args()
     with fresh_broker("sdk-ab-") as (bootstrap, broker_pid):
-        rows: list[dict[str, object]] = []
-        for pair in range(1, args.pairs + 1):
-            sides = [("base", args.base), ("new", args.new)]
-            for name, checkout in sides if pair % 2 else sides[::-1]:
-                row = {"pair": pair, "variant": name, **one_side(checkout.resolve(), bootstrap, broker_pid)}
-                print(json.dumps(row), flush=True)
-                rows.append(row)
-        for key in ("producers_cpu_per_1m", "broker_cpu_per_1m"):
-            medians = {n: statistics.median(float(r[key]) for r in rows if r["variant"] == n)  # type: ignore[arg-type]
-                       for n in ("base", "new")}
-            lower = sum(1 for p in range(1, args.pairs + 1)
-                        if next(r[key] for r in rows if r["pair"] == p and r["variant"] == "new")  # type: ignore[operator]
-                        < next(r[key] for r in rows if r["pair"] == p and r["variant"] == "base"))
-            print(json.dumps({"median": key, **medians, "new_lower": f"{lower} of {args.pairs}"}))
+        rows = alternate(args.pairs, args.base, args.new, lambda checkout: one_side(checkout, bootstrap, broker_pid))
+    print(table(rows, COLUMNS))
 
 
 if __name__ == "__main__":

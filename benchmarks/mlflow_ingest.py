@@ -43,14 +43,15 @@ from sweep import (  # noqa: E402 - the sweep benchmark's producer and servers, 
 
 
 def per_step_producer(uri: str, experiment_id: str, runs: list[int], metrics: int, steps: int, seed: int,
-                      out: Any) -> None:
+                      out: Any, start: Any = None) -> None:
     """The unmodified client as a training loop uses it: log_metric per key and step (one call a point)."""
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the client prints a link per run
     from mlflow.tracking import MlflowClient
-    from sweep import metric_names, metric_value, run_params
+    from sweep import metric_names, metric_value, run_params, together
 
     client = MlflowClient(uri)
     keys = metric_names(metrics)
+    together(start)
     first = time.time()
     for run in runs:
         run_id = client.create_run(experiment_id, run_name=f"trial-{run}").info.run_id

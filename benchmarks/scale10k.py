@@ -66,13 +66,15 @@ def mlflow_bulk_load(home: Path, args: argparse.Namespace) -> tuple[str, float]:
     return experiment_id, time.perf_counter() - began
 
 
-def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int, seed: int, out: Any) -> None:
+def runstream_producer(bootstrap: str, runs: list[int], metrics: int, steps: int, seed: int, out: Any,
+                       start: Any = None) -> None:
     """One producer process: each run's params, then each key's whole series in one call."""
     from producer import Tracker, TrackerSettings
 
     keys = sweep.metric_names(metrics)
     tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=bootstrap,
                                                spool_dir=Path(tempfile.mkdtemp(prefix="bench-spool-"))))
+    sweep.together(start)
     first = time.time()
     for run in runs:
         with tracker.start_run(sweep.EXPERIMENT, f"trial-{run}", params=sweep.run_params(seed, run)) as active:

@@ -371,10 +371,11 @@ def together(start: Any) -> None:
 def start_producers(target: Callable[..., None], head: tuple[Any, ...], runs: int, args: argparse.Namespace,
                     sampler: Sampler, name: str) -> tuple[list[Any], Any]:
     """`args.producers` processes, each logging every n-th run: target(*head, runs, metrics, steps, seed, out,
-    start=barrier); each waits on the barrier (`together`) before its first log call."""
+    start=barrier); each waits on the barrier (`together`) before its first log call, and so does this process,
+    which holds the barrier until every child has passed it (a barrier collected here is gone for them)."""
     context = mp.get_context("spawn")
     out = context.Queue()
-    start = context.Barrier(args.producers)
+    start = context.Barrier(args.producers + 1)
     procs = [context.Process(target=target, daemon=True,
                              args=(*head, list(range(i, runs, args.producers)), args.metrics, args.steps, args.seed,
                                    out), kwargs={"start": start})
@@ -382,6 +383,7 @@ def start_producers(target: Callable[..., None], head: tuple[Any, ...], runs: in
     for proc in procs:
         proc.start()
         sampler.watch(name, proc.pid)  # type: ignore[arg-type]
+    together(start)
     return procs, out
 
 

@@ -20,6 +20,7 @@ from producer.settings import TrackerSettings
 from schemas import ExperimentCreated, Producer, RunStarted
 from schemas.factory import EventFactory
 from schemas.ids import experiment_id_for, new_run_id
+from schemas.positions import HEADER, format_positions
 
 log = logging.getLogger("runstream.producer")
 
@@ -132,6 +133,13 @@ class Tracker:
     def acked_offsets(self) -> dict[int, int]:
         """Highest offset the broker acknowledged per partition (for read-your-writes waits)."""
         return dict(self._publisher.acked_offsets)
+
+    def read_after(self) -> dict[str, str]:
+        """HTTP headers for a read of the API that must see this tracker's events acknowledged so far: the read
+        waits, bounded, until the projector has passed them (503 when it does not in time). Points still buffered
+        are not acknowledged yet: call `flush()` first to include them. Empty when nothing was acknowledged."""
+        acked = self.acked_offsets
+        return {HEADER: format_positions(acked)} if acked else {}
 
     @property
     def delivery_failures(self) -> list[str]:

@@ -24,7 +24,7 @@ from query_api.auth import load_tokens, require, require_route_scope
 from query_api.clientpool import ClientPool, Readers
 from query_api.consistency import ReadBarrier
 from query_api.curvecopy import CurveCopy
-from query_api.errors import install_error_handlers
+from query_api.errors import InvalidParameter, install_error_handlers
 from query_api.facts import Facts
 from query_api.jsonresponse import JSONResponse
 from query_api.maintenance import MaintenanceRunner
@@ -46,15 +46,29 @@ from query_api.sqlbudget import SqlGuard
 from query_api.sqlclient import query_limits, sql_clients
 from query_api.state import AppState
 from query_api.statecache.cache import RunStates
+from schemas.positions import HEADER as AFTER_HEADER
+from schemas.positions import parse_positions
 
 log = logging.getLogger("runstream.api")
 
 
 async def read_your_writes(request: Request) -> None:
-    """Most reads find the barrier passed on the event loop; only one that must wait goes to a worker thread."""
+    """Most reads find the barrier passed on the event loop; only one that must wait goes to a worker thread. A read
+    may name log positions it must see (`X-Runstream-After`, an SDK client's acknowledged offsets)."""
+    after = after_positions(request.headers.get(AFTER_HEADER))
     state: AppState | None = getattr(request.app.state, "runstream", None)
-    if state is not None and state.barrier is not None and not state.barrier.passed():
-        await run_in_threadpool(state.barrier.wait)
+    if state is not None and state.barrier is not None and not state.barrier.passed(after):
+        await run_in_threadpool(state.barrier.wait, after)
+
+
+def after_positions(value: str | None) -> dict[int, int] | None:
+    """The positions of an `X-Runstream-After` header; 400 naming what is wrong."""
+    if value is None:
+        return None
+    try:
+        return parse_positions(value)
+    except ValueError as exc:
+        raise InvalidParameter(f"{AFTER_HEADER}: {exc}") from None
 
 
 def visible_positions(clickhouse: Client, projector: ProjectorThread | None) -> dict[int, int]:
@@ -226,7 +240,7 @@ def create_app(settings: ApiSettings, store: ProjectorSettings, *, host_projecto
     app.include_router(artifacts.router, dependencies=read)
     app.include_router(registry_audit.router, dependencies=read)
     app.include_router(run_logged_models.router, dependencies=read)
-    app.include_router(sql.router, dependencies=admin)
+    app.include_router(sql.router, dependencies=[*admin, Depends(read_your_writes)])
     app.include_router(admin_routes.router, dependencies=admin)
     # MLflow's REST API: the same events through Kafka, the same tokens (reads need read, writes need write).
     app.state.replays = Replays()

@@ -35,17 +35,26 @@ class ReadBarrier:
         self._seen: dict[int, int] = {}
         self._lock = threading.Lock()
 
-    def passed(self) -> bool:
-        """True when the positions last seen already cover this instance's writes so far (no wait, no query)."""
-        return self._covered(self._acked())
+    def _targets(self, after: dict[int, int] | None) -> dict[int, int]:
+        """This instance's acknowledged writes, and the positions a request asked for (`X-Runstream-After`)."""
+        targets = self._acked()
+        for p, o in (after or {}).items():
+            targets[p] = max(o, targets.get(p, -1))
+        return targets
+
+    def passed(self, after: dict[int, int] | None = None) -> bool:
+        """True when the positions last seen already cover this instance's writes so far and `after` (no wait,
+        no query)."""
+        return self._covered(self._targets(after))
 
     def _covered(self, targets: dict[int, int]) -> bool:
         with self._lock:
             return reached(self._seen, targets)
 
-    def wait(self) -> None:
-        """Return once this instance's writes so far are visible; raise ProjectorBehind after the bound."""
-        targets = self._acked()
+    def wait(self, after: dict[int, int] | None = None) -> None:
+        """Return once this instance's writes so far and the positions in `after` are visible; raise
+        ProjectorBehind after the bound."""
+        targets = self._targets(after)
         if self._covered(targets):
             return
         now = time.monotonic()
@@ -65,7 +74,8 @@ class ReadBarrier:
                     return
                 behind = sorted(p for p, o in targets.items() if self._seen.get(p, -1) < o)
             if time.monotonic() >= deadline:
+                asked = " or the positions asked for" if after else ""
                 raise ProjectorBehind(
-                    f"the projector has not reached this server's writes within {self.timeout_s:g} s "
+                    f"the projector has not reached this server's writes{asked} within {self.timeout_s:g} s "
                     f"(partitions {behind}); check /healthz")
             time.sleep(self.interval_s / 10 if self._local is not None else self.interval_s)

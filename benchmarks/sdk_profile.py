@@ -9,7 +9,8 @@ steps, `start_run(..., params=...)` then `log_metric_series` per key) and report
   acknowledged (`flush()`), the Python threads named by `threading` (`MainThread` is the caller,
   `runstream-sender` hands events to librdkafka and runs its delivery reports, `rdk:*` are librdkafka's own);
 - the caller's CPU (`time.thread_time`) in the logging loop and in the final `flush()` apart (the values are made
-  before the loop: they are the benchmark's work, not the SDK's);
+  before the loop: they are the benchmark's work, not the SDK's), and the garbage collections in the loop
+  (count and CPU per generation, from `gc.callbacks`: any thread's, mostly the caller's);
 - with `--cprofile`, the caller thread's top functions by total time (cProfile's overhead inflates them: read the
   shares); with `--spy`, a `py-spy record --native --rate 1000` of the child (collapsed stacks, `--format raw`, in
   the temp dir).
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from sdk_ab import fresh_broker  # noqa: E402
 
 CHILD = r"""
-import cProfile, io, json, os, pstats, sys, tempfile, threading, time
+import cProfile, gc, io, json, os, pstats, sys, tempfile, threading, time
 from pathlib import Path
 import numpy as np
 from sweep import EXPERIMENT, metric_names, metric_values, run_params
@@ -64,7 +65,21 @@ tracker = Tracker(settings=TrackerSettings(kafka_bootstrap_servers=bootstrap,
 time.sleep(0.5)  # librdkafka connected, the flusher and sender idle
 names = {t.native_id: t.name for t in threading.enumerate()}
 before = tasks()
-profiler = cProfile.Profile() if do_profile else None
+profiler = cProfile.Profile(time.thread_time) if do_profile else None  # CPU, not wall: the machine is shared
+collections = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
+began = [0.0]
+
+
+def on_gc(phase, info):
+    if phase == "start":
+        began[0] = time.thread_time()
+    else:
+        entry = collections[info["generation"]]
+        entry[0] += 1
+        entry[1] += time.thread_time() - began[0]
+
+
+gc.callbacks.append(on_gc)
 wall0, cpu0 = time.perf_counter(), time.thread_time()
 if profiler:
     profiler.enable()
@@ -74,6 +89,7 @@ for run in range(runs):
             active.log_metric_series(k, step_array, values[run, i])
 if profiler:
     profiler.disable()
+gc.callbacks.remove(on_gc)
 wall1, cpu1 = time.perf_counter(), time.thread_time()
 tracker.flush(600)  # every event acknowledged; the threads still alive to be counted (close() ends them)
 wall2, cpu2 = time.perf_counter(), time.thread_time()
@@ -89,7 +105,8 @@ for tid, (name, cpu, sys_cpu) in after.items():
     u, s = threads.get(label, (0.0, 0.0))
     threads[label] = (round(u + cpu - b[1], 3), round(s + sys_cpu - b[2], 3))
 report = {"undelivered": remaining, "loop_wall_s": round(wall1 - wall0, 4), "loop_cpu_s": round(cpu1 - cpu0, 4),
-          "flush_wall_s": round(wall2 - wall1, 4), "flush_cpu_s": round(cpu2 - cpu1, 4), "threads": threads}
+          "flush_wall_s": round(wall2 - wall1, 4), "flush_cpu_s": round(cpu2 - cpu1, 4), "threads": threads,
+          "gc": {g: [n, round(t, 4)] for g, (n, t) in collections.items()}}
 if profiler:
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(30)

@@ -1,9 +1,7 @@
 """The Kafka edge of the SDK: a write-ahead spool on disk feeding an idempotent producer keyed by run_id.
 
-A log call appends to the spool and hands the event to librdkafka itself when nothing is queued before it
-(librdkafka's `produce` never waits: it queues in memory); otherwise, and when librdkafka's queue is full, a sender
-thread hands the queued events over in spool order. The sender thread also serves the delivery reports, and an
-event leaves the spool when the broker acknowledges it. While the broker is away events wait
+A log call only appends to the spool and returns; a sender thread hands events to librdkafka in spool
+order, and an event leaves the spool when the broker acknowledges it. While the broker is away events wait
 on disk (up to spool_max_bytes); events left when the process ends are sent by the next Tracker.
 """
 
@@ -18,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from producer.settings import TrackerSettings
 from producer.spool import Segment, claim_orphans, read_records, record_head
@@ -26,9 +24,6 @@ from producer.spool import Segment, claim_orphans, read_records, record_head
 log = logging.getLogger("runstream.producer")
 ROTATE_BYTES = 64 * 1024 * 1024
 REPORT_EVERY_S = 10.0
-IDLE_POLL_S = 0.1
-"""How long the idle sender waits in librdkafka for delivery reports (it returns at the first) before it looks at
-its queue again and at close."""
 
 
 @dataclass(eq=False)
@@ -73,7 +68,6 @@ class Publisher:
         self._producer = Producer(config)
         self._cv = threading.Condition()
         self._pending: deque[_Entry] = deque()
-        self._in_hand = False  # the sender took an entry from _pending and has not yet handed it to librdkafka
         self._current: _SegmentState | None = None
         self._unacked_events = 0
         self._unacked_bytes = 0
@@ -105,18 +99,7 @@ class Publisher:
             assert state.segment is not None
             state.segment.append(head, value)
             state.written += 1
-            entry = _Entry(key, value, size, state)
-            self._queue(entry)
-            if self._pending[0] is entry and not self._in_hand and not self._closing:
-                # Nothing before it: hand it to librdkafka here (in order, under the lock) instead of waking the
-                # sender thread, which cost a thread switch per event.
-                try:
-                    self._produce(entry)
-                except (BufferError, KafkaException):  # its queue is full (or it refused): the sender retries, in order
-                    pass
-                else:
-                    self._pending.pop()
-                    return
+            self._queue(_Entry(key, value, size, state))
             self._cv.notify()
 
     def poll(self, timeout: float = 0.0) -> None:
@@ -126,7 +109,7 @@ class Publisher:
         """Wait until every spooled event is acknowledged; return how many are still waiting."""
         deadline = time.monotonic() + timeout
         with self._cv:
-            while (self._pending or self._in_hand) and time.monotonic() < deadline:
+            while self._pending and time.monotonic() < deadline:
                 self._cv.wait(min(0.05, max(0.0, deadline - time.monotonic())))
         self._producer.flush(max(0.0, deadline - time.monotonic()))
         return self.pending()
@@ -196,32 +179,25 @@ class Publisher:
         if state.orphan is not None:
             state.orphan.close()
 
-    def _produce(self, entry: _Entry) -> None:
-        self._producer.produce(self._topic, value=entry.value, key=entry.key,
-                               on_delivery=partial(self._on_delivery, entry))
-
     def _send_loop(self) -> None:
         while True:
             with self._cv:
+                if not self._pending and not self._closing:
+                    self._cv.wait(0.1)
+                    self._report()
                 if self._closing:
                     return
                 entry = self._pending.popleft() if self._pending else None
-                self._in_hand = entry is not None
-                if entry is None:
-                    self._report()
-            if entry is None:  # idle: delivery reports (acknowledged offsets, the spool trimmed), or a wake-up
-                self._producer.poll(IDLE_POLL_S)
+            if entry is None:  # idle: delivery reports still arrive (acknowledged offsets, the spool trimmed)
+                self._producer.poll(0)
                 continue
             try:
-                self._produce(entry)
+                self._producer.produce(self._topic, value=entry.value, key=entry.key,
+                                       on_delivery=partial(self._on_delivery, entry))
             except BufferError:  # librdkafka's queue is full: the broker is slow or away; keep the order
                 with self._cv:
                     self._pending.appendleft(entry)
-                    self._in_hand = False
                 self._producer.poll(0.1)
-                continue
-            with self._cv:
-                self._in_hand = False
             self._producer.poll(0)
             with self._cv:
                 self._report()

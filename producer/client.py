@@ -58,7 +58,7 @@ class Tracker:
         self._identity = Producer(socket.gethostname(), os.getpid(), _user(), _sdk_version())
         self._channel = EventChannel(EventFactory(self._identity), self._publisher)
         self._lock = threading.Lock()
-        self._announced: set[str] = set()
+        self._announced: dict[str, str] = {}  # experiment name -> its id, once announced
         self._pending: set[ActiveRun] = set()
         self._closed = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="runstream-flusher", daemon=True)
@@ -69,11 +69,14 @@ class Tracker:
     def create_experiment(self, name: str, *, artifact_location: str | None = None) -> str:
         """Announce an experiment (idempotent: the id is derived from the name) and return its id."""
         v.check_name("experiment", name)
+        known = self._announced.get(name)  # every start_run asks: no UUIDv5 (SHA-1) and lock for a known name
+        if known is not None:
+            return known
         experiment_id = experiment_id_for(name)
         with self._lock:
-            if experiment_id in self._announced:
+            if name in self._announced:
                 return experiment_id
-            self._announced.add(experiment_id)
+            self._announced[name] = experiment_id
         self._channel.send("", experiment_id, 1, ExperimentCreated(name, artifact_location=artifact_location))
         return experiment_id
 
@@ -96,9 +99,9 @@ class Tracker:
             v.check_run_id("parent_run_id", parent_run_id)
         checked_params = v.check_params(params or {})
         checked_tags = v.check_tags(tags or {})
-        self.create_experiment(experiment)
+        experiment_id = self.create_experiment(experiment)
         run = ActiveRun(
-            self._channel, run_id=run_id, experiment_id=experiment_id_for(experiment), name=name,
+            self._channel, run_id=run_id, experiment_id=experiment_id, name=name,
             batch_points=self.settings.metrics_batch_points, on_pending=self._mark_pending,
         )
         started = RunStarted(name, self._identity.user, parent_run_id, source, description)

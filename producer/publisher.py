@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from confluent_kafka import KafkaError, Message, Producer
 
 from producer.settings import TrackerSettings
-from producer.spool import Segment, claim_orphans, encode_record, read_records
+from producer.spool import Segment, claim_orphans, read_records, record_head
 
 log = logging.getLogger("runstream.producer")
 ROTATE_BYTES = 64 * 1024 * 1024
@@ -86,9 +86,10 @@ class Publisher:
     # -- called by the Tracker ----------------------------------------------------------------------------
     def send(self, key: str, value: bytes) -> None:
         """Append the event to the spool and queue it; never waits for the broker."""
-        record = encode_record(key, value)
+        head = record_head(key, value)
+        size = len(head) + len(value)
         with self._cv:
-            if self._unacked_bytes + len(record) > self._max_bytes:
+            if self._unacked_bytes + size > self._max_bytes:
                 self.dropped += 1
                 if self.dropped == 1 or self.dropped % 10_000 == 0:
                     log.error("runstream spool %s is full (%d bytes waiting for Kafka): %d events dropped so far",
@@ -96,9 +97,9 @@ class Publisher:
                 return
             state = self._writable_segment()
             assert state.segment is not None
-            state.segment.append(record)
+            state.segment.append(head, value)
             state.written += 1
-            self._queue(_Entry(key, value, len(record), state))
+            self._queue(_Entry(key, value, size, state))
             self._cv.notify()
 
     def poll(self, timeout: float = 0.0) -> None:

@@ -34,15 +34,19 @@ def check_series(key: str, steps: Any, values: Any, timestamps: Any, now_ms: int
     if len(value_array) and value_array.dtype.kind not in "iuf":
         raise ValueError(f"metric {key!r} values must be numbers, got {value_array.dtype}")
     step_array = _integers("steps", steps)
-    stamps = np.full(len(value_array), now_ms, dtype=np.int64) if timestamps is None \
-        else _integers("timestamps", timestamps)
-    if len(stamps) and stamps.min() < 0:
-        raise ValueError(f"timestamp {int(stamps.min())} is before 1970; pass milliseconds since the epoch")
+    if timestamps is None:
+        stamps = np.full(len(value_array), now_ms, dtype=np.int64)
+    else:
+        stamps = _integers("timestamps", timestamps)
+        if len(stamps) and stamps.min() < 0:
+            raise ValueError(f"timestamp {int(stamps.min())} is before 1970; pass milliseconds since the epoch")
     return metric_columns.series(key, step_array, value_array.astype(np.float64, copy=False), stamps)
 
 
 def split(batch: MetricsLogged, size: int = SERIES_BATCH_POINTS) -> list[MetricsLogged]:
-    """The batch in consecutive pieces of at most `size` points (views, not copies)."""
+    """The batch in consecutive pieces of at most `size` points (views, not copies; the batch itself when it fits)."""
+    if 0 < len(batch) <= size:
+        return [batch]
     return [MetricsLogged(batch.names, batch.name_index[i:i + size], batch.steps[i:i + size],
                           batch.timestamps[i:i + size], batch.values[i:i + size]) for i in range(0, len(batch), size)]
 

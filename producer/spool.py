@@ -23,10 +23,18 @@ _KEY_LEN = struct.Struct("<H")
 SUFFIX = ".spool"
 
 
-def encode_record(key: str, value: bytes) -> bytes:
+def record_head(key: str, value: bytes) -> bytes:
+    """The bytes of a record before its value (lengths, CRC, key): the record is `head + value`, which
+    `Segment.append(head, value)` writes without joining them (a 5,000-point event is 140 KB; joining copied it
+    twice)."""
     raw_key = key.encode()
-    payload = _KEY_LEN.pack(len(raw_key)) + raw_key + value
-    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+    prefix = _KEY_LEN.pack(len(raw_key)) + raw_key
+    return _HEADER.pack(len(prefix) + len(value), zlib.crc32(value, zlib.crc32(prefix))) + prefix
+
+
+def encode_record(key: str, value: bytes) -> bytes:
+    """A whole record as one bytes object (tests and tools; the publisher appends head and value apart)."""
+    return record_head(key, value) + value
 
 
 def read_records(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
@@ -55,14 +63,20 @@ class Segment:
     def create(cls, directory: Path) -> Segment:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{os.getpid()}-{uuid.uuid4().hex[:12]}{SUFFIX}"
-        stream = open(path, "ab")  # noqa: SIM115 - owned by the segment until close()
+        stream = open(path, "ab", buffering=0)  # noqa: SIM115 - owned by the segment until close()
         fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         return cls(path, stream)
 
-    def append(self, record: bytes) -> None:
-        self._stream.write(record)
-        self._stream.flush()  # into the OS: survives the process, even SIGKILL
-        self.bytes += len(record)
+    def append(self, *parts: bytes) -> None:
+        """Append one record, whole or in consecutive parts, with one system call: in the OS when this returns,
+        which survives the process, even SIGKILL."""
+        size = sum(len(part) for part in parts)
+        written = os.writev(self._stream.fileno(), parts)
+        if written < size:  # a short write (a signal, a full disk): the rest after it, or the error it meets
+            rest = memoryview(b"".join(parts))[written:]
+            while rest:
+                rest = rest[os.write(self._stream.fileno(), rest):]
+        self.bytes += size
 
     def close(self, *, delete: bool) -> None:
         if delete:

@@ -9,7 +9,7 @@ from typing import Any
 from fastavro import schemaless_reader, schemaless_writer
 
 from schemas import metric_columns
-from schemas.catalog import SchemaCatalog, SchemaVersion, default_catalog
+from schemas.catalog import SchemaCatalog, SchemaVersion, current_version, default_catalog
 from schemas.errors import BadMagicError, DecodeError, TruncatedMessageError
 from schemas.events import (
     PAYLOAD_TYPES,
@@ -61,7 +61,7 @@ def _dataset_from_avro(record: dict[str, Any]) -> DatasetInput:
 def to_avro(event: RunEvent, version: int | None = None) -> dict[str, Any]:
     """The Avro datum (a dict) for an event, with the payload as a (record name, dict) union branch, in the
     shape of a schema version (default: the current one)."""
-    version = default_catalog().current.version if version is None else version
+    version = current_version().version if version is None else version
     return {
         "event_id": event.event_id,
         "run_id": event.run_id,
@@ -98,7 +98,7 @@ def from_avro(datum: dict[str, Any]) -> RunEvent:
 
 def encode(event: RunEvent, catalog: SchemaCatalog | None = None, *, version: SchemaVersion | None = None) -> bytes:
     """Single-object-encode an event with the current schema (or an older `version`, for tests and tools)."""
-    writer = version or (catalog or default_catalog()).current
+    writer = version or (catalog.current if catalog is not None else current_version())
     out = io.BytesIO()
     out.write(MAGIC)
     out.write(writer.fingerprint)

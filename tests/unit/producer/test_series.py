@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from producer import Tracker, TrackerSettings
-from producer.series import SERIES_BATCH_POINTS, merge
+from producer.series import SERIES_BATCH_POINTS, check_series, merge, split
 from schemas import MetricsLogged, RunStatus, TagsSet, validate_event
 from tests.unit.producer.fakes import RecordingPublisher
 
@@ -149,3 +149,22 @@ def test_merge_keeps_every_point_in_order() -> None:
     assert merged.names == ["x", "y", "z"]
     assert list(merged.points()) == [*a.points(), *b.points()]
     assert merge([a]) is a
+
+
+def test_split_cuts_long_batches_into_views_and_keeps_a_short_one_whole() -> None:
+    steps = np.arange(7, dtype=np.int64)
+    batch = check_series("k", steps, steps * 0.5, None, 1_000)
+    assert split(batch, 10) == [batch] and split(batch, 10)[0] is batch
+    pieces = split(batch, 3)
+    assert [len(p) for p in pieces] == [3, 3, 1]
+    assert merge(pieces) == batch
+    assert np.shares_memory(pieces[1].values, batch.values)
+    empty = check_series("k", [], [], None, 1_000)
+    assert split(empty, 10) == []
+
+
+def test_default_timestamps_are_now_and_given_ones_are_checked() -> None:
+    batch = check_series("k", [0, 1], [1.0, 2.0], None, 1_234)
+    assert batch.timestamps.tolist() == [1_234, 1_234]
+    with pytest.raises(ValueError, match="before 1970"):
+        check_series("k", [0, 1], [1.0, 2.0], [5, -1], 1_234)

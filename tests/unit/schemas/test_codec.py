@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 import random
 import struct
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +51,7 @@ from schemas import (
     encode,
 )
 from schemas.alerts import AlertDelivered, AlertFired, AlertRuleChanged, AlertRuleCreated, AlertRuleDeleted
+from schemas.catalog import current_version
 from schemas.codec import to_avro
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
@@ -208,6 +213,27 @@ def test_the_catalog_holds_every_version_with_the_highest_current() -> None:
     assert len({v.fingerprint for v in catalog.versions}) == len(catalog.versions)
     assert all(len(v.fingerprint) == 8 for v in catalog.versions)
     assert catalog.writer(catalog.versions[0].fingerprint) is catalog.versions[0]
+
+
+def test_encoding_reads_only_the_current_version_and_the_catalog_shares_it() -> None:
+    """A producer encodes with the highest version alone (the older ones cost ~20 ms to fingerprint); the full
+    catalogue, built for readers, holds that same object as its current version."""
+    script = (
+        "from schemas import Producer, TagDeleted, decode, encode, default_catalog\n"
+        "from schemas.catalog import current_version\n"
+        "from schemas.factory import EventFactory\n"
+        "data = encode(EventFactory(Producer('h', 1, 'u', '0')).event('a' * 32, '1', 1, TagDeleted('x')))\n"
+        "assert default_catalog.cache_info().currsize == 0, 'encode built the full catalogue'\n"
+        "assert data[2:10] == current_version().fingerprint\n"
+        "assert default_catalog().current is current_version()\n"
+        "assert decode(data).payload == TagDeleted('x')\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr
+    assert current_version() is default_catalog().current
+    assert current_version().version == max(v.version for v in default_catalog().versions)
 
 
 # -- errors ----------------------------------------------------------------------------------------------

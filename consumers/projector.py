@@ -60,6 +60,7 @@ class Projector:
         self._generation = 0  # of the consumer: a replaced one's statistics (served while it closes) are ignored
         self._closing: list[threading.Thread] = []  # replaced consumers still closing
         self._count_partitions = False  # assigned since the topic's partitions were last counted
+        self._behind = False  # the last batch held batch_ready_bytes: a backlog was being read
         self._consumer = self._new_consumer()
         self.release_memory = MemoryRelease(settings.memory_release_s)
         self._release_client: Client | None = None
@@ -181,13 +182,19 @@ class Projector:
         """The next batch: what arrives within `poll_timeout_s`, up to `batch_max_messages`, as librdkafka's
         `consume` gives it; except that a batch already holding `batch_ready_bytes` is taken at once. Behind by
         that much, the prefetch queue holds it whenever a batch is done, and librdkafka's timer (it returns early
-        only at `batch_max_messages`) left the projector idle for `poll_timeout_s` before every batch."""
+        only at `batch_max_messages`) left the projector idle for `poll_timeout_s` before every batch. And after
+        such a batch, the rest of a backlog is taken at once when it is all there is (`_caught_up`)."""
         settings, consumer = self.settings, self._consumer
         if settings.batch_ready_bytes <= 0:
             return consumer.consume(settings.batch_max_messages, settings.poll_timeout_s)
         deadline = time.monotonic() + settings.poll_timeout_s
         messages = consumer.consume(settings.batch_max_messages, 0)
         size = sum(len(m.value() or b"") for m in messages)
+        if messages and self._behind and size < settings.batch_ready_bytes and self._caught_up():
+            # A backlog's last messages: nothing more waits in the broker, so gathering would only add
+            # `poll_timeout_s` to when they are visible (the end of every burst a sweep sends)
+            self._behind = False
+            return messages
         while len(messages) < settings.batch_max_messages and size < settings.batch_ready_bytes:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -195,7 +202,25 @@ class Projector:
             more = consumer.consume(settings.batch_max_messages - len(messages), min(left, READY_CHECK_S))
             messages += more
             size += sum(len(m.value() or b"") for m in more)
+        self._behind = size >= settings.batch_ready_bytes
         return messages
+
+    def _caught_up(self) -> bool:
+        """True when this consumer holds every message its partitions' last fetches saw (their high watermarks as
+        librdkafka cached them): nothing more is waiting in the broker. False when unsure (nothing consumed yet on
+        a partition, a transaction's marker after the last message, a watermark not known yet)."""
+        consumer = self._consumer
+        try:
+            assigned = consumer.assignment()
+            if not assigned:
+                return False
+            for tp in consumer.position(assigned):
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
+                if tp.offset < 0 or high < 0 or tp.offset < high:
+                    return False
+        except KafkaException:
+            return False
+        return True
 
     def _start_releasing_memory(self) -> tuple[threading.Event, threading.Thread | None]:
         """Return what embedded ClickHouse's allocator freed to the OS every `memory_release_s` while batches are

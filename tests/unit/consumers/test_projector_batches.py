@@ -109,3 +109,57 @@ def test_never_more_than_batch_max_messages(clock: Clock) -> None:
     batch, _ = timed(projector(consumer, batch_max_messages=7), clock)
     assert len(batch) == 7
 
+
+
+class Partition:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+class WatermarkedConsumer(FetchingConsumer):
+    """One partition whose messages take consecutive offsets from 0; the high watermark librdkafka caches is the
+    offset after the last message the broker holds (`in_broker`, set by the test)."""
+
+    def __init__(self, clock: Clock, arrivals: list[tuple[float, int]], in_broker: int) -> None:
+        super().__init__(clock, arrivals)
+        self.in_broker = in_broker
+        self.delivered = 0
+
+    def consume(self, num_messages: int, timeout: float) -> list[Msg]:
+        taken = super().consume(num_messages, timeout)
+        self.delivered += len(taken)
+        return taken
+
+    def assignment(self) -> list[Partition]:
+        return [Partition(-1001)]
+
+    def position(self, partitions: list[Partition]) -> list[Partition]:
+        return [Partition(self.delivered if self.delivered else -1001) for _ in partitions]
+
+    def get_watermark_offsets(self, partition: Partition, cached: bool = False) -> tuple[int, int]:
+        assert cached  # never a request to the broker on the way to a batch
+        return 0, self.in_broker
+
+
+def test_after_a_backlog_the_last_messages_are_taken_at_once_when_nothing_more_waits(clock: Clock) -> None:
+    consumer = WatermarkedConsumer(clock, [(0.0, 28 * KB)] * 40 + [(0.0, 28 * KB)] * 3 + [(0.5, 100)], in_broker=43)
+    p = projector(consumer, batch_max_messages=40)
+    batch, took = timed(p, clock)  # the backlog: 1.1 MiB, ready
+    assert len(batch) == 40 and took == 0
+    batch, took = timed(p, clock)  # its last 3 messages, and the broker holds nothing after them
+    assert len(batch) == 3 and took == 0
+
+
+def test_after_a_backlog_a_remainder_gathers_while_the_broker_holds_more(clock: Clock) -> None:
+    consumer = WatermarkedConsumer(clock, [(0.0, 28 * KB)] * 40 + [(0.0, 100)] * 3 + [(0.1, 100)], in_broker=44)
+    p = projector(consumer, batch_max_messages=40)
+    timed(p, clock)
+    batch, took = timed(p, clock)  # a 44th message is in the broker, not yet fetched: gather as before
+    assert len(batch) == 4 and took == pytest.approx(0.2)
+
+
+def test_a_trickle_still_gathers_even_when_caught_up(clock: Clock) -> None:
+    consumer = WatermarkedConsumer(clock, [(0.0, 100), (0.05, 100), (0.5, 100)], in_broker=2)
+    p = projector(consumer)
+    batch, took = timed(p, clock)  # not behind before: the poll's gathering is kept for small batches
+    assert len(batch) == 2 and took == pytest.approx(0.2)

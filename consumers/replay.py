@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
@@ -66,7 +66,9 @@ class Replay:
 
     def __init__(self, settings: ProjectorSettings, client: Client, tables: Tables, *,
                  batch_max_messages: int | None = None, sort_metrics: bool = True,
-                 point_sums: Collection[str] = ()) -> None:
+                 point_sums: Collection[str] = (), tables_ready: Callable[[], object] | None = None) -> None:
+        """`tables_ready`: blocks until the tables written exist (the caller may still be creating them: the
+        replay consumes and decodes meanwhile, and waits for it before its first insert or query of them)."""
         self.settings = settings
         self.tables = tables
         self.counters = ReplayCounters()
@@ -91,7 +93,8 @@ class Replay:
         self.point_sums = {table: PointSums(hashes) for table in point_sums}
         """Per physical metrics table, the checksums of its blocks, which are not inserted (`PointSums`)."""
         self._sink = PipelinedSink(client, retries=settings.insert_retries, more_clients=self._clients,
-                                   sort_metrics=sort_metrics, point_sums=self.point_sums)
+                                   sort_metrics=sort_metrics, point_sums=self.point_sums,
+                                   tables_ready=tables_ready)
         self.writer = BatchWriter(self._sink, tables,
                                   token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
                                   chunk_bytes=REPLAY_CHUNK_BYTES, sort_metrics=sort_metrics)

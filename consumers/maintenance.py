@@ -268,21 +268,22 @@ class MaintenanceJob:
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
                             for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
-            # The shadows are created (~10 ms of chdb a statement) while the replay opens its consumer and clients
-            # and decodes its first blocks: it waits for them before its first insert or query (`tables_ready`).
-            # Not on this job's client: the replay's first positions are read through it meanwhile
+            # The shadows are created (~10 ms of chdb a statement) while the replay opens its consumer and client
+            # and its consumer fetches the first messages (Kafka's waits, librdkafka's threads). Not while the replay
+            # decodes: the DDL threads and the decoding thread took turns at the GIL, slowing both (verify9).
+            # Nothing here uses this job's client until the DDL is done.
             ddl = aside.submit(self._side_by_side, [
                 [f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
-                + self._create_sql(table, columns) for table, names in self._shadows_by_table(shadows).items()],
-                own=False)
+                + self._create_sql(table, columns) for table, names in self._shadows_by_table(shadows).items()])
             self._columns_of = columns
             # A streamed (Null) table does not sort; a summed one keeps the key-ordered path: its summary sorts
             # chunks, not points (`_chunk_ordered`), and its point sums read those sorted columns
             self._replay = Replay(self.settings, self.client, self.tables,
                                   sort_metrics=CHUNK_TABLE not in self.streamed or CHUNK_TABLE in self.summed,
-                                  point_sums=[self.tables.physical(t) for t in self.summed], tables_ready=ddl.result)
+                                  point_sums=[self.tables.physical(t) for t in self.summed])
             self._replay.pause_merges(stopped=True)  # by `_create_sql`
             self._replay.start(empty=True)  # every shadow is created empty (leftovers dropped first)
+            ddl.result()
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
                 targets = self._live_positions()
@@ -291,7 +292,6 @@ class MaintenanceJob:
                 if self.status.lag <= self.catch_up_lag:
                     break
                 self._phase("catching up")
-            ddl.result()  # waited for by the replay's first query already
             self._phase("pausing the projection")
             with self._paused() as began:
                 targets = self._live_positions()
@@ -473,20 +473,19 @@ class MaintenanceJob:
             out.setdefault(table, []).append(name)
         return out
 
-    def _side_by_side(self, statements: list[list[str]], *, own: bool = True) -> None:
+    def _side_by_side(self, statements: list[list[str]]) -> None:
         """Run each list of statements in order, the lists side by side on up to DDL_WORKERS clients: a DDL
         statement costs ~10 ms in chdb whatever it does, and the shadow tables never depend on one another."""
         def run(group: list[str], client: Client) -> None:
             for sql in group:
                 client.command(sql)
 
-        self._on_clients([functools.partial(run, group) for group in statements], own=own)
+        self._on_clients([functools.partial(run, group) for group in statements])
 
-    def _on_clients(self, tasks: Sequence[Callable[[Client], T]], *, own: bool = True) -> list[T]:
+    def _on_clients(self, tasks: Sequence[Callable[[Client], T]]) -> list[T]:
         """Each task's result, in order; the tasks run side by side on up to DDL_WORKERS clients (this job's
         and others opened when first needed and kept until the job ends), each client taking the next task not
-        taken when it is done with its last (so a long task first has a client to itself). Not `own`: this job's
-        client is left to the calling thread (others only)."""
+        taken when it is done with its last (so a long task first has a client to itself)."""
         results: dict[int, T] = {}
         pending = iter(range(len(tasks)))
         taking = threading.Lock()
@@ -497,16 +496,15 @@ class MaintenanceJob:
                     k = next(pending, None)
                 if k is None:
                     return
-                client = self.client if i == 0 and own else self._ddl_clients.get(i)
+                client = self.client if i == 0 else self._ddl_clients.get(i)
                 if client is None:  # each i is one thread's: no other thread opens it
                     client = self._ddl_clients[i] = open_client(self.settings.clickhouse_url,
                                                                 self.settings.clickhouse_database)
                 results[k] = tasks[k](client)
 
         workers = min(DDL_WORKERS, len(tasks))
-        first = 0 if own else 1
         with ThreadPoolExecutor(max_workers=workers or 1, thread_name_prefix="runstream-ddl") as pool:
-            for done in [pool.submit(work, i) for i in range(first, first + workers)]:
+            for done in [pool.submit(work, i) for i in range(workers)]:
                 done.result()
         return [results[k] for k in range(len(tasks))]
 

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
@@ -66,9 +66,7 @@ class Replay:
 
     def __init__(self, settings: ProjectorSettings, client: Client, tables: Tables, *,
                  batch_max_messages: int | None = None, sort_metrics: bool = True,
-                 point_sums: Collection[str] = (), tables_ready: Callable[[], object] | None = None) -> None:
-        """`tables_ready`: blocks until the tables written exist (the caller may still be creating them: the
-        replay consumes and decodes meanwhile, and waits for it before its first insert or query of them)."""
+                 point_sums: Collection[str] = ()) -> None:
         self.settings = settings
         self.tables = tables
         self.counters = ReplayCounters()
@@ -93,14 +91,14 @@ class Replay:
         self.point_sums = {table: PointSums(hashes) for table in point_sums}
         """Per physical metrics table, the checksums of its blocks, which are not inserted (`PointSums`)."""
         self._sink = PipelinedSink(client, retries=settings.insert_retries, more_clients=self._clients,
-                                   sort_metrics=sort_metrics, point_sums=self.point_sums,
-                                   tables_ready=tables_ready)
+                                   sort_metrics=sort_metrics, point_sums=self.point_sums)
         self.writer = BatchWriter(self._sink, tables,
                                   token_prefix=f"replay-{uuid.uuid4().hex[:8]}", defer_derived=True,
                                   chunk_bytes=REPLAY_CHUNK_BYTES, sort_metrics=sort_metrics)
         self._stalls = StallWatch(settings.stall_skip_after)
         self._client = client
         self._merges_paused = False
+        self._prefetching: list[tuple[int, int]] | None = None  # `start`'s assignment, until the first `_assign`
 
     def _partitions(self) -> list[int]:
         topic = self._consumer.list_topics(self.settings.topic, timeout=30).topics.get(self.settings.topic)
@@ -109,7 +107,8 @@ class Replay:
         return sorted(topic.partitions)
 
     def start(self, *, empty: bool = False) -> None:
-        """Check that the log still starts at offset 0, then position every partition at its beginning.
+        """Check that the log still starts at offset 0, then position every partition at its beginning (the
+        consumer starts fetching: what the caller does before `run_until` overlaps the first fetches).
         `empty`: the caller has just created the tables written, empty (their positions are not read)."""
         for partition in self.partitions:
             low, _ = self._consumer.get_watermark_offsets(TopicPartition(self.settings.topic, partition), timeout=30)
@@ -118,6 +117,8 @@ class Replay:
                                   "history before it was deleted, so a replay cannot reproduce the tables")
         self.writer.load_positions(self.partitions, empty=empty)  # shadow tables start empty; sets up positions
         self.counters.consumed = dict.fromkeys(self.partitions, -1)
+        self._assign(set(self.partitions))
+        self._prefetching = self._assignment(set(self.partitions))
 
     def pause_merges(self, *, stopped: bool = False) -> None:
         """Stop background merges of the tables written (until `resume_merges`, too many parts, or a restart:
@@ -212,9 +213,14 @@ class Replay:
 
     def _assign(self, partitions: set[int]) -> None:
         """Consume exactly these partitions, each from just after what was written (explicit offsets, so
-        nothing fetched past a target and dropped is ever skipped)."""
-        self._consumer.assign([
-            TopicPartition(self.settings.topic, p, self.counters.consumed[p] + 1 if self.counters.consumed[p] >= 0
-                           else OFFSET_BEGINNING)
-            for p in sorted(partitions)
-        ])
+        nothing fetched past a target and dropped is ever skipped). The first call after `start` keeps what
+        `start` assigned if it is the same (nothing was consumed since): assigning again would drop what the
+        consumer has fetched meanwhile."""
+        wanted = self._assignment(partitions)
+        prefetched, self._prefetching = self._prefetching, None
+        if wanted != prefetched:  # (TopicPartition's equality ignores offsets)
+            self._consumer.assign([TopicPartition(self.settings.topic, p, offset) for p, offset in wanted])
+
+    def _assignment(self, partitions: set[int]) -> list[tuple[int, int]]:
+        return [(p, self.counters.consumed[p] + 1 if self.counters.consumed[p] >= 0 else OFFSET_BEGINNING)
+                for p in sorted(partitions)]

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -225,13 +225,8 @@ class PipelinedSink(ClickHouseSink):
 
     def __init__(self, client: Client, *, retries: int = 5, depth: int = 16, hold_rows: int = HOLD_ROWS,
                  more_clients: Sequence[Client] = (), sort_metrics: bool = True,
-                 point_sums: Mapping[str, PointSums] | None = None,
-                 tables_ready: Callable[[], object] | None = None) -> None:
+                 point_sums: Mapping[str, PointSums] | None = None) -> None:
         super().__init__(client, retries=retries, sort_metrics=sort_metrics, one_thread_small_blocks=False)
-        self._tables_ready = tables_ready
-        """Blocks until the tables written exist (raising if they could not be made): waited for before the first
-        insert or query, so a replay decodes its first blocks while its tables are being created."""
-        self._ready = threading.Event()
         self.point_sums = dict(point_sums or {})
         """Tables whose metric blocks are checksummed here (numpy, on the workers) instead of inserted: verify's."""
         self._queue: queue.Queue[tuple[Block, str] | None] = queue.Queue(maxsize=depth)
@@ -261,7 +256,6 @@ class PipelinedSink(ClickHouseSink):
                     if sums is not None:
                         sums.add(block)  # type: ignore[arg-type]
                     else:
-                        self._wait_for_tables()
                         ClickHouseSink.insert(sink, block, token=token)
             except BaseException as exc:  # kept and raised on the caller's thread; later inserts are dropped
                 with self._failed:
@@ -272,12 +266,6 @@ class PipelinedSink(ClickHouseSink):
     def _check(self) -> None:
         if self._error is not None:
             raise self._error
-
-    def _wait_for_tables(self) -> None:
-        if not self._ready.is_set():
-            if self._tables_ready is not None:
-                self._tables_ready()
-            self._ready.set()
 
     def insert(self, block: Block, *, token: str) -> None:
         self._check()
@@ -309,7 +297,6 @@ class PipelinedSink(ClickHouseSink):
             self._release(table)
         self._queue.join()
         self._check()
-        self._wait_for_tables()  # what follows a flush reads the tables
 
     def positions(self, table: str, partitions: list[int]) -> dict[int, int]:
         self.flush()

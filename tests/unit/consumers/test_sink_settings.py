@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from types import SimpleNamespace
 from typing import Any
-
-import pytest
 
 from consumers.projections import Block
 from consumers.projections.metrics import MetricBlock
@@ -75,50 +71,3 @@ def test_a_replays_sink_keeps_clickhouses_threads_for_small_blocks() -> None:
         sink.close()
     (_, settings), = client.inserts
     assert settings == {**INSERT_SETTINGS, "insert_deduplication_token": "t:0:1-1"}
-
-
-def test_a_replays_sink_inserts_and_reads_nothing_before_its_tables_exist() -> None:
-    made = threading.Event()
-    reads: list[str] = []
-
-    class Client(RecordingClient):
-        def query(self, sql: str, parameters: dict[str, Any] | None = None) -> SimpleNamespace:
-            reads.append(sql)
-            return super().query(sql) if "system.columns" in sql else SimpleNamespace(result_rows=[])
-
-    client = Client()
-    sink = PipelinedSink(client, hold_rows=0, tables_ready=lambda: made.wait(30))  # type: ignore[arg-type]
-    small = Block("events", ("run_id", "kafka_offset"))
-    small.append("r", 1)
-    reader = threading.Thread(target=sink.positions, args=("events", [0]))
-    try:
-        sink.insert(small, token="t:0:1-1")  # queued: the caller goes on decoding
-        reader.start()
-        time.sleep(0.2)  # (not a timed assertion: whatever the delay, nothing may run before the tables exist)
-        assert client.inserts == [] and reads == [] and reader.is_alive()
-        made.set()
-        reader.join(30)
-        assert [table for table, _ in client.inserts] == ["events"]
-        assert any("max(kafka_offset)" in sql for sql in reads)
-    finally:
-        made.set()
-        sink.close()
-
-
-def test_tables_that_could_not_be_made_fail_the_next_call_and_insert_nothing() -> None:
-    def failed() -> None:
-        raise RuntimeError("CREATE TABLE failed")
-
-    client = RecordingClient()
-    sink = PipelinedSink(client, hold_rows=0, tables_ready=failed)  # type: ignore[arg-type]
-    small = Block("events", ("run_id", "kafka_offset"))
-    small.append("r", 1)
-    try:
-        sink.insert(small, token="t:0:1-1")
-        with pytest.raises(RuntimeError, match="CREATE TABLE failed"):
-            sink.flush()
-        with pytest.raises(RuntimeError, match="CREATE TABLE failed"):
-            sink.insert(small, token="t:0:2-2")
-        assert client.inserts == []
-    finally:
-        sink.close()

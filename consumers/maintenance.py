@@ -244,11 +244,13 @@ class MaintenanceJob:
 
     def run(self) -> JobStatus:
         shadows = [self.tables.physical(t) for t in self.tables.names]
-        aside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runstream-job")
+        aside = ThreadPoolExecutor(max_workers=DDL_WORKERS, thread_name_prefix="runstream-job")
         ddl: Future[None] | None = None
         try:
             # Asking Kafka about the group is waiting, not work: the queries below run meanwhile
             members = aside.submit(self._check_no_foreign_projector)
+            # and the DDL's other clients are opened (~30-90 ms each, most of it Python reading the settings)
+            opened = [aside.submit(self._ddl_client, i) for i in range(1, DDL_WORKERS)]
             counts = self._counts(self.tables.names)
             columns = self._columns()
             sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")] \
@@ -257,6 +259,8 @@ class MaintenanceJob:
                 "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
                 parameters={"names": shadows + sums}).result_rows}  # (one statement, not a DROP for each name)
             members.result()
+            for each in opened:
+                each.result()
             self.status.counts_before = counts
             self._phase("creating shadow tables")
             if self.kind == "verify":
@@ -496,17 +500,20 @@ class MaintenanceJob:
                     k = next(pending, None)
                 if k is None:
                     return
-                client = self.client if i == 0 else self._ddl_clients.get(i)
-                if client is None:  # each i is one thread's: no other thread opens it
-                    client = self._ddl_clients[i] = open_client(self.settings.clickhouse_url,
-                                                                self.settings.clickhouse_database)
-                results[k] = tasks[k](client)
+                results[k] = tasks[k](self.client if i == 0 else self._ddl_client(i))
 
         workers = min(DDL_WORKERS, len(tasks))
         with ThreadPoolExecutor(max_workers=workers or 1, thread_name_prefix="runstream-ddl") as pool:
             for done in [pool.submit(work, i) for i in range(workers)]:
                 done.result()
         return [results[k] for k in range(len(tasks))]
+
+    def _ddl_client(self, i: int) -> Client:
+        """`_on_clients`' i-th other client, opened by its first call (each i is one thread's at a time)."""
+        client = self._ddl_clients.get(i)
+        if client is None:
+            client = self._ddl_clients[i] = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
+        return client
 
     def _close_clients(self) -> None:
         """Close the clients `_on_clients` opened (at the end of the job)."""

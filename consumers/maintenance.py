@@ -25,7 +25,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -323,8 +322,8 @@ class MaintenanceJob:
             self.status.state = "failed"
             self.status.error = str(exc) or type(exc).__name__
             log.exception("%s failed", self.kind)
-            if ddl is not None:  # the shadows are dropped once they were all made (or failed to be)
-                futures.wait([ddl])
+            # the shadows are dropped once they were all made (or failed to be), on clients no longer being opened
+            aside.shutdown(wait=True)
             with contextlib.suppress(Exception):
                 self._drop(shadows)
             if self.kind == "rebuild":  # a swap that stopped half way left replayed tables live

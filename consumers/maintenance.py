@@ -272,9 +272,8 @@ class MaintenanceJob:
                             for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
             # The shadows are created (~10 ms of chdb a statement) while the replay opens its consumer and client
-            # and its consumer fetches the first messages (Kafka's waits, librdkafka's threads). Not while the replay
-            # decodes: the DDL threads and the decoding thread took turns at the GIL, slowing both (verify9).
-            # Nothing here uses this job's client until the DDL is done.
+            # (Kafka's waits). Not while the replay decodes: the DDL threads and the decoding thread took turns at the
+            # GIL, slowing both (verify9). Nothing here uses this job's client until the DDL is done.
             ddl = aside.submit(self._side_by_side, [
                 [f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
                 + self._create_sql(table, columns) for table, names in self._shadows_by_table(shadows).items()])

@@ -98,7 +98,6 @@ class Replay:
         self._stalls = StallWatch(settings.stall_skip_after)
         self._client = client
         self._merges_paused = False
-        self._prefetching: list[tuple[int, int]] | None = None  # `start`'s assignment, until the first `_assign`
 
     def _partitions(self) -> list[int]:
         topic = self._consumer.list_topics(self.settings.topic, timeout=30).topics.get(self.settings.topic)
@@ -107,8 +106,7 @@ class Replay:
         return sorted(topic.partitions)
 
     def start(self, *, empty: bool = False) -> None:
-        """Check that the log still starts at offset 0, then position every partition at its beginning (the
-        consumer starts fetching: what the caller does before `run_until` overlaps the first fetches).
+        """Check that the log still starts at offset 0, then position every partition at its beginning.
         `empty`: the caller has just created the tables written, empty (their positions are not read)."""
         for partition in self.partitions:
             low, _ = self._consumer.get_watermark_offsets(TopicPartition(self.settings.topic, partition), timeout=30)
@@ -117,8 +115,6 @@ class Replay:
                                   "history before it was deleted, so a replay cannot reproduce the tables")
         self.writer.load_positions(self.partitions, empty=empty)  # shadow tables start empty; sets up positions
         self.counters.consumed = dict.fromkeys(self.partitions, -1)
-        self._assign(set(self.partitions))
-        self._prefetching = self._assignment(set(self.partitions))
 
     def pause_merges(self, *, stopped: bool = False) -> None:
         """Stop background merges of the tables written (until `resume_merges`, too many parts, or a restart:
@@ -213,14 +209,9 @@ class Replay:
 
     def _assign(self, partitions: set[int]) -> None:
         """Consume exactly these partitions, each from just after what was written (explicit offsets, so
-        nothing fetched past a target and dropped is ever skipped). The first call after `start` keeps what
-        `start` assigned if it is the same (nothing was consumed since): assigning again would drop what the
-        consumer has fetched meanwhile."""
-        wanted = self._assignment(partitions)
-        prefetched, self._prefetching = self._prefetching, None
-        if wanted != prefetched:  # (TopicPartition's equality ignores offsets)
-            self._consumer.assign([TopicPartition(self.settings.topic, p, offset) for p, offset in wanted])
-
-    def _assignment(self, partitions: set[int]) -> list[tuple[int, int]]:
-        return [(p, self.counters.consumed[p] + 1 if self.counters.consumed[p] >= 0 else OFFSET_BEGINNING)
-                for p in sorted(partitions)]
+        nothing fetched past a target and dropped is ever skipped)."""
+        self._consumer.assign([
+            TopicPartition(self.settings.topic, p, self.counters.consumed[p] + 1 if self.counters.consumed[p] >= 0
+                           else OFFSET_BEGINNING)
+            for p in sorted(partitions)
+        ])

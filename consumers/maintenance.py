@@ -25,7 +25,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -230,6 +230,7 @@ class MaintenanceJob:
         self._replay: Replay | None = None
         self._sink = ClickHouseSink(client, retries=settings.insert_retries)
         self._ddl_clients: dict[int, Client] = {}  # `_on_clients`' other clients, opened once a job (~30 ms each)
+        self._columns_of: dict[str, list[tuple[str, str]]] = {}  # the live tables' columns, read as the job starts
 
     # progress, read by other threads
     def refresh(self) -> JobStatus:
@@ -242,16 +243,25 @@ class MaintenanceJob:
 
     def run(self) -> JobStatus:
         shadows = [self.tables.physical(t) for t in self.tables.names]
+        aside = ThreadPoolExecutor(max_workers=DDL_WORKERS, thread_name_prefix="runstream-job")
+        ddl: Future[None] | None = None
         try:
-            self._check_no_foreign_projector()
-            self.status.counts_before = self._counts(self.tables.names)
-            self._phase("creating shadow tables")
+            # Asking Kafka about the group is waiting, not work: the queries below run meanwhile
+            members = aside.submit(self._check_no_foreign_projector)
+            # and the DDL's other clients are opened (~30-90 ms each, most of it Python reading the settings)
+            opened = [aside.submit(self._ddl_client, i) for i in range(1, DDL_WORKERS)]
+            counts = self._counts(self.tables.names)
             columns = self._columns()
             sums = [f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.tables.names for tail in ("_mv", "")] \
                 if self.kind == "verify" else []
             leftovers = {str(name) for name, in self.client.query(  # of a job that stopped half way: dropped first
                 "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}",
                 parameters={"names": shadows + sums}).result_rows}  # (one statement, not a DROP for each name)
+            members.result()
+            for each in opened:
+                each.result()
+            self.status.counts_before = counts
+            self._phase("creating shadow tables")
             if self.kind == "verify":
                 # metric_chunks holds a row per event and key (5M points: ~35,000 rows), so it is summed whatever
                 # its rows: stored, its every point was inserted, sorted and read back (verify7-20261204.md)
@@ -261,16 +271,21 @@ class MaintenanceJob:
                 streamed = {f"{self.tables.physical(t)}{SUMS}{tail}" for t in self.streamed if t not in self.summed
                             for tail in ("_mv", "")}
                 shadows = [name for name in sums if name in streamed | leftovers] + shadows
+            # The shadows are created (~10 ms of chdb a statement) while the replay opens its consumer and client
+            # (Kafka's waits). Not while the replay decodes: the DDL threads and the decoding thread took turns at the
+            # GIL, slowing both (verify9). Nothing here uses this job's client until the DDL is done.
+            ddl = aside.submit(self._side_by_side, [
+                [f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
+                + self._create_sql(table, columns) for table, names in self._shadows_by_table(shadows).items()])
+            self._columns_of = columns
             # A streamed (Null) table does not sort; a summed one keeps the key-ordered path: its summary sorts
             # chunks, not points (`_chunk_ordered`), and its point sums read those sorted columns
             self._replay = Replay(self.settings, self.client, self.tables,
                                   sort_metrics=CHUNK_TABLE not in self.streamed or CHUNK_TABLE in self.summed,
                                   point_sums=[self.tables.physical(t) for t in self.summed])
-            self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`" for name in names if name in leftovers]
-                                + self._create_sql(table, columns)
-                                for table, names in self._shadows_by_table(shadows).items()])
             self._replay.pause_merges(stopped=True)  # by `_create_sql`
-            self._replay.start(empty=True)  # every shadow was just created (leftovers dropped first)
+            self._replay.start(empty=True)  # every shadow is created empty (leftovers dropped first)
+            ddl.result()
             self._phase("replaying")
             for _ in range(CATCH_UP_ROUNDS):
                 targets = self._live_positions()
@@ -297,8 +312,7 @@ class MaintenanceJob:
                     self.status.differences = [asdict(d) | {"what": d.what} for d in self._differences()]
                 self.status.paused_s = round(time.monotonic() - began, 3)
             self._phase("dropping shadow tables")
-            self._drop(shadows, wait=False)
-            self.status.counts_after = self._counts(self.tables.names)
+            self.status.counts_after = self._drop(shadows, wait=False, count=self.tables.names)
             self.refresh()
             self.status.state = "done"
             self._phase("done")
@@ -307,6 +321,8 @@ class MaintenanceJob:
             self.status.state = "failed"
             self.status.error = str(exc) or type(exc).__name__
             log.exception("%s failed", self.kind)
+            # the shadows are dropped once they were all made (or failed to be), on clients no longer being opened
+            aside.shutdown(wait=True)
             with contextlib.suppress(Exception):
                 self._drop(shadows)
             if self.kind == "rebuild":  # a swap that stopped half way left replayed tables live
@@ -316,6 +332,7 @@ class MaintenanceJob:
             if not isinstance(exc, Exception):
                 raise
         finally:
+            aside.shutdown(wait=True)
             self.status.finished_at = datetime.now(UTC)
             if self._replay is not None:
                 self._replay.close()
@@ -374,7 +391,7 @@ class MaintenanceJob:
             return 0
         return len(description.members or [])
 
-    def _counts(self, tables: Sequence[str]) -> dict[str, int]:
+    def _counts(self, tables: Sequence[str], client: Client | None = None) -> dict[str, int]:
         """Rows per table, in one statement; derived (aggregating) tables counted FINAL, since their row count
         before merges depends on how many inserts made them, which a replay does not repeat."""
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
@@ -382,7 +399,7 @@ class MaintenanceJob:
             return {}
         sql = " UNION ALL ".join(f"SELECT {i} AS i, count() AS n FROM `{t}`{' FINAL' if t in derived else ''}"
                                  for i, t in enumerate(tables))
-        found = {int(i): int(n) for i, n in self.client.query(sql).result_rows}
+        found = {int(i): int(n) for i, n in (client or self.client).query(sql).result_rows}
         return {t: found[i] for i, t in enumerate(tables)}
 
     def _columns(self) -> dict[str, list[tuple[str, str]]]:
@@ -398,12 +415,22 @@ class MaintenanceJob:
     def _differences(self) -> list[Difference]:
         """Per table, one statement reading the live table's checksums beside the replay's (a streamed table's
         were summed while it was written, a numpy-summed table's as its blocks were made), tables side by side on
-        DDL_WORKERS clients."""
+        DDL_WORKERS clients, the longest first. A stored table empty on both sides (no row in any active part, as
+        the catalogue says: a table whose rows were all deleted lightly is checksummed) is equal without a checksum
+        (a statement costs ~10-30 ms however small its table)."""
         derived = {d.table for d in self.tables.derived} | {p.table for p in self.tables.projections if p.merged}
-        columns = self._columns()
+        columns = self._columns_of or self._columns()
+        stored = [t for t in self.tables.names if t not in self.streamed]
+        rows = {str(name): n for name, n in self.client.query(  # the catalogue's rows of active parts: no table read
+            "SELECT name, total_rows FROM system.tables WHERE database = currentDatabase() "
+            "AND name IN {names:Array(String)}",
+            parameters={"names": [*stored, *(self.tables.physical(t) for t in stored)]}).result_rows}
+        empty = {t for t in stored if rows.get(t) == 0 and rows.get(self.tables.physical(t)) == 0}
 
         def differences(table: str, client: Client) -> list[Difference]:
             shadow = self.tables.physical(table)
+            if table in empty:
+                return []
             if table in self.summed and self._replay is not None:
                 live_sums = {str(r): (int(n), int(h), float(t))
                              for r, n, h, t in client.query(pointsums.checksum_sql(table, chunks=True)).result_rows}
@@ -417,7 +444,10 @@ class MaintenanceJob:
                 sums[int(side)][str(r)] = (int(n), int(h), float(t))
             return compare(table, *sums)
 
-        found = self._on_clients([functools.partial(differences, table) for table in self.tables.names])
+        # the live side of a summed table reads every point (~0.3-0.5 s for 5M): started first, on a client alone
+        # while the others take the rest
+        tables = sorted(self.tables.names, key=lambda t: (t not in self.summed, t not in self.streamed))
+        found = self._on_clients([functools.partial(differences, table) for table in tables])
         return [d for table in found for d in table]
 
     def _create_sql(self, table: str, columns: dict[str, list[tuple[str, str]]]) -> list[str]:
@@ -450,23 +480,32 @@ class MaintenanceJob:
 
     def _on_clients(self, tasks: Sequence[Callable[[Client], T]]) -> list[T]:
         """Each task's result, in order; the tasks run side by side on up to DDL_WORKERS clients (this job's
-        and others opened by the first call and kept until the job ends), each client taking every
-        DDL_WORKERS-th task."""
-        bins = [list(range(i, len(tasks), DDL_WORKERS)) for i in range(min(DDL_WORKERS, len(tasks)))]
+        and others opened when first needed and kept until the job ends), each client taking the next task not
+        taken when it is done with its last (so a long task first has a client to itself)."""
         results: dict[int, T] = {}
+        pending = iter(range(len(tasks)))
+        taking = threading.Lock()
 
         def work(i: int) -> None:
-            client = self.client if i == 0 else self._ddl_clients.get(i)
-            if client is None:  # each i is one thread's: no other thread opens it
-                client = self._ddl_clients[i] = open_client(self.settings.clickhouse_url,
-                                                            self.settings.clickhouse_database)
-            for k in bins[i]:
-                results[k] = tasks[k](client)
+            while True:
+                with taking:
+                    k = next(pending, None)
+                if k is None:
+                    return
+                results[k] = tasks[k](self.client if i == 0 else self._ddl_client(i))
 
-        with ThreadPoolExecutor(max_workers=len(bins) or 1, thread_name_prefix="runstream-ddl") as pool:
-            for done in [pool.submit(work, i) for i in range(len(bins))]:
+        workers = min(DDL_WORKERS, len(tasks))
+        with ThreadPoolExecutor(max_workers=workers or 1, thread_name_prefix="runstream-ddl") as pool:
+            for done in [pool.submit(work, i) for i in range(workers)]:
                 done.result()
         return [results[k] for k in range(len(tasks))]
+
+    def _ddl_client(self, i: int) -> Client:
+        """`_on_clients`' i-th other client, opened by its first call (each i is one thread's at a time)."""
+        client = self._ddl_clients.get(i)
+        if client is None:
+            client = self._ddl_clients[i] = open_client(self.settings.clickhouse_url, self.settings.clickhouse_database)
+        return client
 
     def _close_clients(self) -> None:
         """Close the clients `_on_clients` opened (at the end of the job)."""
@@ -474,11 +513,23 @@ class MaintenanceJob:
             client.close()
         self._ddl_clients.clear()
 
-    def _drop(self, tables: Sequence[str], *, wait: bool = True) -> None:
-        """Drop these tables. `wait=False`: their files are removed later, in the background (after
-        database_atomic_delay_before_drop_table_sec in an Atomic database); `SYNC` waited 0.1-0.7 s for the
-        catalogue's drop task even for empty tables, while removing them takes milliseconds."""
+    def _drop(self, tables: Sequence[str], *, wait: bool = True, count: Sequence[str] = ()) -> dict[str, int]:
+        """Drop these tables, and meanwhile count the rows of `count` (`_counts`, on another client). `wait=False`:
+        their files are removed later, in the background (after database_atomic_delay_before_drop_table_sec in an
+        Atomic database); `SYNC` waited 0.1-0.7 s for the catalogue's drop task even for empty tables, while
+        removing them takes milliseconds."""
         sync = " SYNC" if wait else ""
-        self._side_by_side([[f"DROP TABLE IF EXISTS `{name}`{sync}" for name in names]
-                            for names in self._shadows_by_table(tables).values()])
+        counted: dict[str, int] = {}
 
+        def run(group: list[str], client: Client) -> None:
+            for sql in group:
+                client.command(sql)
+
+        def counts(client: Client) -> None:
+            counted.update(self._counts(count, client))
+
+        tasks: list[Callable[[Client], None]] = [counts] if count else []
+        tasks += [functools.partial(run, [f"DROP TABLE IF EXISTS `{name}`{sync}" for name in names])
+                  for names in self._shadows_by_table(tables).values()]
+        self._on_clients(tasks)
+        return counted

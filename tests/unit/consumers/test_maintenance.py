@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
@@ -121,6 +122,7 @@ class _Client:
         self.closed = False
 
     def command(self, sql: str) -> None:
+        time.sleep(0.01)  # long enough for the other clients to take tasks too (if they did not, fewer are opened)
         self.ran.append(sql)
 
     def close(self) -> None:
@@ -142,7 +144,7 @@ def test_a_jobs_other_ddl_clients_are_opened_once_and_closed_at_its_end(monkeypa
     job = maintenance.MaintenanceJob("verify", ProjectorSettings(), own)  # type: ignore[arg-type]
     for round_ in range(3):  # creating, comparing, dropping: three calls of a job
         job._side_by_side([[f"SELECT {round_}, {i}"] for i in range(7)])
-    assert len(opened) == maintenance.DDL_WORKERS - 1
+    assert 1 <= len(opened) <= maintenance.DDL_WORKERS - 1
     assert sorted(sql for c in [own, *opened] for sql in c.ran) == sorted(
         f"SELECT {r}, {i}" for r in range(3) for i in range(7))
     assert not any(c.closed for c in opened)

@@ -13,6 +13,7 @@ and reports events/s and metric points/s for each, and the ratios to the baselin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -23,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,15 +103,30 @@ def timed_job(kind: str, settings: ProjectorSettings, client: Any) -> dict[str, 
             "counts_after": status.counts_after}
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    load_before = os.getloadavg()[0]
-    home = Path(tempfile.mkdtemp(prefix="runstream-replay-bench-"))
+@dataclass
+class Log:
+    """A published log on a broker of its own, and a migrated embedded ClickHouse to project it into."""
+
+    settings: ProjectorSettings
+    client: Any
+    points: int
+    events: int
+    publish_s: float
+
+
+@contextlib.contextmanager
+def published_log(args: argparse.Namespace, prefix: str) -> Iterator[Log]:
+    """A local broker with the topic, `args.runs` x `args.metrics` x `args.steps` published by the SDK over
+    `args.partitions` partitions, and a migrated ClickHouse client; the broker stopped, the client closed and the
+    directory removed on the way out."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
     broker = LocalKafka(BrokerConfig(home=home / "kafka", port=free_port(), controller_port=free_port(), heap="1g"))
     broker.start(timeout=180)
     try:
         settings = ProjectorSettings(kafka_bootstrap_servers=broker.cfg.bootstrap, topic="bench.events",
                                      dlq_topic="bench.dlq", consumer_group="bench-projector",
                                      clickhouse_dsn=f"chdb://{home / 'clickhouse'}", topic_partitions=args.partitions)
+        from confluent_kafka import Consumer, TopicPartition
         from confluent_kafka.admin import AdminClient
 
         ensure_topics(AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers}),
@@ -117,12 +135,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         points, publish_s = publish(settings, args.runs, args.metrics, args.steps, args.seed)
         client = connect(settings.clickhouse_url, settings.clickhouse_database)
         migrate(client)
-        from confluent_kafka import Consumer, TopicPartition
-
         probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "probe"})
         messages = sum(probe.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=30)[1]
                        for p in range(settings.topic_partitions))
         probe.close()
+        try:
+            yield Log(settings, client, points, messages, publish_s)
+        finally:
+            client.close()
+    finally:
+        broker.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
+    with published_log(args, "runstream-replay-bench-") as log_:
+        settings, client, points, messages, publish_s = (log_.settings, log_.client, log_.points, log_.events,
+                                                         log_.publish_s)
         print(f"published {points:,} points in {messages:,} events ({publish_s:.1f} s); projecting live ...",
               flush=True)
         live = project_live(settings, client, messages)
@@ -130,10 +160,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rebuild = timed_job("rebuild", settings, client)
         print(f"rebuild: {rebuild['points_per_s']:,.0f} points/s; verifying ...", flush=True)
         verify = timed_job("verify", settings, client)
-        client.close()
-    finally:
-        broker.stop()
-        shutil.rmtree(home, ignore_errors=True)
     if rebuild["points"] != points or verify["differences"]:
         raise RuntimeError(f"replay was not faithful: {rebuild['points']} of {points} points, "
                            f"{verify['differences']} difference(s)")

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,21 +27,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from replay import free_port, project_live, publish, timed_job  # noqa: E402
+from replay import project_live, published_log, timed_job  # noqa: E402
 
-from consumers.clickhouse import connect  # noqa: E402
 from consumers.maintenance import Difference, MaintenanceJob, checksum_sql, compare  # noqa: E402
-from consumers.migrate import migrate  # noqa: E402
 from consumers.settings import ProjectorSettings  # noqa: E402
-from consumers.topics import ensure_topics  # noqa: E402
-from runstream.local.kafka import BrokerConfig, LocalKafka  # noqa: E402
 
 
 def legacy_differences(job: MaintenanceJob) -> list[Difference]:
-    """MaintenanceJob._differences before this change."""
+    """MaintenanceJob._differences before this change. A table summed with numpy while it was replayed
+    (metric_chunks since stop 33) has no stored shadow to read this way: left out (the before side of stop 26 had
+    none)."""
     found: list[Difference] = []
     derived = {d.table for d in job.tables.derived} | {p.table for p in job.tables.projections if p.merged}
     for table in job.tables.names:
+        if table in job.summed:
+            continue
         columns = [(str(n), str(t)) for n, t in job.client.query(
             "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
             "ORDER BY position", parameters={"t": table}).result_rows]
@@ -66,7 +64,7 @@ def timed_verify(variant: str, settings: ProjectorSettings, client: Any) -> dict
     job = MaintenanceJob("verify", settings, client)
     if variant == "before":
         job.stream_rows = 2**63  # every scratch table stored and read back
-        job._counts = lambda tables: legacy_counts(job, tables)  # type: ignore[method-assign]
+        job._counts = lambda tables, client=None: legacy_counts(job, tables)  # type: ignore[method-assign]
     checksum_s = 0.0
     new = job._differences
 
@@ -100,27 +98,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-rebuild", action="store_true", help="verify alone, without a rebuild before each")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="runstream-verify-ab-"))
-    broker = LocalKafka(BrokerConfig(home=home / "kafka", port=free_port(), controller_port=free_port(), heap="1g"))
-    broker.start(timeout=180)
     results = []
-    try:
-        settings = ProjectorSettings(kafka_bootstrap_servers=broker.cfg.bootstrap, topic="bench.events",
-                                     dlq_topic="bench.dlq", consumer_group="bench-projector",
-                                     clickhouse_dsn=f"chdb://{home / 'clickhouse'}", topic_partitions=args.partitions)
-        from confluent_kafka.admin import AdminClient
-
-        ensure_topics(AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers}),
-                      [settings.topic, settings.dlq_topic], partitions=settings.topic_partitions)
-        points, _ = publish(settings, args.runs, args.metrics, args.steps, args.seed)
-        client = connect(settings.clickhouse_url, settings.clickhouse_database)
-        migrate(client)
-        from confluent_kafka import Consumer, TopicPartition
-
-        probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "probe"})
-        messages = sum(probe.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=30)[1]
-                       for p in range(settings.topic_partitions))
-        probe.close()
+    with published_log(args, "runstream-verify-ab-") as log_:
+        settings, client, points, messages = log_.settings, log_.client, log_.points, log_.events
         live = project_live(settings, client, messages)
         print(f"{points:,} points in {messages:,} events; live projection {live['points_per_s']:,.0f} points/s",
               flush=True)
@@ -135,10 +115,6 @@ def main() -> None:
                       f"points/s, CPU {r['cpu_s']:.2f} s, checksums {r['checksum_s']:.2f} s, "
                       f"replay loop {r['replay_points_per_s']:,.0f}",
                       flush=True)
-        client.close()
-    finally:
-        broker.stop()
-        shutil.rmtree(home, ignore_errors=True)
     for variant in ("before", "after"):
         mine = [r for r in results if r["variant"] == variant]
         print(f"median {variant}: verify {statistics.median(r['points_per_s'] for r in mine):,.0f} points/s, "

@@ -37,22 +37,12 @@ import cProfile, gc, io, json, os, pstats, sys, tempfile, threading, time
 from pathlib import Path
 import numpy as np
 from sweep import EXPERIMENT, metric_names, metric_values, run_params
+from thread_profile import tasks as process_tasks
 from producer import Tracker, TrackerSettings
-
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def tasks():
-    out = {}
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        out[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / TICK, int(fields[12]) / TICK)
-    return out
+    return process_tasks(os.getpid())
 
 
 bootstrap, runs, do_profile = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"

@@ -17,10 +17,8 @@ import functools
 import json
 import os
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -42,15 +40,11 @@ sys.path[:0] = [str(ARGS.root), str(ARGS.root / "benchmarks")]
 
 from clickhouse_connect.driver._backendclient import SyncBackendClient  # noqa: E402
 from clickhouse_connect.driver.client import Client  # noqa: E402
-from replay import free_port, project_live, publish  # noqa: E402
+from replay import project_live, published_log  # noqa: E402
 
 import consumers.maintenance as maintenance  # noqa: E402
 import consumers.replay as replay_module  # noqa: E402
-from consumers.clickhouse import connect  # noqa: E402
-from consumers.migrate import migrate  # noqa: E402
 from consumers.settings import ProjectorSettings  # noqa: E402
-from consumers.topics import ensure_topics  # noqa: E402
-from runstream.local.kafka import BrokerConfig, LocalKafka  # noqa: E402
 
 STEPS: list[dict[str, Any]] = []  # (name, thread, start, wall, cpu) of wrapped steps of the current job
 STATEMENTS: list[dict[str, Any]] = []
@@ -167,26 +161,9 @@ def show(r: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    home = Path(tempfile.mkdtemp(prefix="runstream-verify-phases-"))
-    broker = LocalKafka(BrokerConfig(home=home / "kafka", port=free_port(), controller_port=free_port(), heap="1g"))
-    broker.start(timeout=180)
     results = []
-    try:
-        settings = ProjectorSettings(kafka_bootstrap_servers=broker.cfg.bootstrap, topic="bench.events",
-                                     dlq_topic="bench.dlq", consumer_group="bench-projector",
-                                     clickhouse_dsn=f"chdb://{home / 'clickhouse'}", topic_partitions=ARGS.partitions)
-        from confluent_kafka import Consumer, TopicPartition
-        from confluent_kafka.admin import AdminClient
-
-        ensure_topics(AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers}),
-                      [settings.topic, settings.dlq_topic], partitions=settings.topic_partitions)
-        points, _ = publish(settings, ARGS.runs, ARGS.metrics, ARGS.steps, ARGS.seed)
-        client = connect(settings.clickhouse_url, settings.clickhouse_database)
-        migrate(client)
-        probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "probe"})
-        messages = sum(probe.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=30)[1]
-                       for p in range(settings.topic_partitions))
-        probe.close()
+    with published_log(ARGS, "runstream-verify-phases-") as log_:
+        settings, client, points, messages = log_.settings, log_.client, log_.points, log_.events
         live = project_live(settings, client, messages)
         print(f"{points:,} points in {messages:,} events; live {live['points_per_s']:,.0f} points/s", flush=True)
         for _ in range(ARGS.rounds):
@@ -194,10 +171,6 @@ def main() -> None:
                 r = one_job(kind, settings, client)
                 results.append(r)
                 show(r)
-        client.close()
-    finally:
-        broker.stop()
-        shutil.rmtree(home, ignore_errors=True)
     for kind in ARGS.kinds.split(","):
         mine = [r for r in results if r["kind"] == kind]
         phases = sorted({p for r in mine for p in r["phases"]})

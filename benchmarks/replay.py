@@ -204,13 +204,18 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    """The log `published_log` publishes: runs x metrics x steps over partitions, and the values' seed."""
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--metrics", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--seed", type=int, default=7)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_log_arguments(parser)
     parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args()
     result = run(args)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from replay import project_live, published_log, timed_job  # noqa: E402
+from replay import add_log_arguments, project_live, published_log, timed_job  # noqa: E402
 
 from consumers.maintenance import Difference, MaintenanceJob, checksum_sql, compare  # noqa: E402
 from consumers.settings import ProjectorSettings  # noqa: E402
@@ -90,12 +90,8 @@ def timed_verify(variant: str, settings: ProjectorSettings, client: Any) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=500)
-    parser.add_argument("--metrics", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--partitions", type=int, default=6)
+    add_log_arguments(parser)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-rebuild", action="store_true", help="verify alone, without a rebuild before each")
     args = parser.parse_args()
     results = []

@@ -27,16 +27,16 @@ from typing import Any
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
-parser.add_argument("--runs", type=int, default=500)
-parser.add_argument("--metrics", type=int, default=5)
-parser.add_argument("--steps", type=int, default=2000)
-parser.add_argument("--partitions", type=int, default=6)
+ROOT = parser.parse_known_args()[0].root  # the checkout to import (and measure) first
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from replay import add_log_arguments  # noqa: E402
+
+add_log_arguments(parser)
 parser.add_argument("--rounds", type=int, default=3)
-parser.add_argument("--seed", type=int, default=7)
 parser.add_argument("--kinds", default="rebuild,verify")
 parser.add_argument("--out", type=Path, default=None, help="write every job's record as JSON here")
 ARGS = parser.parse_args()
-sys.path[:0] = [str(ARGS.root), str(ARGS.root / "benchmarks")]
 
 from clickhouse_connect.driver._backendclient import SyncBackendClient  # noqa: E402
 from clickhouse_connect.driver.client import Client  # noqa: E402
